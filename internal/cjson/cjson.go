@@ -1,0 +1,142 @@
+// Package cjson serialises JSON values exactly as Open vSwitch's C library
+// does: compact, object members sorted by name, strings escaped only where
+// JSON requires (no HTML escaping, UTF-8 passed through), integers in decimal
+// and reals in "%.15g" form. Replies, file records and the "syntax" member of
+// errors all go through it, so bytes match the C server's.
+package cjson
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+)
+
+// Marshal returns the C serialisation of v.
+func Marshal(v any) []byte { return Append(nil, v) }
+
+// String returns the C serialisation of v as a string.
+func String(v any) string { return string(Append(nil, v)) }
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string literal.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= ' ' && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// FormatReal formats f as C's "%.15g".
+func FormatReal(f float64) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return "0"
+	}
+	return strconv.FormatFloat(f, 'g', 15, 64)
+}
+
+// Append appends the C serialisation of v to b. Supported values: nil, bool,
+// string, json.Number, json.RawMessage, all Go integer kinds, float64,
+// []any, []string, map[string]any, and json.Marshaler.
+func Append(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		if x {
+			return append(b, "true"...)
+		}
+		return append(b, "false"...)
+	case string:
+		return AppendString(b, x)
+	case json.Number:
+		return append(b, x...)
+	case json.RawMessage:
+		return append(b, x...)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10)
+	case uint64:
+		return strconv.AppendUint(b, x, 10)
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10)
+	case float64:
+		return append(b, FormatReal(x)...)
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = Append(b, e)
+		}
+		return append(b, ']')
+	case []string:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, e)
+		}
+		return append(b, ']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, k)
+			b = append(b, ':')
+			b = Append(b, x[k])
+		}
+		return append(b, '}')
+	case json.Marshaler:
+		raw, err := x.MarshalJSON()
+		if err != nil {
+			return append(b, "null"...)
+		}
+		return append(b, raw...)
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("cjson: cannot serialise %T", v))
+	}
+	return append(b, raw...)
+}

@@ -1,0 +1,270 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+)
+
+// Atom is one OVSDB value: int64, float64, bool, string or UUID.
+type Atom = any
+
+// Symtab resolves named UUIDs ("named-uuid" in RFC 7047) while parsing.
+// Lookup returns the UUID bound to name, creating a binding if needed, and
+// records that it was referenced through base.
+type Symtab interface {
+	Lookup(name string, base *BaseType) UUID
+}
+
+// DefaultAtom returns the default atom of a type (0, 0.0, false, "", zero UUID).
+func DefaultAtom(t AtomicType) Atom {
+	switch t {
+	case TypeInteger:
+		return int64(0)
+	case TypeReal:
+		return float64(0)
+	case TypeBoolean:
+		return false
+	case TypeString:
+		return ""
+	case TypeUUID:
+		return ZeroUUID
+	}
+	return nil
+}
+
+// CompareAtoms orders two atoms of the same type as C does.
+func CompareAtoms(a, b Atom) int {
+	switch x := a.(type) {
+	case int64:
+		y := b.(int64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case float64:
+		y := b.(float64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case bool:
+		y := b.(bool)
+		if x == y {
+			return 0
+		}
+		if !x {
+			return -1
+		}
+		return 1
+	case string:
+		return strings.Compare(x, b.(string))
+	case UUID:
+		y := b.(UUID)
+		return bytes.Compare(x[:], y[:])
+	}
+	panic(fmt.Sprintf("CompareAtoms: bad atom %T", a))
+}
+
+// AtomToJSON returns the JSON value of an atom. Reals are json.Number in C's
+// "%.15g" form so that the wire bytes match the C server.
+func AtomToJSON(a Atom) any {
+	switch x := a.(type) {
+	case float64:
+		return json.Number(cjson.FormatReal(x))
+	case UUID:
+		return []any{"uuid", x.String()}
+	}
+	return a
+}
+
+func unwrapPair(js any, name string) (string, bool) {
+	arr, ok := js.([]any)
+	if !ok || len(arr) != 2 {
+		return "", false
+	}
+	tag, ok := arr[0].(string)
+	if !ok || tag != name {
+		return "", false
+	}
+	s, ok := arr[1].(string)
+	return s, ok
+}
+
+func unwrapError(js any, name, want string) error {
+	return ovsdberr.Syntax(js, "expected [\"%s\", <%s>]", name, want)
+}
+
+// ParseAtom parses the JSON form of an atom of base type b and checks b's
+// constraints (except references, which are checked at commit).
+func ParseAtom(b *BaseType, js any, symtab Symtab) (Atom, error) {
+	a, err := parseAtom(b, js, symtab)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckAtom(b, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func parseAtom(b *BaseType, js any, symtab Symtab) (Atom, error) {
+	switch b.Type {
+	case TypeInteger:
+		if i, ok := AsInteger(js); ok {
+			if _, isNum := js.(json.Number); isNum || isGoInt(js) {
+				return i, nil
+			}
+		}
+	case TypeReal:
+		if f, ok := AsReal(js); ok {
+			return f, nil
+		}
+	case TypeBoolean:
+		if v, ok := js.(bool); ok {
+			return v, nil
+		}
+	case TypeString:
+		if v, ok := js.(string); ok {
+			return v, nil
+		}
+	case TypeUUID:
+		return parseUUIDAtom(b, js, symtab)
+	}
+	return nil, ovsdberr.Syntax(js, "expected %s", b.Type)
+}
+
+func isGoInt(v any) bool {
+	switch v.(type) {
+	case int64, int:
+		return true
+	}
+	return false
+}
+
+func parseUUIDAtom(b *BaseType, js any, symtab Symtab) (Atom, error) {
+	if s, ok := unwrapPair(js, "uuid"); ok {
+		u, err := ParseUUID(s)
+		if err != nil {
+			return nil, ovsdberr.Syntax(js, "\"%s\" is not a valid UUID", s)
+		}
+		return u, nil
+	}
+	if symtab != nil {
+		if name, ok := unwrapPair(js, "named-uuid"); ok {
+			if !IsValidID(name) {
+				return nil, ovsdberr.Syntax(js, "named-uuid string is not a valid <id>")
+			}
+			return symtab.Lookup(name, b), nil
+		}
+	}
+	return nil, unwrapError(js, "uuid", "string")
+}
+
+// CheckAtom checks a's non-reference constraints against b.
+func CheckAtom(b *BaseType, a Atom) error {
+	if b.Enum != nil && !b.Enum.Contains(a) {
+		et := Type{Key: *b, Min: 1, Max: Unlimited}
+		et.Key.Enum = nil
+		return ovsdberr.New(ovsdberr.TagConstraint, "%s is not one of the allowed values (%s)",
+			AtomString(a), DatumString(&et, *b.Enum))
+	}
+	switch x := a.(type) {
+	case int64:
+		if x >= b.MinInteger && x <= b.MaxInteger {
+			return nil
+		}
+		return rangeError(fmt.Sprint(x), fmt.Sprint(b.MinInteger), fmt.Sprint(b.MaxInteger),
+			b.MinInteger != NewBaseType(TypeInteger).MinInteger, b.MaxInteger != NewBaseType(TypeInteger).MaxInteger)
+	case float64:
+		if x >= b.MinReal && x <= b.MaxReal {
+			return nil
+		}
+		def := NewBaseType(TypeReal)
+		return rangeError(FormatReal(x), FormatReal(b.MinReal), FormatReal(b.MaxReal),
+			b.MinReal != def.MinReal, b.MaxReal != def.MaxReal)
+	case string:
+		if !utf8.ValidString(x) {
+			return ovsdberr.New(ovsdberr.TagConstraint, "not a valid UTF-8 string: invalid UTF-8 sequence")
+		}
+		if b.MinLength == 0 && b.MaxLength >= len(x) {
+			return nil
+		}
+		n := utf8.RuneCountInString(x)
+		if n < b.MinLength {
+			return ovsdberr.New(ovsdberr.TagConstraint,
+				"\"%s\" length %d is less than minimum allowed length %d", x, n, b.MinLength)
+		}
+		if n > b.MaxLength {
+			return ovsdberr.New(ovsdberr.TagConstraint,
+				"\"%s\" length %d is greater than maximum allowed length %d", x, n, b.MaxLength)
+		}
+	}
+	return nil
+}
+
+func rangeError(v, lo, hi string, hasMin, hasMax bool) error {
+	switch {
+	case hasMin && hasMax:
+		return ovsdberr.New(ovsdberr.TagConstraint, "%s is not in the valid range %s to %s (inclusive)", v, lo, hi)
+	case hasMin:
+		return ovsdberr.New(ovsdberr.TagConstraint, "%s is less than minimum allowed value %s", v, lo)
+	}
+	return ovsdberr.New(ovsdberr.TagConstraint, "%s is greater than maximum allowed value %s", v, hi)
+}
+
+// AtomString renders an atom as C's ovsdb_atom_to_string (used in messages).
+func AtomString(a Atom) string {
+	switch x := a.(type) {
+	case int64:
+		return fmt.Sprint(x)
+	case float64:
+		return FormatReal(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case string:
+		if stringNeedsQuotes(x) {
+			return cjson.String(x)
+		}
+		return x
+	case UUID:
+		return x.String()
+	}
+	return fmt.Sprint(a)
+}
+
+func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func stringNeedsQuotes(s string) bool {
+	if s == "" {
+		return true
+	}
+	if !isAlpha(s[0]) && s[0] != '_' {
+		return true
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isAlpha(c) && !isDigit(c) && c != '_' && c != '-' && c != '.' {
+			return true
+		}
+	}
+	if s == "true" || s == "false" || IsUUIDString(s) {
+		return true
+	}
+	return false
+}
