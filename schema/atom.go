@@ -175,10 +175,8 @@ func parseUUIDAtom(b *BaseType, js any, symtab Symtab) (Atom, error) {
 // CheckAtom checks a's non-reference constraints against b.
 func CheckAtom(b *BaseType, a Atom) error {
 	if b.Enum != nil && !b.Enum.Contains(a) {
-		et := Type{Key: *b, Min: 1, Max: Unlimited}
-		et.Key.Enum = nil
 		return ovsdberr.New(ovsdberr.TagConstraint, "%s is not one of the allowed values (%s)",
-			AtomString(a), DatumString(&et, *b.Enum))
+			AtomString(a), DatumString(b.EnumType(), *b.Enum))
 	}
 	switch x := a.(type) {
 	case int64:

@@ -241,7 +241,7 @@ func parseDatum(t *Type, js any, symtab Symtab, checkSize bool) (Datum, error) {
 			return Datum{}, ovsdberr.Syntax(js, "%s must have exactly one member but %d are present", class, n)
 		}
 		return Datum{}, ovsdberr.Syntax(js, "%s must have %d to %d members but %d are present",
-			class, t.Min, uint32(t.Max), n)
+			class, t.Min, t.Max, n)
 	}
 	d := Datum{Keys: make([]Atom, 0, n)}
 	if t.IsMap() {

@@ -32,7 +32,7 @@ type Table struct {
 	Columns  []*Column
 	ByName   map[string]*Column
 	Mutable  bool
-	MaxRows  int // math.MaxInt32 when unlimited
+	MaxRows  int // math.MaxUint32 when unlimited
 	IsRoot   bool
 	Indexes  [][]*Column
 	isRootIn bool // "isRoot" as written (before the all-root default)
@@ -85,89 +85,16 @@ func (trailingError) Error() string { return "trailing garbage after JSON value"
 
 var errTrailing = trailingError{}
 
-type memberParser struct {
-	js   any
-	obj  map[string]any
-	what string
-	used map[string]bool
-	err  error
-}
-
-func newMemberParser(js any, what string) *memberParser {
-	p := &memberParser{js: js, what: what, used: map[string]bool{}}
-	obj, ok := js.(map[string]any)
-	if !ok {
-		p.err = ovsdberr.Syntax(js, "%s is not an object", what)
-	}
-	p.obj = obj
-	return p
-}
-
-type memberKind int
-
-const (
-	mString memberKind = 1 << iota
-	mObject
-	mBool
-	mInteger
-	mArray
-	mID
-	mOptional
-)
-
-func (p *memberParser) member(name string, kind memberKind) any {
-	if p.err != nil {
-		return nil
-	}
-	p.used[name] = true
-	v, present := p.obj[name]
-	if !present {
-		if kind&mOptional == 0 {
-			p.err = ovsdberr.Syntax(p.js, "Parsing %s failed: Required '%s' member is missing.", p.what, name)
-		}
-		return nil
-	}
-	ok := false
-	switch x := v.(type) {
-	case string:
-		ok = kind&mString != 0 || (kind&mID != 0 && IsValidID(x))
-	case map[string]any:
-		ok = kind&mObject != 0
-	case bool:
-		ok = kind&mBool != 0
-	case json.Number:
-		_, isInt := AsInteger(x)
-		ok = kind&mInteger != 0 && isInt
-	case []any:
-		ok = kind&mArray != 0
-	}
-	if !ok {
-		p.err = ovsdberr.Syntax(p.js, "Parsing %s failed: Type mismatch for member '%s'.", p.what, name)
-		return nil
-	}
-	return v
-}
-
-func (p *memberParser) finish() error {
-	if p.err != nil {
-		return p.err
-	}
-	for k := range p.obj {
-		if !p.used[k] {
-			return ovsdberr.Syntax(p.js, "Parsing %s failed: Member '%s' is present but not allowed here.", p.what, k)
-		}
-	}
-	return nil
-}
+func sortStrings(s []string) { sort.Strings(s) }
 
 // ParseSchema parses a decoded schema (numbers as json.Number).
 func ParseSchema(js any) (*DatabaseSchema, error) {
-	p := newMemberParser(js, "database schema")
-	name := p.member("name", mID)
-	ver := p.member("version", mString|mOptional)
-	ck := p.member("cksum", mString|mOptional)
-	tables := p.member("tables", mObject)
-	if err := p.finish(); err != nil {
+	p := NewParser(js, "database schema")
+	name := p.Member("name", KID)
+	ver := p.Member("version", KString|KOptional)
+	ck := p.Member("cksum", KString|KOptional)
+	tables := p.Member("tables", KObject)
+	if err := p.Finish(); err != nil {
 		return nil, err
 	}
 	s := &DatabaseSchema{Name: name.(string), Tables: map[string]*Table{}}
@@ -232,16 +159,16 @@ func ParseSchema(js any) (*DatabaseSchema, error) {
 }
 
 func parseTable(name string, js any) (*Table, error) {
-	p := newMemberParser(js, "table schema for table "+name)
-	cols := p.member("columns", mObject)
-	mut := p.member("mutable", mBool|mOptional)
-	maxRows := p.member("maxRows", mInteger|mOptional)
-	isRoot := p.member("isRoot", mBool|mOptional)
-	indexes := p.member("indexes", mArray|mOptional)
-	if err := p.finish(); err != nil {
+	p := NewParser(js, "table schema for table "+name)
+	cols := p.Member("columns", KObject)
+	mut := p.Member("mutable", KBoolean|KOptional)
+	maxRows := p.Member("maxRows", KInteger|KOptional)
+	isRoot := p.Member("isRoot", KBoolean|KOptional)
+	indexes := p.Member("indexes", KArray|KOptional)
+	if err := p.Finish(); err != nil {
 		return nil, err
 	}
-	t := &Table{Name: name, Mutable: true, MaxRows: math.MaxInt32, ByName: map[string]*Column{}}
+	t := &Table{Name: name, Mutable: true, MaxRows: math.MaxUint32, ByName: map[string]*Column{}}
 	if mut != nil {
 		t.Mutable = mut.(bool)
 	}
@@ -250,7 +177,7 @@ func parseTable(name string, js any) (*Table, error) {
 		if n <= 0 {
 			return nil, ovsdberr.Syntax(js, "maxRows must be at least 1")
 		}
-		if n < math.MaxInt32 {
+		if n < math.MaxUint32 {
 			t.MaxRows = int(n)
 		}
 	}
@@ -291,23 +218,9 @@ func parseTable(name string, js any) (*Table, error) {
 	}
 	if indexes != nil {
 		for _, ij := range indexes.([]any) {
-			arr, ok := ij.([]any)
-			if !ok {
-				return nil, ovsdberr.Syntax(ij, "array of distinct column names expected")
-			}
-			var idx []*Column
-			for _, cj := range arr {
-				cn, ok := cj.(string)
-				c := t.ByName[cn]
-				if !ok || c == nil {
-					return nil, ovsdberr.Syntax(ij, "%v is not a valid column name", cj)
-				}
-				for _, prev := range idx {
-					if prev == c {
-						return nil, ovsdberr.Syntax(ij, "array of distinct column names expected")
-					}
-				}
-				idx = append(idx, c)
+			idx, err := ParseColumnSet(t, ij)
+			if err != nil {
+				return nil, err
 			}
 			if len(idx) == 0 {
 				return nil, ovsdberr.Syntax(js, "index must have at least one column")
@@ -324,11 +237,11 @@ func parseTable(name string, js any) (*Table, error) {
 }
 
 func parseColumn(name string, js any) (*Column, error) {
-	p := newMemberParser(js, "schema for column "+name)
-	mut := p.member("mutable", mBool|mOptional)
-	eph := p.member("ephemeral", mBool|mOptional)
-	tj := p.member("type", mString|mObject)
-	if err := p.finish(); err != nil {
+	p := NewParser(js, "schema for column "+name)
+	mut := p.Member("mutable", KBoolean|KOptional)
+	eph := p.Member("ephemeral", KBoolean|KOptional)
+	tj := p.Member("type", KString|KObject)
+	if err := p.Finish(); err != nil {
 		return nil, err
 	}
 	typ, err := ParseType(tj)
@@ -386,7 +299,7 @@ func (t *Table) toJSON(defaultIsRoot bool) map[string]any {
 	if !t.Mutable {
 		m["mutable"] = false
 	}
-	if t.MaxRows != math.MaxInt32 {
+	if t.MaxRows != math.MaxUint32 {
 		m["maxRows"] = t.MaxRows
 	}
 	if t.IsRoot && !defaultIsRoot {
@@ -404,4 +317,31 @@ func (t *Table) toJSON(defaultIsRoot bool) map[string]any {
 		m["indexes"] = idx
 	}
 	return m
+}
+
+// ParseColumnSet parses a JSON array of distinct column names of t, with
+// C's errors. (A nil js means "all columns" in C; callers handle that.)
+func ParseColumnSet(t *Table, js any) ([]*Column, error) {
+	arr, ok := js.([]any)
+	if !ok {
+		return nil, ovsdberr.Syntax(js, "array of distinct column names expected")
+	}
+	cols := make([]*Column, 0, len(arr))
+	for _, e := range arr {
+		name, ok := e.(string)
+		if !ok {
+			return nil, ovsdberr.Syntax(js, "array of distinct column names expected")
+		}
+		c := t.ByName[name]
+		if c == nil {
+			return nil, ovsdberr.Syntax(js, "%s is not a valid column name", name)
+		}
+		for _, prev := range cols {
+			if prev == c {
+				return nil, ovsdberr.Syntax(js, "array of distinct column names expected")
+			}
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
 }

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/json"
 	"math"
 	"regexp"
 
@@ -45,8 +44,8 @@ const (
 	RefWeak
 )
 
-// Unlimited is the Max of a set or map with "max": "unlimited".
-const Unlimited = math.MaxInt32
+// Unlimited is the Max of a set or map with "max": "unlimited" (C's UINT_MAX).
+const Unlimited = math.MaxUint32
 
 // BaseType is an atomic type with optional constraints.
 type BaseType struct {
@@ -68,7 +67,7 @@ func NewBaseType(t AtomicType) BaseType {
 		Type:       t,
 		MinInteger: math.MinInt64, MaxInteger: math.MaxInt64,
 		MinReal: -math.MaxFloat64, MaxReal: math.MaxFloat64,
-		MinLength: 0, MaxLength: math.MaxInt32,
+		MinLength: 0, MaxLength: math.MaxUint32,
 	}
 }
 
@@ -83,7 +82,7 @@ func (b *BaseType) HasConstraints() bool {
 	case TypeReal:
 		return b.MinReal != -math.MaxFloat64 || b.MaxReal != math.MaxFloat64
 	case TypeString:
-		return b.MinLength != 0 || b.MaxLength != math.MaxInt32
+		return b.MinLength != 0 || b.MaxLength != math.MaxUint32
 	case TypeUUID:
 		return b.RefTableName != ""
 	}
@@ -140,257 +139,173 @@ var idRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // IsValidID reports whether s is a valid OVSDB identifier.
 func IsValidID(s string) bool { return idRE.MatchString(s) }
 
-func jsonInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		i, err := n.Int64()
-		if err == nil {
-			return i, true
-		}
-		f, err := n.Float64()
-		if err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
-			return int64(f), false
-		}
-	case float64:
-		return int64(n), n == math.Trunc(n)
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
+func parseAtomicType(js any) (AtomicType, error) {
+	s, ok := js.(string)
+	if !ok {
+		return TypeVoid, ovsdberr.Syntax(js, "atomic-type expected")
 	}
-	return 0, false
-}
-
-func jsonNumber(v any) (float64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
+	t, ok := ParseAtomicType(s)
+	if !ok {
+		return TypeVoid, ovsdberr.Syntax(js, "\"%s\" is not an atomic-type", s)
 	}
-	return 0, false
-}
-
-func isJSONInteger(v any) bool {
-	switch n := v.(type) {
-	case json.Number:
-		_, err := n.Int64()
-		return err == nil
-	case int64, int:
-		return true
-	}
-	return false
+	return t, nil
 }
 
 // ParseBaseType parses the JSON form of a base type.
 func ParseBaseType(js any) (BaseType, error) {
-	if s, ok := js.(string); ok {
-		t, ok := ParseAtomicType(s)
-		if !ok {
-			return BaseType{}, ovsdberr.Syntax(js, "unknown atomic type \"%s\"", s)
+	if _, ok := js.(string); ok {
+		t, err := parseAtomicType(js)
+		if err != nil {
+			return BaseType{}, err
 		}
 		return NewBaseType(t), nil
 	}
-	obj, ok := js.(map[string]any)
-	if !ok {
-		return BaseType{}, ovsdberr.Syntax(js, "base type must be string or object")
+	p := NewParser(js, "ovsdb type")
+	tj := p.Member("type", KString)
+	if p.Err() != nil {
+		return BaseType{}, p.Finish()
 	}
-	for k := range obj {
-		switch k {
-		case "type", "enum", "minInteger", "maxInteger", "minReal", "maxReal",
-			"minLength", "maxLength", "refTable", "refType":
-		default:
-			return BaseType{}, ovsdberr.Syntax(js, "Member '%s' is present but not allowed here.", k)
-		}
-	}
-	ts, ok := obj["type"].(string)
-	if !ok {
-		return BaseType{}, ovsdberr.Syntax(js, "Required 'type' member is missing.")
-	}
-	t, ok := ParseAtomicType(ts)
-	if !ok {
-		return BaseType{}, ovsdberr.Syntax(js, "unknown atomic type \"%s\"", ts)
+	t, err := parseAtomicType(tj)
+	if err != nil {
+		return BaseType{}, err
 	}
 	b := NewBaseType(t)
-	allowed := func(name string, types ...AtomicType) error {
-		if _, present := obj[name]; !present {
-			return nil
+	if ev := p.Member("enum", KAny|KOptional); ev != nil {
+		d, perr := ParseDatum(b.EnumType(), ev, nil)
+		if perr != nil {
+			err = perr
+		} else {
+			b.Enum = &d
 		}
-		for _, at := range types {
-			if at == t {
-				return nil
+	} else {
+		switch t {
+		case TypeInteger:
+			if v := p.Member("minInteger", KInteger|KOptional); v != nil {
+				b.MinInteger, _ = AsInteger(v)
 			}
-		}
-		return ovsdberr.Syntax(js, "Member '%s' is present but not allowed here.", name)
-	}
-	for _, c := range []struct {
-		n string
-		t []AtomicType
-	}{
-		{"minInteger", []AtomicType{TypeInteger}}, {"maxInteger", []AtomicType{TypeInteger}},
-		{"minReal", []AtomicType{TypeReal}}, {"maxReal", []AtomicType{TypeReal}},
-		{"minLength", []AtomicType{TypeString}}, {"maxLength", []AtomicType{TypeString}},
-		{"refTable", []AtomicType{TypeUUID}}, {"refType", []AtomicType{TypeUUID}},
-	} {
-		if err := allowed(c.n, c.t...); err != nil {
-			return BaseType{}, err
-		}
-	}
-	getInt := func(name string, dst *int64) error {
-		v, present := obj[name]
-		if !present {
-			return nil
-		}
-		i, ok := jsonInt(v)
-		if !ok || !isJSONInteger(v) {
-			return ovsdberr.Syntax(js, "Type mismatch for member '%s'.", name)
-		}
-		*dst = i
-		return nil
-	}
-	switch t {
-	case TypeInteger:
-		if err := getInt("minInteger", &b.MinInteger); err != nil {
-			return b, err
-		}
-		if err := getInt("maxInteger", &b.MaxInteger); err != nil {
-			return b, err
-		}
-		if b.MinInteger > b.MaxInteger {
-			return b, ovsdberr.Syntax(js, "minInteger exceeds maxInteger")
-		}
-	case TypeReal:
-		for _, n := range []string{"minReal", "maxReal"} {
-			if v, present := obj[n]; present {
-				f, ok := jsonNumber(v)
-				if !ok {
-					return b, ovsdberr.Syntax(js, "Type mismatch for member '%s'.", n)
+			if v := p.Member("maxInteger", KInteger|KOptional); v != nil {
+				b.MaxInteger, _ = AsInteger(v)
+			}
+			if b.MinInteger > b.MaxInteger {
+				err = ovsdberr.Syntax(js, "minInteger exceeds maxInteger")
+			}
+		case TypeReal:
+			if v := p.Member("minReal", KNumber|KOptional); v != nil {
+				b.MinReal, _ = AsReal(v)
+			}
+			if v := p.Member("maxReal", KNumber|KOptional); v != nil {
+				b.MaxReal, _ = AsReal(v)
+			}
+			if b.MinReal > b.MaxReal {
+				err = ovsdberr.Syntax(js, "minReal exceeds maxReal")
+			}
+		case TypeString:
+			for _, m := range []struct {
+				name string
+				dst  *int
+			}{{"minLength", &b.MinLength}, {"maxLength", &b.MaxLength}} {
+				if err != nil {
+					break
 				}
-				if n == "minReal" {
-					b.MinReal = f
-				} else {
-					b.MaxReal = f
+				if v := p.Member(m.name, KInteger|KOptional); v != nil {
+					n, _ := AsInteger(v)
+					if n < 0 || n > math.MaxUint32 {
+						err = ovsdberr.Syntax(v, "%s out of valid range 0 to %d", m.name, uint32(math.MaxUint32))
+					} else {
+						*m.dst = int(n)
+					}
 				}
 			}
-		}
-		if b.MinReal > b.MaxReal {
-			return b, ovsdberr.Syntax(js, "minReal exceeds maxReal")
-		}
-	case TypeString:
-		var lo, hi int64 = 0, math.MaxInt32
-		if err := getInt("minLength", &lo); err != nil {
-			return b, err
-		}
-		if err := getInt("maxLength", &hi); err != nil {
-			return b, err
-		}
-		if lo < 0 || hi < 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
-			return b, ovsdberr.Syntax(js, "minLength and maxLength must be between 0 and %d", math.MaxInt32)
-		}
-		if lo > hi {
-			return b, ovsdberr.Syntax(js, "minLength exceeds maxLength")
-		}
-		b.MinLength, b.MaxLength = int(lo), int(hi)
-	case TypeUUID:
-		if v, present := obj["refTable"]; present {
-			s, ok := v.(string)
-			if !ok {
-				return b, ovsdberr.Syntax(js, "Type mismatch for member 'refTable'.")
+			if err == nil && b.MinLength > b.MaxLength {
+				err = ovsdberr.Syntax(js, "minLength exceeds maxLength")
 			}
-			if !IsValidID(s) {
-				return b, ovsdberr.Syntax(js, "refTable \"%s\" is not a valid identifier", s)
-			}
-			b.RefTableName = s
-			if rv, present := obj["refType"]; present {
-				rs, _ := rv.(string)
-				switch rs {
-				case "strong":
-					b.RefType = RefStrong
-				case "weak":
-					b.RefType = RefWeak
-				default:
-					return b, ovsdberr.Syntax(js, "refType must be \"strong\" or \"weak\" (not \"%v\")", rv)
+		case TypeUUID:
+			if v := p.Member("refTable", KID|KOptional); v != nil {
+				b.RefTableName = v.(string)
+				if rv := p.Member("refType", KID|KOptional); rv != nil {
+					switch rv.(string) {
+					case "strong":
+						b.RefType = RefStrong
+					case "weak":
+						b.RefType = RefWeak
+					default:
+						err = ovsdberr.Syntax(js, "refType must be \"strong\" or \"weak\" (not \"%s\")", rv.(string))
+					}
 				}
 			}
-		} else if _, present := obj["refType"]; present {
-			return b, ovsdberr.Syntax(js, "refType is not allowed without refTable")
 		}
 	}
-	if ev, present := obj["enum"]; present {
-		// An enum is a set of atoms of this base type (without the enum).
-		setType := Type{Key: b, Min: 1, Max: Unlimited}
-		d, err := ParseDatum(&setType, ev, nil)
-		if err != nil {
-			return b, err
-		}
-		b.Enum = &d
+	if err != nil {
+		return BaseType{}, err
+	}
+	if err := p.Finish(); err != nil {
+		return BaseType{}, err
 	}
 	return b, nil
 }
 
+// EnumType returns the type of b's enum: a set of b without the enum, with
+// 1 to unlimited members (C's ovsdb_base_type_get_enum_type).
+func (b *BaseType) EnumType() *Type {
+	k := *b
+	k.Enum = nil
+	return &Type{Key: k, Min: 1, Max: Unlimited}
+}
+
+func nFromJSON(v any, dst *int) error {
+	if v == nil {
+		return nil
+	}
+	n, ok := AsInteger(v)
+	if !ok || n < 0 || n >= math.MaxUint32 {
+		return ovsdberr.Syntax(v, "bad min or max value")
+	}
+	*dst = int(n)
+	return nil
+}
+
 // ParseType parses the JSON form of a column type.
 func ParseType(js any) (Type, error) {
-	if s, ok := js.(string); ok {
-		t, ok := ParseAtomicType(s)
-		if !ok {
-			return Type{}, ovsdberr.Syntax(js, "unknown atomic type \"%s\"", s)
+	switch js.(type) {
+	case string:
+		k, err := ParseBaseType(js)
+		if err != nil {
+			return Type{}, err
 		}
-		return Type{Key: NewBaseType(t), Min: 1, Max: 1}, nil
-	}
-	obj, ok := js.(map[string]any)
-	if !ok {
+		return Type{Key: k, Min: 1, Max: 1}, nil
+	case map[string]any:
+	default:
 		return Type{}, ovsdberr.Syntax(js, "ovsdb type expected")
 	}
-	for k := range obj {
-		switch k {
-		case "key", "value", "min", "max":
-		default:
-			return Type{}, ovsdberr.Syntax(js, "Member '%s' is present but not allowed here.", k)
-		}
-	}
-	kj, present := obj["key"]
-	if !present {
-		return Type{}, ovsdberr.Syntax(js, "Required 'key' member is missing.")
+	p := NewParser(js, "ovsdb type")
+	kj := p.Member("key", KString|KObject)
+	vj := p.Member("value", KString|KObject|KOptional)
+	minj := p.Member("min", KInteger|KOptional)
+	maxj := p.Member("max", KInteger|KString|KOptional)
+	if err := p.Finish(); err != nil {
+		return Type{}, err
 	}
 	key, err := ParseBaseType(kj)
 	if err != nil {
 		return Type{}, err
 	}
 	t := Type{Key: key, Min: 1, Max: 1}
-	if vj, present := obj["value"]; present {
+	if vj != nil {
 		v, err := ParseBaseType(vj)
 		if err != nil {
 			return Type{}, err
 		}
 		t.Value = &v
 	}
-	if mj, present := obj["min"]; present {
-		i, ok := jsonInt(mj)
-		if !ok || !isJSONInteger(mj) {
-			return Type{}, ovsdberr.Syntax(js, "Type mismatch for member 'min'.")
-		}
-		if i < 0 || i > 1 {
-			return Type{}, ovsdberr.Syntax(js, "ovsdb type fails constraint checks")
-		}
-		t.Min = int(i)
+	if err := nFromJSON(minj, &t.Min); err != nil {
+		return Type{}, err
 	}
-	if mj, present := obj["max"]; present {
-		if s, ok := mj.(string); ok && s == "unlimited" {
-			t.Max = Unlimited
-		} else {
-			i, ok := jsonInt(mj)
-			if !ok || !isJSONInteger(mj) || i < 1 || i > math.MaxInt32 {
-				return Type{}, ovsdberr.Syntax(js, "\"max\" must be positive integer or \"unlimited\"")
-			}
-			t.Max = int(i)
-		}
+	if s, ok := maxj.(string); ok && s == "unlimited" {
+		t.Max = Unlimited
+	} else if err := nFromJSON(maxj, &t.Max); err != nil {
+		return Type{}, err
 	}
-	if t.Min > t.Max {
+	if t.Min > 1 || t.Max < 1 || t.Min > t.Max {
 		return Type{}, ovsdberr.Syntax(js, "ovsdb type fails constraint checks")
 	}
 	return t, nil
@@ -403,10 +318,7 @@ func BaseTypeJSON(b *BaseType) any {
 	}
 	m := map[string]any{"type": b.Type.String()}
 	if b.Enum != nil {
-		bt := *b
-		bt.Enum = nil
-		st := Type{Key: bt, Min: 1, Max: Unlimited}
-		m["enum"] = DatumToJSON(&st, *b.Enum)
+		m["enum"] = DatumToJSON(b.EnumType(), *b.Enum)
 	}
 	switch b.Type {
 	case TypeInteger:
@@ -427,7 +339,7 @@ func BaseTypeJSON(b *BaseType) any {
 		if b.MinLength != 0 {
 			m["minLength"] = b.MinLength
 		}
-		if b.MaxLength != math.MaxInt32 {
+		if b.MaxLength != math.MaxUint32 {
 			m["maxLength"] = b.MaxLength
 		}
 	case TypeUUID:
