@@ -1,0 +1,87 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTables prints one table per workload. Each row is a client count;
+// for every server it shows txn/s, rows/s, p50 and p99 latency, and, when
+// both base and other servers were measured, the ratios other/base for
+// throughput and latency.
+func WriteTables(w io.Writer, results []Result, base, other string) error {
+	var workloads []string
+	var clients []int
+	var servers []string
+	cell := map[string]Result{}
+	key := func(s, wl string, n int) string { return fmt.Sprintf("%s\x00%s\x00%d", s, wl, n) }
+	for _, r := range results {
+		if !slices.Contains(workloads, r.Workload) {
+			workloads = append(workloads, r.Workload)
+		}
+		if !slices.Contains(clients, r.Clients) {
+			clients = append(clients, r.Clients)
+		}
+		if !slices.Contains(servers, r.Server) {
+			servers = append(servers, r.Server)
+		}
+		cell[key(r.Server, r.Workload, r.Clients)] = r
+	}
+	ratios := slices.Contains(servers, base) && slices.Contains(servers, other)
+	for _, wl := range workloads {
+		fmt.Fprintf(w, "\nworkload %s\n", wl)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		hdr := []string{"clients"}
+		for _, s := range servers {
+			hdr = append(hdr, s+" txn/s", s+" rows/s", s+" p50 ms", s+" p99 ms", s+" cpu s", s+" errs")
+		}
+		if ratios {
+			r := other + "/" + base
+			hdr = append(hdr, r+" txn/s", r+" p50", r+" p99")
+		}
+		fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+		for _, n := range clients {
+			row := []string{fmt.Sprint(n)}
+			for _, s := range servers {
+				r, ok := cell[key(s, wl, n)]
+				if !ok {
+					row = append(row, "-", "-", "-", "-", "-", "-")
+					continue
+				}
+				row = append(row, fmt.Sprintf("%.0f", r.TxnPerSec), fmt.Sprintf("%.0f", r.RowsPerSec),
+					fmt.Sprintf("%.3f", r.P50Micros/1000), fmt.Sprintf("%.3f", r.P99Micros/1000),
+					fmt.Sprintf("%.2f", r.ServerCPU), fmt.Sprint(r.Errors))
+			}
+			if ratios {
+				b, okb := cell[key(base, wl, n)]
+				o, oko := cell[key(other, wl, n)]
+				if okb && oko {
+					row = append(row, ratio(o.TxnPerSec, b.TxnPerSec), ratio(o.P50Micros, b.P50Micros),
+						ratio(o.P99Micros, b.P99Micros))
+				} else {
+					row = append(row, "-", "-", "-")
+				}
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, r := range results {
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "\n%s %s clients=%d: %d errors, first: %s\n", r.Server, r.Workload, r.Clients, r.Errors, r.FirstError)
+		}
+	}
+	return nil
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
