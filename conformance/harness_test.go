@@ -282,11 +282,13 @@ func decode(b []byte) (any, error) {
 // canon returns a canonical text of a JSON value (sorted object members,
 // numbers as written).
 func canon(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprintf("<%v>", err)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 var (
@@ -421,7 +423,8 @@ func (n *normalizer) normalize(v any) any {
 					continue
 				}
 			}
-			out[k] = n.normalize(e)
+			// Monitor updates are keyed by row UUID.
+			out[n.replaceUUIDs(k)] = n.normalize(e)
 		}
 		// Rows of a select (and of a wait) come in hash order.
 		if rows, ok := out["rows"].([]any); ok {
