@@ -61,4 +61,7 @@ type TransactOptions struct {
 	// HasLock reports whether the calling session owns the named lock
 	// (for the "assert" op). Nil means the session owns no locks.
 	HasLock func(name string) bool
+	// ReadOnly rejects every op that may modify the database, as C does
+	// for a server in read-only (backup) mode.
+	ReadOnly bool
 }

@@ -1,0 +1,258 @@
+package ovsdb
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+var logger = slog.Default().With("module", "ovsdb")
+
+// srcRef names a row that holds a weak reference.
+type srcRef struct {
+	t  *table
+	id schema.UUID
+}
+
+// table is the committed state of one table.
+type table struct {
+	ts   *schema.Table
+	rows map[schema.UUID]*Row
+	// refs counts incoming strong references (self references excluded),
+	// only for rows with a non-zero count.
+	refs map[schema.UUID]int
+	// weakIn maps a row to the rows weakly referencing it (with counts).
+	weakIn map[schema.UUID]map[srcRef]int
+	// indexes[i] maps the encoded values of ts.Indexes[i] to the row.
+	indexes []map[string]schema.UUID
+	// defaults holds the default datum of each column.
+	defaults []schema.Datum
+	// strongCols / weakCols list the columns holding references.
+	strongCols, weakCols []*schema.Column
+}
+
+// Database is one database: its schema and committed state.
+type Database struct {
+	schema *schema.DatabaseSchema
+	tables map[string]*table
+
+	// mu serialises writers (Lock) and lets read-only transactions and
+	// readers share (RLock).
+	mu        sync.RWMutex
+	committer Committer
+
+	// changed is closed and replaced at every commit; "wait" ops block on it.
+	chMu    sync.Mutex
+	changed chan struct{}
+}
+
+// NewDatabase makes an empty database for schema s committing through c
+// (nil means NopCommitter).
+func NewDatabase(s *schema.DatabaseSchema, c Committer) *Database {
+	if c == nil {
+		c = NopCommitter{}
+	}
+	db := &Database{schema: s, tables: make(map[string]*table, len(s.Tables)), committer: c,
+		changed: make(chan struct{})}
+	for name, ts := range s.Tables {
+		t := &table{ts: ts, rows: map[schema.UUID]*Row{}, refs: map[schema.UUID]int{},
+			weakIn: map[schema.UUID]map[srcRef]int{}}
+		t.indexes = make([]map[string]schema.UUID, len(ts.Indexes))
+		for i := range t.indexes {
+			t.indexes[i] = map[string]schema.UUID{}
+		}
+		t.defaults = make([]schema.Datum, len(ts.Columns))
+		for i, c := range ts.Columns {
+			t.defaults[i] = schema.DefaultDatum(&c.Type)
+			if i < 2 {
+				continue
+			}
+			if c.Type.HasStrongRef() {
+				t.strongCols = append(t.strongCols, c)
+			}
+			if c.Type.HasWeakRef() {
+				t.weakCols = append(t.weakCols, c)
+			}
+		}
+		db.tables[name] = t
+	}
+	return db
+}
+
+// Name returns the database (schema) name.
+func (db *Database) Name() string { return db.schema.Name }
+
+// Schema returns the database schema.
+func (db *Database) Schema() *schema.DatabaseSchema { return db.schema }
+
+// SetCommitter replaces the committer.
+func (db *Database) SetCommitter(c Committer) {
+	if c == nil {
+		c = NopCommitter{}
+	}
+	db.mu.Lock()
+	db.committer = c
+	db.mu.Unlock()
+}
+
+// Row returns the committed row or nil.
+func (db *Database) Row(tableName string, id schema.UUID) *Row {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	t := db.tables[tableName]
+	if t == nil {
+		return nil
+	}
+	return t.rows[id]
+}
+
+// Read calls fn with a consistent read-only view of the committed state.
+// fn must not modify the maps or rows and must not call back into db
+// write methods.
+func (db *Database) Read(fn func(tables map[string]map[schema.UUID]*Row)) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	m := make(map[string]map[schema.UUID]*Row, len(db.tables))
+	for name, t := range db.tables {
+		m[name] = t.rows
+	}
+	fn(m)
+}
+
+// Apply applies a change set to the committed state without calling the
+// Committer and without checking anything (log replay, replication).
+func (db *Database) Apply(cs *ChangeSet) {
+	db.mu.Lock()
+	db.applyLocked(cs)
+	db.mu.Unlock()
+	db.notify()
+}
+
+// changedChan returns the channel closed at the next commit.
+func (db *Database) changedChan() chan struct{} {
+	db.chMu.Lock()
+	defer db.chMu.Unlock()
+	return db.changed
+}
+
+func (db *Database) notify() {
+	db.chMu.Lock()
+	close(db.changed)
+	db.changed = make(chan struct{})
+	db.chMu.Unlock()
+}
+
+// applyLocked makes cs the committed state. Index entries of old rows are
+// removed before new ones are added so that swaps work.
+func (db *Database) applyLocked(cs *ChangeSet) {
+	for name, rows := range cs.Tables {
+		t := db.tables[name]
+		if t == nil {
+			logger.Warn("change set names unknown table", "table", name)
+			continue
+		}
+		for id, rc := range rows {
+			if rc.Old != nil {
+				t.unindex(rc.Old)
+				db.adjustRefs(t, id, rc.Old, -1)
+			}
+		}
+	}
+	for name, rows := range cs.Tables {
+		t := db.tables[name]
+		if t == nil {
+			continue
+		}
+		for id, rc := range rows {
+			if rc.New != nil {
+				t.rows[id] = rc.New
+				t.index(rc.New)
+				db.adjustRefs(t, id, rc.New, 1)
+			} else {
+				delete(t.rows, id)
+			}
+		}
+	}
+}
+
+func (t *table) index(r *Row) {
+	for i, cols := range t.ts.Indexes {
+		t.indexes[i][indexKey(r.Fields, cols)] = r.UUID()
+	}
+}
+
+func (t *table) unindex(r *Row) {
+	id := r.UUID()
+	for i, cols := range t.ts.Indexes {
+		k := indexKey(r.Fields, cols)
+		if t.indexes[i][k] == id {
+			delete(t.indexes[i], k)
+		}
+	}
+}
+
+// forEachRef calls fn for every reference atom of r in the given columns.
+func forEachRef(r *Row, cols []*schema.Column, fn func(b *schema.BaseType, id schema.UUID)) {
+	for _, c := range cols {
+		d := r.Fields[c.Index]
+		if c.Type.Key.RefTableName != "" {
+			for _, k := range d.Keys {
+				fn(&c.Type.Key, k.(schema.UUID))
+			}
+		}
+		if c.Type.Value != nil && c.Type.Value.RefTableName != "" {
+			for _, v := range d.Values {
+				fn(c.Type.Value, v.(schema.UUID))
+			}
+		}
+	}
+}
+
+// adjustRefs adds delta to the reference bookkeeping for the refs of r.
+func (db *Database) adjustRefs(t *table, id schema.UUID, r *Row, delta int) {
+	forEachRef(r, t.strongCols, func(b *schema.BaseType, dst schema.UUID) {
+		if dst == id || !b.IsStrongRef() {
+			return
+		}
+		dt := db.tables[b.RefTableName]
+		if n := dt.refs[dst] + delta; n > 0 {
+			dt.refs[dst] = n
+		} else {
+			delete(dt.refs, dst)
+		}
+	})
+	forEachRef(r, t.weakCols, func(b *schema.BaseType, dst schema.UUID) {
+		if dst == id || !b.IsWeakRef() {
+			return
+		}
+		dt := db.tables[b.RefTableName]
+		src := srcRef{t, id}
+		m := dt.weakIn[dst]
+		if m == nil {
+			if delta < 0 {
+				return
+			}
+			m = map[srcRef]int{}
+			dt.weakIn[dst] = m
+		}
+		if n := m[src] + delta; n > 0 {
+			m[src] = n
+		} else {
+			delete(m, src)
+			if len(m) == 0 {
+				delete(dt.weakIn, dst)
+			}
+		}
+	})
+}
+
+// commitLocked runs the committer and applies cs. Called with mu held.
+func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) error {
+	if err := db.committer.Commit(ctx, cs); err != nil {
+		return err
+	}
+	db.applyLocked(cs)
+	return nil
+}
