@@ -1,0 +1,23 @@
+// Package vlog reproduces Open vSwitch's logging facility ("vlog") on top of
+// log/slog.
+//
+// A Logger holds, for every module, one level per destination (console,
+// syslog, file), a shared message sequence number and the log file. Its
+// Handler is a slog.Handler: the module of a record is taken from its
+// "module" attribute, and lines are written in C's formats:
+//
+//	console: 2026-01-02T03:04:05Z|00001|module|INFO|text
+//	file:    2026-01-02T03:04:05.678Z|00001|module|INFO|text
+//
+// Levels are C's: OFF EMER ERR WARN INFO DBG; slog levels map as
+// Debug->DBG, Info->INFO, Warn->WARN, Error->ERR and LevelEmer->EMER.
+// As in C, every module starts at INFO for every destination; a detached
+// daemon turns the console off. Syslog levels are kept and listed but no
+// syslog output is produced.
+//
+// SetLevelsFromString parses C's -v/--verbose/vlog/set specs
+// ("module:destination:level" in any order, words separated by ':' ',' ' ',
+// "ANY" wildcards, "PATTERN:dest:fmt" accepted). RegisterCommands adds the
+// vlog/set, vlog/list, vlog/list-pattern, vlog/reopen and vlog/close
+// commands to a unixctl server.
+package vlog
