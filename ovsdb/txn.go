@@ -496,10 +496,10 @@ func (x *txn) checkIndexes() error {
 			for i, cols := range ts.Indexes {
 				k := indexKey(tr.new.Fields, cols)
 				if other := local[i][k]; other != nil {
-					return x.duplicateIndex(cols, other.new, tr.new)
+					return x.duplicateIndex(tt.t, cols, other.new, tr.new)
 				}
 				if id, ok := tt.t.indexes[i][k]; ok && tt.rows[id] == nil {
-					return x.duplicateIndex(cols, tt.t.rows[id], tr.new)
+					return x.duplicateIndex(tt.t, cols, tt.t.rows[id], tr.new)
 				}
 				local[i][k] = tr
 			}
@@ -529,12 +529,11 @@ func columnsString(r *Row, cols []*schema.Column) string {
 	return sb.String()
 }
 
-func (x *txn) duplicateIndex(cols []*schema.Column, a, b *Row) error {
-	if compareRows(a, b, nil) < 0 {
+func (x *txn) duplicateIndex(t *table, cols []*schema.Column, a, b *Row) error {
+	if compareRows(a, b, nil) > 0 {
 		a, b = b, a
 	}
 	var sb strings.Builder
-	t := x.tableOf(a)
 	sb.WriteString("Transaction causes multiple rows in \"" + t.ts.Name + "\" table to have identical values (")
 	sb.WriteString(columnsString(a, cols))
 	sb.WriteString(") for index on column")
@@ -550,15 +549,6 @@ func (x *txn) duplicateIndex(cols []*schema.Column, a, b *Row) error {
 	sb.WriteString("  ")
 	x.describeIndexRow(&sb, t, cols, b, "Second")
 	return ovsdberr.New(ovsdberr.TagConstraint, "%s", sb.String())
-}
-
-func (x *txn) tableOf(r *Row) *table {
-	for _, tt := range x.torder {
-		if tr := tt.rows[r.UUID()]; tr != nil && (tr.new == r || tr.old == r) {
-			return tt.t
-		}
-	}
-	return nil
 }
 
 func (x *txn) describeIndexRow(sb *strings.Builder, t *table, cols []*schema.Column, r *Row, title string) {
