@@ -1,0 +1,17 @@
+// Package jsonrpc is the JSON-RPC 1.0 stream layer of the OVSDB server.
+//
+// It reads back-to-back JSON values from stream sockets (punix:, ptcp:),
+// validates them with the same rules as Open vSwitch's C library (a bad
+// message closes that connection only), dispatches requests to the OVSDB
+// methods (list_dbs, get_schema, transact, cancel, echo, get_server_id, plus
+// any method registered later with Server.Register) and writes replies with
+// the C serialisation (internal/cjson) and C's member order.
+//
+// Requests of one connection are executed in arrival order; different
+// connections run in parallel. The transport is github.com/cenkalti/rpc2
+// driven by this package's own codec, which maps arbitrary JSON ids onto
+// rpc2 sequence numbers.
+//
+// The package also has a small client (Dial) used by tests, conformance
+// checks and benchmarks. See DESIGN.md.
+package jsonrpc

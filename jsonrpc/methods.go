@@ -1,0 +1,71 @@
+package jsonrpc
+
+import (
+	"context"
+
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+)
+
+func (s *Server) registerBuiltins() {
+	s.methods["list_dbs"] = Method{Handler: s.listDBs}
+	s.methods["get_schema"] = Method{Handler: s.getSchema}
+	s.methods["transact"] = Method{Handler: s.transact, Cancelable: true}
+	s.methods["get_server_id"] = Method{Handler: s.getServerID}
+	// C answers echo in its session layer, ahead of pending requests.
+	s.methods["echo"] = Method{Handler: echo, Immediate: true}
+	s.notifies["cancel"] = func(ss *Session, params []any) {
+		if len(params) == 1 {
+			ss.cancelRequest(normalize(params[0]))
+		}
+	}
+}
+
+// LookupDB returns the database named by params[0], or the error C sends
+// for a request that does not begin with a known database name.
+func (s *Server) LookupDB(method string, params []any) (Database, error) {
+	name, ok := "", len(params) > 0
+	if ok {
+		name, ok = params[0].(string)
+	}
+	if !ok {
+		return nil, ovsdberr.Syntax(normalize(params), "%s request params must begin with <db-name>", method)
+	}
+	db := s.backend.Database(name)
+	if db == nil {
+		return nil, ovsdberr.WithSyntax(ovsdberr.TagUnknownDatabase, normalize(params),
+			"%s request specifies unknown database %s", method, name)
+	}
+	return db, nil
+}
+
+func (s *Server) listDBs(context.Context, *Session, []any) (any, error) {
+	dbs := s.backend.ListDBs()
+	if dbs == nil {
+		dbs = []string{}
+	}
+	return dbs, nil
+}
+
+func (s *Server) getSchema(_ context.Context, _ *Session, params []any) (any, error) {
+	db, err := s.LookupDB("get_schema", params)
+	if err != nil {
+		return nil, err
+	}
+	return db.SchemaJSON(), nil
+}
+
+func (s *Server) transact(ctx context.Context, ss *Session, params []any) (any, error) {
+	db, err := s.LookupDB("transact", params)
+	if err != nil {
+		return nil, err
+	}
+	return db.Transact(ctx, params[1:], ss.TransactOptions()), nil
+}
+
+func (s *Server) getServerID(context.Context, *Session, []any) (any, error) {
+	return s.backend.ServerID(), nil
+}
+
+func echo(_ context.Context, _ *Session, params []any) (any, error) {
+	return normalize(params), nil
+}

@@ -1,0 +1,232 @@
+package jsonrpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+)
+
+// Database is what the JSON-RPC layer needs from one database.
+type Database interface {
+	Name() string
+	// SchemaJSON returns the get_schema result.
+	SchemaJSON() any
+	// Transact executes the operations (the transact params after the
+	// database name) and returns the result array.
+	Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any
+}
+
+// Backend is the set of databases served.
+type Backend interface {
+	// ListDBs returns the list_dbs result, including "_Server" when the
+	// server provides it.
+	ListDBs() []string
+	// Database returns the named database or nil.
+	Database(name string) Database
+	// ServerID returns the get_server_id result.
+	ServerID() string
+}
+
+// Handler executes one request (or notification, then the result is
+// ignored). params is the decoded "params" array (numbers are
+// json.Number). A non-nil error becomes the reply's "error" member:
+// *ovsdberr.Error renders as {"error","details","syntax"}, *ErrorValue as
+// its value. The result is serialised with internal/cjson; json.RawMessage
+// values are copied verbatim.
+type Handler func(ctx context.Context, s *Session, params []any) (any, error)
+
+// Method describes a registered request method.
+type Method struct {
+	Handler Handler
+	// Immediate methods run as soon as they are read instead of waiting
+	// for the session's earlier requests (they must not depend on them).
+	Immediate bool
+	// Cancelable methods can be canceled with the "cancel" notification
+	// and reject a request id that is still pending ("duplicate request
+	// ID"), like C's triggers (transact, convert).
+	Cancelable bool
+}
+
+// NotifyHandler handles a notification received from a client. It runs in
+// the session's read loop and must not block.
+type NotifyHandler func(s *Session, params []any)
+
+// Options configure a Server.
+type Options struct {
+	// MaxMessageSize bounds one received message; 0 means
+	// DefaultMaxMessageSize. A larger message closes the connection.
+	MaxMessageSize int
+	// ProbeInterval is the inactivity probe on TCP sessions; 0 means C's
+	// default of 5 s, negative disables it. Unix sockets have no probe.
+	ProbeInterval time.Duration
+	// ReplyOnCancel makes a canceled transact answered with error
+	// "canceled" as RFC 7047 describes. The C server 3.1 sends no reply
+	// at all for a canceled request, which is the default.
+	ReplyOnCancel bool
+	// MaxQueued bounds the requests of one session read but not yet
+	// answered; reading pauses when it is reached. 0 means 1024.
+	MaxQueued int
+	// Logger defaults to slog.Default() with module=jsonrpc.
+	Logger *slog.Logger
+}
+
+// DefaultProbeInterval is C's default inactivity probe for TCP remotes.
+const DefaultProbeInterval = 5 * time.Second
+
+// Server serves JSON-RPC sessions for a Backend.
+type Server struct {
+	backend Backend
+	opts    Options
+	log     *slog.Logger
+
+	mu        sync.RWMutex
+	methods   map[string]Method
+	notifies  map[string]NotifyHandler
+	listeners map[*Listener]struct{}
+	sessions  map[*Session]struct{}
+	onOpen    []func(*Session)
+	closed    bool
+	nextID    uint64
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a server with the built-in OVSDB methods registered.
+func NewServer(b Backend, opts Options) *Server {
+	if opts.MaxMessageSize <= 0 {
+		opts.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = DefaultProbeInterval
+	}
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 1024
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	s := &Server{
+		backend:   b,
+		opts:      opts,
+		log:       lg.With("module", "jsonrpc"),
+		methods:   map[string]Method{},
+		notifies:  map[string]NotifyHandler{},
+		listeners: map[*Listener]struct{}{},
+		sessions:  map[*Session]struct{}{},
+	}
+	s.registerBuiltins()
+	return s
+}
+
+// Register adds or replaces a request method. Register before serving:
+// sessions look methods up at dispatch time, so later registrations apply
+// to later requests.
+func (s *Server) Register(name string, m Method) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.methods[name] = m
+}
+
+// RegisterNotify adds or replaces a handler for a client notification.
+func (s *Server) RegisterNotify(name string, h NotifyHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notifies[name] = h
+}
+
+// OnSession registers a function called for every new session before its
+// first message is read.
+func (s *Server) OnSession(fn func(*Session)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onOpen = append(s.onOpen, fn)
+}
+
+func (s *Server) method(name string) (Method, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.methods[name]
+	return m, ok
+}
+
+func (s *Server) notify(name string) NotifyHandler {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.notifies[name]
+}
+
+// ErrServerClosed is returned by operations on a closed server.
+var ErrServerClosed = errors.New("jsonrpc: server closed")
+
+// Sessions returns the open sessions.
+func (s *Server) Sessions() []*Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		out = append(out, ss)
+	}
+	return out
+}
+
+// ServeConn serves one connection in a new session and returns at once.
+// probe is the inactivity probe interval (0 or negative: none). The
+// session closes conn when it ends.
+func (s *Server) ServeConn(conn net.Conn, probe time.Duration) (*Session, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return nil, ErrServerClosed
+	}
+	s.nextID++
+	ss := newSession(s, conn, s.nextID, probe)
+	s.sessions[ss] = struct{}{}
+	hooks := append([]func(*Session){}, s.onOpen...)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	for _, fn := range hooks {
+		fn(ss)
+	}
+	go func() {
+		defer s.wg.Done()
+		ss.run()
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
+	return ss, nil
+}
+
+// Close stops all listeners, closes all sessions and waits for their
+// goroutines to end.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ls := make([]*Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	ss := make([]*Session, 0, len(s.sessions))
+	for x := range s.sessions {
+		ss = append(ss, x)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, x := range ss {
+		x.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
