@@ -75,4 +75,3 @@ func IsLockError(err error) bool {
 	e, ok := err.(*ovsdberr.Error)
 	return ok && e.Tag == ovsdberr.TagIOError && strings.Contains(e.Details, "failed to lock lockfile")
 }
-

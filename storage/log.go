@@ -526,3 +526,5 @@ func ReadAll(r io.Reader, name, magic string, fn func(rec map[string]any)) error
 		fn(v.(map[string]any))
 	}
 }
+
+func decode(data []byte) (any, error) { return schema.DecodeJSON(data) }
