@@ -218,7 +218,7 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 				wait = 0
 			}
 			tm := time.NewTimer(wait)
-			defer tm.Stop()
+			defer tm.Stop() // at most one timer per database change
 			timer = tm.C
 		}
 		select {
@@ -226,10 +226,6 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 			return nil
 		case <-changed:
 			elapsed = time.Since(start).Milliseconds()
-			if timeout != math.MaxInt64 && elapsed < timeout {
-				// Not yet expired: run again as a fresh attempt would, but
-				// keep the elapsed time for the error text.
-			}
 		case <-timer:
 			elapsed = time.Since(start).Milliseconds()
 			if elapsed < timeout {

@@ -608,6 +608,9 @@ func appendAtom(b []byte, a schema.Atom) []byte {
 	case int64:
 		return binary.AppendVarint(b, v)
 	case float64:
+		if v == 0 {
+			v = 0 // -0 and +0 are equal atoms
+		}
 		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	case bool:
 		if v {
