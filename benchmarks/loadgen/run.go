@@ -91,8 +91,8 @@ func SchemaName(path string) (string, error) {
 	return s.Name, nil
 }
 
-// Run measures every server for every workload and client count, in that
-// nesting order, starting a fresh server with a fresh database for each
+// Run measures every server for every workload and client count (for each
+// workload and client count, the servers one after the other), starting a fresh server with a fresh database for each
 // cell. It stops at the first failure to start a server; transaction
 // errors are counted in the results instead.
 func Run(ctx context.Context, o Options) ([]Result, error) {
@@ -104,9 +104,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		return nil, err
 	}
 	var results []Result
-	for _, srv := range o.Servers {
-		for _, wl := range o.Workloads {
-			for _, n := range o.Clients {
+	// Servers are innermost so that each pair of cells to compare runs
+	// back to back: on a shared machine the load drifts over minutes.
+	for _, wl := range o.Workloads {
+		for _, n := range o.Clients {
+			for _, srv := range o.Servers {
 				if err := ctx.Err(); err != nil {
 					return results, err
 				}
