@@ -32,7 +32,7 @@ var logger = slog.Default().With("module", "conformance")
 const (
 	dbName       = "Conf"
 	schemaPath   = "testdata/test.ovsschema"
-	replyTimeout = 15 * time.Second
+	replyTimeout = 5 * time.Second
 	startTimeout = 15 * time.Second
 )
 
@@ -219,25 +219,27 @@ func dial(t *testing.T, sock string) *rpcClient {
 	return &rpcClient{conn: c, dec: dec}
 }
 
-// call sends one request and returns the raw reply (notifications and
-// server-initiated requests are answered or skipped).
-func (c *rpcClient) call(method string, params any) (json.RawMessage, error) {
+// call sends one request and returns the raw reply and the notifications
+// (update, locked, ...) received before it. Server-initiated echo requests
+// are answered and not returned.
+func (c *rpcClient) call(method string, params any) (json.RawMessage, []json.RawMessage, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextID++
 	id := c.nextID
+	var notes []json.RawMessage
 	req, err := json.Marshal(map[string]any{"method": method, "params": params, "id": id})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_ = c.conn.SetDeadline(time.Now().Add(replyTimeout))
 	if _, err := c.conn.Write(req); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for {
 		var raw json.RawMessage
 		if err := c.dec.Decode(&raw); err != nil {
-			return nil, err
+			return nil, notes, err
 		}
 		var msg struct {
 			ID     any    `json:"id"`
@@ -247,21 +249,23 @@ func (c *rpcClient) call(method string, params any) (json.RawMessage, error) {
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		if err := d.Decode(&msg); err != nil {
-			return nil, err
+			return nil, notes, err
 		}
 		if msg.Method != "" {
 			if msg.ID != nil && msg.Method == "echo" {
 				b, _ := json.Marshal(map[string]any{"result": msg.Params, "error": nil, "id": msg.ID})
 				if _, err := c.conn.Write(b); err != nil {
-					return nil, err
+					return nil, notes, err
 				}
+				continue
 			}
+			notes = append(notes, raw)
 			continue
 		}
 		if n, ok := msg.ID.(json.Number); ok && n.String() == strconv.Itoa(id) {
-			return raw, nil
+			return raw, notes, nil
 		}
-		return nil, fmt.Errorf("reply with unexpected id %v (want %d): %s", msg.ID, id, raw)
+		return nil, notes, fmt.Errorf("reply with unexpected id %v (want %d): %s", msg.ID, id, raw)
 	}
 }
 
@@ -510,6 +514,8 @@ type session struct {
 	name        string
 	ref, test   *rpcClient
 	nref, ntest *normalizer
+	refSrv      *server
+	testSrv     *server
 	compared    int
 	differ      int
 }
@@ -519,40 +525,84 @@ func newSession(t *testing.T, name string, ref, test *server) *session {
 		t: t, name: name,
 		ref: dial(t, ref.sock), test: dial(t, test.sock),
 		nref: newNormalizer(), ntest: newNormalizer(),
+		refSrv: ref, testSrv: test,
 	}
 }
 
 // outcome is the result of sending one request to both servers.
 type outcome struct {
-	ref, test     any // normalised replies
+	// ref and test are the normalised replies; when notifications arrived
+	// before a reply they are [reply, notification...] instead.
+	ref, test     any
 	rawRef, rawGo json.RawMessage
 	equal         bool
+}
+
+// exchange sends one request to one server and returns its normalised reply
+// (with notifications received before it, if any).
+func exchange(c *rpcClient, n *normalizer, r request) (any, json.RawMessage, error) {
+	raw, notes, err := c.call(r.Method, n.denormalize(r.Params))
+	if isClosed(err) {
+		// C drops the connection on JSON-RPC level errors (for example
+		// params that are not an array); that is compared as an outcome.
+		return connClosed, nil, nil
+	}
+	if err != nil {
+		return nil, raw, err
+	}
+	v, err := decode(raw)
+	if err != nil {
+		return nil, raw, fmt.Errorf("invalid JSON: %w: %s", err, raw)
+	}
+	if r.Method == "transact" {
+		n.registerInserts(v)
+	}
+	if len(notes) == 0 {
+		return n.normalize(v), raw, nil
+	}
+	out := []any{n.normalize(v)}
+	for _, note := range notes {
+		nv, err := decode(note)
+		if err != nil {
+			return nil, raw, fmt.Errorf("invalid JSON: %w: %s", err, note)
+		}
+		out = append(out, n.normalize(nv))
+	}
+	// Updates of different monitors of one session come in C's hash
+	// order; compare them as a set.
+	sortByCanon(out[1:])
+	return out, raw, nil
+}
+
+// connClosed stands for "the server closed the connection instead of
+// replying".
+const connClosed = "<connection closed>"
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (s *session) send(r request) (outcome, error) {
 	var o outcome
 	var err error
-	o.rawRef, err = s.ref.call(r.Method, s.nref.denormalize(r.Params))
+	defer func() {
+		// After a dropped connection both sides start again on fresh
+		// connections, so that the following requests stay comparable.
+		if o.ref == connClosed || o.test == connClosed {
+			_ = s.ref.conn.Close()
+			_ = s.test.conn.Close()
+			s.ref, s.test = dial(s.t, s.refSrv.sock), dial(s.t, s.testSrv.sock)
+		}
+	}()
+	o.ref, o.rawRef, err = exchange(s.ref, s.nref, r)
 	if err != nil {
 		return o, fmt.Errorf("C server: %w", err)
 	}
-	o.rawGo, err = s.test.call(r.Method, s.ntest.denormalize(r.Params))
+	o.test, o.rawGo, err = exchange(s.test, s.ntest, r)
 	if err != nil {
 		return o, fmt.Errorf("server under test: %w", err)
 	}
-	vr, err := decode(o.rawRef)
-	if err != nil {
-		return o, err
-	}
-	vt, err := decode(o.rawGo)
-	if err != nil {
-		return o, fmt.Errorf("server under test sent invalid JSON: %w: %s", err, o.rawGo)
-	}
-	if r.Method == "transact" {
-		s.nref.registerInserts(vr)
-		s.ntest.registerInserts(vt)
-	}
-	o.ref, o.test = s.nref.normalize(vr), s.ntest.normalize(vt)
 	o.equal = canon(o.ref) == canon(o.test)
 	return o, nil
 }
