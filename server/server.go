@@ -1,0 +1,529 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// Storage is an open database with its persistence (a standalone file).
+type Storage interface {
+	Database() *ovsdb.Database
+	// Compact rewrites the storage as a snapshot of the current contents.
+	Compact() error
+	Close() error
+}
+
+// Opener opens the database file at path.
+type Opener func(path string) (Storage, error)
+
+// Options configure a Server.
+type Options struct {
+	// Open opens database files; nil means the standalone file store.
+	Open Opener
+	// JSONRPC configures the JSON-RPC layer.
+	JSONRPC jsonrpc.Options
+	// Logger defaults to slog.Default(); "module" is set per component.
+	Logger *slog.Logger
+}
+
+type dbEntry struct {
+	path    string
+	fileID  fileID
+	storage Storage
+	db      *ovsdb.Database
+	rowID   schema.UUID // its row in _Server.Database
+}
+
+type remote struct {
+	name     string
+	ln       net.Listener
+	err      error
+	sessions map[*jsonrpc.Session]struct{}
+}
+
+// Server is a set of databases served over JSON-RPC remotes.
+type Server struct {
+	opts     Options
+	rpc      *jsonrpc.Server
+	serverID string
+	sys      *ovsdb.Database // _Server
+
+	mu      sync.Mutex
+	dbs     map[string]*dbEntry
+	sysRow  schema.UUID
+	remotes map[string]*remote
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func (s *Server) log() *slog.Logger {
+	l := s.opts.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	return l.With("module", "ovsdb_server")
+}
+
+// New returns a server with no databases (other than _Server) and no
+// remotes.
+func New(opts Options) *Server {
+	if opts.Open == nil {
+		opts.Open = defaultOpener
+	}
+	s := &Server{
+		opts:     opts,
+		serverID: schema.NewUUID().String(),
+		dbs:      make(map[string]*dbEntry),
+		remotes:  make(map[string]*remote),
+	}
+	sch, err := schema.ParseSchemaBytes([]byte(ServerSchemaJSON))
+	if err != nil {
+		panic("server: bad _Server schema: " + err.Error())
+	}
+	s.sys = ovsdb.NewDatabase(sch, ovsdb.NopCommitter{})
+	s.sysRow = schema.NewUUID()
+	s.setSysRow(s.sysRow, nil, s.sys)
+	s.rpc = jsonrpc.NewServer(s, opts.JSONRPC)
+	return s
+}
+
+// JSONRPC returns the JSON-RPC server (to register more methods or serve
+// connections directly).
+func (s *Server) JSONRPC() *jsonrpc.Server { return s.rpc }
+
+// ServerID implements jsonrpc.Backend: a UUID chosen at New.
+func (s *Server) ServerID() string { return s.serverID }
+
+// ListDBs implements jsonrpc.Backend: the database names, "_Server"
+// included, sorted as C does.
+func (s *Server) ListDBs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := []string{"_Server"}
+	for n := range s.dbs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ListDatabases returns the same list as ListDBs.
+func (s *Server) ListDatabases() []string { return s.ListDBs() }
+
+// Database implements jsonrpc.Backend.
+func (s *Server) Database(name string) jsonrpc.Database {
+	if name == "_Server" {
+		return dbAdapter{s.sys}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.dbs[name]; e != nil {
+		return dbAdapter{e.db}
+	}
+	return nil
+}
+
+// Engine returns the named database's engine (nil if absent); "_Server"
+// gives the built-in database.
+func (s *Server) Engine(name string) *ovsdb.Database {
+	if name == "_Server" {
+		return s.sys
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.dbs[name]; e != nil {
+		return e.db
+	}
+	return nil
+}
+
+type dbAdapter struct{ db *ovsdb.Database }
+
+func (a dbAdapter) Name() string    { return a.db.Name() }
+func (a dbAdapter) SchemaJSON() any { return a.db.Schema().ToJSON() }
+func (a dbAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+	return a.db.Transact(ctx, ops, opts)
+}
+
+type fileID struct{ dev, ino uint64 }
+
+func statID(path string) (fileID, bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, false
+	}
+	return statKey(st)
+}
+
+// AddDatabase opens the database file at path and serves it. The errors
+// are C's: "ovsdb error: PATH: already open", "ovsdb error: NAME: duplicate
+// database name", "ovsdb error: NAME: names beginning with \"_\" are
+// reserved", or the storage's open error.
+func (s *Server) AddDatabase(path string) error {
+	if id, ok := statID(path); ok {
+		s.mu.Lock()
+		for _, e := range s.dbs {
+			if e.fileID == id {
+				s.mu.Unlock()
+				return ovsdberr.New(ovsdberr.TagOVSDB, "%s: already open", path)
+			}
+		}
+		s.mu.Unlock()
+	}
+	st, err := s.opts.Open(path)
+	if err != nil {
+		return err
+	}
+	db := st.Database()
+	name := db.Name()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = st.Close()
+		return errors.New("server closed")
+	}
+	var rerr error
+	if strings.HasPrefix(name, "_") {
+		rerr = ovsdberr.New(ovsdberr.TagOVSDB, "%s: names beginning with \"_\" are reserved", name)
+	} else if s.dbs[name] != nil {
+		rerr = ovsdberr.New(ovsdberr.TagOVSDB, "%s: duplicate database name", name)
+	}
+	if rerr != nil {
+		s.mu.Unlock()
+		_ = st.Close()
+		return rerr
+	}
+	id, _ := statID(path)
+	e := &dbEntry{path: path, fileID: id, storage: st, db: db, rowID: schema.NewUUID()}
+	s.dbs[name] = e
+	s.mu.Unlock()
+	s.setSysRow(e.rowID, nil, db)
+	return nil
+}
+
+// RemoveDatabase stops serving and closes the named database. Errors are
+// C's: "Failed to find the database." and "Cannot remove reserved
+// database.".
+func (s *Server) RemoveDatabase(name string) error {
+	s.mu.Lock()
+	e := s.dbs[name]
+	if e == nil {
+		s.mu.Unlock()
+		if name == "_Server" {
+			return errors.New("Cannot remove reserved database.")
+		}
+		return errors.New("Failed to find the database.")
+	}
+	delete(s.dbs, name)
+	s.mu.Unlock()
+	s.log().Info("removing " + name + " database by user request")
+	s.deleteSysRow(e.rowID)
+	return e.storage.Close()
+}
+
+// Compact compacts the named databases, or all of them when none is named.
+// Errors are C's: "cannot compact built-in databases", "no database by that
+// name", or the storage errors, one per line.
+func (s *Server) Compact(names ...string) error {
+	for _, n := range names {
+		if strings.HasPrefix(n, "_") {
+			return errors.New("cannot compact built-in databases")
+		}
+	}
+	s.mu.Lock()
+	var todo []*dbEntry
+	var todoNames []string
+	if len(names) == 0 {
+		for n := range s.dbs {
+			todoNames = append(todoNames, n)
+		}
+		sort.Strings(todoNames)
+	} else {
+		for _, n := range names {
+			if s.dbs[n] != nil {
+				todoNames = append(todoNames, n)
+			}
+		}
+	}
+	for _, n := range todoNames {
+		todo = append(todo, s.dbs[n])
+	}
+	s.mu.Unlock()
+	if len(todo) == 0 {
+		return errors.New("no database by that name")
+	}
+	var msgs []string
+	for i, e := range todo {
+		s.log().Info("compacting " + todoNames[i] + " database by user request")
+		if err := e.storage.Compact(); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "\n") + "\n")
+	}
+	return nil
+}
+
+// ServerSchemaJSON is the schema of the _Server database, as C 3.1 serves it.
+const ServerSchemaJSON = `{"cksum":"3009684573 744","name":"_Server","tables":{"Database":{"columns":{"cid":{"type":{"key":"uuid","min":0}},"connected":{"type":"boolean"},"index":{"type":{"key":"integer","min":0}},"leader":{"type":"boolean"},"model":{"type":{"key":{"enum":["set",["clustered","relay","standalone"]],"type":"string"}}},"name":{"type":"string"},"schema":{"type":{"key":"string","min":0}},"sid":{"type":{"key":"uuid","min":0}}}}},"version":"1.2.0"}`
+
+// setSysRow inserts or replaces the _Server.Database row describing db.
+func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
+	t := s.sys.Schema().Tables["Database"]
+	fields := make([]schema.Datum, len(t.Columns))
+	for _, c := range t.Columns {
+		fields[c.Index] = schema.DefaultDatum(&c.Type)
+	}
+	fields[schema.ColUUID] = schema.NewScalar(id)
+	fields[schema.ColVersion] = schema.NewScalar(schema.NewUUID())
+	set := func(col string, a schema.Atom) {
+		fields[t.ByName[col].Index] = schema.NewScalar(a)
+	}
+	set("name", db.Name())
+	set("model", "standalone")
+	set("connected", true)
+	set("leader", true)
+	set("schema", string(cjson.Marshal(db.Schema().ToJSON())))
+	row := &ovsdb.Row{Fields: fields}
+	if old == nil {
+		old = s.sys.Row("Database", id)
+	}
+	s.sys.Apply(&ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{
+		"Database": {id: {Old: old, New: row}},
+	}})
+}
+
+func (s *Server) deleteSysRow(id schema.UUID) {
+	old := s.sys.Row("Database", id)
+	if old == nil {
+		return
+	}
+	s.sys.Apply(&ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{
+		"Database": {id: {Old: old}},
+	}})
+}
+
+// AddRemote starts serving the passive remote "punix:PATH" or
+// "ptcp:PORT[:IP]" (PORT 0 picks a free port; see RemoteAddr). Other
+// remotes (active unix:/tcp:, ssl:, pssl:, db:) are recorded so that
+// ListRemotes shows them, as C does, but return ErrUnsupportedRemote.
+// Adding a remote that is already present does nothing.
+func (s *Server) AddRemote(name string) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("server closed")
+	}
+	if _, ok := s.remotes[name]; ok {
+		s.mu.Unlock()
+		return nil
+	}
+	r := &remote{name: name, sessions: make(map[*jsonrpc.Session]struct{})}
+	s.remotes[name] = r
+	s.mu.Unlock()
+
+	network, addr, probe, err := parseRemote(name)
+	if err != nil {
+		r.err = err
+		return err
+	}
+	if network == "unix" {
+		if st, err := os.Lstat(addr); err == nil && st.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(addr)
+		}
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		err = fmt.Errorf("%s: listen failed (%w)", name, err)
+		s.mu.Lock()
+		r.err = err
+		s.mu.Unlock()
+		s.log().Error(err.Error())
+		return err
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(true)
+	}
+	if network == "tcp" {
+		s.log().Info(fmt.Sprintf("%s: listening on port %d", strings.TrimPrefix(name, "ptcp:"), ln.Addr().(*net.TCPAddr).Port), "module", "socket_util")
+	}
+	s.mu.Lock()
+	if s.closed || s.remotes[name] != r {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return errors.New("server closed")
+	}
+	r.ln = ln
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go s.acceptLoop(r, ln, probe)
+	return nil
+}
+
+// ErrUnsupportedRemote is returned by AddRemote for remotes this server
+// records but cannot serve.
+var ErrUnsupportedRemote = errors.New("unsupported remote")
+
+func parseRemote(name string) (network, addr string, probe time.Duration, err error) {
+	switch {
+	case strings.HasPrefix(name, "punix:"):
+		return "unix", strings.TrimPrefix(name, "punix:"), -1, nil
+	case strings.HasPrefix(name, "ptcp:"):
+		rest := strings.TrimPrefix(name, "ptcp:")
+		port, ip := rest, ""
+		if i := strings.Index(rest, ":"); i >= 0 {
+			port, ip = rest[:i], rest[i+1:]
+		}
+		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
+			return "", "", 0, fmt.Errorf("%s: bad port number", name)
+		}
+		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+		return "tcp", net.JoinHostPort(ip, port), jsonrpc.DefaultProbeInterval, nil
+	default:
+		return "", "", 0, fmt.Errorf("%s: %w", name, ErrUnsupportedRemote)
+	}
+}
+
+func (s *Server) acceptLoop(r *remote, ln net.Listener, probe time.Duration) {
+	defer s.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log().Warn(fmt.Sprintf("%s: accept failed (%v)", r.name, err))
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+			}
+			return
+		}
+		if probe < 0 {
+			probe = 0
+		}
+		ss, err := s.rpc.ServeConn(c, probe)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.remotes[r.name] != r {
+			s.mu.Unlock()
+			_ = ss.Close()
+			continue
+		}
+		r.sessions[ss] = struct{}{}
+		s.mu.Unlock()
+		ss.OnClose(func() {
+			s.mu.Lock()
+			delete(r.sessions, ss)
+			s.mu.Unlock()
+		})
+	}
+}
+
+// RemoveRemote stops the remote and closes its sessions, as C does. The
+// error for an unknown remote is C's "no such remote".
+func (s *Server) RemoveRemote(name string) error {
+	s.mu.Lock()
+	r := s.remotes[name]
+	if r == nil {
+		s.mu.Unlock()
+		return errors.New("no such remote")
+	}
+	delete(s.remotes, name)
+	ln := r.ln
+	sessions := make([]*jsonrpc.Session, 0, len(r.sessions))
+	for ss := range r.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	for _, ss := range sessions {
+		_ = ss.Close()
+	}
+	return nil
+}
+
+// ListRemotes returns the configured remotes, sorted.
+func (s *Server) ListRemotes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.remotes))
+	for n := range s.remotes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RemoteAddr returns the listening address of a served remote (for
+// "ptcp:0" the chosen port), or nil.
+func (s *Server) RemoteAddr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.remotes[name]; r != nil && r.ln != nil {
+		return r.ln.Addr()
+	}
+	return nil
+}
+
+// Reconnect closes every client session (ovsdb-server/reconnect); clients
+// reconnect by themselves.
+func (s *Server) Reconnect() {
+	for _, ss := range s.rpc.Sessions() {
+		_ = ss.Close()
+	}
+}
+
+// Close stops all remotes and sessions and closes all databases.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var lns []net.Listener
+	for _, r := range s.remotes {
+		if r.ln != nil {
+			lns = append(lns, r.ln)
+		}
+	}
+	dbs := s.dbs
+	s.dbs = map[string]*dbEntry{}
+	s.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	s.wg.Wait()
+	err := s.rpc.Close()
+	names := make([]string, 0, len(dbs))
+	for n := range dbs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if cerr := dbs[n].storage.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
