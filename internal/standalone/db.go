@@ -1,0 +1,291 @@
+package standalone
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+	"github.com/ovsdb-go/ovsdb-server/storage"
+)
+
+var logger = slog.Default().With("module", "standalone")
+
+// Compaction scheduling, as C's storage.c.
+const (
+	snapshotBase  = 10 * time.Minute
+	snapshotRange = 10 * time.Minute
+	snapshotMax   = 24 * time.Hour
+	minLogRecords = 100
+)
+
+// Comment of the snapshot record written by online compaction (as C).
+const compactComment = "compacting database online"
+
+// DB is a standalone database: an engine database backed by a log file.
+// It implements ovsdb.Committer.
+type DB struct {
+	path   string
+	schema *schema.DatabaseSchema
+	db     *ovsdb.Database
+
+	compactMu sync.Mutex // serialises compactions
+
+	mu       sync.Mutex // guards everything below
+	log      *storage.Log
+	nRead    int
+	nWritten int
+	nextMin  time.Time
+	nextMax  time.Time
+	tail     [][]byte // records written while a compaction runs; nil otherwise
+	closed   bool
+	wg       sync.WaitGroup
+
+	now func() time.Time // for tests
+}
+
+// Create creates a new database file holding only the schema, like
+// "ovsdb-tool create". It fails if the file exists.
+func Create(path string, s *schema.DatabaseSchema) error {
+	l, err := storage.Open(path, storage.MagicStandalone, storage.CreateExcl)
+	if err != nil {
+		return err
+	}
+	if err := l.Write(s.ToJSON()); err != nil {
+		l.Close()
+		return err
+	}
+	if err := l.Commit(); err != nil {
+		l.Close()
+		return err
+	}
+	return l.Close()
+}
+
+// Open opens a standalone database file for reading and writing: it reads
+// the schema, replays every transaction record into a new ovsdb.Database
+// and attaches itself as that database's Committer. A torn or corrupt tail
+// is logged and dropped (the next write truncates it); a transaction that
+// cannot be applied ends replay the same way. A clustered file gives an
+// error matching storage.ErrClustered.
+func Open(path string) (*DB, error) {
+	l, err := storage.Open(path, storage.MagicStandalone+"|"+storage.MagicClustered, storage.ReadWrite)
+	if err != nil {
+		return nil, err
+	}
+	if l.Magic() == storage.MagicClustered {
+		l.Close()
+		return nil, &storage.ClusteredError{Path: path}
+	}
+	d, err := load(path, l)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func load(path string, l *storage.Log) (*DB, error) {
+	rec, err := l.Read()
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, ovsdberr.New(ovsdberr.TagOVSDB, "%s: unexpected end of file reading schema", path)
+	}
+	s, err := schema.ParseSchema(rec)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{path: path, schema: s, log: l, nRead: 1, now: time.Now}
+	d.db = ovsdb.NewDatabase(s, nil)
+	rp := &replayer{s: s, db: d.db}
+	for {
+		rec, err := l.Read()
+		if err != nil {
+			// Probably a crash in the middle of a write: use what we have.
+			logger.Error(err.Error(), "file", path)
+			break
+		}
+		if rec == nil {
+			break
+		}
+		d.nRead++
+		if d.nRead == 2 {
+			l.MarkBase()
+		}
+		cs, err := rp.changeSet(rec)
+		if err != nil {
+			logger.Error("cannot replay transaction; ignoring it and the rest of the file",
+				"file", path, "offset", l.Offset(), "err", err)
+			l.Unread()
+			break
+		}
+		d.db.Apply(cs)
+	}
+	d.scheduleNext(false)
+	d.db.SetCommitter(d)
+	return d, nil
+}
+
+// Database returns the engine database.
+func (d *DB) Database() *ovsdb.Database { return d.db }
+
+// Path returns the file name.
+func (d *DB) Path() string { return d.path }
+
+func (d *DB) scheduleNext(quick bool) {
+	base, rng := snapshotBase, snapshotRange
+	if quick {
+		base, rng = base/10, rng/10
+	}
+	now := d.now()
+	d.nextMin = now.Add(base + time.Duration(rand.Int64N(int64(rng))))
+	if !quick {
+		d.nextMax = now.Add(snapshotMax)
+	}
+}
+
+// shouldCompact is C's ovsdb_storage_should_snapshot for a log. Called
+// with d.mu held.
+func (d *DB) shouldCompact() bool {
+	now := d.now()
+	if now.Before(d.nextMin) {
+		return false
+	}
+	n := d.nRead + d.nWritten
+	if now.Before(d.nextMax) {
+		return n >= minLogRecords && d.log.GrewLots()
+	}
+	return n > 0
+}
+
+// Commit implements ovsdb.Committer: it appends the change set as one
+// record and fsyncs when the transaction asked for durability.
+func (d *DB) Commit(_ context.Context, cs *ovsdb.ChangeSet) error {
+	js := changeSetJSON(d.schema, cs, d.now())
+	if js == nil {
+		return nil
+	}
+	data := append(cjson.Marshal(js), '\n')
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ovsdberr.New(ovsdberr.TagIOError, "%s: database is closed", d.path)
+	}
+	if err := d.log.WriteRaw(data); err != nil {
+		return err
+	}
+	d.nWritten++
+	if d.tail != nil {
+		d.tail = append(d.tail, data)
+	}
+	if cs.Durable {
+		if err := d.log.Commit(); err != nil {
+			return err
+		}
+	}
+	if d.shouldCompact() && d.compactMu.TryLock() {
+		// Runs after the engine releases its write lock.
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			defer d.compactMu.Unlock()
+			if err := d.compact(); err != nil && !errors.Is(err, errClosed) {
+				logger.Warn("automatic compaction failed", "file", d.path, "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+var errClosed = errors.New("closed")
+
+// Compact rewrites the file as the schema plus one record holding every
+// row (plus records committed while it ran), atomically replacing it. It
+// must not be called from inside a transaction commit.
+func (d *DB) Compact() error {
+	d.compactMu.Lock()
+	defer d.compactMu.Unlock()
+	return d.compact()
+}
+
+func (d *DB) compact() error {
+	start := d.now()
+	// 1. A consistent view: no commit runs while Read's callback does, so
+	// the log holds exactly the records reflected in these rows.
+	rows := map[string][]*ovsdb.Row{}
+	closed := false
+	d.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		for name, t := range tables {
+			rs := make([]*ovsdb.Row, 0, len(t))
+			for _, r := range t {
+				rs = append(rs, r)
+			}
+			rows[name] = rs
+		}
+		d.mu.Lock()
+		closed = d.closed
+		d.tail = [][]byte{}
+		d.mu.Unlock()
+	})
+	if closed {
+		return errClosed
+	}
+	// 2. Serialise without blocking writers (rows are immutable).
+	data := append(cjson.Marshal(snapshotJSON(d.schema, rows, compactComment, d.now())), '\n')
+	// 3. Write the new file, including what was committed meanwhile.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tail := d.tail
+	d.tail = nil
+	if d.closed {
+		return errClosed
+	}
+	recs := []any{d.schema.ToJSON(), data}
+	for _, t := range tail {
+		recs = append(recs, t)
+	}
+	err := d.log.Replace(recs...)
+	d.scheduleNext(err != nil)
+	if err != nil {
+		return err
+	}
+	elapsed := d.now().Sub(start)
+	lvl := slog.LevelDebug
+	if elapsed > time.Second {
+		lvl = slog.LevelInfo
+	}
+	logger.Log(context.Background(), lvl, "database compaction done",
+		"db", d.schema.Name, "ms", elapsed.Milliseconds())
+	return nil
+}
+
+// Close waits for a running compaction, detaches from the engine and
+// closes the file (releasing the lock).
+func (d *DB) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	d.wg.Wait()
+	d.db.SetCommitter(closedCommitter{d.path})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.Close()
+}
+
+type closedCommitter struct{ path string }
+
+func (c closedCommitter) Commit(context.Context, *ovsdb.ChangeSet) error {
+	return ovsdberr.New(ovsdberr.TagIOError, "%s: database is closed", c.path)
+}

@@ -1,0 +1,312 @@
+package standalone
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// isComposite reports whether a type may hold more than one element; only
+// those columns are written as diffs (C's ovsdb_type_is_composite).
+func isComposite(t *schema.Type) bool { return t.Max > 1 }
+
+func isDefault(c *schema.Column, d schema.Datum) bool {
+	return d.Equal(schema.DefaultDatum(&c.Type))
+}
+
+// datumDiff returns the update2-style diff from old to new: for sets the
+// symmetric difference, for maps removed and added pairs plus changed pairs
+// with their new value; for other types the new value.
+func datumDiff(t *schema.Type, old, new schema.Datum) schema.Datum {
+	if !isComposite(t) {
+		return new
+	}
+	isMap := t.Value != nil
+	var d schema.Datum
+	d.Keys = []schema.Atom{}
+	if isMap {
+		d.Values = []schema.Atom{}
+	}
+	add := func(src schema.Datum, i int) {
+		d.Keys = append(d.Keys, src.Keys[i])
+		if isMap {
+			d.Values = append(d.Values, src.Values[i])
+		}
+	}
+	oi, ni := 0, 0
+	for oi < len(old.Keys) && ni < len(new.Keys) {
+		switch c := schema.CompareAtoms(old.Keys[oi], new.Keys[ni]); {
+		case c < 0:
+			add(old, oi)
+			oi++
+		case c > 0:
+			add(new, ni)
+			ni++
+		default:
+			if isMap && schema.CompareAtoms(old.Values[oi], new.Values[ni]) != 0 {
+				add(new, ni)
+			}
+			oi++
+			ni++
+		}
+	}
+	for ; oi < len(old.Keys); oi++ {
+		add(old, oi)
+	}
+	for ; ni < len(new.Keys); ni++ {
+		add(new, ni)
+	}
+	return d
+}
+
+// applyDiff applies an update2-style diff to a (C's
+// ovsdb_datum_apply_diff_in_place): a key absent from a is added, a map key
+// with a different value is updated, anything else is removed.
+func applyDiff(t *schema.Type, a, diff schema.Datum) (schema.Datum, error) {
+	if !isComposite(t) {
+		return diff, nil
+	}
+	isMap := t.Value != nil
+	keys := map[int]bool{} // indexes of a removed or updated
+	var addK, addV []schema.Atom
+	for i, k := range diff.Keys {
+		pos := a.Find(k)
+		switch {
+		case pos < 0:
+			addK = append(addK, k)
+			if isMap {
+				addV = append(addV, diff.Values[i])
+			}
+		case isMap && schema.CompareAtoms(diff.Values[i], a.Values[pos]) != 0:
+			keys[pos] = true
+			addK = append(addK, k)
+			addV = append(addV, diff.Values[i])
+		default:
+			keys[pos] = true
+		}
+	}
+	var r schema.Datum
+	r.Keys = []schema.Atom{}
+	if isMap {
+		r.Values = []schema.Atom{}
+	}
+	for i, k := range a.Keys {
+		if keys[i] {
+			continue
+		}
+		r.Keys = append(r.Keys, k)
+		if isMap {
+			r.Values = append(r.Values, a.Values[i])
+		}
+	}
+	r.Keys = append(r.Keys, addK...)
+	if isMap {
+		r.Values = append(r.Values, addV...)
+	}
+	if len(r.Keys) < t.Min || len(r.Keys) > t.Max {
+		return a, ovsdberr.New(ovsdberr.TagOVSDB, "Datum crated by diff has size error")
+	}
+	if err := r.Sort(); err != nil {
+		return a, err
+	}
+	return r, nil
+}
+
+// rowJSON returns the file form of one row change, or nil when nothing
+// persistent changed (C's ovsdb_file_txn_add_row). Inserts list the
+// non-default persistent columns, modifications the changed persistent
+// columns as diffs, deletes are JSON null.
+func rowJSON(ts *schema.Table, rc *ovsdb.RowChange) (any, bool) {
+	if rc.New == nil {
+		return nil, rc.Old != nil
+	}
+	row := map[string]any{}
+	for _, c := range ts.Columns {
+		if c.Index == schema.ColUUID || !c.Persistent {
+			continue
+		}
+		nd := rc.New.Fields[c.Index]
+		if rc.Old == nil {
+			if !isDefault(c, nd) {
+				row[c.Name] = schema.DatumToJSON(&c.Type, nd)
+			}
+			continue
+		}
+		od := rc.Old.Fields[c.Index]
+		if od.Equal(nd) {
+			continue
+		}
+		row[c.Name] = schema.DatumToJSON(&c.Type, datumDiff(&c.Type, od, nd))
+	}
+	if rc.Old != nil && len(row) == 0 {
+		return nil, false
+	}
+	return row, true
+}
+
+// changeSetJSON returns the file record for cs, or nil if it changes
+// nothing persistent.
+func changeSetJSON(s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, now time.Time) map[string]any {
+	var txn map[string]any
+	for tname, rows := range cs.Tables {
+		ts := s.Table(tname)
+		if ts == nil {
+			continue
+		}
+		var tj map[string]any
+		for id, rc := range rows {
+			rj, ok := rowJSON(ts, rc)
+			if !ok {
+				continue
+			}
+			if tj == nil {
+				tj = map[string]any{}
+			}
+			tj[id.String()] = rj
+		}
+		if tj != nil {
+			if txn == nil {
+				txn = map[string]any{}
+			}
+			txn[tname] = tj
+		}
+	}
+	if txn == nil {
+		return nil
+	}
+	return annotate(txn, cs.Comment, now)
+}
+
+func annotate(txn map[string]any, comment string, now time.Time) map[string]any {
+	if comment != "" {
+		txn["_comment"] = comment
+	}
+	txn["_is_diff"] = true
+	txn["_date"] = json.Number(strconv.FormatInt(now.UnixMilli(), 10))
+	return txn
+}
+
+// snapshotJSON returns the whole content as one record (C's
+// ovsdb_to_txn_json).
+func snapshotJSON(s *schema.DatabaseSchema, rows map[string][]*ovsdb.Row, comment string, now time.Time) map[string]any {
+	txn := map[string]any{}
+	for tname, rs := range rows {
+		ts := s.Table(tname)
+		if ts == nil || len(rs) == 0 {
+			continue
+		}
+		tj := make(map[string]any, len(rs))
+		for _, r := range rs {
+			rj, _ := rowJSON(ts, &ovsdb.RowChange{New: r})
+			tj[r.UUID().String()] = rj
+		}
+		txn[tname] = tj
+	}
+	return annotate(txn, comment, now)
+}
+
+// replayer turns file records into change sets against a database.
+type replayer struct {
+	s  *schema.DatabaseSchema
+	db *ovsdb.Database
+}
+
+// changeSet converts one transaction record (C's ovsdb_file_txn_from_json,
+// with or without "_is_diff") into a change set.
+func (p *replayer) changeSet(rec map[string]any) (*ovsdb.ChangeSet, error) {
+	isDiff, _ := rec["_is_diff"].(bool)
+	cs := &ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{}}
+	names := make([]string, 0, len(rec))
+	for k := range rec {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, tname := range names {
+		tj := rec[tname]
+		ts := p.s.Table(tname)
+		if ts == nil {
+			switch tname {
+			case "_date", "_is_diff", "_comment":
+				continue
+			}
+			return nil, ovsdberr.Syntax(rec, "No table named %s.", tname)
+		}
+		obj, ok := tj.(map[string]any)
+		if !ok {
+			return nil, ovsdberr.Syntax(tj, "object expected")
+		}
+		changes := map[schema.UUID]*ovsdb.RowChange{}
+		for us, rj := range obj {
+			id, err := schema.ParseUUID(us)
+			if err != nil {
+				return nil, ovsdberr.Syntax(obj, "\"%s\" is not a valid UUID", us)
+			}
+			rc, err := p.rowChange(ts, id, rj, isDiff)
+			if err != nil {
+				return nil, err
+			}
+			changes[id] = rc
+		}
+		if len(changes) > 0 {
+			cs.Tables[tname] = changes
+		}
+	}
+	if c, ok := rec["_comment"].(string); ok {
+		cs.Comment = c
+	}
+	return cs, nil
+}
+
+func (p *replayer) rowChange(ts *schema.Table, id schema.UUID, rj any, isDiff bool) (*ovsdb.RowChange, error) {
+	old := p.db.Row(ts.Name, id)
+	if rj == nil {
+		if old == nil {
+			return nil, ovsdberr.New(ovsdberr.TagSyntax, "transaction deletes row %s that does not exist", id)
+		}
+		return &ovsdb.RowChange{Old: old}, nil
+	}
+	obj, ok := rj.(map[string]any)
+	if !ok {
+		return nil, ovsdberr.Syntax(rj, "row must be JSON object")
+	}
+	nr := &ovsdb.Row{Fields: make([]schema.Datum, len(ts.Columns))}
+	if old != nil {
+		copy(nr.Fields, old.Fields)
+	} else {
+		for i, c := range ts.Columns {
+			nr.Fields[i] = schema.DefaultDatum(&c.Type)
+		}
+		nr.Fields[schema.ColUUID] = schema.NewScalar(id)
+	}
+	nr.Fields[schema.ColVersion] = schema.NewScalar(schema.NewUUID())
+	for cname, cj := range obj {
+		c := ts.Column(cname)
+		if c == nil {
+			return nil, ovsdberr.WithSyntax("unknown column", obj, "No column %s in table %s.", cname, ts.Name)
+		}
+		if c.Index == schema.ColUUID || c.Index == schema.ColVersion {
+			continue
+		}
+		if isDiff && !isDefault(c, nr.Fields[c.Index]) {
+			d, err := schema.ParseDatumNoSize(&c.Type, cj, nil)
+			if err != nil {
+				return nil, err
+			}
+			if nr.Fields[c.Index], err = applyDiff(&c.Type, nr.Fields[c.Index], d); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		d, err := schema.ParseDatum(&c.Type, cj, nil)
+		if err != nil {
+			return nil, err
+		}
+		nr.Fields[c.Index] = d
+	}
+	return &ovsdb.RowChange{Old: old, New: nr}, nil
+}
