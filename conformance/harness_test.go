@@ -404,7 +404,14 @@ func canonIndexMessage(s string) string {
 	return m[1] + "  First row, " + a + "  Second row, " + b
 }
 
+// waitTimeoutRE matches the message of a wait that timed out; it carries the
+// measured elapsed time, which differs from run to run.
+var waitTimeoutRE = regexp.MustCompile(`^"wait" timed out after [0-9]+ ms$`)
+
 func (n *normalizer) replaceUUIDs(s string) string {
+	if waitTimeoutRE.MatchString(s) {
+		return `"wait" timed out after <N> ms`
+	}
 	return canonIndexMessage(n.replaceUUIDsOnly(s))
 }
 
