@@ -1,8 +1,12 @@
 package server
 
-import "errors"
+import "github.com/ovsdb-go/ovsdb-server/internal/standalone"
 
 // defaultOpener opens a standalone database file.
 func defaultOpener(path string) (Storage, error) {
-	return nil, errors.New("standalone storage not available yet: " + path)
+	d, err := standalone.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
