@@ -92,10 +92,9 @@ func newSession(srv *Server, conn net.Conn, id uint64, probe time.Duration) *Ses
 	}
 	ss.lastRecv.Store(time.Now().UnixNano())
 	ss.cd = &serverCodec{
-		ss:   ss,
-		r:    newReader(activityReader{ss}, srv.opts.MaxMessageSize),
-		sem:  make(chan struct{}, srv.opts.MaxQueued),
-		tail: nil,
+		ss:  ss,
+		r:   newReader(activityReader{ss}, srv.opts.MaxMessageSize),
+		sem: make(chan struct{}, srv.opts.MaxQueued),
 	}
 	ss.rc = rpc2.NewClientWithCodec(ss.cd)
 	ss.rc.Handle(dispatchMethod, ss.handle)
@@ -350,6 +349,18 @@ func (ss *Session) cancelRequest(id any) {
 	}
 }
 
+// drain cancels the pending cancelable requests (without reply) and waits
+// until every request read so far has been answered.
+func (ss *Session) drain() {
+	ss.mu.Lock()
+	for _, p := range ss.pending {
+		p.canceled = true
+		p.cancel()
+	}
+	ss.mu.Unlock()
+	ss.handlers.Wait()
+}
+
 // serverCodec adapts the JSON-RPC stream to rpc2. All reads happen on the
 // rpc2 read loop; writes are serialised by the session's write lock.
 type serverCodec struct {
@@ -357,7 +368,8 @@ type serverCodec struct {
 	r       *reader
 	cur     *message
 	seq     uint64
-	tail    chan struct{}
+	tail    chan struct{} // last ordinary request
+	itail   chan struct{} // last immediate request
 	sem     chan struct{}
 	readErr error
 
@@ -365,40 +377,51 @@ type serverCodec struct {
 }
 
 func (c *serverCodec) ReadHeader(req *rpc2.Request, _ *rpc2.Response) error {
+	m, err := c.readMessage()
+	if err != nil {
+		c.readErr = err
+		if errors.Is(err, errProtocol) {
+			// Like C, answer what was received before the bad message,
+			// dropping requests that would still have to wait.
+			c.ss.drain()
+		}
+		return err
+	}
+	if m.kind == kindRequest {
+		c.seq++
+		req.Seq = c.seq
+	} else {
+		req.Seq = 0
+	}
+	req.Method = dispatchMethod
+	c.cur = m
+	return nil
+}
+
+// readMessage returns the next request or notification.
+func (c *serverCodec) readMessage() (*message, error) {
 	for {
 		raw, err := c.r.next()
 		if err != nil {
-			c.readErr = err
-			return err
+			return nil, err
 		}
 		v, err := decodeValue(raw)
 		if err != nil {
-			c.readErr = err
-			return err
+			return nil, err
 		}
 		m, err := parseMessage(v)
 		if err != nil {
-			c.readErr = err
-			return err
+			return nil, err
 		}
 		switch m.kind {
-		case kindRequest:
-			c.seq++
-			req.Seq = c.seq
-		case kindNotify:
-			req.Seq = 0
+		case kindRequest, kindNotify:
+			return m, nil
 		case kindReply:
 			if m.id == "echo" {
 				continue // reply to our inactivity probe
 			}
-			fallthrough
-		default:
-			c.readErr = fmt.Errorf("%w: received unexpected %s message", errProtocol, kindNames[m.kind])
-			return c.readErr
 		}
-		req.Method = dispatchMethod
-		c.cur = m
-		return nil
+		return nil, fmt.Errorf("%w: received unexpected %s message", errProtocol, kindNames[m.kind])
 	}
 }
 
@@ -436,10 +459,13 @@ func (c *serverCodec) ReadRequestBody(body any) error {
 			}
 			ss.mu.Unlock()
 		}
+		// Two FIFOs: ordinary requests wait for all earlier ordinary
+		// requests; immediate ones only for earlier immediate ones.
+		in.next = make(chan struct{})
 		if !ok || !meth.Immediate {
-			in.prev = c.tail
-			in.next = make(chan struct{})
-			c.tail = in.next
+			in.prev, c.tail = c.tail, in.next
+		} else {
+			in.prev, c.itail = c.itail, in.next
 		}
 	}
 	// Backpressure: stop reading while too many requests are queued.

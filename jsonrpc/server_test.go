@@ -1,0 +1,445 @@
+package jsonrpc
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRepliesMatchCBytes(t *testing.T) {
+	f := newFixture(t, Options{})
+	tests := []struct {
+		name, req, want string
+	}{
+		{"list_dbs", `{"method":"list_dbs","params":[],"id":0}`,
+			`{"id":0,"result":["OVN_Northbound","_Server"],"error":null}`},
+		{"list_dbs ignores params", `{"method":"list_dbs","params":[1,2],"id":"x"}`,
+			`{"id":"x","result":["OVN_Northbound","_Server"],"error":null}`},
+		{"get_schema", `{"method":"get_schema","params":["OVN_Northbound"],"id":1}`,
+			`{"id":1,"result":{"name":"OVN_Northbound","tables":{},"version":"1.0.0"},"error":null}`},
+		{"get_schema unknown db", `{"method":"get_schema","params":["X"],"id":1}`,
+			`{"id":1,"error":{"syntax":"[\"X\"]","details":"get_schema request specifies unknown database X","error":"unknown database"}}`},
+		{"get_schema no params", `{"method":"get_schema","params":[],"id":2}`,
+			`{"id":2,"error":{"syntax":"[]","details":"get_schema request params must begin with <db-name>","error":"syntax error"}}`},
+		{"get_schema number", `{"method":"get_schema","params":[3],"id":2.5}`,
+			`{"id":2.5,"error":{"syntax":"[3]","details":"get_schema request params must begin with <db-name>","error":"syntax error"}}`},
+		{"transact unknown db", `{"method":"transact","params":["X",{"op":"comment","comment":"x"}],"id":[1,2]}`,
+			`{"id":[1,2],"error":{"syntax":"[\"X\",{\"comment\":\"x\",\"op\":\"comment\"}]","details":"transact request specifies unknown database X","error":"unknown database"}}`},
+		{"transact no db", `{"method":"transact","params":[],"id":{"a":1}}`,
+			`{"id":{"a":1},"error":{"syntax":"[]","details":"transact request params must begin with <db-name>","error":"syntax error"}}`},
+		{"transact", `{"method":"transact","params":["OVN_Northbound",{"op":"log","v":1}],"id":7}`,
+			`{"id":7,"result":[{}],"error":null}`},
+		{"unknown method", `{"method":"foo","params":[],"id":3}`, `{"id":3,"error":"unknown method"}`},
+		{"echo", `{"method":"echo","params":[1,"a"],"id":"echo"}`, `{"id":"echo","result":[1,"a"],"error":null}`},
+		{"echo escapes", `{"method":"echo","params":["\u00e9\u0001/<>"],"id":1}`, "{\"id\":1,\"result\":[\"\u00e9\\u0001/<>\"],\"error\":null}"},
+		{"id 1.0", `{"method":"echo","params":[],"id":1.0}`, `{"id":1,"result":[],"error":null}`},
+		{"id 1e2", `{"method":"echo","params":[1.50],"id":1e2}`, `{"id":100,"result":[1.5],"error":null}`},
+		{"get_server_id", `{"method":"get_server_id","params":[1],"id":5}`,
+			`{"id":5,"result":"8a7c3c52-3d8f-4a2f-9a4f-2a3b1e6d4c10","error":null}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.raw(t)
+			require.Equal(t, tc.want, c.roundTrip(tc.req))
+		})
+	}
+}
+
+func TestBackToBackMessagesAndIgnoredInput(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.raw(t)
+	// Unknown notifications and replies to our probe are ignored; values
+	// may be separated by whitespace or nothing.
+	c.send(`{"method":"foo","params":[],"id":null}{"result":[],"id":"echo"}` +
+		`{"method":"echo","params":[],"id":1}` + "\n\t " + `{"method":"echo","params":[],"id":2}{"method":"echo","params":[],"id":3}`)
+	for i := 1; i <= 3; i++ {
+		require.Equal(t, fmt.Sprintf(`{"id":%d,"result":[],"error":null}`, i), c.next())
+	}
+}
+
+func TestMalformedInputClosesOnlyThatConnection(t *testing.T) {
+	f := newFixture(t, Options{MaxMessageSize: 1024})
+	other := f.raw(t)
+	require.Equal(t, `{"id":0,"result":[],"error":null}`, other.roundTrip(`{"method":"echo","params":[],"id":0}`))
+	tests := []struct {
+		name, in  string
+		wantFirst string // reply expected before the close, if any
+	}{
+		{"no params", `{"method":"echo","id":5}`, ""},
+		{"null params", `{"method":"echo","params":null,"id":5}`, ""},
+		{"object params", `{"method":"echo","params":{},"id":5}`, ""},
+		{"extra member", `{"method":"echo","params":[],"id":5,"x":1}`, ""},
+		{"unexpected reply", `{"result":[],"id":7}`, ""},
+		{"unexpected error", `{"result":null,"error":"x","id":7}`, ""},
+		{"array", `[1]`, ""},
+		{"string", `"abc"`, ""},
+		{"number", `12`, ""},
+		{"method not string", `{"method":1,"params":[],"id":1}`, ""},
+		{"reply with method", `{"method":"echo","params":[],"result":1,"id":1}`, ""},
+		{"bad json", `{"method":"echo",,}`, ""},
+		{"bad literal", `{"method":"echo","params":[tru],"id":1}`, ""},
+		{"stray close", `{"method":"echo","params":[],"id":1}}`, `{"id":1,"result":[],"error":null}`},
+		{"oversized", `{"method":"echo","params":["` + strings.Repeat("x", 2000) + `"],"id":1}`, ""},
+		{"truncated", `{"method":"echo","params":[`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.raw(t)
+			c.send(tc.in)
+			if tc.name == "truncated" {
+				// Half-close: the server sees EOF in the middle of a value.
+				require.NoError(t, c.conn.(*net.UnixConn).CloseWrite())
+			}
+			if tc.wantFirst != "" {
+				require.Equal(t, tc.wantFirst, c.next())
+			}
+			c.closed()
+			require.Equal(t, `{"id":"a","result":[],"error":null}`, other.roundTrip(`{"method":"echo","params":[],"id":"a"}`))
+		})
+	}
+}
+
+func TestRequestsOfOneSessionRunInOrder(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.raw(t)
+	var b strings.Builder
+	// The first transact blocks; the others must wait for it although
+	// rpc2 dispatches each request on its own goroutine.
+	b.WriteString(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"first"},{"op":"log","v":0}],"id":0}`)
+	const n = 50
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, `{"method":"transact","params":["OVN_Northbound",{"op":"log","v":%d}],"id":%d}`, i, i)
+	}
+	c.send(b.String())
+	f.db.waitStarted(t, "first")
+	require.Empty(t, f.db.Log(), "later transactions overtook a pending one")
+	f.db.release("first")
+	require.Equal(t, `{"id":0,"result":[{},{}],"error":null}`, c.next())
+	for i := 1; i < n; i++ {
+		require.Equal(t, fmt.Sprintf(`{"id":%d,"result":[{}],"error":null}`, i), c.next())
+	}
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprint(i)
+	}
+	require.Equal(t, want, f.db.Log())
+}
+
+func TestSessionsRunInParallel(t *testing.T) {
+	f := newFixture(t, Options{})
+	a, b := f.raw(t), f.raw(t)
+	a.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"a"}],"id":1}`)
+	f.db.waitStarted(t, "a")
+	// While a's transaction is blocked, b is served.
+	require.Equal(t, `{"id":2,"result":[{}],"error":null}`,
+		b.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"b"}],"id":2}`))
+	f.db.release("a")
+	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, a.next())
+}
+
+func TestEchoIsAnsweredWhileTransactPending(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.raw(t)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
+	f.db.waitStarted(t, "k")
+	require.Equal(t, `{"id":2,"result":["x"],"error":null}`, c.roundTrip(`{"method":"echo","params":["x"],"id":2}`))
+	f.db.release("k")
+	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, c.next())
+}
+
+func TestCancel(t *testing.T) {
+	tests := []struct {
+		name      string
+		reply     bool
+		wantFirst string
+	}{
+		{"C behaviour: no reply", false, `{"id":3,"result":[],"error":null}`},
+		{"RFC 7047 reply", true, `{"id":[9],"error":{"error":"canceled"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Options{ReplyOnCancel: tc.reply})
+			c := f.raw(t)
+			c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":[9]}`)
+			f.db.waitStarted(t, "k")
+			// Cancel of an unknown id and a malformed cancel are ignored.
+			c.send(`{"method":"cancel","params":[8],"id":null}{"method":"cancel","params":[],"id":null}`)
+			c.send(`{"method":"cancel","params":[[9]],"id":null}{"method":"list_dbs","params":[],"id":3}`)
+			if tc.reply {
+				require.Equal(t, tc.wantFirst, c.next())
+			}
+			// list_dbs is ordered after the transact, so if the canceled
+			// transact were answered its reply would come first.
+			require.Equal(t, `{"id":3,"result":["OVN_Northbound","_Server"],"error":null}`, c.next())
+			require.Equal(t, []string{"k"}, f.db.Canceled())
+		})
+	}
+}
+
+func TestCancelBeforeStartSkipsExecution(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.raw(t)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
+	f.db.waitStarted(t, "k")
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"never"}],"id":2}`)
+	c.send(`{"method":"cancel","params":[2],"id":null}`)
+	// The cancel is read before the next echo is answered.
+	require.Equal(t, `{"id":3,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":3}`))
+	f.db.release("k")
+	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, c.next())
+	require.Equal(t, `{"id":4,"result":[{}],"error":null}`,
+		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"after"}],"id":4}`))
+	require.Equal(t, []string{`"after"`}, f.db.Log())
+}
+
+func TestDuplicateRequestID(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.raw(t)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":9}`)
+	f.db.waitStarted(t, "k")
+	require.Equal(t,
+		`{"id":9,"error":{"syntax":"[\"OVN_Northbound\",{\"op\":\"log\",\"v\":1}]","details":"transact: duplicate request ID","error":"syntax error"}}`,
+		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":1.0}],"id":9}`))
+	f.db.release("k")
+	require.Equal(t, `{"id":9,"result":[{}],"error":null}`, c.next())
+	// The id is free again once answered.
+	require.Equal(t, `{"id":9,"result":[{}],"error":null}`,
+		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":2}],"id":9}`))
+}
+
+func TestSessionClosePendingTransactIsCanceled(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.raw(t)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
+	f.db.waitStarted(t, "k")
+	ss := f.srv.Sessions()
+	require.Len(t, ss, 1)
+	closed := make(chan struct{})
+	ss[0].OnClose(func() { close(closed) })
+	require.NoError(t, c.conn.Close())
+	select {
+	case <-ss[0].Done():
+	case <-time.After(waitLimit):
+		t.Fatal("session did not end")
+	}
+	<-closed
+	require.Equal(t, []string{"k"}, f.db.Canceled())
+}
+
+func TestRegisteredMethodNotifiesBeforeReply(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.srv.Register("subscribe", Method{Handler: func(ctx context.Context, s *Session, params []any) (any, error) {
+		s.Set("sub", params)
+		if err := s.Notify("update", []any{params[0], map[string]any{"b": 1, "a": 2}}); err != nil {
+			return nil, err
+		}
+		return map[string]any{}, nil
+	}})
+	f.srv.Register("whoami", Method{Handler: func(ctx context.Context, s *Session, params []any) (any, error) {
+		v, ok := s.Get("sub")
+		return []any{ok, v}, nil
+	}})
+	c := f.raw(t)
+	c.send(`{"method":"subscribe","params":["m1"],"id":1}{"method":"whoami","params":[],"id":2}`)
+	require.Equal(t, `{"id":null,"method":"update","params":["m1",{"a":2,"b":1}]}`, c.next())
+	require.Equal(t, `{"id":1,"result":{},"error":null}`, c.next())
+	require.Equal(t, `{"id":2,"result":[true,["m1"]],"error":null}`, c.next())
+}
+
+func TestHandlerPanicBecomesError(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.srv.Register("boom", Method{Handler: func(context.Context, *Session, []any) (any, error) { panic("kaput") }})
+	c := f.raw(t)
+	require.Equal(t, `{"id":1,"error":{"details":"kaput","error":"internal error"}}`, c.roundTrip(`{"method":"boom","params":[],"id":1}`))
+	require.Equal(t, `{"id":2,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":2}`))
+}
+
+func TestTransactGetsSessionLockState(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.srv.OnSession(func(s *Session) { s.SetHasLock(func(name string) bool { return name == "x" }) })
+	c := f.raw(t)
+	require.Equal(t, `{"id":1,"result":[{"haslock":true}],"error":null}`,
+		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"opts"}],"id":1}`))
+}
+
+func TestManyConcurrentClients(t *testing.T) {
+	f := newFixture(t, Options{})
+	const clients, calls = 20, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cl, err := Dial("unix:" + f.sock)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			for j := 0; j < calls; j++ {
+				res, err := cl.Call(ctx, "echo", []any{i, j})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if want := fmt.Sprintf("[%d,%d]", i, j); string(res) != want {
+					errs <- fmt.Errorf("got %s want %s", res, want)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func TestProbeClosesSilentTCPClient(t *testing.T) {
+	f := newFixture(t, Options{ProbeInterval: 20 * time.Millisecond})
+	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
+	require.NoError(t, err)
+	c := dialRaw(t, "tcp", l.Addr().String())
+	require.Equal(t, `{"id":"echo","method":"echo","params":[]}`, c.next())
+	c.closed()
+}
+
+func TestProbeKeepsAnsweringTCPClient(t *testing.T) {
+	f := newFixture(t, Options{ProbeInterval: 20 * time.Millisecond})
+	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
+	require.NoError(t, err)
+	c := dialRaw(t, "tcp", l.Addr().String())
+	for i := 0; i < 4; i++ {
+		require.Equal(t, `{"id":"echo","method":"echo","params":[]}`, c.next())
+		c.send(`{"id":"echo","result":[],"error":null}`)
+	}
+	require.Equal(t, `{"id":1,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":1}`))
+}
+
+func TestClient(t *testing.T) {
+	f := newFixture(t, Options{ProbeInterval: 20 * time.Millisecond})
+	f.srv.Register("poke", Method{Handler: func(ctx context.Context, s *Session, params []any) (any, error) {
+		return "ok", s.Notify("poked", params)
+	}})
+	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
+	require.NoError(t, err)
+	got := make(chan string, 10)
+	cl, err := Dial("tcp:"+l.Addr().String(), WithNotify(func(method string, params []any) {
+		got <- method + " " + string(mustJSON(t, params))
+	}))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+
+	res, err := cl.Call(ctx, "list_dbs", []any{})
+	require.NoError(t, err)
+	require.JSONEq(t, `["OVN_Northbound","_Server"]`, string(res))
+
+	_, err = cl.Call(ctx, "get_schema", []any{"nope"})
+	var ce *CallError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, `{"details":"get_schema request specifies unknown database nope","error":"unknown database","syntax":"[\"nope\"]"}`, string(ce.Raw))
+	require.Equal(t, "unknown database", ce.Value().(map[string]any)["error"])
+
+	_, err = cl.Call(ctx, "nosuch", []any{})
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, `"unknown method"`, string(ce.Raw))
+
+	res, err = cl.Call(ctx, "poke", []any{1})
+	require.NoError(t, err)
+	require.Equal(t, `"ok"`, string(res))
+	require.Equal(t, "poked [1]", <-got)
+
+	// The client answers the server's probes, so after several probe
+	// intervals the session is still usable.
+	for i := 0; i < 3; i++ {
+		_, err = cl.Call(ctx, "echo", []any{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, cl.Notify("cancel", []any{1}))
+	res, err = cl.Call(ctx, "echo", []any{"still"})
+	require.NoError(t, err)
+	require.Equal(t, `["still"]`, string(res))
+}
+
+func TestServerCloseStopsListenersAndSessions(t *testing.T) {
+	db := newFakeDB("OVN_Northbound")
+	srv := NewServer(&fakeBackend{dbs: map[string]*fakeDB{"OVN_Northbound": db}}, Options{})
+	sock := t.TempDir() + "/s.sock"
+	_, err := srv.Listen("punix:" + sock)
+	require.NoError(t, err)
+	cl, err := Dial("unix:" + sock)
+	require.NoError(t, err)
+	defer cl.Close()
+	c := dialRaw(t, "unix", sock)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
+	db.waitStarted(t, "k")
+
+	require.NoError(t, srv.Close())
+	select {
+	case <-cl.Done():
+	case <-time.After(waitLimit):
+		t.Fatal("client session not closed")
+	}
+	c.closed()
+	_, err = net.Dial("unix", sock)
+	require.Error(t, err)
+	_, err = srv.Listen("punix:" + sock)
+	require.ErrorIs(t, err, ErrServerClosed)
+	require.Equal(t, []string{"k"}, db.Canceled())
+}
+
+func TestParseRemote(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Remote
+		err  bool
+	}{
+		{"punix:/run/x.sock", Remote{Passive: true, Network: "unix", Address: "/run/x.sock"}, false},
+		{"unix:/run/x.sock", Remote{Network: "unix", Address: "/run/x.sock"}, false},
+		{"ptcp:6641", Remote{Passive: true, Network: "tcp", Address: ":6641"}, false},
+		{"ptcp:6641:127.0.0.1", Remote{Passive: true, Network: "tcp", Address: "127.0.0.1:6641"}, false},
+		{"ptcp::[::1]", Remote{Passive: true, Network: "tcp", Address: "[::1]:6640"}, false},
+		{"ptcp:0:[::1]", Remote{Passive: true, Network: "tcp", Address: "[::1]:0"}, false},
+		{"tcp:10.0.0.1:6642", Remote{Network: "tcp", Address: "10.0.0.1:6642"}, false},
+		{"tcp:10.0.0.1", Remote{Network: "tcp", Address: "10.0.0.1:6640"}, false},
+		{"tcp:[fe80::1]:6641", Remote{Network: "tcp", Address: "[fe80::1]:6641"}, false},
+		{"tcp:[fe80::1]", Remote{Network: "tcp", Address: "[fe80::1]:6640"}, false},
+		{"ptcp:notaport", Remote{}, true},
+		{"ptcp:70000", Remote{}, true},
+		{"tcp:", Remote{}, true},
+		{"punix:", Remote{}, true},
+		{"ssl:1.2.3.4:6641", Remote{}, true},
+		{"nocolon", Remote{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseRemote(tc.in)
+			if tc.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestListenRejectsActiveRemote(t *testing.T) {
+	f := newFixture(t, Options{})
+	_, err := f.srv.Listen("unix:" + f.sock + "2")
+	require.Error(t, err)
+	_, err = Dial("punix:" + f.sock)
+	require.Error(t, err)
+}
