@@ -85,6 +85,19 @@ func TestCheckInsertResult(t *testing.T) {
 	}
 }
 
+func TestMedianRun(t *testing.T) {
+	one := medianRun([]Result{{TxnPerSec: 5, P50Micros: 1}})
+	require.Equal(t, 1, one.Rounds)
+	require.Nil(t, one.TxnPerSecRuns)
+	m := medianRun([]Result{{TxnPerSec: 30, P50Micros: 3}, {TxnPerSec: 10, P50Micros: 1}, {TxnPerSec: 20, P50Micros: 2}})
+	require.Equal(t, 20.0, m.TxnPerSec)
+	require.Equal(t, 2.0, m.P50Micros)
+	require.Equal(t, 3, m.Rounds)
+	require.Equal(t, []float64{30, 10, 20}, m.TxnPerSecRuns)
+	even := medianRun([]Result{{TxnPerSec: 40}, {TxnPerSec: 10}})
+	require.Equal(t, 10.0, even.TxnPerSec)
+}
+
 func TestBuildParams(t *testing.T) {
 	raw, err := buildParams("DB", "T", "c", "p", 3)
 	require.NoError(t, err)
@@ -99,7 +112,7 @@ func TestWriteTablesRatios(t *testing.T) {
 	results := []Result{
 		{Server: "c", Workload: "insert1", Clients: 8, TxnPerSec: 1000, P50Micros: 200, P99Micros: 400},
 		{Server: "ours", Workload: "insert1", Clients: 8, TxnPerSec: 2500, P50Micros: 100, P99Micros: 800},
-		{Server: "c", Workload: "insert1", Clients: 32, TxnPerSec: 1000},
+		{Server: "c", Workload: "insert1", Clients: 32, TxnPerSec: 1000, TxnPerSecRuns: []float64{900, 1000, 1100}},
 	}
 	var buf bytes.Buffer
 	require.NoError(t, WriteTables(&buf, results, "c", "ours"))
@@ -109,6 +122,7 @@ func TestWriteTablesRatios(t *testing.T) {
 	require.Contains(t, out, "2.50x")
 	require.Contains(t, out, "0.50x")
 	require.Contains(t, out, "2.00x")
+	require.Contains(t, out, "c insert1 clients=32: txn/s per round 900 1000 1100")
 }
 
 // TestRunAgainstC drives the real C server briefly through the whole
@@ -123,6 +137,7 @@ func TestRunAgainstC(t *testing.T) {
 	results, err := Run(ctx, Options{
 		Servers:    []ServerSpec{{Name: "c", Binary: srv}},
 		Clients:    []int{1, 4},
+		Rounds:     1,
 		Workloads:  []Workload{{Name: "insert1", RowsPerTxn: 1}, {Name: "insert10", RowsPerTxn: 10}},
 		Duration:   300 * time.Millisecond,
 		Warmup:     50 * time.Millisecond,

@@ -72,6 +72,16 @@ func WriteTables(w io.Writer, results []Result, base, other string) error {
 		}
 	}
 	for _, r := range results {
+		if len(r.TxnPerSecRuns) > 1 {
+			runs := make([]string, len(r.TxnPerSecRuns))
+			for i, v := range r.TxnPerSecRuns {
+				runs[i] = fmt.Sprintf("%.0f", v)
+			}
+			fmt.Fprintf(w, "\n%s %s clients=%d: txn/s per round %s (median shown)", r.Server, r.Workload, r.Clients, strings.Join(runs, " "))
+		}
+	}
+	fmt.Fprintln(w)
+	for _, r := range results {
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "\n%s %s clients=%d: %d errors, first: %s\n", r.Server, r.Workload, r.Clients, r.Errors, r.FirstError)
 		}

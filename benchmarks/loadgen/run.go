@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,9 @@ type Options struct {
 	Column     string
 	Unixctl    bool
 	TempDir    string // parent of the per-server temp dirs ("" = os.TempDir())
+	// Rounds repeats each cell, alternating the servers, and reports the
+	// run with the median throughput (default 1).
+	Rounds int
 }
 
 // Result is the measurement of one (server, workload, clients) cell.
@@ -71,6 +75,11 @@ type Result struct {
 	// measurement; on a shared machine it shows how much the server got.
 	ServerCPU float64 `json:"server_cpu_s"`
 	RSSKiB    int64   `json:"server_rss_kib"`
+	// Rounds is the number of runs of this cell; with more than one, the
+	// figures are those of the median-throughput run and TxnPerSecRuns
+	// lists every run's throughput in run order.
+	Rounds        int       `json:"rounds"`
+	TxnPerSecRuns []float64 `json:"txn_per_s_runs,omitempty"`
 }
 
 // SchemaName reads the "name" member of a schema file.
@@ -106,24 +115,46 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	var results []Result
 	// Servers are innermost so that each pair of cells to compare runs
 	// back to back: on a shared machine the load drifts over minutes.
+	rounds := max(o.Rounds, 1)
 	for _, wl := range o.Workloads {
 		for _, n := range o.Clients {
-			for _, srv := range o.Servers {
-				if err := ctx.Err(); err != nil {
-					return results, err
+			runs := make([][]Result, len(o.Servers))
+			for range rounds {
+				for si, srv := range o.Servers {
+					if err := ctx.Err(); err != nil {
+						return results, err
+					}
+					r, err := runCell(ctx, o, dbName, srv, wl, n)
+					if err != nil {
+						return results, err
+					}
+					logger().Info("measured", "server", r.Server, "workload", r.Workload,
+						"clients", r.Clients, "txn_per_s", int64(r.TxnPerSec), "p50_us", int64(r.P50Micros),
+						"p99_us", int64(r.P99Micros), "errors", r.Errors)
+					runs[si] = append(runs[si], r)
 				}
-				r, err := runCell(ctx, o, dbName, srv, wl, n)
-				if err != nil {
-					return results, err
-				}
-				logger().Info("measured", "server", r.Server, "workload", r.Workload,
-					"clients", r.Clients, "txn_per_s", int64(r.TxnPerSec), "p50_us", int64(r.P50Micros),
-					"p99_us", int64(r.P99Micros), "errors", r.Errors)
-				results = append(results, r)
+			}
+			for _, rs := range runs {
+				results = append(results, medianRun(rs))
 			}
 		}
 	}
 	return results, nil
+}
+
+// medianRun returns the run with the median throughput (the lower middle
+// one for an even count), with the throughput of every run attached.
+func medianRun(rs []Result) Result {
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b Result) int { return cmp.Compare(a.TxnPerSec, b.TxnPerSec) })
+	m := sorted[(len(sorted)-1)/2]
+	m.Rounds = len(rs)
+	if len(rs) > 1 {
+		for _, r := range rs {
+			m.TxnPerSecRuns = append(m.TxnPerSecRuns, r.TxnPerSec)
+		}
+	}
+	return m
 }
 
 // buildParams encodes the transact params of one transaction.

@@ -50,6 +50,7 @@ func run() error {
 		column    = flag.String("column", "name", "string column set in inserted rows")
 		workloads = flag.String("workloads", "insert1,insert100", "workloads: insertN = N inserts per transaction")
 		unixctl   = flag.Bool("unixctl", true, "pass --unixctl=DIR/ctl to the servers")
+		rounds    = flag.Int("rounds", 1, "repeat each cell, alternating servers, and report the median-throughput run")
 		verbose   = flag.Bool("v", false, "log progress to stderr")
 	)
 	flag.Parse()
@@ -107,7 +108,7 @@ func run() error {
 		Servers: servers, Clients: clients, Workloads: wls,
 		Duration: *duration, Warmup: *warmup, Tool: tool,
 		SchemaPath: *schemaF, Table: *table, Column: *column,
-		Unixctl: *unixctl, TempDir: tmp,
+		Unixctl: *unixctl, TempDir: tmp, Rounds: *rounds,
 	})
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
@@ -116,7 +117,8 @@ func run() error {
 			return err
 		}
 	} else {
-		fmt.Printf("duration %v per cell (warm-up %v), schema %s, table %s\n", *duration, *warmup, *schemaF, *table)
+		fmt.Printf("duration %v per cell (warm-up %v), %d round(s), schema %s, table %s\n",
+			*duration, *warmup, *rounds, *schemaF, *table)
 		for _, s := range servers {
 			fmt.Printf("  %s: %s\n", s.Name, s.Binary)
 		}
