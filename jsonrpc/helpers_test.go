@@ -39,8 +39,10 @@ func newFakeDB(name string) *fakeDB {
 	return &fakeDB{name: name, gates: map[string]chan struct{}{}, started: map[string]chan struct{}{}}
 }
 
-func (d *fakeDB) Name() string    { return d.name }
-func (d *fakeDB) SchemaJSON() any { return map[string]any{"name": d.name, "version": "1.0.0", "tables": map[string]any{}} }
+func (d *fakeDB) Name() string { return d.name }
+func (d *fakeDB) SchemaJSON() any {
+	return map[string]any{"name": d.name, "version": "1.0.0", "tables": map[string]any{}}
+}
 
 func (d *fakeDB) gate(key string) (gate, started chan struct{}) {
 	d.mu.Lock()
