@@ -44,6 +44,7 @@ type DB struct {
 	nextMin  time.Time
 	nextMax  time.Time
 	tail     [][]byte // records written while a compaction runs; nil otherwise
+	closing  bool     // Close started: no new automatic compaction
 	closed   bool
 	wg       sync.WaitGroup
 
@@ -191,7 +192,7 @@ func (d *DB) Commit(_ context.Context, cs *ovsdb.ChangeSet) error {
 			return err
 		}
 	}
-	if d.shouldCompact() && d.compactMu.TryLock() {
+	if !d.closing && d.shouldCompact() && d.compactMu.TryLock() {
 		// Runs after the engine releases its write lock.
 		d.wg.Add(1)
 		go func() {
@@ -271,16 +272,19 @@ func (d *DB) compact() error {
 // closes the file (releasing the lock).
 func (d *DB) Close() error {
 	d.mu.Lock()
-	if d.closed {
+	if d.closing {
 		d.mu.Unlock()
 		return nil
 	}
-	d.closed = true
+	d.closing = true
 	d.mu.Unlock()
-	d.wg.Wait()
+	d.wg.Wait() // let a running automatic compaction finish
+	d.compactMu.Lock()
+	defer d.compactMu.Unlock()
 	d.db.SetCommitter(closedCommitter{d.path})
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.closed = true
 	return d.log.Close()
 }
 
