@@ -450,7 +450,7 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	b.WriteString(r.Message)
 	b.WriteString(h.prefix)
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "module" && h.group == "" && module == "" {
+		if a.Key == "module" && h.group == "" {
 			module = a.Value.String()
 			return true
 		}

@@ -29,16 +29,19 @@ func TestFormats(t *testing.T) {
 	log.Warn("default module")
 	log.Debug("not shown")
 	log.Info("rec", "module", "raft")
+	log.With("module", "jsonrpc").Info("override", "module", "socket_util")
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, "2026-01-02T03:04:05.678Z|00001|vlog|INFO|opened log file "+path+"\n"+
 		"2026-01-02T03:04:05.678Z|00002|jsonrpc|INFO|hello n=3\n"+
 		"2026-01-02T03:04:05.678Z|00003|ovsdb_server|WARN|default module\n"+
-		"2026-01-02T03:04:05.678Z|00004|raft|INFO|rec\n", string(data))
+		"2026-01-02T03:04:05.678Z|00004|raft|INFO|rec\n"+
+		"2026-01-02T03:04:05.678Z|00005|socket_util|INFO|override\n", string(data))
 	require.Equal(t, "2026-01-02T03:04:05Z|00001|vlog|INFO|opened log file "+path+"\n"+
 		"2026-01-02T03:04:05Z|00002|jsonrpc|INFO|hello n=3\n"+
 		"2026-01-02T03:04:05Z|00003|ovsdb_server|WARN|default module\n"+
-		"2026-01-02T03:04:05Z|00004|raft|INFO|rec\n", console.String())
+		"2026-01-02T03:04:05Z|00004|raft|INFO|rec\n"+
+		"2026-01-02T03:04:05Z|00005|socket_util|INFO|override\n", console.String())
 }
 
 func TestSetLevels(t *testing.T) {

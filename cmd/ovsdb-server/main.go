@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/daemon"
+	"github.com/ovsdb-go/ovsdb-server/internal/unixctl"
+	"github.com/ovsdb-go/ovsdb-server/internal/vlog"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+	"github.com/ovsdb-go/ovsdb-server/server"
+)
+
+const (
+	program = "ovsdb-server"
+	version = "ovsdb-server (Open vSwitch) 3.1.0"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func dbDir() string {
+	if d := os.Getenv("OVS_DBDIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("OVS_SYSCONFDIR"); d != "" {
+		return filepath.Join(d, "openvswitch")
+	}
+	return "/etc/openvswitch"
+}
+
+func logDir() string {
+	if d := os.Getenv("OVS_LOGDIR"); d != "" {
+		return d
+	}
+	return "/var/log/openvswitch"
+}
+
+type config struct {
+	dbs       []string
+	remotes   []string
+	unixctl   string
+	daemon    daemon.Options
+	pidfile   bool
+	logFile   *string
+	verbose   []string
+	ignored   []string
+	help, ver bool
+}
+
+type optKind int
+
+const (
+	noArg optKind = iota
+	reqArg
+	optArg
+)
+
+var longOpts = map[string]optKind{
+	"remote": reqArg, "unixctl": reqArg, "run": reqArg, "help": noArg, "version": noArg,
+	"pidfile": optArg, "overwrite-pidfile": noArg, "detach": noArg, "no-chdir": noArg,
+	"monitor": noArg, "user": reqArg, "log-file": optArg, "verbose": optArg,
+	"syslog-method": reqArg, "syslog-target": reqArg,
+	"private-key": reqArg, "certificate": reqArg, "ca-cert": reqArg, "bootstrap-ca-cert": reqArg,
+	"peer-ca-cert": reqArg, "ssl-protocols": reqArg, "ssl-ciphers": reqArg,
+	"sync-from": reqArg, "sync-exclude-tables": reqArg, "active": noArg, "no-dbs": noArg,
+	"disable-file-column-diff": noArg, "record": optArg, "replay": optArg,
+}
+
+var shortOpts = map[byte]string{'h': "help", 'V': "version", 'v': "verbose", 'p': "private-key", 'c': "certificate", 'C': "ca-cert"}
+
+// parseArgs parses the command line like C's getopt_long (permuting
+// non-option arguments, accepting unambiguous prefixes of long options).
+func parseArgs(args []string) (*config, error) {
+	cfg := &config{}
+	apply := func(name string, val *string) error {
+		v := ""
+		if val != nil {
+			v = *val
+		}
+		switch name {
+		case "remote":
+			cfg.remotes = append(cfg.remotes, v)
+		case "unixctl":
+			cfg.unixctl = v
+		case "help":
+			cfg.help = true
+		case "version":
+			cfg.ver = true
+		case "pidfile":
+			cfg.pidfile = true
+			cfg.daemon.PidFile = v
+		case "detach":
+			cfg.daemon.Detach = true
+		case "no-chdir":
+			cfg.daemon.NoChdir = true
+		case "monitor":
+			cfg.daemon.Monitor = true
+		case "user":
+			cfg.daemon.User = v
+		case "log-file":
+			s := v
+			cfg.logFile = &s
+		case "verbose":
+			cfg.verbose = append(cfg.verbose, v)
+		case "overwrite-pidfile":
+		default:
+			cfg.ignored = append(cfg.ignored, "--"+name)
+		}
+		return nil
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			cfg.dbs = append(cfg.dbs, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "--"):
+			name, val, hasVal := strings.Cut(a[2:], "=")
+			full, err := lookupLong(name, a)
+			if err != nil {
+				return nil, err
+			}
+			kind := longOpts[full]
+			switch kind {
+			case noArg:
+				if hasVal {
+					return nil, fmt.Errorf("option '--%s' doesn't allow an argument", full)
+				}
+				_ = apply(full, nil)
+			case reqArg:
+				if !hasVal {
+					if i+1 >= len(args) {
+						return nil, fmt.Errorf("option '--%s' requires an argument", full)
+					}
+					i++
+					val = args[i]
+				}
+				_ = apply(full, &val)
+			case optArg:
+				if hasVal {
+					_ = apply(full, &val)
+				} else {
+					_ = apply(full, nil)
+				}
+			}
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			for j := 1; j < len(a); j++ {
+				name, ok := shortOpts[a[j]]
+				if !ok {
+					return nil, fmt.Errorf("invalid option -- '%c'", a[j])
+				}
+				switch longOpts[name] {
+				case noArg:
+					_ = apply(name, nil)
+					continue
+				case optArg:
+					if j+1 < len(a) {
+						v := a[j+1:]
+						_ = apply(name, &v)
+					} else {
+						_ = apply(name, nil)
+					}
+				case reqArg:
+					var v string
+					if j+1 < len(a) {
+						v = a[j+1:]
+					} else if i+1 < len(args) {
+						i++
+						v = args[i]
+					} else {
+						return nil, fmt.Errorf("option requires an argument -- '%c'", a[j])
+					}
+					_ = apply(name, &v)
+				}
+				break
+			}
+		default:
+			cfg.dbs = append(cfg.dbs, a)
+		}
+	}
+	return cfg, nil
+}
+
+func lookupLong(name, arg string) (string, error) {
+	if _, ok := longOpts[name]; ok {
+		return name, nil
+	}
+	var matches []string
+	for n := range longOpts {
+		if strings.HasPrefix(n, name) {
+			matches = append(matches, n)
+		}
+	}
+	if len(matches) == 1 && name != "" {
+		return matches[0], nil
+	}
+	if len(matches) > 1 && name != "" {
+		return "", fmt.Errorf("option '%s' is ambiguous", arg)
+	}
+	return "", fmt.Errorf("unrecognized option '%s'", strings.SplitN(arg, "=", 2)[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `%s: Open vSwitch database server
+usage: %s [OPTIONS] [DATABASE...]
+where each DATABASE is a database file in ovsdb format.
+The default DATABASE, if none is given, is
+%s/conf.db.
+
+JSON-RPC options (may be specified any number of times):
+  --remote=REMOTE         connect or listen to REMOTE
+
+Passive JSON-RPC connection methods:
+  ptcp:PORT[:IP]          listen to TCP PORT on IP
+  punix:FILE              listen on Unix domain socket FILE
+
+Daemon options:
+  --detach                run in background as daemon
+  --monitor               accepted; no monitor process is started
+  --user=username[:group] accepted and ignored
+  --no-chdir              do not chdir to '/'
+  --pidfile[=FILE]        create pidfile (default: %s/%s.pid)
+
+Logging options:
+  -vSPEC, --verbose=SPEC   set logging levels
+  -v, --verbose            set maximum verbosity level
+  --log-file[=FILE]        enable logging to specified FILE
+                           (default: %s/%s.log)
+
+Other options:
+  --unixctl=SOCKET        override default control socket name
+  -h, --help              display this help message
+  -V, --version           display version information
+`, program, program, dbDir(), daemon.RunDir(), program, logDir(), program)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		return 1
+	}
+	if cfg.help {
+		usage(stdout)
+		return 0
+	}
+	if cfg.ver {
+		fmt.Fprintln(stdout, version)
+		return 0
+	}
+
+	logger := vlog.New("ovsdb_server")
+	logger.SetConsole(stderr)
+	for _, spec := range cfg.verbose {
+		if err := logger.SetLevelsFromString(spec); err != nil {
+			fmt.Fprintf(stderr, "%s: processing \"%s\": %v\n", program, spec, err)
+			return 1
+		}
+	}
+	slog.SetDefault(slog.New(logger.Handler()))
+	log := slog.Default().With("module", "ovsdb_server")
+	fatal := func(msg string) int {
+		log.Log(context.Background(), vlog.LevelEmer, msg)
+		fmt.Fprintf(stderr, "%s: %s\n", program, msg)
+		return 1
+	}
+
+	if len(cfg.dbs) == 0 {
+		cfg.dbs = []string{filepath.Join(dbDir(), "conf.db")}
+	}
+	// Make paths absolute before a detached daemon changes directory.
+	for i, p := range cfg.dbs {
+		if abs, err := filepath.Abs(p); err == nil {
+			cfg.dbs[i] = abs
+		}
+	}
+	if cfg.pidfile {
+		cfg.daemon.PidFile = absUnder(daemon.PidFilePath(cfg.daemon.PidFile, program))
+	}
+
+	d, err := daemon.Start(cfg.daemon)
+	if err != nil {
+		return fatal(err.Error())
+	}
+	defer d.Cleanup()
+	if d.Detached() {
+		// As C: a daemon does not log to the console.
+		logger.SetLevel("", vlog.Console, vlog.OFF)
+	}
+	if cfg.logFile != nil {
+		path := *cfg.logFile
+		if path == "" {
+			path = filepath.Join(logDir(), program+".log")
+		}
+		if err := logger.SetLogFile(absUnder(path)); err != nil {
+			log.Warn(fmt.Sprintf("failed to open %s for logging (%v)", path, err))
+		}
+	}
+	for _, o := range cfg.ignored {
+		log.Warn(fmt.Sprintf("%s is not supported by this server, ignoring it", o))
+	}
+	log.Info(version)
+
+	srv := server.New(server.Options{})
+	defer srv.Close()
+	for _, p := range cfg.dbs {
+		if err := srv.AddDatabase(p); err != nil {
+			return fatal(err.Error())
+		}
+	}
+	for _, r := range cfg.remotes {
+		addRemote(srv, log, r)
+	}
+
+	ctl := unixctl.New(version)
+	ctlPath := unixctl.SocketPath(cfg.unixctl, program)
+	if err := ctl.Listen(ctlPath); err != nil {
+		return fatal(err.Error())
+	}
+	exitCh := make(chan struct{}, 1)
+	registerCommands(ctl, srv, logger, log, exitCh)
+	logger.RegisterCommands(ctl)
+
+	d.Ready()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	select {
+	case <-exitCh:
+	case sig := <-sigs:
+		log.Info(fmt.Sprintf("%s: received %v, exiting", program, sig), "module", "fatal_signal")
+	}
+	_ = ctl.Close()
+	return 0
+}
+
+func absUnder(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+func addRemote(srv *server.Server, log *slog.Logger, r string) {
+	err := srv.AddRemote(r)
+	switch {
+	case err == nil:
+	case errors.Is(err, server.ErrUnsupportedRemote):
+		log.Warn(fmt.Sprintf("%s: remote type is not supported by this server, ignoring it", r))
+	default:
+		log.Error(err.Error())
+	}
+}
+
+func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logger, log *slog.Logger, exitCh chan struct{}) {
+	ctl.Register("exit", "", 0, 0, func([]string) (string, error) {
+		select {
+		case exitCh <- struct{}{}:
+		default:
+		}
+		return "", nil
+	})
+	ctl.Register("memory/show", "", 0, 0, func([]string) (string, error) {
+		return memoryShow(srv), nil
+	})
+	ctl.Register("ovsdb-server/list-dbs", "", 0, 0, func([]string) (string, error) {
+		var b strings.Builder
+		for _, n := range srv.ListDatabases() {
+			b.WriteString(n + "\n")
+		}
+		return b.String(), nil
+	})
+	ctl.Register("ovsdb-server/add-db", "DB", 1, 1, func(a []string) (string, error) {
+		return "", srv.AddDatabase(a[0])
+	})
+	ctl.Register("ovsdb-server/remove-db", "DB", 1, 1, func(a []string) (string, error) {
+		return "", srv.RemoveDatabase(a[0])
+	})
+	ctl.Register("ovsdb-server/list-remotes", "", 0, 0, func([]string) (string, error) {
+		var b strings.Builder
+		for _, r := range srv.ListRemotes() {
+			b.WriteString(r + "\n")
+		}
+		return b.String(), nil
+	})
+	ctl.Register("ovsdb-server/add-remote", "REMOTE", 1, 1, func(a []string) (string, error) {
+		// C accepts any remote here and reports problems in the log.
+		addRemote(srv, log, a[0])
+		return "", nil
+	})
+	ctl.Register("ovsdb-server/remove-remote", "REMOTE", 1, 1, func(a []string) (string, error) {
+		return "", srv.RemoveRemote(a[0])
+	})
+	ctl.Register("ovsdb-server/compact", "", 0, 1, func(a []string) (string, error) {
+		return "", srv.Compact(a...)
+	})
+	ctl.Register("ovsdb-server/reconnect", "", 0, 0, func([]string) (string, error) {
+		srv.Reconnect()
+		return "", nil
+	})
+}
+
+// memoryShow renders C's memory/show line: "atoms:N cells:N monitors:0
+// n-weak-refs:0" plus "sessions:N" when there are sessions.
+func memoryShow(srv *server.Server) string {
+	atoms, cells := 0, 0
+	for _, name := range srv.ListDatabases() {
+		db := srv.Engine(name)
+		if db == nil {
+			continue
+		}
+		a, c := dbUsage(db)
+		atoms += a
+		cells += c
+	}
+	usage := map[string]int{"atoms": atoms, "cells": cells, "monitors": 0, "n-weak-refs": 0}
+	if n := len(srv.JSONRPC().Sessions()); n > 0 {
+		usage["sessions"] = n
+	}
+	keys := make([]string, 0, len(usage))
+	for k := range usage {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s:%d ", k, usage[k])
+	}
+	return strings.TrimSuffix(b.String(), " ")
+}
+
+func dbUsage(db *ovsdb.Database) (atoms, cells int) {
+	sch := db.Schema()
+	db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		for name, rows := range tables {
+			t := sch.Tables[name]
+			if t == nil {
+				continue
+			}
+			cells += len(rows) * len(t.Columns)
+			for _, r := range rows {
+				for _, f := range r.Fields {
+					atoms += f.Len()
+				}
+			}
+		}
+	})
+	return atoms, cells
+}
