@@ -343,3 +343,50 @@ func parseDatumSized(t *schema.Type, js any, symtab schema.Symtab) (schema.Datum
 	}
 	return schema.ParseDatumNoSize(t, js, symtab)
 }
+
+// MatchAny reports whether fields (a row's datums, indexed by column index)
+// satisfy at least one condition, or conds is empty: C's
+// ovsdb_condition_empty_or_match_any, used by monitor_cond "where" arrays
+// (a disjunction).
+func MatchAny(conds []Condition, fields []schema.Datum) bool {
+	if len(conds) == 0 {
+		return true
+	}
+	for i := range conds {
+		if conds[i].Match(fields) {
+			return true
+		}
+	}
+	return false
+}
+
+// ConditionsAlwaysTrue reports whether MatchAny is true for every row, as C's
+// ovsdb_condition_is_true (empty, or a sorted list containing `true`).
+func ConditionsAlwaysTrue(conds []Condition) bool {
+	return len(conds) == 0 ||
+		conds[0].Function == FuncTrue ||
+		(len(conds) >= 2 && conds[1].Function == FuncTrue)
+}
+
+// ConditionsAlwaysFalse reports whether conds is exactly [false], as C's
+// ovsdb_condition_is_false.
+func ConditionsAlwaysFalse(conds []Condition) bool {
+	return len(conds) == 1 && conds[0].Function == FuncFalse
+}
+
+// CompareConditions orders two parsed (sorted) condition lists as C's
+// ovsdb_condition_cmp_3way: by length, then clause by clause.
+func CompareConditions(a, b []Condition) int {
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	for i := range a {
+		if c := compareClauses(&a[i], &b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}

@@ -294,3 +294,37 @@ func TestTypeToEnglish(t *testing.T) {
 		require.Equal(t, want, TypeToEnglish(&tbl.Column(col).Type), col)
 	}
 }
+
+func TestConditionsAnyAndCompare(t *testing.T) {
+	tbl := cmTable(t)
+	rows := make([]*Row, len(condRows))
+	for i, r := range condRows {
+		rows[i] = makeRow(t, tbl, r)
+	}
+	parse := func(s string) []Condition {
+		c, err := ParseConditions(tbl, mustJSON(t, s), nil)
+		require.NoError(t, err)
+		return c
+	}
+	for _, tc := range []struct {
+		where           string
+		any             []bool
+		isTrue, isFalse bool
+	}{
+		{`[]`, []bool{true, true, true}, true, false},
+		{`[false]`, []bool{false, false, false}, false, true},
+		{`[["i","==",1],["i","==",3]]`, []bool{true, false, true}, false, false},
+		{`[["i","==",1],true]`, []bool{true, true, true}, true, false},
+		{`[["i","==",1],["oi",">",5]]`, []bool{true, false, true}, false, false},
+	} {
+		conds := parse(tc.where)
+		for i, r := range rows {
+			require.Equal(t, tc.any[i], MatchAny(conds, r.Fields), "%s row %d", tc.where, i)
+		}
+		require.Equal(t, tc.isTrue, ConditionsAlwaysTrue(conds), tc.where)
+		require.Equal(t, tc.isFalse, ConditionsAlwaysFalse(conds), tc.where)
+	}
+	require.Equal(t, 0, CompareConditions(parse(`[["i","==",1],["s","==","a"]]`), parse(`[["s","==","a"],["i","==",1]]`)))
+	require.Equal(t, -1, CompareConditions(parse(`[["i","==",1]]`), parse(`[["i","==",2]]`)))
+	require.Equal(t, 1, CompareConditions(parse(`[["i","==",1],true]`), parse(`[["i","==",2]]`)))
+}
