@@ -122,6 +122,15 @@ var mutationCases = []struct{ col, init, mutation, want, wantErr string }{
 	{`i`, `1`, `["i",5,1]`, ``, `{"syntax":"[\"i\",5,1]","details":"Parse error in mutation.","error":"syntax error"}`},
 	{`m`, `["map",[]]`, `["m","delete",["map",[["a","1"],["a","2"]]]]`, ``, `{"syntax":"[\"map\",[[\"a\",\"1\"],[\"a\",\"2\"]]]","details":"expected string","error":"syntax error"}`},
 	{`ss`, `["set",[]]`, `["ss","delete",["set",["a","a"]]]`, ``, `{"details":"set contains duplicate","error":"ovsdb error"}`},
+	{`si`, `["set",[]]`, `["si","/=",0]`, `["set",[]]`, ``},
+	{`sr`, `["set",[]]`, `["sr","/=",0]`, `["set",[]]`, ``},
+	{`sr`, `["set",[1.5,2.5]]`, `["sr","*=",0]`, ``, `{"details":"Result of \"*=\" operation contains duplicates.","error":"constraint violation"}`},
+	{`sr`, `["set",[1.5,2.5]]`, `["sr","-=",0.5]`, `["set",[1,2]]`, ``},
+	{`or`, `["set",[]]`, `["or","+=",1e+308]`, `["set",[]]`, ``},
+	{`sr`, `["set",[1e+308,-1e+308]]`, `["sr","*=",2]`, ``, `{"details":"Result of \"*=\" operation is out of range.","error":"range error"}`},
+	{`i`, `5`, `["i","-=",["set",[2]]]`, `3`, ``},
+	{`m`, `["map",[["a","1"]]]`, `["m","delete",["set",[]]]`, `["map",[["a","1"]]]`, ``},
+	{`m`, `["map",[["a","1"]]]`, `["m","insert",["map",[]]]`, `["map",[["a","1"]]]`, ``},
 	// C 3.1 crashes (integer division by zero inside its overflow check)
 	// on a negative integer times zero; the product is 0.
 	{`i`, `-5`, `["i","*=",0]`, `0`, ``},
