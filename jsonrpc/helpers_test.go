@@ -95,7 +95,13 @@ func (d *fakeDB) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOpt
 		case "block":
 			key, _ := m["key"].(string)
 			g, st := d.gate(key)
-			close(st)
+			d.mu.Lock()
+			select {
+			case <-st:
+			default:
+				close(st)
+			}
+			d.mu.Unlock()
 			select {
 			case <-g:
 				out = append(out, map[string]any{})
