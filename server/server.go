@@ -43,7 +43,6 @@ type Options struct {
 
 type dbEntry struct {
 	path    string
-	fileID  fileID
 	storage Storage
 	db      *ovsdb.Database
 	rowID   schema.UUID // its row in _Server.Database
@@ -178,7 +177,8 @@ func (s *Server) AddDatabase(path string) error {
 	if id, ok := statID(path); ok {
 		s.mu.Lock()
 		for _, e := range s.dbs {
-			if e.fileID == id {
+			// Stat again: compaction replaces the file (a new inode).
+			if eid, ok := statID(e.path); ok && eid == id {
 				s.mu.Unlock()
 				return ovsdberr.New(ovsdberr.TagOVSDB, "%s: already open", path)
 			}
@@ -208,8 +208,7 @@ func (s *Server) AddDatabase(path string) error {
 		_ = st.Close()
 		return rerr
 	}
-	id, _ := statID(path)
-	e := &dbEntry{path: path, fileID: id, storage: st, db: db, rowID: schema.NewUUID()}
+	e := &dbEntry{path: path, storage: st, db: db, rowID: schema.NewUUID()}
 	s.dbs[name] = e
 	s.mu.Unlock()
 	s.setSysRow(e.rowID, nil, db)

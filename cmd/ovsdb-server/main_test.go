@@ -1,0 +1,215 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+		chk  func(t *testing.T, c *config)
+	}{
+		{[]string{"--remote=punix:/a", "--remote", "ptcp:1", "a.db", "-vjsonrpc:dbg", "-v", "--pidfile", "--detach", "b.db"}, "", func(t *testing.T, c *config) {
+			require.Equal(t, []string{"punix:/a", "ptcp:1"}, c.remotes)
+			require.Equal(t, []string{"a.db", "b.db"}, c.dbs)
+			require.Equal(t, []string{"jsonrpc:dbg", ""}, c.verbose)
+			require.True(t, c.pidfile)
+			require.Equal(t, "", c.daemon.PidFile)
+			require.True(t, c.daemon.Detach)
+		}},
+		{[]string{"--pidfile=/x.pid", "--log-file", "--unixctl=/c", "--no-chdir", "--monitor"}, "", func(t *testing.T, c *config) {
+			require.Equal(t, "/x.pid", c.daemon.PidFile)
+			require.NotNil(t, c.logFile)
+			require.Equal(t, "", *c.logFile)
+			require.Equal(t, "/c", c.unixctl)
+			require.True(t, c.daemon.NoChdir)
+			require.True(t, c.daemon.Monitor)
+		}},
+		{[]string{"--private-key=k", "-c", "cert", "--ssl-ciphers", "x"}, "", func(t *testing.T, c *config) {
+			require.Equal(t, []string{"--private-key", "--certificate", "--ssl-ciphers"}, c.ignored)
+		}},
+		{[]string{"--verb=console:off", "--remo=punix:/z"}, "", func(t *testing.T, c *config) {
+			require.Equal(t, []string{"console:off"}, c.verbose)
+			require.Equal(t, []string{"punix:/z"}, c.remotes)
+		}},
+		{[]string{"--foo"}, "unrecognized option '--foo'", nil},
+		{[]string{"--remote"}, "option '--remote' requires an argument", nil},
+		{[]string{"--detach=1"}, "option '--detach' doesn't allow an argument", nil},
+		{[]string{"-x"}, "invalid option -- 'x'", nil},
+		{[]string{"--s"}, "option '--s' is ambiguous", nil},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c, err := parseArgs(tc.args)
+			if tc.err != "" {
+				require.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			tc.chk(t, c)
+		})
+	}
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ovsdb-server")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+type result struct {
+	stdout, stderr string
+	status         int
+}
+
+func runCmd(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	st := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		st = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return result{so.String(), se.String(), st}
+}
+
+// startServer runs bin in the foreground in dir with a fresh vswitch
+// database and waits for its control socket.
+func startServer(t *testing.T, bin, dir string) string {
+	t.Helper()
+	tool := testutil.RequireTool(t, "ovsdb-tool")
+	db := filepath.Join(dir, "conf.db")
+	r := runCmd(t, tool, "create", db, "/usr/share/openvswitch/vswitch.ovsschema")
+	require.Equal(t, 0, r.status, r.stderr)
+	ctl := filepath.Join(dir, "ctl")
+	cmd := exec.Command(bin, "--remote=punix:"+filepath.Join(dir, "db.sock"), "--unixctl="+ctl,
+		"--pidfile="+filepath.Join(dir, "pid"), "--log-file="+filepath.Join(dir, "log"), "-vconsole:off", db)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if st, err := os.Stat(ctl); err == nil && st.Mode()&os.ModeSocket != 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "control socket %s did not appear", ctl)
+		select {
+		case <-done:
+			t.Fatalf("%s exited early", bin)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return ctl
+}
+
+// TestAppctlDifferential runs the same ovs-appctl commands against the C
+// ovsdb-server and ours and compares output, errors and exit status.
+func TestAppctlDifferential(t *testing.T) {
+	cserver := testutil.RequireTool(t, "ovsdb-server")
+	appctl := testutil.RequireTool(t, "ovs-appctl")
+	bin := buildBinary(t)
+	cdir, gdir := t.TempDir(), t.TempDir()
+	cctl := startServer(t, cserver, cdir)
+	gctl := startServer(t, bin, gdir)
+
+	cmds := [][]string{
+		{"version"},
+		{"version", "x"},
+		{"bogus"},
+		{"memory/show"},
+		{"ovsdb-server/list-dbs"},
+		{"ovsdb-server/list-remotes"},
+		{"ovsdb-server/remove-remote", "punix:/nonexistent"},
+		{"ovsdb-server/add-remote", "punix:DIR/other.sock"},
+		{"ovsdb-server/list-remotes"},
+		{"ovsdb-server/remove-remote", "punix:DIR/other.sock"},
+		{"ovsdb-server/list-remotes"},
+		{"ovsdb-server/compact"},
+		{"ovsdb-server/compact", "Open_vSwitch"},
+		{"ovsdb-server/compact", "nope"},
+		{"ovsdb-server/compact", "_Server"},
+		{"ovsdb-server/compact", "a", "b"},
+		{"ovsdb-server/remove-db", "nope"},
+		{"ovsdb-server/remove-db", "_Server"},
+		{"ovsdb-server/remove-db"},
+		{"ovsdb-server/add-db", "DIR/conf.db"},
+		{"ovsdb-server/reconnect"},
+		{"vlog/set", "jsonrpc:file:dbg"},
+		{"vlog/set", "bogus"},
+		{"vlog/set", "file:console"},
+		{"vlog/reopen"},
+		{"vlog/list-pattern"},
+		{"ovsdb-server/remove-db", "Open_vSwitch"},
+		{"ovsdb-server/list-dbs"},
+		{"ovsdb-server/compact"},
+		{"ovsdb-server/add-db", "DIR/conf.db"},
+		{"ovsdb-server/list-dbs"},
+	}
+	for _, c := range cmds {
+		name := strings.Join(c, " ")
+		t.Run(name, func(t *testing.T) {
+			sub := func(dir, ctl string) result {
+				args := []string{"-t", ctl}
+				for _, a := range c {
+					args = append(args, strings.ReplaceAll(a, "DIR", dir))
+				}
+				r := runCmd(t, appctl, args...)
+				r.stdout = strings.ReplaceAll(r.stdout, dir, "DIR")
+				r.stderr = strings.ReplaceAll(r.stderr, dir, "DIR")
+				return r
+			}
+			require.Equal(t, sub(cdir, cctl), sub(gdir, gctl))
+		})
+	}
+
+	// vlog/list: every C line is present in ours.
+	cl, gl := runCmd(t, appctl, "-t", cctl, "vlog/list"), runCmd(t, appctl, "-t", gctl, "vlog/list")
+	require.Equal(t, 0, gl.status)
+	for _, line := range strings.Split(strings.TrimSpace(cl.stdout), "\n") {
+		require.Contains(t, gl.stdout, line+"\n")
+	}
+
+	// list-commands: every command we implement is listed as C lists it.
+	cc, gc := runCmd(t, appctl, "-t", cctl, "list-commands"), runCmd(t, appctl, "-t", gctl, "list-commands")
+	for _, line := range strings.Split(strings.TrimSpace(gc.stdout), "\n") {
+		require.Contains(t, cc.stdout, line+"\n")
+	}
+
+	for _, ctl := range []string{cctl, gctl} {
+		r := runCmd(t, appctl, "-t", ctl, "exit")
+		require.Equal(t, result{"", "", 0}, r)
+	}
+}
