@@ -315,7 +315,7 @@ func TestProbeClosesSilentTCPClient(t *testing.T) {
 }
 
 func TestProbeKeepsAnsweringTCPClient(t *testing.T) {
-	f := newFixture(t, Options{ProbeInterval: 20 * time.Millisecond})
+	f := newFixture(t, Options{ProbeInterval: 200 * time.Millisecond})
 	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
 	require.NoError(t, err)
 	c := dialRaw(t, "tcp", l.Addr().String())
@@ -327,7 +327,7 @@ func TestProbeKeepsAnsweringTCPClient(t *testing.T) {
 }
 
 func TestClient(t *testing.T) {
-	f := newFixture(t, Options{ProbeInterval: 20 * time.Millisecond})
+	f := newFixture(t, Options{})
 	f.srv.Register("poke", Method{Handler: func(ctx context.Context, s *Session, params []any) (any, error) {
 		return "ok", s.Notify("poked", params)
 	}})
@@ -361,12 +361,6 @@ func TestClient(t *testing.T) {
 	require.Equal(t, `"ok"`, string(res))
 	require.Equal(t, "poked [1]", <-got)
 
-	// The client answers the server's probes, so after several probe
-	// intervals the session is still usable.
-	for i := 0; i < 3; i++ {
-		_, err = cl.Call(ctx, "echo", []any{})
-		require.NoError(t, err)
-	}
 	require.NoError(t, cl.Notify("cancel", []any{1}))
 	res, err = cl.Call(ctx, "echo", []any{"still"})
 	require.NoError(t, err)
@@ -442,4 +436,43 @@ func TestListenRejectsActiveRemote(t *testing.T) {
 	require.Error(t, err)
 	_, err = Dial("punix:" + f.sock)
 	require.Error(t, err)
+}
+
+// probeCounter counts the server's echo probes seen by a client.
+type probeCounter struct {
+	net.Conn
+	seen chan struct{}
+}
+
+func (p *probeCounter) Read(b []byte) (int, error) {
+	n, err := p.Conn.Read(b)
+	if n > 0 && strings.Contains(string(b[:n]), `"id":"echo","method":"echo"`) {
+		select {
+		case p.seen <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
+
+func TestClientAnswersProbes(t *testing.T) {
+	f := newFixture(t, Options{})
+	cconn, sconn := net.Pipe()
+	_, err := f.srv.ServeConn(sconn, 200*time.Millisecond)
+	require.NoError(t, err)
+	pc := &probeCounter{Conn: cconn, seen: make(chan struct{}, 1)}
+	cl := NewClient(pc)
+	defer cl.Close()
+	for i := 0; i < 3; i++ {
+		select {
+		case <-pc.seen:
+		case <-time.After(waitLimit):
+			t.Fatal("no probe received")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	res, err := cl.Call(ctx, "echo", []any{"alive"})
+	require.NoError(t, err)
+	require.Equal(t, `["alive"]`, string(res))
 }
