@@ -247,7 +247,8 @@ Other options:
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		// getopt names the program as invoked.
+		fmt.Fprintf(stderr, "%s: %v\n", os.Args[0], err)
 		return 1
 	}
 	if cfg.help {

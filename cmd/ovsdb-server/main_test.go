@@ -213,3 +213,97 @@ func TestAppctlDifferential(t *testing.T) {
 		require.Equal(t, result{"", "", 0}, r)
 	}
 }
+
+// TestCommandLineDifferential compares --version, bad options and bad -v
+// specs with the C server.
+func TestCommandLineDifferential(t *testing.T) {
+	cserver := testutil.RequireTool(t, "ovsdb-server")
+	bin := buildBinary(t)
+	for _, args := range [][]string{{"--version"}, {"-V"}, {"--foo"}, {"--remote"}, {"-vfoo", "x.db"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			c, g := runCmd(t, cserver, args...), runCmd(t, bin, args...)
+			require.Equal(t, c.status, g.status)
+			require.Equal(t, c.stdout, g.stdout)
+			if c.status != 0 {
+				// getopt messages start with argv[0], which differs.
+				cfirst := strings.ReplaceAll(strings.SplitN(c.stderr, "\n", 2)[0], cserver, "PROG")
+				gfirst := strings.ReplaceAll(strings.SplitN(g.stderr, "\n", 2)[0], bin, "PROG")
+				require.Equal(t, cfirst, gfirst)
+			}
+		})
+	}
+}
+
+// TestDetachPidfile checks that --detach returns once the daemon serves,
+// that a second instance is refused by the pidfile, and that exit removes
+// the pidfile.
+func TestDetachPidfile(t *testing.T) {
+	tool := testutil.RequireTool(t, "ovsdb-tool")
+	appctl := testutil.RequireTool(t, "ovs-appctl")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "conf.db")
+	require.Equal(t, 0, runCmd(t, tool, "create", db, "/usr/share/openvswitch/vswitch.ovsschema").status)
+	env := append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
+	start := func() result {
+		cmd := exec.Command(bin, "--detach", "--pidfile", "--log-file", "--remote=punix:"+filepath.Join(dir, "db.sock"))
+		cmd.Env = env
+		cmd.Dir = dir
+		var so, se strings.Builder
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		r := result{so.String(), se.String(), 0}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.status = ee.ExitCode()
+		}
+		return r
+	}
+	r := start()
+	require.Equal(t, 0, r.status, r.stderr)
+	pidData, err := os.ReadFile(filepath.Join(dir, "ovsdb-server.pid"))
+	require.NoError(t, err)
+	pid := strings.TrimSpace(string(pidData))
+	ctl := filepath.Join(dir, "ovsdb-server."+pid+".ctl")
+	t.Cleanup(func() {
+		if n, err := strconvAtoi(pid); err == nil {
+			if syscall.Kill(n, 0) == nil {
+				_ = syscall.Kill(n, syscall.SIGTERM)
+			}
+		}
+	})
+	// Ready means serving: the control socket exists already.
+	out := runCmd(t, appctl, "-t", ctl, "ovsdb-server/list-dbs")
+	require.Equal(t, result{"Open_vSwitch\n_Server\n", "", 0}, out)
+
+	r2 := start()
+	require.Equal(t, 1, r2.status)
+	require.Contains(t, r2.stderr, filepath.Join(dir, "ovsdb-server.pid")+": already running as pid "+pid+", aborting")
+
+	require.Equal(t, result{"", "", 0}, runCmd(t, appctl, "-t", ctl, "exit"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "ovsdb-server.pid")); os.IsNotExist(err) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "pidfile not removed at exit")
+		time.Sleep(20 * time.Millisecond)
+	}
+	logData, err := os.ReadFile(filepath.Join(dir, "ovsdb-server.log"))
+	require.NoError(t, err)
+	require.Regexp(t, `\|00002\|ovsdb_server\|INFO\|ovsdb-server \(Open vSwitch\) 3\.1\.0\n`, string(logData))
+}
+
+func strconvAtoi(s string) (int, error) {
+	n := 0
+	if s == "" {
+		return 0, errors.New("empty")
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, errors.New("not a number")
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, nil
+}
