@@ -51,6 +51,9 @@ var totals struct {
 	compared atomic.Int64
 	differ   atomic.Int64
 	allowed  atomic.Int64
+	// tolerated counts replies equal only up to C's hash order in error
+	// details (random generator only).
+	tolerated atomic.Int64
 }
 
 func TestMain(m *testing.M) {
@@ -66,8 +69,8 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if n := totals.compared.Load(); n > 0 {
-		fmt.Printf("conformance: %d requests compared, %d differ (%d of them allow-listed)\n",
-			n, totals.differ.Load(), totals.allowed.Load())
+		fmt.Printf("conformance: %d requests compared, %d differ (%d of them allow-listed; %d equal up to C hash order of error details)\n",
+			n, totals.differ.Load(), totals.allowed.Load(), totals.tolerated.Load())
 	}
 	_ = os.RemoveAll(tmp)
 	os.Exit(code)
@@ -523,8 +526,12 @@ type session struct {
 	nref, ntest *normalizer
 	refSrv      *server
 	testSrv     *server
-	compared    int
-	differ      int
+	// hashOrderTolerant accepts replies that differ only in the details of
+	// a constraint or referential integrity error (see maskHashOrder).
+	hashOrderTolerant bool
+	tolerated         int
+	compared          int
+	differ            int
 }
 
 func newSession(t *testing.T, name string, ref, test *server) *session {
@@ -590,16 +597,37 @@ func isClosed(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-func (s *session) send(r request) (outcome, error) {
-	var o outcome
-	var err error
+// redial replaces both connections after one side dropped its connection,
+// so that the following requests stay comparable. A server that died is
+// reported with the tail of its log.
+func (s *session) redial() error {
+	_ = s.ref.conn.Close()
+	_ = s.test.conn.Close()
+	for _, srv := range []*server{s.refSrv, s.testSrv} {
+		select {
+		case <-srv.done:
+			return fmt.Errorf("%s server exited (%v); log tail:\n%s", srv.name, srv.cmd.ProcessState, srv.logTail())
+		default:
+		}
+	}
+	s.ref, s.test = dial(s.t, s.refSrv.sock), dial(s.t, s.testSrv.sock)
+	return nil
+}
+
+func (srv *server) logTail() string {
+	b, _ := os.ReadFile(srv.log)
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+func (s *session) send(r request) (o outcome, err error) {
 	defer func() {
-		// After a dropped connection both sides start again on fresh
-		// connections, so that the following requests stay comparable.
-		if o.ref == connClosed || o.test == connClosed {
-			_ = s.ref.conn.Close()
-			_ = s.test.conn.Close()
-			s.ref, s.test = dial(s.t, s.refSrv.sock), dial(s.t, s.testSrv.sock)
+		if err == nil && (o.ref == connClosed || o.test == connClosed) {
+			// give a crashing server a moment to be reaped before the check
+			time.Sleep(50 * time.Millisecond)
+			err = s.redial()
 		}
 	}()
 	o.ref, o.rawRef, err = exchange(s.ref, s.nref, r)
@@ -625,6 +653,15 @@ func (s *session) compare(label string, r request) outcome {
 	totals.compared.Add(1)
 	if verbose {
 		s.t.Logf("%s: %s %s\n  -> %s", label, r.Method, canon(r.Params), canon(o.ref))
+	}
+	if !o.equal && s.hashOrderTolerant && canon(maskHashOrder(o.ref)) == canon(maskHashOrder(o.test)) {
+		// Same outcome, but C names a different offending row or column:
+		// with several violations in one transaction, which one C reports
+		// depends on its hash iteration order over random UUIDs, so two C
+		// servers disagree too.
+		s.tolerated++
+		totals.tolerated.Add(1)
+		o.equal = true
 	}
 	if !o.equal {
 		s.differ++
@@ -659,4 +696,31 @@ func allowed(suite, label string, r request, o outcome) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// maskHashOrder returns v with the details of "constraint violation" and
+// "referential integrity violation" errors blanked out. When a transaction
+// has several violations, C reports the first one met in hash order, which
+// depends on random UUIDs; the random generator produces such transactions.
+func maskHashOrder(v any) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = maskHashOrder(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = maskHashOrder(e)
+		}
+		if tag, _ := x["error"].(string); tag == "constraint violation" || tag == "referential integrity violation" {
+			if _, ok := x["details"].(string); ok {
+				out["details"] = "<hash-order dependent>"
+			}
+		}
+		return out
+	}
+	return v
 }
