@@ -81,25 +81,52 @@ func jsonKind(v any) int {
 type parser struct {
 	js   any
 	obj  map[string]any
-	name string
-	used map[string]bool
-	err  *ovsdberr.Error
+	name string // "" when opNum/opCount describe an operation
+	// opNum and opCount name "ovsdb operation N of M" lazily (only errors
+	// need the text).
+	opNum, opCount int
+	used           []string // distinct members consumed so far
+	usedBuf        [6]string
+	err            *ovsdberr.Error
 }
 
 func newParser(js any, name string) *parser {
 	p := &parser{js: js, name: name}
-	if obj, ok := js.(map[string]any); ok {
+	p.init()
+	return p
+}
+
+// newOpParser is newParser for operation i (0-based) of n.
+func newOpParser(js any, i, n int) *parser {
+	p := &parser{js: js, opNum: i + 1, opCount: n}
+	p.init()
+	return p
+}
+
+func (p *parser) init() {
+	p.used = p.usedBuf[:0]
+	if obj, ok := p.js.(map[string]any); ok {
 		p.obj = obj
-		p.used = make(map[string]bool, len(obj))
 	} else {
 		p.raise("Object expected.")
 	}
-	return p
+}
+
+func (p *parser) isUsed(name string) bool {
+	for _, u := range p.used {
+		if u == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) raise(format string, args ...any) {
 	if p.err != nil {
 		return
+	}
+	if p.name == "" {
+		p.name = fmt.Sprintf("ovsdb operation %d of %d", p.opNum, p.opCount)
 	}
 	msg := fmt.Sprintf(format, args...)
 	if p.obj == nil {
@@ -122,7 +149,9 @@ func (p *parser) member(name string, kinds int) any {
 	}
 	k := jsonKind(v)
 	if k&kinds != 0 || (kinds&kID != 0 && k == kString && schema.IsValidID(v.(string))) {
-		p.used[name] = true
+		if !p.isUsed(name) {
+			p.used = append(p.used, name)
+		}
 		return v
 	}
 	p.raise("Type mismatch for member '%s'.", name)
@@ -133,7 +162,7 @@ func (p *parser) finish() *ovsdberr.Error {
 	if p.err == nil && p.obj != nil && len(p.used) < len(p.obj) {
 		var unused []string
 		for k := range p.obj {
-			if !p.used[k] {
+			if !p.isUsed(k) {
 				unused = append(unused, k)
 			}
 		}
@@ -251,7 +280,7 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 	results := make([]any, 0, len(ops)+1)
 	var failed error
 	for i, op := range ops {
-		p := newParser(op, fmt.Sprintf("ovsdb operation %d of %d", i+1, len(ops)))
+		p := newOpParser(op, i, len(ops))
 		opName := p.member("op", kID)
 		var result any
 		var err error

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"math"
-	"regexp"
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
@@ -134,10 +133,23 @@ func (t *Type) HasRef() bool {
 	return t.Key.RefTableName != "" || (t.Value != nil && t.Value.RefTableName != "")
 }
 
-var idRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-// IsValidID reports whether s is a valid OVSDB identifier.
-func IsValidID(s string) bool { return idRE.MatchString(s) }
+// IsValidID reports whether s is a valid OVSDB identifier: a letter or
+// underscore followed by letters, digits and underscores.
+func IsValidID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func parseAtomicType(js any) (AtomicType, error) {
 	s, ok := js.(string)
