@@ -77,12 +77,10 @@ func CompareAtoms(a, b Atom) int {
 	panic(fmt.Sprintf("CompareAtoms: bad atom %T", a))
 }
 
-// AtomToJSON returns the JSON value of an atom. Reals are json.Number in C's
-// "%.15g" form so that the wire bytes match the C server.
+// AtomToJSON returns the JSON value of an atom (reals stay float64, which
+// internal/cjson prints in C's "%.15g" form).
 func AtomToJSON(a Atom) any {
 	switch x := a.(type) {
-	case float64:
-		return json.Number(cjson.FormatReal(x))
 	case UUID:
 		return []any{"uuid", x.String()}
 	}

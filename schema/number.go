@@ -3,8 +3,6 @@ package schema
 import (
 	"encoding/json"
 	"math"
-	"math/big"
-	"strconv"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 )
@@ -13,26 +11,7 @@ import (
 // whose exact value is an integer in int64 range (including forms such as
 // "1.0" or "1e3") is an integer; everything else is a real.
 func JSONNumber(n json.Number) (i int64, f float64, isInt bool, ok bool) {
-	s := string(n)
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, float64(v), true, true
-	}
-	r, okr := new(big.Rat).SetString(s)
-	if !okr {
-		return 0, 0, false, false
-	}
-	if r.IsInt() && r.Num().IsInt64() {
-		v := r.Num().Int64()
-		return v, float64(v), true, true
-	}
-	fv, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(fv, 0) {
-		return 0, 0, false, false
-	}
-	if fv == 0 {
-		fv = 0 // no negative zero
-	}
-	return 0, fv, false, true
+	return cjson.ClassifyNumber(string(n))
 }
 
 // AsInteger returns v as an integer if it is a JSON integer in C's sense.

@@ -78,7 +78,7 @@ func Append(b []byte, v any) []byte {
 	case string:
 		return AppendString(b, x)
 	case json.Number:
-		return append(b, x...)
+		return appendNumber(b, x)
 	case json.RawMessage:
 		return append(b, x...)
 	case int64:
