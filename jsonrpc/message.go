@@ -77,45 +77,68 @@ func (r *reader) next() ([]byte, error) {
 	if c != '{' && c != '[' {
 		return nil, fmt.Errorf("%w: message does not start with '{' or '['", errProtocol)
 	}
-	depth := 0
+	r.buf = append(r.buf, c)
+	depth := 1
 	inString, escaped := false, false
 	for {
-		r.buf = append(r.buf, c)
-		if len(r.buf) > r.max {
+		// Scan what is buffered without copying byte by byte; block for
+		// more only when the buffer is empty.
+		n := r.br.Buffered()
+		if n == 0 {
+			if _, err := r.br.Peek(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, err
+			}
+			n = r.br.Buffered()
+		}
+		chunk, _ := r.br.Peek(n)
+		end := -1
+	scan:
+		for i, c := range chunk {
+			switch {
+			case inString:
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				depth--
+				if depth == 0 {
+					end = i + 1
+					break scan
+				}
+			}
+		}
+		take := len(chunk)
+		if end >= 0 {
+			take = end
+		}
+		if len(r.buf)+take > r.max {
 			return nil, fmt.Errorf("%w: message exceeds %d bytes", errProtocol, r.max)
 		}
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
-				return r.buf, nil
-			}
-		}
-		c, err = r.br.ReadByte()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
+		r.buf = append(r.buf, chunk[:take]...)
+		_, _ = r.br.Discard(take)
+		if end >= 0 {
+			return r.buf, nil
 		}
 	}
 }
 
 // decodeValue decodes one JSON value with json.Number for numbers.
 func decodeValue(b []byte) (any, error) {
+	if v, ok := fastDecode(b); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
