@@ -8,10 +8,9 @@
 // the C serialisation (internal/cjson) and C's member order.
 //
 // Requests of one connection are executed in arrival order; different
-// connections run in parallel. The transport is github.com/cenkalti/rpc2
-// driven by this package's own codec, which maps arbitrary JSON ids onto
-// rpc2 sequence numbers.
+// connections run in parallel. Each server session has its own read loop
+// and two worker goroutines (ordinary and immediate requests).
 //
-// The package also has a small client (Dial) used by tests, conformance
+// The package also has a small client (Dial, on github.com/cenkalti/rpc2) used by tests, conformance
 // checks and benchmarks. See DESIGN.md.
 package jsonrpc

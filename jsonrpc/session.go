@@ -10,18 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/rpc2"
-
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
-// dispatchMethod is the single rpc2 method every request is routed to; the
-// real method name travels in the argument.
+// dispatchMethod is the single rpc2 method the client routes every
+// incoming notification to; the real method name travels in the argument.
 const dispatchMethod = "ovsdb"
 
-// inbound is one request or notification handed from the codec to rpc2.
+// inbound is one request or notification read from the stream.
 type inbound struct {
 	method string
 	params []any
@@ -30,20 +28,16 @@ type inbound struct {
 	m     Method
 	early error // reply with this error without running a handler
 
-	// ordering: wait for prev, close next when done (nil when immediate)
-	prev, next chan struct{}
-
 	ctx     context.Context
 	pending *pendingReq
 }
 
-// outbound is a reply handed from a handler back to the codec.
+// outbound is a reply produced by a handler.
 type outbound struct {
 	id       any
 	result   any
 	err      error
-	suppress bool   // send nothing (canceled request, closed session)
-	release  func() // called once the reply is written
+	suppress bool // send nothing (canceled request, closed session)
 }
 
 type pendingReq struct {
@@ -57,7 +51,6 @@ type Session struct {
 	conn  net.Conn
 	id    uint64
 	probe time.Duration
-	rc    *rpc2.Client
 	cd    *serverCodec
 
 	ctx    context.Context
@@ -65,6 +58,7 @@ type Session struct {
 	done   chan struct{}
 
 	wmu      sync.Mutex
+	shutdown bool         // read loop ended: no more notifications (guarded by wmu)
 	lastRecv atomic.Int64 // unix nanoseconds of the last received bytes
 
 	mu      sync.Mutex
@@ -95,9 +89,10 @@ func newSession(srv *Server, conn net.Conn, id uint64, probe time.Duration) *Ses
 		ss:  ss,
 		r:   newReader(activityReader{ss}, srv.opts.MaxMessageSize),
 		sem: make(chan struct{}, srv.opts.MaxQueued),
+		// The semaphore bounds both queues together, so sends never block.
+		queue:  make(chan *inbound, srv.opts.MaxQueued),
+		iqueue: make(chan *inbound, srv.opts.MaxQueued),
 	}
-	ss.rc = rpc2.NewClientWithCodec(ss.cd)
-	ss.rc.Handle(dispatchMethod, ss.handle)
 	return ss
 }
 
@@ -191,7 +186,13 @@ var ErrSessionClosed = errors.New("jsonrpc: session closed")
 // produce them, so a notification sent by a handler precedes its reply.
 // params may be a json.RawMessage serialised once for many sessions.
 func (ss *Session) Notify(method string, params any) error {
-	if err := ss.rc.Notify(method, params); err != nil {
+	b := appendNotify(nil, method, params)
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	if ss.shutdown {
+		return ErrSessionClosed
+	}
+	if _, err := ss.conn.Write(b); err != nil {
 		return ErrSessionClosed
 	}
 	return nil
@@ -210,10 +211,17 @@ func (ss *Session) run() {
 	if ss.probe > 0 {
 		go ss.prober(log)
 	}
-	ss.rc.Run()
+	var workers sync.WaitGroup
+	workers.Add(2)
+	go ss.worker(ss.cd.queue, &workers)
+	go ss.worker(ss.cd.iqueue, &workers)
+	ss.readLoop()
+	close(ss.cd.queue)
+	close(ss.cd.iqueue)
 	ss.cancel()
 	ss.cd.Close()
 	ss.handlers.Wait()
+	workers.Wait()
 	ss.mu.Lock()
 	ss.closed = true
 	hooks := ss.onClose
@@ -269,32 +277,30 @@ func (ss *Session) prober(log interface{ Warn(string, ...any) }) {
 	}
 }
 
-// handle is the rpc2 handler for every request and notification. The
-// reply is written by the codec (WriteResponse), which then releases the
-// request's place in the session's order, so replies leave in order too.
-func (ss *Session) handle(_ *rpc2.Client, arg any, reply *any) error {
-	in := arg.(*inbound)
-	release := func() {
-		if in.next != nil {
-			close(in.next)
+// worker answers the requests of one queue in order: each reply is
+// written before the next request of the queue runs.
+func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
+	defer wg.Done()
+	var buf []byte
+	for in := range q {
+		out := ss.execute(in)
+		if !out.suppress {
+			if out.err != nil {
+				buf = appendErrorReply(buf[:0], out.id, out.err)
+			} else {
+				buf = appendReply(buf[:0], out.id, out.result)
+			}
+			_ = ss.write(buf)
+			if cap(buf) > 1<<20 {
+				buf = nil // do not pin huge replies
+			}
 		}
 		<-ss.cd.sem
 		ss.handlers.Done()
 	}
-	if in.id == nil {
-		release() // notifications were handled in the read loop
-		return nil
-	}
-	out := ss.execute(in)
-	out.release = release
-	*reply = out
-	return nil
 }
 
 func (ss *Session) execute(in *inbound) *outbound {
-	if in.prev != nil {
-		<-in.prev
-	}
 	if in.early != nil {
 		return &outbound{id: in.id, err: in.early}
 	}
@@ -361,41 +367,42 @@ func (ss *Session) drain() {
 	ss.handlers.Wait()
 }
 
-// serverCodec adapts the JSON-RPC stream to rpc2. All reads happen on the
-// rpc2 read loop; writes are serialised by the session's write lock.
+// serverCodec reads the JSON-RPC stream of a session and queues its
+// requests. Writes are serialised by the session's write lock.
 type serverCodec struct {
 	ss      *Session
 	r       *reader
-	cur     *message
-	seq     uint64
-	tail    chan struct{} // last ordinary request
-	itail   chan struct{} // last immediate request
 	sem     chan struct{}
+	queue   chan *inbound // ordinary requests, answered in order
+	iqueue  chan *inbound // immediate requests, answered in order
 	readErr error
 
 	closeOnce sync.Once
 }
 
-func (c *serverCodec) ReadHeader(req *rpc2.Request, _ *rpc2.Response) error {
-	m, err := c.readMessage()
-	if err != nil {
-		c.readErr = err
-		if errors.Is(err, errProtocol) {
-			// Like C, answer what was received before the bad message,
-			// dropping requests that would still have to wait.
-			c.ss.drain()
+// readLoop reads and dispatches messages until the stream ends or breaks,
+// then stops notifications and closes the connection.
+func (ss *Session) readLoop() {
+	c := ss.cd
+	for {
+		m, err := c.readMessage()
+		if err != nil {
+			c.readErr = err
+			if errors.Is(err, errProtocol) {
+				// Like C, answer what was received before the bad message,
+				// dropping requests that would still have to wait.
+				ss.drain()
+			}
+			break
 		}
-		return err
+		if err := c.dispatch(m); err != nil {
+			break
+		}
 	}
-	if m.kind == kindRequest {
-		c.seq++
-		req.Seq = c.seq
-	} else {
-		req.Seq = 0
-	}
-	req.Method = dispatchMethod
-	c.cur = m
-	return nil
+	ss.wmu.Lock()
+	ss.shutdown = true
+	ss.wmu.Unlock()
+	c.Close()
 }
 
 // readMessage returns the next request or notification.
@@ -425,48 +432,36 @@ func (c *serverCodec) readMessage() (*message, error) {
 	}
 }
 
-func (c *serverCodec) ReadRequestBody(body any) error {
-	m := c.cur
-	c.cur = nil
-	if body == nil || m == nil {
-		return nil
-	}
+// dispatch handles a notification at once and queues a request.
+func (c *serverCodec) dispatch(m *message) error {
 	ss := c.ss
-	in := &inbound{method: m.method, params: m.params, id: m.id}
 	if m.kind == kindNotify {
 		if h := ss.srv.notify(m.method); h != nil {
 			h(ss, m.params)
 		}
-	} else {
-		meth, ok := ss.srv.method(m.method)
-		switch {
-		case !ok:
-			in.early = &ErrorValue{Value: "unknown method"}
-		default:
-			in.m = meth
-		}
-		if ok && meth.Cancelable {
-			key := cjson.String(m.id)
-			ss.mu.Lock()
-			if _, dup := ss.pending[key]; dup {
-				in.early = ovsdberr.Syntax(normalize(m.params), "%s: duplicate request ID", m.method)
-				meth.Immediate = true
-			} else {
-				ctx, cancel := context.WithCancel(ss.ctx)
-				in.ctx = ctx
-				in.pending = &pendingReq{cancel: cancel}
-				ss.pending[key] = in.pending
-			}
-			ss.mu.Unlock()
-		}
-		// Two FIFOs: ordinary requests wait for all earlier ordinary
-		// requests; immediate ones only for earlier immediate ones.
-		in.next = make(chan struct{})
-		if !ok || !meth.Immediate {
-			in.prev, c.tail = c.tail, in.next
+		return nil
+	}
+	in := &inbound{method: m.method, params: m.params, id: m.id}
+	meth, ok := ss.srv.method(m.method)
+	switch {
+	case !ok:
+		in.early = &ErrorValue{Value: "unknown method"}
+	default:
+		in.m = meth
+	}
+	if ok && meth.Cancelable {
+		key := cjson.String(m.id)
+		ss.mu.Lock()
+		if _, dup := ss.pending[key]; dup {
+			in.early = ovsdberr.Syntax(normalize(m.params), "%s: duplicate request ID", m.method)
+			meth.Immediate = true
 		} else {
-			in.prev, c.itail = c.itail, in.next
+			ctx, cancel := context.WithCancel(ss.ctx)
+			in.ctx = ctx
+			in.pending = &pendingReq{cancel: cancel}
+			ss.pending[key] = in.pending
 		}
+		ss.mu.Unlock()
 	}
 	// Backpressure: stop reading while too many requests are queued.
 	select {
@@ -475,41 +470,14 @@ func (c *serverCodec) ReadRequestBody(body any) error {
 		return ErrSessionClosed
 	}
 	ss.handlers.Add(1)
-	*(body.(*any)) = in
-	return nil
-}
-
-func (c *serverCodec) ReadResponseBody(any) error { return nil }
-
-func (c *serverCodec) WriteRequest(r *rpc2.Request, body any) error {
-	if r.Seq != 0 {
-		return errors.New("jsonrpc: server sessions send only notifications")
-	}
-	return c.ss.write(appendNotify(nil, r.Method, body))
-}
-
-func (c *serverCodec) WriteResponse(_ *rpc2.Response, body any) error {
-	p, ok := body.(*any)
-	if !ok || p == nil {
-		return nil
-	}
-	out, ok := (*p).(*outbound)
-	if !ok {
-		return nil
-	}
-	if out.release != nil {
-		defer out.release()
-	}
-	if out.suppress {
-		return nil
-	}
-	var b []byte
-	if out.err != nil {
-		b = appendErrorReply(nil, out.id, out.err)
+	// Two FIFOs: ordinary requests wait for all earlier ordinary
+	// requests; immediate ones only for earlier immediate ones.
+	if !ok || !meth.Immediate {
+		c.queue <- in
 	} else {
-		b = appendReply(nil, out.id, out.result)
+		c.iqueue <- in
 	}
-	return c.ss.write(b)
+	return nil
 }
 
 func (c *serverCodec) Close() error {
