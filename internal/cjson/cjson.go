@@ -63,9 +63,33 @@ func FormatReal(f float64) string {
 	return strconv.FormatFloat(f, 'g', 15, 64)
 }
 
+// Object is a JSON object whose members are written in the given order
+// (Keys[i] with Vals[i]), for output that must follow C's hash-table order
+// rather than the sorted order used for map[string]any.
+type Object struct {
+	Keys []string
+	Vals []any
+}
+
+// Put appends a member.
+func (o *Object) Put(k string, v any) {
+	o.Keys = append(o.Keys, k)
+	o.Vals = append(o.Vals, v)
+}
+
+// Get returns the value of member k, if present.
+func (o *Object) Get(k string) (any, bool) {
+	for i, x := range o.Keys {
+		if x == k {
+			return o.Vals[i], true
+		}
+	}
+	return nil, false
+}
+
 // Append appends the C serialisation of v to b. Supported values: nil, bool,
 // string, json.Number, json.RawMessage, all Go integer kinds, float64,
-// []any, []string, map[string]any, and json.Marshaler.
+// []any, []string, map[string]any, Object, *Object and json.Marshaler.
 func Append(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
@@ -127,6 +151,10 @@ func Append(b []byte, v any) []byte {
 			b = Append(b, x[k])
 		}
 		return append(b, '}')
+	case *Object:
+		return appendObject(b, x)
+	case Object:
+		return appendObject(b, &x)
 	case json.Marshaler:
 		raw, err := x.MarshalJSON()
 		if err != nil {
@@ -140,3 +168,19 @@ func Append(b []byte, v any) []byte {
 	}
 	return append(b, raw...)
 }
+
+func appendObject(b []byte, o *Object) []byte {
+	b = append(b, '{')
+	for i, k := range o.Keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, k)
+		b = append(b, ':')
+		b = Append(b, o.Vals[i])
+	}
+	return append(b, '}')
+}
+
+// MarshalJSON makes encoding/json write the members in order too.
+func (o Object) MarshalJSON() ([]byte, error) { return appendObject(nil, &o), nil }

@@ -26,6 +26,8 @@ func TestMarshalLikeC(t *testing.T) {
 		{float64(5), `5`},
 		{int64(-7), `-7`},
 		{"a\"b\\c\n\x01</>é", `"a\"b\\c\n\u0001</>é"`},
+		{Object{Keys: []string{"z", "a"}, Vals: []any{1, &Object{Keys: []string{"y", "b"}, Vals: []any{true, nil}}}}, `{"z":1,"a":{"y":true,"b":null}}`},
+		{&Object{}, `{}`},
 		{map[string]any{"b": 1, "a": []any{nil, true, false}}, `{"a":[null,true,false],"b":1}`},
 	}
 	for _, c := range cases {
