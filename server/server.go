@@ -61,6 +61,7 @@ type Server struct {
 	rpc      *jsonrpc.Server
 	serverID string
 	sys      *ovsdb.Database // _Server
+	locks    *Locks
 
 	mu      sync.Mutex
 	dbs     map[string]*dbEntry
@@ -98,6 +99,8 @@ func New(opts Options) *Server {
 	s.sysRow = schema.NewUUID()
 	s.setSysRow(s.sysRow, nil, s.sys)
 	s.rpc = jsonrpc.NewServer(s, opts.JSONRPC)
+	s.locks = NewLocks()
+	s.registerLockMethods()
 	return s
 }
 
