@@ -46,6 +46,10 @@ type Database struct {
 	// changed is closed and replaced at every commit; "wait" ops block on it.
 	chMu    sync.Mutex
 	changed chan struct{}
+
+	// observers and lastTxn are guarded by mu (see observe.go).
+	observers []*observerEntry
+	lastTxn   schema.UUID
 }
 
 // NewDatabase makes an empty database for schema s committing through c
@@ -126,6 +130,7 @@ func (db *Database) Read(fn func(tables map[string]map[schema.UUID]*Row)) {
 func (db *Database) Apply(cs *ChangeSet) {
 	db.mu.Lock()
 	db.applyLocked(cs)
+	db.observeLocked(cs)
 	db.mu.Unlock()
 	db.notify()
 }
@@ -254,5 +259,6 @@ func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) error {
 		return err
 	}
 	db.applyLocked(cs)
+	db.observeLocked(cs)
 	return nil
 }
