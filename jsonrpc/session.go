@@ -67,6 +67,7 @@ type Session struct {
 	onClose []func()
 	closed  bool
 	hasLock func(string) bool
+	after   func() // see AfterReply
 
 	handlers sync.WaitGroup
 }
@@ -176,6 +177,16 @@ func (ss *Session) TransactOptions() ovsdb.TransactOptions {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return ovsdb.TransactOptions{HasLock: ss.hasLock}
+}
+
+// AfterReply registers fn to run right after the reply to the request
+// whose handler is running is written (or dropped). Only for ordinary
+// (non-Immediate) handlers, which run one at a time per session. Monitors
+// use it to hold back updates until the client has the monitor's reply.
+func (ss *Session) AfterReply(fn func()) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.after = fn
 }
 
 // ErrSessionClosed is returned when sending on an ended session.
