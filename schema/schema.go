@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -28,14 +29,22 @@ const (
 // Table is the schema of one table. Columns[0] is _uuid and Columns[1] is
 // _version; user columns follow, sorted by name.
 type Table struct {
-	Name     string
-	Columns  []*Column
-	ByName   map[string]*Column
-	Mutable  bool
-	MaxRows  int // math.MaxUint32 when unlimited
-	IsRoot   bool
-	Indexes  [][]*Column
-	isRootIn bool // "isRoot" as written (before the all-root default)
+	Name    string
+	Columns []*Column
+	ByName  map[string]*Column
+	Mutable bool
+	MaxRows int // math.MaxUint32 when unlimited
+	IsRoot  bool
+	Indexes [][]*Column
+	// CColumns lists every column (with _uuid and _version) in the order the
+	// C server iterates the table's column hash table; checks whose first
+	// failure decides the reported error loop in this order.
+	CColumns []*Column
+	// CIndexOrder lists the columns in C's column-index order: _uuid,
+	// _version, then the user columns in the order C met them while
+	// parsing the schema's "columns" object.
+	CIndexOrder []*Column
+	isRootIn    bool // "isRoot" as written (before the all-root default)
 }
 
 // Column returns the named column or nil.
@@ -49,6 +58,9 @@ type DatabaseSchema struct {
 	Tables  map[string]*Table
 	// TableNames lists the tables in sorted order.
 	TableNames []string
+	// CTableNames lists the tables in the order the C server iterates its
+	// table hash table.
+	CTableNames []string
 }
 
 // Table returns the named table or nil.
@@ -56,13 +68,15 @@ func (s *DatabaseSchema) Table(name string) *Table { return s.Tables[name] }
 
 var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 
-// ParseSchemaBytes parses a schema from JSON text.
+// ParseSchemaBytes parses a schema from JSON text, keeping the textual
+// member order that decides C's iteration orders.
 func ParseSchemaBytes(data []byte) (*DatabaseSchema, error) {
 	v, err := DecodeJSON(data)
 	if err != nil {
 		return nil, ovsdberr.New(ovsdberr.TagSyntax, "%v", err)
 	}
-	return ParseSchema(v)
+	ko, _ := SchemaKeyOrder(data)
+	return ParseSchemaOrdered(v, ko)
 }
 
 // DecodeJSON decodes one JSON value with numbers kept as json.Number.
@@ -76,6 +90,9 @@ func DecodeJSON(data []byte) (any, error) {
 	if dec.More() {
 		return nil, errTrailing
 	}
+	if m, ok := v.(map[string]any); ok {
+		rememberOrder(m, data)
+	}
 	return v, nil
 }
 
@@ -87,8 +104,21 @@ var errTrailing = trailingError{}
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// ParseSchema parses a decoded schema (numbers as json.Number).
+// ParseSchema parses a decoded schema (numbers as json.Number). If js came
+// from DecodeJSON, the textual member order seen there is used for C's
+// iteration orders; otherwise names are taken in sorted order.
 func ParseSchema(js any) (*DatabaseSchema, error) {
+	var ko *KeyOrder
+	if m, ok := js.(map[string]any); ok {
+		ko = lookupOrder(m)
+	}
+	return ParseSchemaOrdered(js, ko)
+}
+
+// ParseSchemaOrdered parses a decoded schema whose "tables" and "columns"
+// members appeared in the text in the order ko gives (nil: unknown, use
+// sorted order).
+func ParseSchemaOrdered(js any, ko *KeyOrder) (*DatabaseSchema, error) {
 	p := NewParser(js, "database schema")
 	name := p.Member("name", KID)
 	ver := p.Member("version", KString|KOptional)
@@ -107,20 +137,32 @@ func ParseSchema(js any) (*DatabaseSchema, error) {
 	if ck != nil {
 		s.Cksum = ck.(string)
 	}
-	for tn, tj := range tables.(map[string]any) {
+	tobj := tables.(map[string]any)
+	var tOrder []string
+	if ko != nil {
+		tOrder = ko.Tables
+	}
+	for _, tn := range cOrder(textOrder(tobj, tOrder)) {
+		tj := tobj[tn]
 		if tn[0] == '_' {
 			return nil, ovsdberr.Syntax(js, "names beginning with \"_\" are reserved")
 		}
 		if !IsValidID(tn) {
 			return nil, ovsdberr.Syntax(js, "name must be a valid id")
 		}
-		t, err := parseTable(tn, tj)
+		var cOrd []string
+		if ko != nil {
+			cOrd = ko.Columns[tn]
+		}
+		t, err := parseTable(tn, tj, cOrd)
 		if err != nil {
 			return nil, err
 		}
 		s.Tables[tn] = t
 		s.TableNames = append(s.TableNames, tn)
+		s.CTableNames = append(s.CTableNames, tn)
 	}
+	s.CTableNames = cOrder(s.CTableNames)
 	sort.Strings(s.TableNames)
 	nRoot := 0
 	for _, t := range s.Tables {
@@ -158,7 +200,7 @@ func ParseSchema(js any) (*DatabaseSchema, error) {
 	return s, nil
 }
 
-func parseTable(name string, js any) (*Table, error) {
+func parseTable(name string, js any, colOrder []string) (*Table, error) {
 	p := NewParser(js, "table schema for table "+name)
 	cols := p.Member("columns", KObject)
 	mut := p.Member("mutable", KBoolean|KOptional)
@@ -194,12 +236,12 @@ func parseTable(name string, js any) (*Table, error) {
 		{Name: "_uuid", Type: uuidType, Persistent: true, Index: ColUUID},
 		{Name: "_version", Type: uuidType, Persistent: false, Index: ColVersion},
 	}
-	names := make([]string, 0, len(colObj))
-	for cn := range colObj {
-		names = append(names, cn)
-	}
-	sort.Strings(names)
-	for _, cn := range names {
+	// C parses the columns in the iteration order of the parsed JSON
+	// object (so that order decides which error is reported first and the
+	// columns' indexes); ours keep sorted indexes.
+	parsed := make(map[string]*Column, len(colObj))
+	jOrder := cOrder(textOrder(colObj, colOrder))
+	for _, cn := range jOrder {
 		if cn[0] == '_' {
 			return nil, ovsdberr.Syntax(js, "names beginning with \"_\" are reserved")
 		}
@@ -210,12 +252,26 @@ func parseTable(name string, js any) (*Table, error) {
 		if err != nil {
 			return nil, err
 		}
+		parsed[cn] = c
+	}
+	names := make([]string, 0, len(colObj))
+	for cn := range colObj {
+		names = append(names, cn)
+	}
+	sort.Strings(names)
+	for _, cn := range names {
+		c := parsed[cn]
 		c.Index = len(t.Columns)
 		t.Columns = append(t.Columns, c)
 	}
 	for _, c := range t.Columns {
 		t.ByName[c.Name] = c
 	}
+	t.CIndexOrder = []*Column{t.Columns[ColUUID], t.Columns[ColVersion]}
+	for _, cn := range jOrder {
+		t.CIndexOrder = append(t.CIndexOrder, parsed[cn])
+	}
+	t.setCColumns()
 	if indexes != nil {
 		for _, ij := range indexes.([]any) {
 			idx, err := ParseColumnSet(t, ij)
@@ -261,49 +317,139 @@ func parseColumn(name string, js any) (*Column, error) {
 	return c, nil
 }
 
-// ToJSON returns the schema as C's get_schema prints it.
-func (s *DatabaseSchema) ToJSON() map[string]any {
-	m := map[string]any{"name": s.Name}
+// setCColumns computes CColumns from CIndexOrder: C adds the columns to
+// the table's hash table in index order.
+func (t *Table) setCColumns() {
+	names := make([]string, len(t.CIndexOrder))
+	for i, c := range t.CIndexOrder {
+		names[i] = c.Name
+	}
+	t.CColumns = t.CColumns[:0]
+	for _, n := range cOrder(names) {
+		t.CColumns = append(t.CColumns, t.ByName[n])
+	}
+}
+
+// ToJSON returns the schema as C's get_schema prints it, with the members
+// of every object in the order C's serialiser emits them (its hash-table
+// order; see internal/chash).
+func (s *DatabaseSchema) ToJSON() *cjson.Object {
+	m := newCObject()
+	m.put("name", s.Name)
 	if s.Version != "" {
-		m["version"] = s.Version
+		m.put("version", s.Version)
 	}
 	if s.Cksum != "" {
-		m["cksum"] = s.Cksum
+		m.put("cksum", s.Cksum)
 	}
 	allRoot := true
 	for _, t := range s.Tables {
 		allRoot = allRoot && t.IsRoot
 	}
-	tables := map[string]any{}
-	for _, tn := range s.TableNames {
-		tables[tn] = s.Tables[tn].toJSON(allRoot)
+	tables := newCObject()
+	names := s.CTableNames
+	if len(names) != len(s.Tables) {
+		names = s.TableNames
 	}
-	m["tables"] = tables
-	return m
+	for _, tn := range names {
+		tables.put(tn, s.Tables[tn].toJSON(allRoot))
+	}
+	m.put("tables", tables.done())
+	return m.done()
 }
 
-func (t *Table) toJSON(defaultIsRoot bool) map[string]any {
-	m := map[string]any{}
-	cols := map[string]any{}
-	for _, c := range t.Columns[2:] {
-		cm := map[string]any{"type": TypeJSON(&c.Type)}
-		if !c.Mutable {
-			cm["mutable"] = false
-		}
-		if !c.Persistent {
-			cm["ephemeral"] = true
-		}
-		cols[c.Name] = cm
+// cObject builds a cjson.Object whose members end up in C's iteration
+// order for the insertion sequence used.
+type cObject struct {
+	keys []string
+	vals map[string]any
+}
+
+func newCObject() *cObject { return &cObject{vals: map[string]any{}} }
+
+func (o *cObject) put(k string, v any) {
+	if _, ok := o.vals[k]; !ok {
+		o.keys = append(o.keys, k)
 	}
-	m["columns"] = cols
+	o.vals[k] = v
+}
+
+func (o *cObject) done() *cjson.Object {
+	out := &cjson.Object{}
+	for _, k := range cOrder(o.keys) {
+		out.Put(k, o.vals[k])
+	}
+	return out
+}
+
+func typeJSONC(t *Type) any {
+	if t.Value == nil && t.Min == 1 && t.Max == 1 && !t.Key.HasConstraints() {
+		return t.Key.Type.String()
+	}
+	m := newCObject()
+	m.put("key", baseTypeJSONC(&t.Key))
+	if t.Value != nil {
+		m.put("value", baseTypeJSONC(t.Value))
+	}
+	if t.Min != 1 {
+		m.put("min", t.Min)
+	}
+	if t.Max == Unlimited {
+		m.put("max", "unlimited")
+	} else if t.Max != 1 {
+		m.put("max", t.Max)
+	}
+	return m.done()
+}
+
+// baseTypeJSONC is BaseTypeJSON with C's member order: the members are
+// inserted in the order C inserts them.
+func baseTypeJSONC(b *BaseType) any {
+	js := BaseTypeJSON(b)
+	mm, ok := js.(map[string]any)
+	if !ok {
+		return js
+	}
+	m := newCObject()
+	for _, k := range []string{"type", "enum", "minInteger", "maxInteger", "minReal", "maxReal",
+		"minLength", "maxLength", "refTable", "refType"} {
+		if v, ok := mm[k]; ok {
+			m.put(k, v)
+		}
+	}
+	return m.done()
+}
+
+func (t *Table) toJSON(defaultIsRoot bool) *cjson.Object {
+	m := newCObject()
 	if !t.Mutable {
-		m["mutable"] = false
-	}
-	if t.MaxRows != math.MaxUint32 {
-		m["maxRows"] = t.MaxRows
+		m.put("mutable", false)
 	}
 	if t.IsRoot && !defaultIsRoot {
-		m["isRoot"] = true
+		m.put("isRoot", true)
+	}
+	cols := newCObject()
+	order := t.CColumns
+	if len(order) != len(t.Columns) {
+		order = t.Columns
+	}
+	for _, c := range order {
+		if c.Name[0] == '_' {
+			continue
+		}
+		cm := newCObject()
+		if !c.Mutable {
+			cm.put("mutable", false)
+		}
+		if !c.Persistent {
+			cm.put("ephemeral", true)
+		}
+		cm.put("type", typeJSONC(&c.Type))
+		cols.put(c.Name, cm.done())
+	}
+	m.put("columns", cols.done())
+	if t.MaxRows != math.MaxUint32 {
+		m.put("maxRows", t.MaxRows)
 	}
 	if len(t.Indexes) > 0 {
 		idx := make([]any, len(t.Indexes))
@@ -314,9 +460,9 @@ func (t *Table) toJSON(defaultIsRoot bool) map[string]any {
 			}
 			idx[i] = names
 		}
-		m["indexes"] = idx
+		m.put("indexes", idx)
 	}
-	return m
+	return m.done()
 }
 
 // ParseColumnSet parses a JSON array of distinct column names of t, with
