@@ -76,6 +76,7 @@ func Create(path string, s *schema.DatabaseSchema) error {
 // cannot be applied ends replay the same way. A clustered file gives an
 // error matching storage.ErrClustered.
 func Open(path string) (*DB, error) {
+	tuneGC()
 	l, err := storage.Open(path, storage.MagicStandalone+"|"+storage.MagicClustered, storage.ReadWrite)
 	if err != nil {
 		return nil, err
