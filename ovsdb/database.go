@@ -70,7 +70,11 @@ func NewDatabase(s *schema.DatabaseSchema, c Committer) *Database {
 		t.defaults = make([]schema.Datum, len(ts.Columns))
 		for i, c := range ts.Columns {
 			t.defaults[i] = schema.DefaultDatum(&c.Type)
-			if i < 2 {
+		}
+		// Reference checks report the first failing column in C's
+		// column hash-table order.
+		for _, c := range cColumns(ts) {
+			if c.Index < 2 {
 				continue
 			}
 			if c.Type.HasStrongRef() {
@@ -261,4 +265,13 @@ func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) error {
 	db.applyLocked(cs)
 	db.observeLocked(cs)
 	return nil
+}
+
+// cColumns returns ts's columns in the order C's server iterates them
+// (schema.Table.CColumns), or in index order for hand-built tables.
+func cColumns(ts *schema.Table) []*schema.Column {
+	if len(ts.CColumns) == len(ts.Columns) {
+		return ts.CColumns
+	}
+	return ts.Columns
 }

@@ -433,7 +433,7 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 	if _, err := x.parseRow(rowJS, t, fields); err != nil {
 		return nil, err
 	}
-	for _, c := range t.ts.Columns {
+	for _, c := range cColumns(t.ts) {
 		if d := fields[c.Index]; len(d.Keys) == 1 {
 			if err := schema.CheckDatum(&c.Type, d); err != nil {
 				return nil, err

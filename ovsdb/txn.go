@@ -100,6 +100,12 @@ func (x *txn) insert(t *table, r *Row) {
 func (x *txn) delete(t *table, id schema.UUID) {
 	if tr := x.findTxnRow(t, id); tr != nil {
 		tr.new = nil
+		if tr.old == nil {
+			// Inserted and deleted in this transaction: like C, forget the
+			// row entirely, so references to it are to a nonexistent row.
+			tr.dropped = true
+			delete(x.tables[t].rows, id)
+		}
 		return
 	}
 	x.addRow(&txnRow{t: t, id: id, old: t.rows[id], nRefs: t.refs[id]})
