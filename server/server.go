@@ -15,6 +15,7 @@ import (
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
+	"github.com/ovsdb-go/ovsdb-server/monitor"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
@@ -61,6 +62,7 @@ type Server struct {
 	rpc      *jsonrpc.Server
 	serverID string
 	sys      *ovsdb.Database // _Server
+	mon      *monitor.Manager
 	locks    *Locks
 
 	mu      sync.Mutex
@@ -99,6 +101,8 @@ func New(opts Options) *Server {
 	s.sysRow = schema.NewUUID()
 	s.setSysRow(s.sysRow, nil, s.sys)
 	s.rpc = jsonrpc.NewServer(s, opts.JSONRPC)
+	s.mon = monitor.NewManager(monitor.Options{Logger: opts.Logger})
+	s.registerMonitorMethods()
 	s.locks = NewLocks()
 	s.registerLockMethods()
 	return s
@@ -517,6 +521,7 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	err := s.rpc.Close()
+	s.mon.Close()
 	names := make([]string, 0, len(dbs))
 	for n := range dbs {
 		names = append(names, n)

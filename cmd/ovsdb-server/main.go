@@ -425,7 +425,7 @@ func memoryShow(srv *server.Server) string {
 		atoms += a
 		cells += c
 	}
-	usage := map[string]int{"atoms": atoms, "cells": cells, "monitors": 0, "n-weak-refs": 0}
+	usage := map[string]int{"atoms": atoms, "cells": cells, "monitors": srv.MonitorCount(), "n-weak-refs": 0}
 	if n := len(srv.JSONRPC().Sessions()); n > 0 {
 		usage["sessions"] = n
 	}

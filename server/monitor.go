@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
+	"github.com/ovsdb-go/ovsdb-server/monitor"
+)
+
+// registerMonitorMethods wires the monitor methods into the JSON-RPC
+// server and wraps "transact" so that the updates caused by a session's own
+// commit are written before the transact reply.
+func (s *Server) registerMonitorMethods() {
+	create := func(method string, v monitor.Version) jsonrpc.Method {
+		return jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+			if _, err := s.rpc.LookupDB(method, params); err != nil {
+				return nil, err
+			}
+			db := s.Engine(params[0].(string))
+			if db == nil {
+				return nil, errors.New("database vanished")
+			}
+			return monErr(s.mon.Create(ss, db, v, params))
+		}}
+	}
+	s.rpc.Register("monitor", create("monitor", monitor.V1))
+	s.rpc.Register("monitor_cond", create("monitor_cond", monitor.V2))
+	s.rpc.Register("monitor_cond_since", create("monitor_cond_since", monitor.V3))
+	s.rpc.Register("monitor_cond_change", jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+		return monErr(s.mon.CondChange(ss, params))
+	}})
+	s.rpc.Register("monitor_cancel", jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+		return monErr(s.mon.Cancel(ss, params))
+	}})
+	s.rpc.Register("transact", jsonrpc.Method{Cancelable: true,
+		Handler: func(ctx context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+			db, err := s.rpc.LookupDB("transact", params)
+			if err != nil {
+				return nil, err
+			}
+			res := db.Transact(ctx, params[1:], ss.TransactOptions())
+			if e := s.Engine(db.Name()); e != nil {
+				s.mon.Sync(ss, e)
+			}
+			return res, nil
+		}})
+}
+
+func monErr(res any, err error) (any, error) {
+	var se monitor.StringError
+	if errors.As(err, &se) {
+		return nil, &jsonrpc.ErrorValue{Value: string(se)}
+	}
+	return res, err
+}
+
+// Monitors returns the monitor manager (to cancel the monitors of a
+// database: Monitors().CancelDatabase(name)).
+func (s *Server) Monitors() *monitor.Manager { return s.mon }
+
+// MonitorCount returns the number of active monitors (memory/show).
+func (s *Server) MonitorCount() int { return s.mon.Count() }
