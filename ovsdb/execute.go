@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/chash"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
@@ -374,6 +375,12 @@ func (x *txn) parseRow(js any, t *table, fields []schema.Datum) ([]*schema.Colum
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	if len(names) > 1 {
+		// C parses the row in its JSON hash-table order, which decides the
+		// error reported first. Members sharing a bucket would follow the
+		// request's textual order, which we do not keep: sorted stands in.
+		names = chash.Order(names...)
+	}
 	cols := make([]*schema.Column, 0, len(names))
 	for _, name := range names {
 		c := t.ts.Column(name)
