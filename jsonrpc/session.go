@@ -295,6 +295,12 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	var buf []byte
 	for in := range q {
 		out := ss.execute(in)
+		var after func()
+		if !in.m.Immediate {
+			ss.mu.Lock()
+			after, ss.after = ss.after, nil
+			ss.mu.Unlock()
+		}
 		if !out.suppress {
 			if out.err != nil {
 				buf = appendErrorReply(buf[:0], out.id, out.err)
@@ -305,6 +311,9 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 			if cap(buf) > 1<<20 {
 				buf = nil // do not pin huge replies
 			}
+		}
+		if after != nil {
+			after()
 		}
 		<-ss.cd.sem
 		ss.handlers.Done()
