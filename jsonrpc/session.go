@@ -296,7 +296,7 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	for in := range q {
 		out := ss.execute(in)
 		var after func()
-		if !in.m.Immediate {
+		if in.early == nil && !in.m.Immediate {
 			ss.mu.Lock()
 			after, ss.after = ss.after, nil
 			ss.mu.Unlock()
