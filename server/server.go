@@ -64,6 +64,9 @@ type Server struct {
 	sys      *ovsdb.Database // _Server
 	mon      *monitor.Manager
 	locks    *Locks
+	dbGone   []func(name string)
+	// convertMu serialises online conversions.
+	convertMu sync.Mutex
 
 	mu      sync.Mutex
 	dbs     map[string]*dbEntry
@@ -105,6 +108,8 @@ func New(opts Options) *Server {
 	s.registerMonitorMethods()
 	s.locks = NewLocks()
 	s.registerLockMethods()
+	s.registerDBChangeMethods()
+	s.registerConvert()
 	return s
 }
 
@@ -237,7 +242,9 @@ func (s *Server) RemoveDatabase(name string) error {
 	}
 	delete(s.dbs, name)
 	s.mu.Unlock()
-	s.log().Info("removing " + name + " database by user request")
+	comment := "removing " + name + " database by user request"
+	s.log().Info(comment)
+	s.databaseGone(name, comment, nil)
 	s.deleteSysRow(e.rowID)
 	return e.storage.Close()
 }
@@ -305,7 +312,8 @@ func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
 	set("model", "standalone")
 	set("connected", true)
 	set("leader", true)
-	set("schema", string(cjson.Marshal(db.Schema().ToJSON())))
+	// C writes the schema with sorted keys (JSSF_SORT), unlike get_schema.
+	set("schema", string(cjson.Marshal(sortedJSON(db.Schema().ToJSON()))))
 	row := &ovsdb.Row{Fields: fields}
 	if old == nil {
 		old = s.sys.Row("Database", id)
@@ -313,6 +321,33 @@ func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
 	s.sys.Apply(&ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{
 		"Database": {id: {Old: old, New: row}},
 	}})
+}
+
+// sortedJSON turns ordered objects into maps, which cjson writes sorted.
+func sortedJSON(v any) any {
+	switch x := v.(type) {
+	case *cjson.Object:
+		m := make(map[string]any, len(x.Keys))
+		for i, k := range x.Keys {
+			m[k] = sortedJSON(x.Vals[i])
+		}
+		return m
+	case cjson.Object:
+		return sortedJSON(&x)
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = sortedJSON(e)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = sortedJSON(e)
+		}
+		return out
+	}
+	return v
 }
 
 func (s *Server) deleteSysRow(id schema.UUID) {

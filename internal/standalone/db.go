@@ -58,7 +58,7 @@ func Create(path string, s *schema.DatabaseSchema) error {
 	if err != nil {
 		return err
 	}
-	if err := l.Write(s.ToJSON()); err != nil {
+	if err := l.WriteRaw(schemaRecord(s)); err != nil {
 		l.Close()
 		return err
 	}
@@ -209,6 +209,12 @@ func (d *DB) Commit(_ context.Context, cs *ovsdb.ChangeSet) error {
 
 var errClosed = errors.New("closed")
 
+// schemaRecord is the data of a schema record (schema.ToJSON is an
+// ordered object, which storage.Log.Write does not take).
+func schemaRecord(s *schema.DatabaseSchema) []byte {
+	return append(cjson.Marshal(s.ToJSON()), '\n')
+}
+
 // Compact rewrites the file as the schema plus one record holding every
 // row (plus records committed while it ran), atomically replacing it. It
 // must not be called from inside a transaction commit.
@@ -250,7 +256,7 @@ func (d *DB) compact() error {
 	if d.closed {
 		return errClosed
 	}
-	recs := []any{d.schema.ToJSON(), data}
+	recs := []any{schemaRecord(d.schema), data}
 	for _, t := range tail {
 		recs = append(recs, t)
 	}

@@ -1,0 +1,122 @@
+package standalone
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// Comment of the snapshot record written by an online conversion (as C).
+const convertComment = "converted by ovsdb-server"
+
+// ConvertDatabase makes a new in-memory database with schema ns holding
+// src's rows converted as C's ovsdb_convert does: tables and columns
+// absent from ns are dropped, new columns take their defaults, each kept
+// value is re-parsed with its new type (so a value that no longer fits
+// is an error), row UUIDs are kept, and the result must pass the usual
+// commit checks (references, indexes, limits). tables are the rows of
+// the source database (from Database.Read), whose schema is old.
+func ConvertDatabase(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *schema.DatabaseSchema) (*ovsdb.Database, error) {
+	ops := []any{}
+	for tname, rows := range tables {
+		ots, nts := old.Table(tname), ns.Table(tname)
+		if ots == nil || nts == nil {
+			continue
+		}
+		type colPair struct{ o, n *schema.Column }
+		var cols []colPair
+		for _, oc := range ots.Columns[2:] {
+			if nc := nts.ByName[oc.Name]; nc != nil && nc.Index >= 2 {
+				cols = append(cols, colPair{oc, nc})
+			}
+		}
+		for id, r := range rows {
+			row := make(map[string]any, len(cols))
+			for _, cp := range cols {
+				row[cp.n.Name] = schema.DatumToJSON(&cp.o.Type, r.Fields[cp.o.Index])
+			}
+			ops = append(ops, map[string]any{"op": "insert", "table": tname, "uuid": id.String(), "row": row})
+		}
+	}
+	// The engine wants decoded JSON (json.Number for numbers).
+	raw := cjson.Marshal(ops)
+	var decoded []any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&decoded); err != nil {
+		return nil, ovsdberr.New(ovsdberr.TagInternal, "conversion: %v", err)
+	}
+	db := ovsdb.NewDatabase(ns, nil)
+	res := db.Transact(context.Background(), decoded, ovsdb.TransactOptions{})
+	for _, r := range res {
+		m, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		if tag, ok := m["error"].(string); ok {
+			e := &ovsdberr.Error{Tag: tag}
+			if d, ok := m["details"].(string); ok {
+				e.Details = d
+			}
+			if s, ok := m["syntax"]; ok {
+				e.Syntax = s
+			}
+			return nil, e
+		}
+	}
+	return db, nil
+}
+
+// Convert converts the database online to schema ns (see ConvertDatabase)
+// and atomically rewrites the file as ns plus one record holding every
+// converted row, comment "converted by ovsdb-server". It returns a DB
+// serving the converted database from the same file; d is retired: its
+// engine refuses further commits and Close only detaches it. Writers of
+// d are blocked while the conversion runs.
+func (d *DB) Convert(ns *schema.DatabaseSchema) (*DB, error) {
+	d.compactMu.Lock()
+	defer d.compactMu.Unlock()
+	var nd *DB
+	var err error
+	d.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		var ndb *ovsdb.Database
+		ndb, err = ConvertDatabase(tables, d.schema, ns)
+		if err != nil {
+			return
+		}
+		rows := map[string][]*ovsdb.Row{}
+		ndb.Read(func(nt map[string]map[schema.UUID]*ovsdb.Row) {
+			for name, t := range nt {
+				for _, r := range t {
+					rows[name] = append(rows[name], r)
+				}
+			}
+		})
+		data := append(cjson.Marshal(snapshotJSON(ns, rows, convertComment, d.now())), '\n')
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.closed || d.closing {
+			err = ovsdberr.New(ovsdberr.TagIOError, "%s: database is closed", d.path)
+			return
+		}
+		if err = d.log.Replace(schemaRecord(ns), data); err != nil {
+			return
+		}
+		nd = &DB{path: d.path, schema: ns, db: ndb, log: d.log, nRead: 2, now: d.now}
+		nd.scheduleNext(false)
+		ndb.SetCommitter(nd)
+		// d no longer owns the file.
+		d.closed, d.closing = true, true
+		d.log = nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.db.SetCommitter(closedCommitter{d.path})
+	return nd, nil
+}

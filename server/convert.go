@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/standalone"
+	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// Converter is implemented by storages that support online schema
+// conversion: ConvertStorage rewrites the storage for schema ns with the
+// converted data and returns the storage serving the converted database
+// (the receiver is retired).
+type Converter interface {
+	ConvertStorage(ns *schema.DatabaseSchema) (Storage, error)
+}
+
+// standaloneConverter adapts *standalone.DB to Converter.
+func storageConverter(st Storage) Converter {
+	switch x := st.(type) {
+	case Converter:
+		return x
+	case *standalone.DB:
+		return convertFunc(func(ns *schema.DatabaseSchema) (Storage, error) {
+			nd, err := x.Convert(ns)
+			if err != nil {
+				return nil, err
+			}
+			return nd, nil
+		})
+	}
+	return nil
+}
+
+type convertFunc func(ns *schema.DatabaseSchema) (Storage, error)
+
+func (f convertFunc) ConvertStorage(ns *schema.DatabaseSchema) (Storage, error) { return f(ns) }
+
+// ConvertDatabase converts the named database online to schema ns, as the
+// "convert" method does: the data is kept (see standalone.ConvertDatabase
+// for the rules), the storage is rewritten, monitors of the database are
+// canceled (OnDatabaseGone hooks) and every session that is not
+// db-change-aware is disconnected, except keep (the requester, which C
+// disconnects only after its reply). As in C 3.1 for standalone
+// databases, the _Server row keeps showing the old schema text.
+func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *jsonrpc.Session) error {
+	if ns.Name != name {
+		return ovsdberr.New("invalid parameters", "new schema name (%s) does not match database name (%s)", ns.Name, name)
+	}
+	s.convertMu.Lock()
+	defer s.convertMu.Unlock()
+	s.mu.Lock()
+	e := s.dbs[name]
+	s.mu.Unlock()
+	if e == nil {
+		return errors.New("no database by that name")
+	}
+	conv := storageConverter(e.storage)
+	if conv == nil {
+		return ovsdberr.New(ovsdberr.TagOVSDB, "%s: storage does not support conversion", name)
+	}
+	nst, err := conv.ConvertStorage(ns)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	e.storage = nst
+	e.db = nst.Database()
+	s.mu.Unlock()
+	comment := "committed " + name + " database schema conversion"
+	s.databaseGone(name, comment, keep)
+	return nil
+}
+
+func (s *Server) registerConvert() {
+	s.rpc.Register("convert", jsonrpc.Method{Cancelable: true,
+		Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+			db, err := s.rpc.LookupDB("convert", params)
+			if err != nil {
+				return nil, err
+			}
+			if len(params) != 2 {
+				return nil, ovsdberr.Syntax(params, "array expected")
+			}
+			ns, err := schema.ParseSchema(params[1])
+			if err != nil {
+				return nil, err
+			}
+			if err := s.ConvertDatabase(db.Name(), ns, ss); err != nil {
+				return nil, err
+			}
+			if !DBChangeAware(ss) {
+				ss.AfterReply(func() { _ = ss.Close() })
+			}
+			return map[string]any{}, nil
+		}})
+}

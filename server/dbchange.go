@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+
+	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+)
+
+// dbChangeAwareKey is the jsonrpc.Session value set by set_db_change_aware.
+type dbChangeAwareKey struct{}
+
+// DBChangeAware reports whether the session asked, with
+// set_db_change_aware [true], to be told about removed or converted
+// databases (monitor_canceled notifications) instead of being
+// disconnected.
+func DBChangeAware(ss *jsonrpc.Session) bool {
+	v, _ := ss.Get(dbChangeAwareKey{})
+	b, _ := v.(bool)
+	return b
+}
+
+// OnDatabaseGone registers fn, called with a database's name when the
+// database is removed (remove-db) or replaced by an online conversion,
+// before the sessions that are not db-change-aware are disconnected. The
+// monitor layer uses it to cancel the monitors of that database, sending
+// "monitor_canceled" [monitor-id] to sessions for which DBChangeAware is
+// true (C's ovsdb_jsonrpc_monitor_destroy with notify).
+func (s *Server) OnDatabaseGone(fn func(name string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dbGone = append(s.dbGone, fn)
+}
+
+// databaseGone runs the hooks for name, then disconnects every session
+// that is not db-change-aware (as C's ovsdb_jsonrpc_server_remove_db and
+// ovsdb_jsonrpc_server_reconnect(force=false)).
+// keep, if not nil, is left connected.
+func (s *Server) databaseGone(name, comment string, keep *jsonrpc.Session) {
+	s.mu.Lock()
+	hooks := append([]func(string){}, s.dbGone...)
+	s.mu.Unlock()
+	for _, fn := range hooks {
+		fn(name)
+	}
+	for _, ss := range s.rpc.Sessions() {
+		if ss != keep && !DBChangeAware(ss) {
+			s.log().Info(ss.RemoteAddr() + ": disconnecting (" + comment + ")")
+			_ = ss.Close()
+		}
+	}
+}
+
+func (s *Server) registerDBChangeMethods() {
+	s.rpc.Register("set_db_change_aware", jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+		var b, ok bool
+		if len(params) == 1 {
+			b, ok = params[0].(bool)
+		}
+		if !ok {
+			return nil, ovsdberr.Syntax(params, "set_db_change_aware: true or false parameter expected")
+		}
+		ss.Set(dbChangeAwareKey{}, b)
+		return map[string]any{}, nil
+	}})
+}
