@@ -95,6 +95,7 @@ type dbState struct {
 	lastID   schema.UUID
 	pending  []txnRec
 	history  []txnRec
+	histBase schema.UUID // the txn just before history[0]
 	histRows int
 	monitors map[*monitor]struct{}
 }
@@ -130,7 +131,7 @@ func (mg *Manager) dbFor(db *ovsdb.Database) *dbState {
 	ds := &dbState{mgr: mg, db: db, kick: make(chan struct{}, 1), done: make(chan struct{}),
 		monitors: map[*monitor]struct{}{}}
 	ds.stop = db.Observe(func(_ map[string]map[schema.UUID]*ovsdb.Row, last schema.UUID) {
-		ds.lastID = last
+		ds.lastID, ds.histBase = last, last
 	}, ds.observe)
 	mg.dbs[db] = ds
 	go ds.loop()
@@ -153,6 +154,7 @@ func (ds *dbState) observe(id schema.UUID, cs *ovsdb.ChangeSet) {
 	o := &ds.mgr.opts
 	for len(ds.history) > o.HistoryTxns || (len(ds.history) > 1 && ds.histRows > o.HistoryRows) {
 		ds.histRows -= ds.history[0].rows
+		ds.histBase = ds.history[0].id
 		ds.history[0] = txnRec{}
 		ds.history = ds.history[1:]
 	}

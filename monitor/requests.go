@@ -185,6 +185,9 @@ func (mg *Manager) Create(ss Session, db *ovsdb.Database, v Version, params []an
 		if v == V3 && since != zeroUUID {
 			if since == ds.lastID {
 				found = true
+			} else if since == ds.histBase {
+				found = true
+				missed = append([]txnRec(nil), ds.history...)
 			} else {
 				for i, rec := range ds.history {
 					if rec.id == since {

@@ -1,0 +1,218 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+const testSchema = `{"name":"T","version":"1.0.0","tables":{"R":{"columns":{
+ "name":{"type":"string"},"n":{"type":"integer"},
+ "s":{"type":{"key":"string","min":0,"max":"unlimited"}},
+ "m":{"type":{"key":"string","value":"string","min":0,"max":"unlimited"}}}}}}`
+
+type fakeSession struct {
+	mu      sync.Mutex
+	notes   []string
+	after   func()
+	closed  bool
+	onClose []func()
+	block   chan struct{}
+}
+
+func (f *fakeSession) Notify(method string, params any) error {
+	if f.block != nil {
+		<-f.block
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notes = append(f.notes, method+" "+string(cjson.Marshal(params)))
+	return nil
+}
+func (f *fakeSession) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeSession) OnClose(fn func())    { f.onClose = append(f.onClose, fn) }
+func (f *fakeSession) AfterReply(fn func()) { f.after = fn }
+
+// reply simulates the JSON-RPC layer writing the reply.
+func (f *fakeSession) reply() {
+	if f.after != nil {
+		f.after()
+		f.after = nil
+	}
+}
+
+func (f *fakeSession) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.notes
+	f.notes = nil
+	return n
+}
+
+func setup(t *testing.T) (*Manager, *ovsdb.Database) {
+	s, err := schema.ParseSchemaBytes([]byte(testSchema))
+	require.NoError(t, err)
+	db := ovsdb.NewDatabase(s, nil)
+	mg := NewManager(Options{})
+	t.Cleanup(mg.Close)
+	return mg, db
+}
+
+func decode(t *testing.T, s string) any {
+	v, err := schema.DecodeJSON([]byte(s))
+	require.NoError(t, err)
+	return v
+}
+
+func transact(t *testing.T, mg *Manager, ss *fakeSession, db *ovsdb.Database, ops string) string {
+	res := db.Transact(context.Background(), decode(t, ops).([]any), ovsdb.TransactOptions{})
+	mg.Sync(ss, db)
+	return string(cjson.Marshal(res))
+}
+
+func uuidOf(t *testing.T, res string) string {
+	var v []map[string][]string
+	require.NoError(t, json.Unmarshal([]byte(res), &v))
+	return v[0]["uuid"][1]
+}
+
+func TestShapes(t *testing.T) {
+	mg, db := setup(t)
+	ss := &fakeSession{}
+	res := transact(t, mg, ss, db, `[{"op":"insert","table":"R","row":{"name":"a","n":1,"s":["set",["x"]]}}]`)
+	u := uuidOf(t, res)
+
+	r1, err := mg.Create(ss, db, V1, decode(t, `["T","m1",{"R":{"columns":["n","name","s"]}}]`).([]any))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"R":{"`+u+`":{"new":{"n":1,"name":"a","s":"x"}}}}`, string(cjson.Marshal(r1)))
+	ss.reply()
+	r2, err := mg.Create(ss, db, V2, decode(t, `["T","m2",{"R":[{"columns":["n","s","m"],"where":[["n",">",0]]}]}]`).([]any))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"R":{"`+u+`":{"initial":{"n":1,"s":"x"}}}}`, string(cjson.Marshal(r2)))
+	ss.reply()
+	require.Equal(t, 2, mg.Count())
+
+	_, err = mg.Create(ss, db, V1, decode(t, `["T","m1",{"R":{}}]`).([]any))
+	require.EqualError(t, err, "syntax error: duplicate monitor ID")
+
+	tests := []struct{ ops, v1, v2 string }{
+		{`[{"op":"update","table":"R","where":[],"row":{"s":["set",["y"]],"m":["map",[["k","v"]]]}}]`,
+			`["m1",{"R":{"` + u + `":{"new":{"n":1,"name":"a","s":"y"},"old":{"s":"x"}}}}]`,
+			`["m2",{"R":{"` + u + `":{"modify":{"m":["map",[["k","v"]]],"s":["set",["x","y"]]}}}}]`},
+		{`[{"op":"update","table":"R","where":[],"row":{"m":["map",[["k","w"]]]}}]`, ``,
+			`["m2",{"R":{"` + u + `":{"modify":{"m":["map",[["k","w"]]]}}}}]`},
+		{`[{"op":"update","table":"R","where":[],"row":{"n":0}}]`,
+			`["m1",{"R":{"` + u + `":{"new":{"n":0,"name":"a","s":"y"},"old":{"n":1}}}}]`,
+			`["m2",{"R":{"` + u + `":{"delete":null}}}]`},
+		{`[{"op":"delete","table":"R","where":[]}]`,
+			`["m1",{"R":{"` + u + `":{"old":{"n":0,"name":"a","s":"y"}}}}]`, ``},
+	}
+	for _, tc := range tests {
+		transact(t, mg, ss, db, tc.ops)
+		var want []string
+		if tc.v1 != "" {
+			want = append(want, "update "+tc.v1)
+		}
+		if tc.v2 != "" {
+			want = append(want, "update2 "+tc.v2)
+		}
+		got := ss.take()
+		require.ElementsMatch(t, want, got, tc.ops)
+	}
+	_, err = mg.Cancel(ss, []any{"m1"})
+	require.NoError(t, err)
+	_, err = mg.Cancel(ss, []any{"m1"})
+	require.Equal(t, errUnknownMonitor, err)
+	require.Equal(t, 1, mg.Count())
+}
+
+func TestCondChangeAndSince(t *testing.T) {
+	mg, db := setup(t)
+	ss := &fakeSession{}
+	ua := uuidOf(t, transact(t, mg, ss, db, `[{"op":"insert","table":"R","row":{"name":"a","n":1}}]`))
+	ub := uuidOf(t, transact(t, mg, ss, db, `[{"op":"insert","table":"R","row":{"name":"b","n":5}}]`))
+	r, err := mg.Create(ss, db, V3, decode(t, `["T","c",{"R":[{"columns":["name"],"where":[["n","<",3]]}]},"00000000-0000-0000-0000-000000000000"]`).([]any))
+	require.NoError(t, err)
+	ss.reply()
+	arr := r.([]any)
+	require.Equal(t, false, arr[0])
+	last := arr[1].(string)
+	require.JSONEq(t, `{"R":{"`+ua+`":{"initial":{"name":"a"}}}}`, string(cjson.Marshal(arr[2])))
+
+	_, err = mg.CondChange(ss, decode(t, `["c","c2",{"R":[{"where":[["n",">",3]]}]}]`).([]any))
+	require.NoError(t, err)
+	got := ss.take()
+	require.Len(t, got, 1)
+	var p []any
+	require.NoError(t, json.Unmarshal([]byte(got[0][len("update3 "):]), &p))
+	require.Equal(t, "c2", p[0])
+	require.JSONEq(t, `{"R":{"`+ua+`":{"delete":null},"`+ub+`":{"insert":{"name":"b"}}}}`, string(cjson.Marshal(p[2])))
+
+	_, err = mg.CondChange(ss, decode(t, `["c2","c2",{"R":[{"columns":["n"]}]}]`).([]any))
+	require.ErrorContains(t, err, "changing columns is unsupported")
+
+	// A second client reconnecting with the known id gets only the missed change.
+	transact(t, mg, ss, db, `[{"op":"update","table":"R","where":[["name","==","b"]],"row":{"n":7}}]`)
+	transact(t, mg, ss, db, `[{"op":"update","table":"R","where":[["name","==","a"]],"row":{"name":"a2"}}]`)
+	ss2 := &fakeSession{}
+	r, err = mg.Create(ss2, db, V3, decode(t, `["T","x",{"R":[{"columns":["name"]}]},"`+last+`"]`).([]any))
+	require.NoError(t, err)
+	arr = r.([]any)
+	require.Equal(t, true, arr[0])
+	require.Equal(t, db.LastTxnID().String(), arr[1])
+	require.JSONEq(t, `{"R":{"`+ua+`":{"modify":{"name":"a2"}}}}`, string(cjson.Marshal(arr[2])))
+}
+
+func TestSlowConsumerDisconnected(t *testing.T) {
+	s, err := schema.ParseSchemaBytes([]byte(testSchema))
+	require.NoError(t, err)
+	db := ovsdb.NewDatabase(s, nil)
+	mg := NewManager(Options{MaxBacklogMsgs: 3})
+	defer mg.Close()
+	slow := &fakeSession{block: make(chan struct{})}
+	fast := &fakeSession{}
+	for _, ss := range []*fakeSession{slow, fast} {
+		_, err := mg.Create(ss, db, V2, decode(t, `["T","m",{"R":[{}]}]`).([]any))
+		require.NoError(t, err)
+		ss.reply()
+	}
+	for i := 0; i < 6; i++ {
+		transact(t, mg, fast, db, `[{"op":"insert","table":"R","row":{"n":1}}]`)
+	}
+	require.Len(t, fast.take(), 6)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		slow.mu.Lock()
+		c := slow.closed
+		slow.mu.Unlock()
+		if c || time.Now().After(deadline) {
+			require.True(t, c, "slow client must be disconnected")
+			break
+		}
+		mg.Sync(fast, db)
+	}
+	close(slow.block)
+	require.Equal(t, 1, mg.Count())
+}
+
+func TestDatumDiff(t *testing.T) {
+	st := &schema.Type{Key: schema.BaseType{Type: schema.TypeString}, Min: 0, Max: 1}
+	d := DatumDiff(st, schema.Datum{Keys: []schema.Atom{"x"}}, schema.Datum{Keys: []schema.Atom{"y"}})
+	require.Equal(t, []schema.Atom{"x", "y"}, d.Keys)
+	sc := &schema.Type{Key: schema.BaseType{Type: schema.TypeString}, Min: 1, Max: 1}
+	d = DatumDiff(sc, schema.NewScalar("x"), schema.NewScalar("y"))
+	require.Equal(t, []schema.Atom{"y"}, d.Keys)
+}
