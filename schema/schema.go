@@ -144,7 +144,7 @@ func ParseSchemaOrdered(js any, ko *KeyOrder) (*DatabaseSchema, error) {
 	}
 	for _, tn := range cOrder(textOrder(tobj, tOrder)) {
 		tj := tobj[tn]
-		if tn[0] == '_' {
+		if len(tn) > 0 && tn[0] == '_' {
 			return nil, ovsdberr.Syntax(js, "names beginning with \"_\" are reserved")
 		}
 		if !IsValidID(tn) {
@@ -242,7 +242,7 @@ func parseTable(name string, js any, colOrder []string) (*Table, error) {
 	parsed := make(map[string]*Column, len(colObj))
 	jOrder := cOrder(textOrder(colObj, colOrder))
 	for _, cn := range jOrder {
-		if cn[0] == '_' {
+		if len(cn) > 0 && cn[0] == '_' {
 			return nil, ovsdberr.Syntax(js, "names beginning with \"_\" are reserved")
 		}
 		if !IsValidID(cn) {
@@ -330,10 +330,29 @@ func (t *Table) setCColumns() {
 	}
 }
 
-// ToJSON returns the schema as C's get_schema prints it, with the members
+// ToJSON returns the schema JSON as plain maps (cjson sorts their members).
+// Use CJSON where the bytes must match C's.
+func (s *DatabaseSchema) ToJSON() map[string]any {
+	return objectToMap(s.CJSON()).(map[string]any)
+}
+
+func objectToMap(v any) any {
+	o, ok := v.(*cjson.Object)
+	if !ok {
+		return v
+	}
+	m := make(map[string]any, len(o.Keys))
+	for i, k := range o.Keys {
+		m[k] = objectToMap(o.Vals[i])
+	}
+	return m
+}
+
+// CJSON returns the schema as C's get_schema prints it, with the members
 // of every object in the order C's serialiser emits them (its hash-table
-// order; see internal/chash).
-func (s *DatabaseSchema) ToJSON() *cjson.Object {
+// order; see internal/chash): what get_schema replies, the _Server
+// "schema" column and a database file's first record should hold.
+func (s *DatabaseSchema) CJSON() *cjson.Object {
 	m := newCObject()
 	m.put("name", s.Name)
 	if s.Version != "" {

@@ -110,7 +110,7 @@ func TestGetSchemaMatchesC(t *testing.T) {
 		require.NoError(t, err, string(out))
 		args = append(args, db)
 		rec := firstRecord(t, db)
-		require.Equal(t, string(rec), string(cjson.Marshal(s.ToJSON())), "ovsdb-tool create %s", f)
+		require.Equal(t, string(rec), string(cjson.Marshal(s.CJSON())), "ovsdb-tool create %s", f)
 		// The server re-parses the record C wrote: its text order is what
 		// decides get_schema's order. Parse it as our storage does
 		// (DecodeJSON, then ParseSchema on the decoded map).
@@ -144,7 +144,7 @@ func TestGetSchemaMatchesC(t *testing.T) {
 		}
 		require.NoError(t, dec.Decode(&reply))
 		require.Nil(t, reply.Error)
-		require.Equal(t, string(reply.Result), string(cjson.Marshal(s.ToJSON())), s.Name)
+		require.Equal(t, string(reply.Result), string(cjson.Marshal(s.CJSON())), s.Name)
 	}
 }
 
