@@ -43,6 +43,13 @@ func (s *Server) databaseGone(name, comment string, keep *jsonrpc.Session) {
 	for _, fn := range hooks {
 		fn(name)
 	}
+	if s.mon != nil {
+		for _, c := range s.mon.CancelDatabase(name) {
+			if ss, ok := c.Session.(*jsonrpc.Session); ok && DBChangeAware(ss) {
+				_ = ss.Notify("monitor_canceled", []any{c.ID})
+			}
+		}
+	}
 	for _, ss := range s.rpc.Sessions() {
 		if ss != keep && !DBChangeAware(ss) {
 			s.log().Info(ss.RemoteAddr() + ": disconnecting (" + comment + ")")

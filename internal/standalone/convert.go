@@ -38,19 +38,18 @@ func ConvertDatabase(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *sche
 		for id, r := range rows {
 			row := make(map[string]any, len(cols))
 			for _, cp := range cols {
-				row[cp.n.Name] = schema.DatumToJSON(&cp.o.Type, r.Fields[cp.o.Index])
+				js := schema.DatumToJSON(&cp.o.Type, r.Fields[cp.o.Index])
+				// C's ovsdb_datum_convert: the error keeps its syntax.
+				if _, err := schema.ParseDatum(&cp.n.Type, decodeJSON(js), nil); err != nil {
+					return nil, err
+				}
+				row[cp.n.Name] = js
 			}
 			ops = append(ops, map[string]any{"op": "insert", "table": tname, "uuid": id.String(), "row": row})
 		}
 	}
 	// The engine wants decoded JSON (json.Number for numbers).
-	raw := cjson.Marshal(ops)
-	var decoded []any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&decoded); err != nil {
-		return nil, ovsdberr.New(ovsdberr.TagInternal, "conversion: %v", err)
-	}
+	decoded, _ := decodeJSON(ops).([]any)
 	db := ovsdb.NewDatabase(ns, nil)
 	res := db.Transact(context.Background(), decoded, ovsdb.TransactOptions{})
 	for _, r := range res {
@@ -119,4 +118,16 @@ func (d *DB) Convert(ns *schema.DatabaseSchema) (*DB, error) {
 	}
 	d.db.SetCommitter(closedCommitter{d.path})
 	return nd, nil
+}
+
+// decodeJSON round-trips v through its C serialisation so that it looks
+// like received JSON (numbers as json.Number).
+func decodeJSON(v any) any {
+	dec := json.NewDecoder(bytes.NewReader(cjson.Marshal(v)))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil
+	}
+	return out
 }
