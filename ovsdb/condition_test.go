@@ -263,7 +263,7 @@ func TestConditionOrderAndJSON(t *testing.T) {
 		[]any{"_uuid", "==", []any{"uuid", "11111111-2222-3333-4444-555555555555"}},
 		[]any{"b", "==", true},
 		[]any{"i", "==", int64(1)},
-		[]any{"r", "<", json.Number("2")},
+		[]any{"r", "<", float64(2)},
 		[]any{"s", "!=", "x"},
 	}, got)
 }

@@ -63,7 +63,10 @@ func FuzzParseDatum(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			back, err := schema.DecodeJSON(cjson.Marshal(schema.DatumToJSON(typ, d)))
+			// Reals print with 15 significant digits, as in C, so the
+			// first round trip may round; after it the form is stable.
+			first := cjson.Marshal(schema.DatumToJSON(typ, d))
+			back, err := schema.DecodeJSON(first)
 			if err != nil {
 				t.Fatalf("datum JSON does not decode: %v", err)
 			}
@@ -71,8 +74,11 @@ func FuzzParseDatum(f *testing.F) {
 			if err != nil {
 				t.Fatalf("round trip failed: %v (%s)", err, data)
 			}
-			if !d.Equal(d2) {
+			if typ.Key.Type != schema.TypeReal && (typ.Value == nil || typ.Value.Type != schema.TypeReal) && !d.Equal(d2) {
 				t.Fatalf("round trip changed datum: %s", data)
+			}
+			if second := cjson.Marshal(schema.DatumToJSON(typ, d2)); string(second) != string(first) {
+				t.Fatalf("JSON form not stable: %s then %s", first, second)
 			}
 			_ = schema.DatumString(typ, d)
 		}
