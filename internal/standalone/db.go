@@ -171,11 +171,11 @@ func (d *DB) shouldCompact() bool {
 // Commit implements ovsdb.Committer: it appends the change set as one
 // record and fsyncs when the transaction asked for durability.
 func (d *DB) Commit(_ context.Context, cs *ovsdb.ChangeSet) error {
-	js := changeSetJSON(d.schema, cs, d.now())
-	if js == nil {
+	data, ok := appendChangeSet(nil, d.schema, cs, d.now())
+	if !ok {
 		return nil
 	}
-	data := append(cjson.Marshal(js), '\n')
+	data = append(data, '\n')
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -212,7 +212,7 @@ var errClosed = errors.New("closed")
 // schemaRecord is the data of a schema record (schema.ToJSON is an
 // ordered object, which storage.Log.Write does not take).
 func schemaRecord(s *schema.DatabaseSchema) []byte {
-	return append(cjson.Marshal(s.ToJSON()), '\n')
+	return append(cjson.Marshal(s.CJSON()), '\n')
 }
 
 // Compact rewrites the file as the schema plus one record holding every

@@ -1,0 +1,161 @@
+package standalone
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// tableEnc is what appendChangeSet needs about one table, computed once.
+type tableEnc struct {
+	cols     []*schema.Column // persistent columns except _uuid, by name
+	defaults []schema.Datum   // default datum of each column, by index
+}
+
+var tableEncs sync.Map // *schema.Table -> *tableEnc
+
+func encFor(ts *schema.Table) *tableEnc {
+	if e, ok := tableEncs.Load(ts); ok {
+		return e.(*tableEnc)
+	}
+	e := &tableEnc{defaults: make([]schema.Datum, len(ts.Columns))}
+	for _, c := range ts.Columns {
+		e.defaults[c.Index] = schema.DefaultDatum(&c.Type)
+		if c.Index != schema.ColUUID && c.Persistent {
+			e.cols = append(e.cols, c)
+		}
+	}
+	sort.Slice(e.cols, func(i, j int) bool { return e.cols[i].Name < e.cols[j].Name })
+	v, _ := tableEncs.LoadOrStore(ts, e)
+	return v.(*tableEnc)
+}
+
+// appendRow appends the file form of one row change (see rowJSON) and
+// reports false, with b unchanged, when nothing persistent changed.
+func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
+	if rc.New == nil {
+		if rc.Old == nil {
+			return b, false
+		}
+		return append(b, "null"...), true
+	}
+	start := len(b)
+	b = append(b, '{')
+	n := 0
+	for _, c := range e.cols {
+		nd := rc.New.Fields[c.Index]
+		var v any
+		if rc.Old == nil {
+			if nd.Equal(e.defaults[c.Index]) {
+				continue
+			}
+			v = schema.DatumToJSON(&c.Type, nd)
+		} else {
+			od := rc.Old.Fields[c.Index]
+			if od.Equal(nd) {
+				continue
+			}
+			v = schema.DatumToJSON(&c.Type, datumDiff(&c.Type, od, nd))
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = cjson.AppendString(b, c.Name)
+		b = append(b, ':')
+		b = cjson.Append(b, v)
+	}
+	if rc.Old != nil && n == 0 {
+		return b[:start], false
+	}
+	return append(b, '}'), true
+}
+
+type rowRef struct {
+	id schema.UUID
+	rc *ovsdb.RowChange
+}
+
+// appendChangeSet appends the file record for cs, byte for byte
+// cjson.Marshal(changeSetJSON(s, cs, now)), without building the JSON
+// tree. It reports false, with b unchanged, if cs changes nothing
+// persistent.
+func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, now time.Time) ([]byte, bool) {
+	keys := make([]string, 0, len(cs.Tables)+3)
+	for tname := range cs.Tables {
+		if s.Table(tname) != nil {
+			keys = append(keys, tname)
+		}
+	}
+	if len(keys) == 0 {
+		return b, false
+	}
+	if cs.Comment != "" {
+		keys = append(keys, "_comment")
+	}
+	keys = append(keys, "_date", "_is_diff")
+	sort.Strings(keys)
+	start := len(b)
+	b = append(b, '{')
+	first, any := true, false
+	var refs []rowRef
+	for _, k := range keys {
+		mark := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		b = cjson.AppendString(b, k)
+		b = append(b, ':')
+		switch k {
+		case "_comment":
+			b = cjson.AppendString(b, cs.Comment)
+		case "_date":
+			b = cjson.Append(b, json.Number(strconv.FormatInt(now.UnixMilli(), 10)))
+		case "_is_diff":
+			b = append(b, "true"...)
+		default:
+			ts := s.Table(k)
+			e := encFor(ts)
+			refs = refs[:0]
+			for id, rc := range cs.Tables[k] {
+				refs = append(refs, rowRef{id, rc})
+			}
+			// The canonical text form of a UUID sorts like its bytes.
+			sort.Slice(refs, func(i, j int) bool { return string(refs[i].id[:]) < string(refs[j].id[:]) })
+			b = append(b, '{')
+			nrows := 0
+			for _, r := range refs {
+				rowMark := len(b)
+				if nrows > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '"')
+				b = append(b, r.id.String()...)
+				b = append(b, '"', ':')
+				var ok bool
+				if b, ok = appendRow(b, e, r.rc); !ok {
+					b = b[:rowMark]
+					continue
+				}
+				nrows++
+			}
+			if nrows == 0 {
+				b = b[:mark]
+				continue
+			}
+			b = append(b, '}')
+			any = true
+		}
+		first = false
+	}
+	if !any {
+		return b[:start], false
+	}
+	return append(b, '}'), true
+}
