@@ -166,7 +166,7 @@ func (s *Server) Engine(name string) *ovsdb.Database {
 type dbAdapter struct{ db *ovsdb.Database }
 
 func (a dbAdapter) Name() string    { return a.db.Name() }
-func (a dbAdapter) SchemaJSON() any { return a.db.Schema().ToJSON() }
+func (a dbAdapter) SchemaJSON() any { return a.db.Schema().CJSON() }
 func (a dbAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
 	return a.db.Transact(ctx, ops, opts)
 }
@@ -313,7 +313,7 @@ func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
 	set("connected", true)
 	set("leader", true)
 	// C writes the schema with sorted keys (JSSF_SORT), unlike get_schema.
-	set("schema", string(cjson.Marshal(sortedJSON(db.Schema().ToJSON()))))
+	set("schema", string(cjson.Marshal(db.Schema().ToJSON()))) // C stores it sorted (JSSF_SORT)
 	row := &ovsdb.Row{Fields: fields}
 	if old == nil {
 		old = s.sys.Row("Database", id)

@@ -374,7 +374,7 @@ func composeHeader(magic string, data []byte) []byte {
 // removed) but durable only after Commit.
 func (l *Log) Write(json any) error {
 	switch json.(type) {
-	case map[string]any, []any:
+	case map[string]any, []any, *cjson.Object:
 	default:
 		return ovsdberr.New(ovsdberr.TagInternal, "bad JSON type")
 	}
