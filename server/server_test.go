@@ -130,7 +130,9 @@ func TestServeAndServerDB(t *testing.T) {
 	require.Len(t, res.([]any), 1)
 	require.Contains(t, res.([]any)[0].(map[string]any), "uuid")
 
-	// Removing a database removes its _Server row.
+	// Removing a database removes its _Server row. Sessions that are not
+	// db-change-aware are disconnected by remove-db, as C does.
+	require.Equal(t, map[string]any{}, call(t, c, "set_db_change_aware", []any{true}))
 	require.NoError(t, s.RemoveDatabase("A_db"))
 	require.True(t, opened[pathA].closed)
 	require.Equal(t, []any{"B", "_Server"}, call(t, c, "list_dbs", []any{}))
