@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
-	"sync"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/chash"
 )
@@ -118,77 +116,6 @@ func skipRest(dec *json.Decoder) error {
 		}
 	}
 	return nil
-}
-
-// orderCache remembers the key order of schema-shaped objects decoded by
-// DecodeJSON, so that ParseSchema on the decoded map (e.g. the first record
-// of a database file, read through storage) can use it.
-var orderCache struct {
-	sync.Mutex
-	entries [8]struct {
-		ptr uintptr
-		ko  *KeyOrder
-	}
-	next int
-}
-
-func rememberOrder(m map[string]any, data []byte) {
-	tables, ok := m["tables"].(map[string]any)
-	if !ok {
-		return
-	}
-	if _, ok := m["name"].(string); !ok {
-		return
-	}
-	ko, err := SchemaKeyOrder(data)
-	if err != nil || len(ko.Tables) != len(tables) {
-		return
-	}
-	orderCache.Lock()
-	e := &orderCache.entries[orderCache.next]
-	e.ptr, e.ko = reflect.ValueOf(m).Pointer(), ko
-	orderCache.next = (orderCache.next + 1) % len(orderCache.entries)
-	orderCache.Unlock()
-}
-
-// lookupOrder returns the remembered key order of m if it matches m's keys.
-func lookupOrder(m map[string]any) *KeyOrder {
-	p := reflect.ValueOf(m).Pointer()
-	var ko *KeyOrder
-	orderCache.Lock()
-	for _, e := range orderCache.entries {
-		if e.ptr == p && e.ko != nil {
-			ko = e.ko
-		}
-	}
-	orderCache.Unlock()
-	if ko == nil || !ko.matches(m) {
-		return nil
-	}
-	return ko
-}
-
-func (ko *KeyOrder) matches(m map[string]any) bool {
-	tables, ok := m["tables"].(map[string]any)
-	if !ok || len(tables) != len(ko.Tables) {
-		return false
-	}
-	for _, tn := range ko.Tables {
-		tj, ok := tables[tn].(map[string]any)
-		if !ok {
-			return false
-		}
-		cols, ok := tj["columns"].(map[string]any)
-		if !ok || len(cols) != len(ko.Columns[tn]) {
-			return false
-		}
-		for _, cn := range ko.Columns[tn] {
-			if _, ok := cols[cn]; !ok {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // textOrder returns the member names of obj in textual order when known

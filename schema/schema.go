@@ -90,9 +90,6 @@ func DecodeJSON(data []byte) (any, error) {
 	if dec.More() {
 		return nil, errTrailing
 	}
-	if m, ok := v.(map[string]any); ok {
-		rememberOrder(m, data)
-	}
 	return v, nil
 }
 
@@ -104,15 +101,12 @@ var errTrailing = trailingError{}
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// ParseSchema parses a decoded schema (numbers as json.Number). If js came
-// from DecodeJSON, the textual member order seen there is used for C's
-// iteration orders; otherwise names are taken in sorted order.
+// ParseSchema parses a decoded schema (numbers as json.Number). A decoded
+// value has lost its textual member order, so names are taken in sorted
+// order for C's iteration orders; use ParseSchemaBytes when the text is
+// available.
 func ParseSchema(js any) (*DatabaseSchema, error) {
-	var ko *KeyOrder
-	if m, ok := js.(map[string]any); ok {
-		ko = lookupOrder(m)
-	}
-	return ParseSchemaOrdered(js, ko)
+	return ParseSchemaOrdered(js, nil)
 }
 
 // ParseSchemaOrdered parses a decoded schema whose "tables" and "columns"

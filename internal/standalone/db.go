@@ -94,14 +94,16 @@ func Open(path string) (*DB, error) {
 }
 
 func load(path string, l *storage.Log) (*DB, error) {
-	rec, err := l.Read()
+	// The schema record is parsed from its text, whose member order decides
+	// C's iteration orders (see schema.ParseSchemaBytes).
+	raw, err := l.ReadRaw()
 	if err != nil {
 		return nil, err
 	}
-	if rec == nil {
+	if raw == nil {
 		return nil, ovsdberr.New(ovsdberr.TagOVSDB, "%s: unexpected end of file reading schema", path)
 	}
-	s, err := schema.ParseSchema(rec)
+	s, err := schema.ParseSchemaBytes(raw)
 	if err != nil {
 		return nil, err
 	}
