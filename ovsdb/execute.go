@@ -370,6 +370,21 @@ func (x *txn) parseRow(js any, t *table, fields []schema.Datum) ([]*schema.Colum
 	if !ok {
 		return nil, ovsdberr.Syntax(js, "row must be JSON object")
 	}
+	if len(obj) == 1 {
+		// One member: no order to establish.
+		for name, v := range obj {
+			c := t.ts.Column(name)
+			if c == nil {
+				return nil, ovsdberr.WithSyntax("unknown column", js, "No column %s in table %s.", name, t.ts.Name)
+			}
+			d, err := schema.ParseDatum(&c.Type, v, x.symtab)
+			if err != nil {
+				return nil, err
+			}
+			fields[c.Index] = d
+			return []*schema.Column{c}, nil
+		}
+	}
 	names := make([]string, 0, len(obj))
 	for k := range obj {
 		names = append(names, k)
@@ -395,6 +410,31 @@ func (x *txn) parseRow(js any, t *table, fields []schema.Datum) ([]*schema.Colum
 		cols = append(cols, c)
 	}
 	return cols, nil
+}
+
+// parseRowFields is parseRow for callers that do not need the columns in
+// C's order: members are parsed in any order and only when one fails is
+// the row parsed again in C's order, so the error reported is C's.
+func (x *txn) parseRowFields(js any, t *table, fields []schema.Datum) error {
+	obj, ok := js.(map[string]any)
+	if !ok || len(obj) <= 1 {
+		_, err := x.parseRow(js, t, fields)
+		return err
+	}
+	for name, v := range obj {
+		c := t.ts.Column(name)
+		if c == nil {
+			_, err := x.parseRow(js, t, fields)
+			return err
+		}
+		d, err := schema.ParseDatum(&c.Type, v, x.symtab)
+		if err != nil {
+			_, err := x.parseRow(js, t, fields)
+			return err
+		}
+		fields[c.Index] = d
+	}
+	return nil
 }
 
 func (t *table) newFields() []schema.Datum {
@@ -437,7 +477,7 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 		id = schema.NewUUID()
 	}
 	fields := t.newFields()
-	if _, err := x.parseRow(rowJS, t, fields); err != nil {
+	if err := x.parseRowFields(rowJS, t, fields); err != nil {
 		return nil, err
 	}
 	for _, c := range cColumns(t.ts) {
@@ -683,7 +723,7 @@ func execWait(x *txn, p *parser, _ bool) (any, error) {
 	expected := map[string]bool{}
 	for _, rj := range rowsJS.([]any) {
 		fields := t.newFields()
-		if _, err := x.parseRow(rj, t, fields); err != nil {
+		if err := x.parseRowFields(rj, t, fields); err != nil {
 			return nil, err
 		}
 		expected[indexKey(fields, cols)] = true
