@@ -24,14 +24,15 @@ func TestCases(t *testing.T) {
 	total := 0
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		reqs, err := parseCaseFile(f)
+		cf, err := parseCaseFile(f)
 		require.NoError(t, err)
-		require.NotEmpty(t, reqs, f)
-		total += len(reqs)
+		require.NotEmpty(t, cf.Reqs, f)
+		total += len(cf.Reqs)
 		t.Run(name, func(t *testing.T) {
 			ref, test := startPair(t)
 			s := newSession(t, name, ref, test)
-			for i, r := range reqs {
+			s.multi = cf.Multi
+			for i, r := range cf.Reqs {
 				s.compare(fmt.Sprintf("%s#%d", name, i), r)
 			}
 			t.Logf("%s: %d requests compared, %d differ", name, s.compared, s.differ)
@@ -47,9 +48,9 @@ func TestRequestCount(t *testing.T) {
 	require.NoError(t, err)
 	n := 0
 	for _, f := range files {
-		reqs, err := parseCaseFile(f)
+		cf, err := parseCaseFile(f)
 		require.NoError(t, err)
-		n += len(reqs)
+		n += len(cf.Reqs)
 	}
 	n += randomCount()
 	require.GreaterOrEqual(t, n, minCompared, "hand-written + random requests")

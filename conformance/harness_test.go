@@ -474,58 +474,134 @@ func sortByCanon(xs []any) {
 	sort.SliceStable(xs, func(i, j int) bool { return canon(xs[i]) < canon(xs[j]) })
 }
 
-// request is one request of a case file.
+// request is one request of a case file. Conn selects the connection
+// (0 unless the case says "conn": N); Close asks to close that connection
+// instead of sending anything.
 type request struct {
 	Method string
 	Params any
+	Conn   int
+	Close  bool
+}
+
+// describe renders a request for messages.
+func (r request) describe() string {
+	if r.Close {
+		return fmt.Sprintf("close connection %d", r.Conn)
+	}
+	if r.Conn != 0 {
+		return fmt.Sprintf("[conn %d] %s %s", r.Conn, r.Method, canon(r.Params))
+	}
+	return r.Method + " " + canon(r.Params)
+}
+
+// caseFile is a parsed case file. Multi is set when the file uses more than
+// one connection ("conn" or "close" elements); the notifications of every
+// open connection are then drained and compared after each request.
+type caseFile struct {
+	Reqs  []request
+	Multi bool
 }
 
 // parseCaseFile reads a case file: a JSON array whose elements are either an
-// array of operations (a transact on the test database), an object
-// {"method": M, "params": P} (any request) or an object {"note": "..."}
+// array of operations (a transact on the test database on connection 0), an
+// object {"method": M, "params": P, "conn": N} (any request; "conn" is
+// optional), an object {"conn": N, "ops": [...]} (a transact on the test
+// database on connection N), an object {"close": N} (close connection N;
+// it is opened again by its next request) or an object {"note": "..."}
 // (ignored, for comments).
-func parseCaseFile(path string) ([]request, error) {
+func parseCaseFile(path string) (caseFile, error) {
+	var cf caseFile
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return cf, err
 	}
 	v, err := decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return cf, fmt.Errorf("%s: %w", path, err)
 	}
 	elems, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: top level is not an array", path)
+		return cf, fmt.Errorf("%s: top level is not an array", path)
 	}
-	var reqs []request
+	connNum := func(i int, v any) (int, error) {
+		n, ok := v.(json.Number)
+		if !ok {
+			return 0, fmt.Errorf("%s: element %d: connection number %v is not a number", path, i, v)
+		}
+		c, err := strconv.Atoi(n.String())
+		if err != nil || c < 0 || c > 15 {
+			return 0, fmt.Errorf("%s: element %d: bad connection number %v", path, i, v)
+		}
+		return c, nil
+	}
 	for i, e := range elems {
 		switch x := e.(type) {
 		case []any:
-			reqs = append(reqs, request{Method: "transact", Params: append([]any{dbName}, x...)})
+			cf.Reqs = append(cf.Reqs, request{Method: "transact", Params: append([]any{dbName}, x...)})
 		case map[string]any:
 			if _, ok := x["note"]; ok && len(x) == 1 {
 				continue
 			}
-			m, ok := x["method"].(string)
-			if !ok {
-				return nil, fmt.Errorf("%s: element %d: no method", path, i)
+			if c, ok := x["close"]; ok {
+				if len(x) != 1 {
+					return cf, fmt.Errorf("%s: element %d: \"close\" takes no other member", path, i)
+				}
+				n, err := connNum(i, c)
+				if err != nil {
+					return cf, err
+				}
+				cf.Reqs = append(cf.Reqs, request{Conn: n, Close: true})
+				cf.Multi = true
+				continue
 			}
-			reqs = append(reqs, request{Method: m, Params: x["params"]})
+			var r request
+			if c, ok := x["conn"]; ok {
+				n, err := connNum(i, c)
+				if err != nil {
+					return cf, err
+				}
+				r.Conn = n
+				cf.Multi = true
+			}
+			if ops, ok := x["ops"].([]any); ok {
+				r.Method, r.Params = "transact", append([]any{dbName}, ops...)
+			} else if m, ok := x["method"].(string); ok {
+				r.Method, r.Params = m, x["params"]
+			} else {
+				return cf, fmt.Errorf("%s: element %d: no method", path, i)
+			}
+			cf.Reqs = append(cf.Reqs, r)
 		default:
-			return nil, fmt.Errorf("%s: element %d: neither array nor object", path, i)
+			return cf, fmt.Errorf("%s: element %d: neither array nor object", path, i)
 		}
 	}
-	return reqs, nil
+	return cf, nil
 }
 
-// session drives one connection to each of the two servers.
+// Sides of a session: index 0 is the reference (C) server, 1 the server
+// under test.
+const (
+	sideRef  = 0
+	sideTest = 1
+)
+
+var sideNames = [2]string{"C server", "server under test"}
+
+// session drives connections to each of the two servers: connection N of
+// the case is one connection to each server. UUID symbols are per server
+// and shared by all its connections.
 type session struct {
-	t           *testing.T
-	name        string
-	ref, test   *rpcClient
+	t    *testing.T
+	name string
+	srv  [2]*server
+	norm [2]*normalizer
+	// nref and ntest are norm[sideRef] and norm[sideTest].
 	nref, ntest *normalizer
-	refSrv      *server
-	testSrv     *server
+	conns       map[int]*[2]*rpcClient
+	// multi drains and compares the notifications of every open connection
+	// after each request.
+	multi bool
 	// hashOrderTolerant accepts replies that differ only in the details of
 	// a constraint or referential integrity error (see maskHashOrder).
 	hashOrderTolerant bool
@@ -535,18 +611,45 @@ type session struct {
 }
 
 func newSession(t *testing.T, name string, ref, test *server) *session {
-	return &session{
+	s := &session{
 		t: t, name: name,
-		ref: dial(t, ref.sock), test: dial(t, test.sock),
-		nref: newNormalizer(), ntest: newNormalizer(),
-		refSrv: ref, testSrv: test,
+		srv:   [2]*server{ref, test},
+		norm:  [2]*normalizer{newNormalizer(), newNormalizer()},
+		conns: map[int]*[2]*rpcClient{},
 	}
+	s.nref, s.ntest = s.norm[sideRef], s.norm[sideTest]
+	s.conn(0)
+	return s
+}
+
+// conn returns connection n, opening it on both servers if needed.
+func (s *session) conn(n int) *[2]*rpcClient {
+	if c := s.conns[n]; c != nil {
+		return c
+	}
+	c := &[2]*rpcClient{dial(s.t, s.srv[sideRef].sock), dial(s.t, s.srv[sideTest].sock)}
+	s.conns[n] = c
+	return c
+}
+
+// openConns returns the numbers of the open connections in order.
+func (s *session) openConns() []int {
+	ns := make([]int, 0, len(s.conns))
+	for n := range s.conns {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	return ns
 }
 
 // outcome is the result of sending one request to both servers.
 type outcome struct {
 	// ref and test are the normalised replies; when notifications arrived
-	// before a reply they are [reply, notification...] instead.
+	// before a reply they are [reply, notification...] instead. In a
+	// multi-connection session they are {"reply": that, "after": {"N":
+	// [notification...]}} where "after" holds what each open connection
+	// received after the reply (members without notifications omitted),
+	// and {"closed": N, "after": ...} for a close.
 	ref, test     any
 	rawRef, rawGo json.RawMessage
 	equal         bool
@@ -574,18 +677,64 @@ func exchange(c *rpcClient, n *normalizer, r request) (any, json.RawMessage, err
 	if len(notes) == 0 {
 		return n.normalize(v), raw, nil
 	}
-	out := []any{n.normalize(v)}
+	nv, err := normalizeNotes(n, notes)
+	if err != nil {
+		return nil, raw, err
+	}
+	return append([]any{n.normalize(v)}, nv...), raw, nil
+}
+
+// normalizeNotes decodes and normalises notifications received in this
+// order on one connection.
+func normalizeNotes(n *normalizer, notes []json.RawMessage) ([]any, error) {
+	out := make([]any, 0, len(notes))
 	for _, note := range notes {
 		nv, err := decode(note)
 		if err != nil {
-			return nil, raw, fmt.Errorf("invalid JSON: %w: %s", err, note)
+			return nil, fmt.Errorf("invalid JSON: %w: %s", err, note)
 		}
 		out = append(out, n.normalize(nv))
 	}
-	// Updates of different monitors of one session come in C's hash
-	// order; compare them as a set.
-	sortByCanon(out[1:])
-	return out, raw, nil
+	sortUpdateRuns(out)
+	return out, nil
+}
+
+// sortUpdateRuns orders each run of consecutive monitor updates by monitor
+// id, keeping the order of updates of one monitor and the position of
+// other notifications (locked, stolen, ...). C flushes the monitors of a
+// session in hash order, so updates of different monitors caused by one
+// commit may come in any order.
+func sortUpdateRuns(notes []any) {
+	isUpdate := func(v any) bool {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		switch m["method"] {
+		case "update", "update2", "update3":
+			return true
+		}
+		return false
+	}
+	monID := func(v any) string {
+		if p, ok := v.(map[string]any)["params"].([]any); ok && len(p) > 0 {
+			return canon(p[0])
+		}
+		return ""
+	}
+	for i := 0; i < len(notes); {
+		if !isUpdate(notes[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(notes) && isUpdate(notes[j]) {
+			j++
+		}
+		run := notes[i:j]
+		sort.SliceStable(run, func(a, b int) bool { return monID(run[a]) < monID(run[b]) })
+		i = j
+	}
 }
 
 // connClosed stands for "the server closed the connection instead of
@@ -597,20 +746,42 @@ func isClosed(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// redial replaces both connections after one side dropped its connection,
-// so that the following requests stay comparable. A server that died is
-// reported with the tail of its log.
-func (s *session) redial() error {
-	_ = s.ref.conn.Close()
-	_ = s.test.conn.Close()
-	for _, srv := range []*server{s.refSrv, s.testSrv} {
+// checkAlive reports a server that died, with the tail of its log.
+func (s *session) checkAlive() error {
+	for _, srv := range s.srv {
 		select {
 		case <-srv.done:
 			return fmt.Errorf("%s server exited (%v); log tail:\n%s", srv.name, srv.cmd.ProcessState, srv.logTail())
 		default:
 		}
 	}
-	s.ref, s.test = dial(s.t, s.refSrv.sock), dial(s.t, s.testSrv.sock)
+	return nil
+}
+
+// drop closes connection n on both servers; its next request opens it
+// again.
+func (s *session) drop(n int) {
+	if c := s.conns[n]; c != nil {
+		_ = c[sideRef].conn.Close()
+		_ = c[sideTest].conn.Close()
+		delete(s.conns, n)
+	}
+}
+
+// redial replaces connection n after one side dropped it, so that the
+// following requests stay comparable. A server that died is reported with
+// the tail of its log.
+func (s *session) redial(n int) error {
+	s.drop(n)
+	if err := s.checkAlive(); err != nil {
+		return err
+	}
+	if s.multi {
+		// Let both servers finish with the old connection (lock release)
+		// before the next request; it is then opened lazily.
+		return s.waitSessions()
+	}
+	s.conn(n)
 	return nil
 }
 
@@ -622,22 +793,130 @@ func (srv *server) logTail() string {
 	return string(b)
 }
 
-func (s *session) send(r request) (o outcome, err error) {
-	defer func() {
-		if err == nil && (o.ref == connClosed || o.test == connClosed) {
-			// give a crashing server a moment to be reaped before the check
-			time.Sleep(50 * time.Millisecond)
-			err = s.redial()
+var sessionsRE = regexp.MustCompile(`\bsessions:([0-9]+)`)
+
+// sessionCount asks a server for its number of JSON-RPC sessions through
+// "ovs-appctl memory/show" (C omits "sessions:" when there are none).
+func (srv *server) sessionCount(appctl string) (int, error) {
+	out, err := exec.Command(appctl, "-t", srv.ctl, "memory/show").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s: ovs-appctl memory/show: %v: %s", srv.name, err, out)
+	}
+	m := sessionsRE.FindSubmatch(out)
+	if m == nil {
+		return 0, nil
+	}
+	return strconv.Atoi(string(m[1]))
+}
+
+// waitSessions waits (bounded) until both servers have as many sessions as
+// the session has open connections, that is until they have finished with
+// a closed connection (its locks released, its monitors gone).
+func (s *session) waitSessions() error {
+	appctl := testutil.RequireTool(s.t, "ovs-appctl")
+	want := len(s.conns)
+	for _, srv := range s.srv {
+		deadline := time.Now().Add(replyTimeout)
+		for {
+			n, err := srv.sessionCount(appctl)
+			if err != nil {
+				return err
+			}
+			if n == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: %d sessions after %v, want %d", srv.name, n, replyTimeout, want)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-	}()
-	o.ref, o.rawRef, err = exchange(s.ref, s.nref, r)
-	if err != nil {
-		return o, fmt.Errorf("C server: %w", err)
 	}
-	o.test, o.rawGo, err = exchange(s.test, s.ntest, r)
-	if err != nil {
-		return o, fmt.Errorf("server under test: %w", err)
+	return nil
+}
+
+// drain collects, on one side, the notifications that each open connection
+// has received: an echo is sent on every connection and what arrives before
+// its reply is kept. C flushes pending updates of a session before it
+// handles the session's next request, so this needs no waiting.
+func (s *session) drain(side int) (map[string]any, error) {
+	after := map[string]any{}
+	for _, n := range s.openConns() {
+		c := s.conns[n][side]
+		raw, notes, err := c.call("echo", []any{"drain"})
+		if err != nil {
+			return nil, fmt.Errorf("%s: drain connection %d: %w", sideNames[side], n, err)
+		}
+		if v, err := decode(raw); err != nil || canon(v.(map[string]any)["result"]) != `["drain"]` {
+			return nil, fmt.Errorf("%s: drain connection %d: unexpected echo reply %s", sideNames[side], n, raw)
+		}
+		if len(notes) == 0 {
+			continue
+		}
+		nv, err := normalizeNotes(s.norm[side], notes)
+		if err != nil {
+			return nil, err
+		}
+		after[strconv.Itoa(n)] = nv
 	}
+	return after, nil
+}
+
+func (s *session) send(r request) (o outcome, err error) {
+	if r.Close {
+		if _, open := s.conns[r.Conn]; !open {
+			return o, fmt.Errorf("close of connection %d that is not open", r.Conn)
+		}
+		s.drop(r.Conn)
+		if err := s.waitSessions(); err != nil {
+			return o, err
+		}
+		var out [2]any
+		for side := range out {
+			after, err := s.drain(side)
+			if err != nil {
+				return o, err
+			}
+			v := map[string]any{"closed": r.Conn}
+			if len(after) > 0 {
+				v["after"] = after
+			}
+			out[side] = v
+		}
+		o.ref, o.test = out[sideRef], out[sideTest]
+		o.equal = canon(o.ref) == canon(o.test)
+		return o, nil
+	}
+	c := s.conn(r.Conn)
+	var out [2]any
+	var raws [2]json.RawMessage
+	for side := range out {
+		out[side], raws[side], err = exchange(c[side], s.norm[side], r)
+		if err != nil {
+			return o, fmt.Errorf("%s: %w", sideNames[side], err)
+		}
+	}
+	o.rawRef, o.rawGo = raws[sideRef], raws[sideTest]
+	if out[sideRef] == connClosed || out[sideTest] == connClosed {
+		// give a crashing server a moment to be reaped before the check
+		time.Sleep(50 * time.Millisecond)
+		if err := s.redial(r.Conn); err != nil {
+			return o, err
+		}
+	}
+	if s.multi {
+		for side := range out {
+			after, err := s.drain(side)
+			if err != nil {
+				return o, err
+			}
+			v := map[string]any{"reply": out[side]}
+			if len(after) > 0 {
+				v["after"] = after
+			}
+			out[side] = v
+		}
+	}
+	o.ref, o.test = out[sideRef], out[sideTest]
 	o.equal = canon(o.ref) == canon(o.test)
 	return o, nil
 }
@@ -648,11 +927,11 @@ func (s *session) send(r request) (o outcome, err error) {
 func (s *session) compare(label string, r request) outcome {
 	s.t.Helper()
 	o, err := s.send(r)
-	require.NoError(s.t, err, "%s: %s %s", label, r.Method, canon(r.Params))
+	require.NoError(s.t, err, "%s: %s", label, r.describe())
 	s.compared++
 	totals.compared.Add(1)
 	if verbose {
-		s.t.Logf("%s: %s %s\n  -> %s", label, r.Method, canon(r.Params), canon(o.ref))
+		s.t.Logf("%s: %s\n  -> %s", label, r.describe(), canon(o.ref))
 	}
 	if !o.equal && s.hashOrderTolerant && canon(maskHashOrder(o.ref)) == canon(maskHashOrder(o.test)) {
 		// Same outcome, but C names a different offending row or column:
@@ -670,8 +949,8 @@ func (s *session) compare(label string, r request) outcome {
 			totals.allowed.Add(1)
 			s.t.Logf("%s: allowed difference (%s)", label, reason)
 		} else {
-			s.t.Errorf("%s differs\nrequest: %s %s\nC:  %s\nGo: %s", label, r.Method,
-				canon(r.Params), canon(o.ref), canon(o.test))
+			s.t.Errorf("%s differs\nrequest: %s\nC:  %s\nGo: %s", label, r.describe(),
+				canon(o.ref), canon(o.test))
 		}
 	}
 	return o
@@ -735,16 +1014,48 @@ func maskTxnIDs(method string, v any) any {
 		out["result"] = []any{res[0], "<last-txn-id>", res[2]}
 		return out
 	}
-	if arr, ok := v.([]any); ok && len(arr) > 0 {
-		if _, isReply := arr[0].(map[string]any); isReply {
-			out := []any{maskReply(arr[0])}
-			for _, n := range arr[1:] {
-				out = append(out, maskNote(n))
+	maskOwn := func(v any) any {
+		if arr, ok := v.([]any); ok && len(arr) > 0 {
+			if _, isReply := arr[0].(map[string]any); isReply {
+				out := []any{maskReply(arr[0])}
+				for _, n := range arr[1:] {
+					out = append(out, maskNote(n))
+				}
+				return out
 			}
-			return out
 		}
+		return maskReply(v)
 	}
-	return maskReply(v)
+	m, _ := v.(map[string]any)
+	_, hasReply := m["reply"]
+	_, hasClosed := m["closed"]
+	if !hasReply && !hasClosed {
+		return maskOwn(v)
+	}
+	// Multi-connection outcome: {"reply"|"closed": ..., "after": {conn: notes}}.
+	out := map[string]any{}
+	for k, e := range m {
+		out[k] = e
+	}
+	if r, ok := m["reply"]; ok {
+		out["reply"] = maskOwn(r)
+	}
+	if after, ok := m["after"].(map[string]any); ok {
+		ma := map[string]any{}
+		for c, notes := range after {
+			if ns, ok := notes.([]any); ok {
+				mn := make([]any, len(ns))
+				for i, n := range ns {
+					mn[i] = maskNote(n)
+				}
+				ma[c] = mn
+			} else {
+				ma[c] = notes
+			}
+		}
+		out["after"] = ma
+	}
+	return out
 }
 
 func allowed(suite, label string, r request, o outcome) (string, bool) {
