@@ -130,6 +130,7 @@ func stringSeconds(d time.Duration) string {
 type northd struct {
 	cmd  *exec.Cmd
 	log  string
+	ctl  string // unixctl socket
 	done chan struct{}
 }
 
@@ -139,10 +140,10 @@ func startNorthd(t *testing.T, nb, sb *server) *northd {
 	t.Helper()
 	bin := testutil.RequireTool(t, "ovn-northd")
 	dir := t.TempDir()
-	n := &northd{log: filepath.Join(dir, "ovn-northd.log"), done: make(chan struct{})}
+	n := &northd{log: filepath.Join(dir, "ovn-northd.log"), ctl: filepath.Join(dir, "ovn-northd.ctl"), done: make(chan struct{})}
 	n.cmd = exec.Command(bin, "--ovnnb-db=unix:"+nb.sock, "--ovnsb-db=unix:"+sb.sock,
 		"--no-chdir", "--pidfile="+filepath.Join(dir, "ovn-northd.pid"),
-		"--log-file="+n.log, "--unixctl="+filepath.Join(dir, "ovn-northd.ctl"), "-vconsole:off")
+		"--log-file="+n.log, "--unixctl="+n.ctl, "-vconsole:off")
 	n.cmd.Env = ovnToolEnv(dir)
 	n.cmd.Dir = dir
 	require.NoError(t, n.cmd.Start(), "start ovn-northd")
@@ -162,6 +163,18 @@ func startNorthd(t *testing.T, nb, sb *server) *northd {
 		}
 	})
 	return n
+}
+
+// status returns `ovn-appctl status` of ovn-northd: "Status: active" once it
+// holds the SB lock "ovn_northd".
+func (n *northd) status(t *testing.T) string {
+	t.Helper()
+	appctl := testutil.RequireTool(t, "ovn-appctl")
+	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, appctl, "-t", n.ctl, "status").CombinedOutput()
+	require.NoError(t, err, "ovn-appctl status: %s", out)
+	return string(out)
 }
 
 func (n *northd) logTail() string {

@@ -84,7 +84,9 @@ func TestE2ELibovsdb(t *testing.T) {
 			dbModel, err := model.NewClientDBModel("OVN_Northbound",
 				map[string]model.Model{"Logical_Switch": &e2eLogicalSwitch{}})
 			require.NoError(t, err)
-			c, err := client.NewOVSDBClient(dbModel, client.WithEndpoint("unix:"+nb.sock))
+			c, err := client.NewOVSDBClient(dbModel, client.WithEndpoint("unix:"+nb.sock),
+				// leader-only: the client first reads _Server.Database.
+				client.WithLeaderOnly(true))
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 			defer cancel()

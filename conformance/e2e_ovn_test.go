@@ -116,6 +116,8 @@ func runOVNScenario(t *testing.T, impl e2eImpl) ovnRun {
 			step, impl.name, errOut, nd.logTail(), nb.logTail(), sb.logTail())
 	}
 	sync("after script")
+	// northd is active only while it holds the SB lock "ovn_northd".
+	out["northd status"] = nd.status(t)
 	for _, q := range ovnQueries {
 		s := nbctl.run(t, q.args...)
 		switch q.kind {
@@ -198,6 +200,13 @@ func TestE2EOVN(t *testing.T) {
 	require.NotNil(t, ref, "the scenario failed on the C servers (see above)")
 	require.NotNil(t, test, "the scenario failed on our servers (see above)")
 	require.Contains(t, ref["nbctl show"], "router <uuid> (lr0)", "C show output lacks the router")
+	require.Equal(t, "Status: active\n", ref["northd status"])
+	// The flows reflect the script: the load balancer VIP, the ACLs, the
+	// port security; and destroy removed the VIP.
+	for _, s := range []string{"30.0.0.10", "tcp.dst == 22", "ip4.src == 10.0.0.12 && udp", "50:54:00:00:00:02"} {
+		require.Contains(t, ref["sb flows"], s, "C logical flows lack %q", s)
+	}
+	require.NotContains(t, ref["sb flows after destroy"], "30.0.0.10", "C flows still have the destroyed VIP")
 	require.Len(t, test, len(ref))
 	if verbose {
 		for k, v := range ref {
