@@ -84,9 +84,17 @@ func readPid(path string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
+// pidAlive reports whether pid runs. A zombie counts as dead: an orphaned
+// daemon (no --monitor parent) waits for PID 1 to reap it, which can be
+// slow in containers.
 func pidAlive(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
 }
 
 // parentPid returns the parent of pid (0 if unknown).
