@@ -268,7 +268,7 @@ func (x *txn) precommit() (*ChangeSet, error) {
 
 // refDelta adds delta to the n_refs of the strong-ref targets of atoms.
 func (x *txn) refDelta(tr *txnRow, c *schema.Column, b *schema.BaseType, atoms []schema.Atom, delta int) error {
-	if b == nil || !b.IsStrongRef() {
+	if b == nil || len(atoms) == 0 || !b.IsStrongRef() {
 		return nil
 	}
 	dt := x.db.tables[b.RefTableName]

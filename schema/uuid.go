@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
 )
 
 // UUID is a 128-bit OVSDB UUID. Its byte order follows the text form, so
@@ -13,12 +14,31 @@ type UUID [16]byte
 // ZeroUUID is the all-zeros UUID.
 var ZeroUUID UUID
 
+// randBuf hands out crypto/rand bytes read 4 KiB at a time: one system
+// call per 256 UUIDs instead of one per UUID.
+var randBuf struct {
+	sync.Mutex
+	buf [4096]byte
+	pos int
+}
+
+func init() { randBuf.pos = len(randBuf.buf) }
+
 // NewUUID returns a random (version 4) UUID.
 func NewUUID() UUID {
 	var u UUID
-	if _, err := rand.Read(u[:]); err != nil {
-		panic(err)
+	randBuf.Lock()
+	if randBuf.pos+len(u) > len(randBuf.buf) {
+		if _, err := rand.Read(randBuf.buf[:]); err != nil {
+			randBuf.Unlock()
+			panic(err)
+		}
+		randBuf.pos = 0
 	}
+	copy(u[:], randBuf.buf[randBuf.pos:])
+	clear(randBuf.buf[randBuf.pos : randBuf.pos+len(u)]) // never hand out bytes twice
+	randBuf.pos += len(u)
+	randBuf.Unlock()
 	u[6] = (u[6] & 0x0f) | 0x40
 	u[8] = (u[8] & 0x3f) | 0x80
 	return u

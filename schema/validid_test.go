@@ -16,3 +16,16 @@ func TestIsValidID(t *testing.T) {
 		require.Equal(t, re.MatchString(s), IsValidID(s), "%q", s)
 	}
 }
+
+// TestNewUUIDDistinct checks that buffered random UUIDs are version 4,
+// variant 1 and never repeat, across several buffer refills.
+func TestNewUUIDDistinct(t *testing.T) {
+	seen := map[UUID]bool{}
+	for i := 0; i < 2000; i++ {
+		u := NewUUID()
+		require.False(t, seen[u], "repeated UUID %s", u)
+		seen[u] = true
+		require.Equal(t, byte(0x40), u[6]&0xf0)
+		require.Equal(t, byte(0x80), u[8]&0xc0)
+	}
+}
