@@ -50,18 +50,18 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 	n := 0
 	for _, c := range e.cols {
 		nd := rc.New.Fields[c.Index]
-		var v any
+		var v schema.Datum
 		if rc.Old == nil {
 			if nd.Equal(e.defaults[c.Index]) {
 				continue
 			}
-			v = schema.DatumToJSON(&c.Type, nd)
+			v = nd
 		} else {
 			od := rc.Old.Fields[c.Index]
 			if od.Equal(nd) {
 				continue
 			}
-			v = schema.DatumToJSON(&c.Type, datumDiff(&c.Type, od, nd))
+			v = datumDiff(&c.Type, od, nd)
 		}
 		if n > 0 {
 			b = append(b, ',')
@@ -69,7 +69,7 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 		n++
 		b = cjson.AppendString(b, c.Name)
 		b = append(b, ':')
-		b = cjson.Append(b, v)
+		b = appendDatum(b, &c.Type, v)
 	}
 	if rc.Old != nil && n == 0 {
 		return b[:start], false
@@ -158,4 +158,44 @@ func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, no
 		return b[:start], false
 	}
 	return append(b, '}'), true
+}
+
+// appendDatum appends cjson.Marshal(schema.DatumToJSON(t, d)) without
+// building the JSON tree.
+func appendDatum(b []byte, t *schema.Type, d schema.Datum) []byte {
+	if t.Value != nil {
+		b = append(b, `["map",[`...)
+		for i := range d.Keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = appendAtom(b, d.Keys[i])
+			b = append(b, ',')
+			b = appendAtom(b, d.Values[i])
+			b = append(b, ']')
+		}
+		return append(b, "]]"...)
+	}
+	if len(d.Keys) == 1 {
+		return appendAtom(b, d.Keys[0])
+	}
+	b = append(b, `["set",[`...)
+	for i, k := range d.Keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendAtom(b, k)
+	}
+	return append(b, "]]"...)
+}
+
+// appendAtom appends cjson.Marshal(schema.AtomToJSON(a)).
+func appendAtom(b []byte, a schema.Atom) []byte {
+	if u, ok := a.(schema.UUID); ok {
+		b = append(b, `["uuid","`...)
+		b = append(b, u.String()...)
+		return append(b, `"]`...)
+	}
+	return cjson.Append(b, schema.AtomToJSON(a))
 }

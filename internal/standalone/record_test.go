@@ -20,7 +20,9 @@ const recordSchemaJSON = `{"name":"R","version":"1.0.0","tables":{
    "m":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}},
    "e":{"type":"integer","ephemeral":true},
    "o":{"type":{"key":"real","min":0,"max":1}}},"isRoot":true},
- "z":{"columns":{"name":{"type":"string"},"b":{"type":"boolean"}},"isRoot":true},
+ "z":{"columns":{"name":{"type":"string"},"b":{"type":"boolean"},
+   "u":{"type":{"key":"uuid","min":0,"max":"unlimited"}},
+   "um":{"type":{"key":"string","value":"uuid","min":0,"max":"unlimited"}}},"isRoot":true},
  "a_b":{"columns":{"e":{"type":"string","ephemeral":true}},"isRoot":true}}}`
 
 func randDatum(r *rand.Rand, c *schema.Column) schema.Datum {
