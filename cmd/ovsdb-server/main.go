@@ -406,6 +406,11 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 	ctl.Register("ovsdb-server/compact", "", 0, 1, func(a []string) (string, error) {
 		return "", srv.Compact(a...)
 	})
+	// Active-backup replication (--sync-from) is not implemented, so this
+	// server is always the active one; ovn-ctl's status_ovn*db reads this.
+	ctl.Register("ovsdb-server/sync-status", "", 0, 0, func([]string) (string, error) {
+		return "state: active\n", nil
+	})
 	ctl.Register("ovsdb-server/reconnect", "", 0, 0, func([]string) (string, error) {
 		srv.Reconnect()
 		return "", nil
