@@ -136,21 +136,7 @@ func Append(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendString(b, k)
-			b = append(b, ':')
-			b = Append(b, x[k])
-		}
-		return append(b, '}')
+		return appendMap(b, x)
 	case *Object:
 		return appendObject(b, x)
 	case Object:
@@ -167,6 +153,35 @@ func Append(b []byte, v any) []byte {
 		panic(fmt.Sprintf("cjson: cannot serialise %T", v))
 	}
 	return append(b, raw...)
+}
+
+// appendMap writes the members of m sorted by name.
+func appendMap(b []byte, m map[string]any) []byte {
+	if len(m) == 1 {
+		for k, v := range m {
+			b = append(b, '{')
+			b = AppendString(b, k)
+			b = append(b, ':')
+			b = Append(b, v)
+			return append(b, '}')
+		}
+	}
+	var kb [16]string
+	keys := kb[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, k)
+		b = append(b, ':')
+		b = Append(b, m[k])
+	}
+	return append(b, '}')
 }
 
 func appendObject(b []byte, o *Object) []byte {
