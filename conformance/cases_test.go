@@ -59,7 +59,8 @@ func TestRequestCount(t *testing.T) {
 // TestCMonitorCrashes covers requests that the differential suite cannot
 // compare because C ovsdb-server 3.1 dies with SIGSEGV on them: "monitor"
 // with params [db] or [db, id] (no monitor-requests), and
-// "monitor_cond_change" with a table request that has no "where". Our
+// "monitor_cond_change" with a table request that has no "where", and
+// "convert" of the _Server database (C aborts). Our
 // server must answer them and keep serving. Only our server is run.
 func TestCMonitorCrashes(t *testing.T) {
 	ref, bin := implementations(t)
@@ -92,6 +93,7 @@ func TestCMonitorCrashes(t *testing.T) {
 		// "where" is optional), so the change succeeds.
 		{"monitor_cond_change", []any{"m", "m2", map[string]any{"Target": []any{map[string]any{}}}}, false},
 		{"monitor_cancel", []any{"m2"}, false},
+		{"convert", []any{"_Server", map[string]any{"name": "_Server", "tables": map[string]any{}}}, true},
 	}
 	for _, tc := range tests {
 		m := call(tc.method, tc.params)

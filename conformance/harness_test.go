@@ -458,8 +458,14 @@ func (n *normalizer) normalize(v any) any {
 					continue
 				}
 			}
-			// Monitor updates are keyed by row UUID.
-			out[n.replaceUUIDs(k)] = n.normalize(e)
+			// Monitor updates are keyed by row UUID. Keys of rows whose
+			// UUID no insert reply named (rows of _Server) would all be
+			// "<u?>"; they are told apart by their contents.
+			nk, ne := n.replaceUUIDs(k), n.normalize(e)
+			if nk == unknownUUID {
+				nk += " " + canon(ne)
+			}
+			out[nk] = ne
 		}
 		// Rows of a select (and of a wait) come in hash order.
 		if rows, ok := out["rows"].([]any); ok {
@@ -843,6 +849,16 @@ func (s *session) drain(side int) (map[string]any, error) {
 	for _, n := range s.openConns() {
 		c := s.conns[n][side]
 		raw, notes, err := c.call("echo", []any{"drain"})
+		if isClosed(err) {
+			// The server closed the connection (for example after an
+			// online conversion, to clients not db-change-aware).
+			nv, nerr := normalizeNotes(s.norm[side], notes)
+			if nerr != nil {
+				return nil, nerr
+			}
+			after[strconv.Itoa(n)] = append(nv, connClosed)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: drain connection %d: %w", sideNames[side], n, err)
 		}
@@ -859,6 +875,32 @@ func (s *session) drain(side int) (map[string]any, error) {
 		after[strconv.Itoa(n)] = nv
 	}
 	return after, nil
+}
+
+// dropClosed drops, on both servers, the connections that either server
+// closed during a drain (their notification list ends with connClosed), so
+// that the following requests stay comparable.
+func (s *session) dropClosed(out [2]any) error {
+	closed := false
+	for _, v := range out {
+		m, _ := v.(map[string]any)
+		after, _ := m["after"].(map[string]any)
+		for c, notes := range after {
+			ns, _ := notes.([]any)
+			if len(ns) > 0 && ns[len(ns)-1] == connClosed {
+				n, _ := strconv.Atoi(c)
+				s.drop(n)
+				closed = true
+			}
+		}
+	}
+	if !closed {
+		return nil
+	}
+	if err := s.checkAlive(); err != nil {
+		return err
+	}
+	return s.waitSessions()
 }
 
 func (s *session) send(r request) (o outcome, err error) {
@@ -881,6 +923,9 @@ func (s *session) send(r request) (o outcome, err error) {
 				v["after"] = after
 			}
 			out[side] = v
+		}
+		if err := s.dropClosed(out); err != nil {
+			return o, err
 		}
 		o.ref, o.test = out[sideRef], out[sideTest]
 		o.equal = canon(o.ref) == canon(o.test)
@@ -914,6 +959,9 @@ func (s *session) send(r request) (o outcome, err error) {
 				v["after"] = after
 			}
 			out[side] = v
+		}
+		if err := s.dropClosed(out); err != nil {
+			return o, err
 		}
 	}
 	o.ref, o.test = out[sideRef], out[sideTest]
