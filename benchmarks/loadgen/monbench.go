@@ -195,6 +195,37 @@ func RunFanout(ctx context.Context, srv ServerSpec, o FanoutOptions) (FanoutResu
 		return res, fmt.Errorf("server %s: %w", srv.Name, err)
 	}
 	defer p.Stop()
+	var cpu0, self0 time.Duration
+	lat, err := FanoutOn(ctx, p.Socket, o, func() {
+		cpu0, _ = p.CPUTime()
+		self0 = selfCPU()
+	})
+	if err != nil {
+		return res, fmt.Errorf("server %s: %w", srv.Name, err)
+	}
+	if cpu1, err := p.CPUTime(); err == nil {
+		res.ServerCPU = (cpu1 - cpu0).Seconds()
+	}
+	res.HarnessCPU = (selfCPU() - self0).Seconds()
+	if rss, err := p.RSSKiB(); err == nil {
+		res.RSSKiB = rss
+	}
+	if p.Exited() {
+		return res, fmt.Errorf("server %s exited during the run%s", srv.Name, p.tail())
+	}
+	res.Txns = len(lat)
+	for _, d := range lat {
+		res.Samples = append(res.Samples, float64(d)/float64(time.Microsecond))
+	}
+	res.P50Micros, res.P99Micros, res.MeanMicros = latencyStats(lat)
+	return res, nil
+}
+
+// FanoutOn runs the fan-out measurement against a server already
+// listening on socket (o.Start and o.TempDir are unused) and returns the
+// latency of each measured transaction. measureStart, if not nil, is
+// called just before the first measured transaction.
+func FanoutOn(ctx context.Context, socket string, o FanoutOptions, measureStart func()) ([]time.Duration, error) {
 	wait := o.Wait
 	if wait <= 0 {
 		wait = 30 * time.Second
@@ -209,17 +240,17 @@ func RunFanout(ctx context.Context, srv ServerSpec, o FanoutOptions) (FanoutResu
 		}
 	}()
 	for i := range o.Clients {
-		c, err := dialMonitor(p.Socket, 8<<10)
+		c, err := dialMonitor(socket, 8<<10)
 		if err != nil {
-			return res, fmt.Errorf("server %s: client %d: %w", srv.Name, i, err)
+			return nil, fmt.Errorf("client %d: %w", i, err)
 		}
 		conns = append(conns, c)
 		_ = c.conn.SetDeadline(time.Now().Add(wait))
 		if err := c.write(monitorCondRequest(nbDB, "Logical_Switch", i)); err != nil {
-			return res, fmt.Errorf("server %s: client %d: %w", srv.Name, i, err)
+			return nil, fmt.Errorf("client %d: %w", i, err)
 		}
 		if _, err := c.awaitReply(i); err != nil {
-			return res, fmt.Errorf("server %s: client %d monitor_cond: %w", srv.Name, i, err)
+			return nil, fmt.Errorf("client %d monitor_cond: %w", i, err)
 		}
 		_ = c.conn.SetDeadline(time.Time{})
 	}
@@ -278,24 +309,22 @@ func RunFanout(ctx context.Context, srv ServerSpec, o FanoutOptions) (FanoutResu
 		wg.Wait()
 	}()
 
-	w, err := Dial(p.Socket, 5*time.Second)
+	w, err := Dial(socket, 5*time.Second)
 	if err != nil {
-		return res, fmt.Errorf("server %s: writer: %w", srv.Name, err)
+		return nil, fmt.Errorf("writer: %w", err)
 	}
 	defer w.Close()
 	var lat []time.Duration
-	var cpu0, self0 time.Duration
 	for k := range total {
-		if k == o.Warmup {
-			cpu0, _ = p.CPUTime()
-			self0 = selfCPU()
+		if k == o.Warmup && measureStart != nil {
+			measureStart()
 		}
 		params, err := json.Marshal([]any{nbDB, map[string]any{
 			"op": "insert", "table": "Logical_Switch",
 			"row": map[string]any{"name": fanoutPrefix + strconv.Itoa(k)},
 		}})
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		_ = w.SetDeadline(time.Now().Add(wait))
 		t0 := time.Now()
@@ -304,7 +333,7 @@ func RunFanout(ctx context.Context, srv ServerSpec, o FanoutOptions) (FanoutResu
 			err = checkInsertResult(result, 1)
 		}
 		if err != nil {
-			return res, fmt.Errorf("server %s: transact %d: %w", srv.Name, k, err)
+			return nil, fmt.Errorf("transact %d: %w", k, err)
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -312,37 +341,22 @@ func RunFanout(ctx context.Context, srv ServerSpec, o FanoutOptions) (FanoutResu
 			timer.Stop()
 		case err := <-readErr:
 			timer.Stop()
-			return res, fmt.Errorf("server %s: monitoring client: %w", srv.Name, err)
+			return nil, fmt.Errorf("monitoring client: %w", err)
 		case <-timer.C:
-			return res, fmt.Errorf("server %s: txn %d: only %d of %d clients got the update within %v",
-				srv.Name, k, counts[k].Load(), len(conns), wait)
+			return nil, fmt.Errorf("txn %d: only %d of %d clients got the update within %v",
+				k, counts[k].Load(), len(conns), wait)
 		case <-ctx.Done():
 			timer.Stop()
-			return res, ctx.Err()
+			return nil, ctx.Err()
 		}
 		if k >= o.Warmup {
 			lat = append(lat, doneAt[k].Sub(t0))
 		}
 	}
-	if cpu1, err := p.CPUTime(); err == nil {
-		res.ServerCPU = (cpu1 - cpu0).Seconds()
-	}
-	res.HarnessCPU = (selfCPU() - self0).Seconds()
-	if rss, err := p.RSSKiB(); err == nil {
-		res.RSSKiB = rss
-	}
 	if n := dup.Load(); n > 0 {
-		return res, fmt.Errorf("server %s: %d duplicate update deliveries", srv.Name, n)
+		return nil, fmt.Errorf("%d duplicate update deliveries", n)
 	}
-	if p.Exited() {
-		return res, fmt.Errorf("server %s exited during the run%s", srv.Name, p.tail())
-	}
-	res.Txns = len(lat)
-	for _, d := range lat {
-		res.Samples = append(res.Samples, float64(d)/float64(time.Microsecond))
-	}
-	res.P50Micros, res.P99Micros, res.MeanMicros = latencyStats(lat)
-	return res, nil
+	return lat, nil
 }
 
 // LoadOptions describe the NB database the initial-monitor and RSS

@@ -1,0 +1,95 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
+	"github.com/ovsdb-go/ovsdb-server/server"
+)
+
+// TestProfileOursInProcess runs the monitor workloads against our server
+// embedded in the test process and writes pprof profiles to the directory
+// named by MONBENCH_PROFILE_DIR (skipped when unset; it takes tens of
+// seconds):
+//
+//	heap-loaded.pb.gz    in-use heap after loading the NB database
+//	heap-monitors.pb.gz  in-use heap after the initial monitor replies
+//	cpu-initial.pb.gz    CPU during the initial monitor replies
+//	cpu-fanout.pb.gz     CPU during a 1000-client fan-out
+//
+// MONBENCH_PROFILE_PORTS sets ports per switch (default 1000, 50 switches).
+//
+//	MONBENCH_PROFILE_DIR=/tmp/prof go test -run TestProfileOursInProcess -v ./benchmarks/loadgen/
+//	go tool pprof -top -sample_index=inuse_space /tmp/prof/heap-loaded.pb.gz
+func TestProfileOursInProcess(t *testing.T) {
+	out := os.Getenv("MONBENCH_PROFILE_DIR")
+	if out == "" {
+		t.Skip("set MONBENCH_PROFILE_DIR to write profiles")
+	}
+	tool := testutil.RequireTool(t, "ovsdb-tool")
+	const nbSchema = "/usr/share/ovn/ovn-nb.ovsschema"
+	_, err := RaiseFDLimit()
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(out, 0o755))
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "nb.db")
+	outb, err := exec.Command(tool, "create", dbPath, nbSchema).CombinedOutput()
+	require.NoError(t, err, string(outb))
+	srv := server.New(server.Options{})
+	defer srv.Close()
+	require.NoError(t, srv.AddDatabase(dbPath))
+	sock := filepath.Join(dir, "db.sock")
+	require.NoError(t, srv.AddRemote("punix:"+sock))
+
+	load := LoadOptions{Switches: 50, PortsPerSwitch: 1000}
+	if v := os.Getenv("MONBENCH_PROFILE_PORTS"); v != "" {
+		var n int
+		_, err := fmt.Sscan(v, &n)
+		require.NoError(t, err)
+		load.PortsPerSwitch = n
+	}
+	require.NoError(t, LoadNB(sock, load))
+	writeHeap := func(name string) {
+		runtime.GC()
+		f, err := os.Create(filepath.Join(out, name))
+		require.NoError(t, err)
+		defer f.Close()
+		require.NoError(t, pprof.Lookup("heap").WriteTo(f, 0))
+	}
+	writeHeap("heap-loaded.pb.gz")
+
+	cpu := func(name string, fn func()) {
+		f, err := os.Create(filepath.Join(out, name))
+		require.NoError(t, err)
+		defer f.Close()
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+		fn()
+	}
+	cpu("cpu-initial.pb.gz", func() {
+		for range 3 {
+			d, n, err := timeInitialMonitor(sock, load.Ports())
+			require.NoError(t, err)
+			t.Logf("initial monitor: %v, %d bytes", d, n)
+		}
+	})
+	writeHeap("heap-monitors.pb.gz")
+	cpu("cpu-fanout.pb.gz", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		lat, err := FanoutOn(ctx, sock, FanoutOptions{Clients: 1000, Txns: 30, Warmup: 2}, nil)
+		require.NoError(t, err)
+		require.Len(t, lat, 30)
+		t.Logf("fanout p50 %v", medianDuration(lat))
+	})
+}
