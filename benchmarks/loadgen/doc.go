@@ -13,4 +13,12 @@
 // per transaction, "insert100" sends 100 inserts per transaction.
 //
 // The command-line front end is benchmarks/cmd/loadgen.
+//
+// Monitor benchmarks (front end benchmarks/cmd/monbench), on the OVN
+// northbound schema: RunFanout / FanoutOn measure the time from a
+// single-row insert until N monitoring clients have all read its update;
+// RunInitial loads switches with ports (LoadNB), times fresh clients'
+// initial monitor_cond replies and reads the server's RSS. Replies are
+// split into messages by a small depth-tracking scanner instead of being
+// decoded, so the harness spends little CPU per byte.
 package loadgen

@@ -1,18 +1,3 @@
-// Command monbench measures monitors side by side on the C ovsdb-server
-// and ours (OVN northbound schema, unix sockets, fresh databases):
-//
-//   - fanout: N clients monitor Logical_Switch; a writer inserts one row
-//     per transaction, K times; latency = transact sent until the last
-//     client has read the update;
-//   - initial: a database of 50 switches x 1000 ports is loaded, then
-//     fresh clients time monitor_cond on all of Logical_Switch_Port;
-//   - rss: VmRSS after the load, after the monitor runs, and after a
-//     restart on the loaded file.
-//
-// From the module root:
-//
-//	go run ./benchmarks/cmd/monbench -rounds 3
-//	go run ./benchmarks/cmd/monbench -mode fanout -clients 100,1000
 package main
 
 import (
@@ -20,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -196,7 +182,7 @@ func ratio(o, c float64) string {
 	return fmt.Sprintf("%.2fx", o/c)
 }
 
-func writeTables(w *os.File, rep report, txns int) error {
+func writeTables(w io.Writer, rep report, txns int) error {
 	if len(rep.Fanout) > 0 {
 		fmt.Fprintf(w, "\nfanout (%d single-row inserts per round; ms from transact sent to last client's update)\n", txns)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
