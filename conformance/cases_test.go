@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -106,4 +107,53 @@ func TestCMonitorCrashes(t *testing.T) {
 	}
 	m := call("echo", []any{"alive"})
 	require.Equal(t, []any{"alive"}, m["result"])
+}
+
+// TestSortUpdateRuns checks that updates of different monitors are ordered
+// by monitor id while updates of one monitor and other notifications keep
+// their order.
+func TestSortUpdateRuns(t *testing.T) {
+	note := func(method string, params ...any) any {
+		return map[string]any{"id": nil, "method": method, "params": params}
+	}
+	in := []any{note("update2", "b", 1), note("update2", "a", 1), note("update2", "b", 2),
+		note("locked", "L"), note("update", "z", 1), note("update", "y", 1)}
+	want := []any{note("update2", "a", 1), note("update2", "b", 1), note("update2", "b", 2),
+		note("locked", "L"), note("update", "y", 1), note("update", "z", 1)}
+	sortUpdateRuns(in)
+	require.Equal(t, canon(want), canon(in))
+}
+
+// TestParseCaseFileConnections checks the multi-connection elements of a
+// case file and their errors.
+func TestParseCaseFileConnections(t *testing.T) {
+	tests := []struct {
+		name  string
+		text  string
+		want  []request
+		multi bool
+		err   bool
+	}{
+		{"plain", `[[{"op":"comment","comment":"x"}], {"method":"echo","params":[]}]`,
+			[]request{{Method: "transact", Params: []any{dbName, map[string]any{"op": "comment", "comment": "x"}}}, {Method: "echo", Params: []any{}}}, false, false},
+		{"conn and ops", `[{"conn":2,"ops":[]}, {"conn":1,"method":"lock","params":["A"]}, {"close":1}]`,
+			[]request{{Method: "transact", Params: []any{dbName}, Conn: 2}, {Method: "lock", Params: []any{"A"}, Conn: 1}, {Conn: 1, Close: true}}, true, false},
+		{"bad conn", `[{"conn":"x","method":"echo"}]`, nil, false, true},
+		{"close with extra", `[{"close":1,"method":"echo"}]`, nil, false, true},
+		{"no method", `[{"conn":1}]`, nil, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.json")
+			require.NoError(t, os.WriteFile(p, []byte(tc.text), 0o644))
+			cf, err := parseCaseFile(p)
+			if tc.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.multi, cf.Multi)
+			require.Equal(t, canon(tc.want), canon(cf.Reqs))
+		})
+	}
 }
