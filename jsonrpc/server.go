@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
@@ -93,6 +94,9 @@ type Server struct {
 	closed    bool
 	nextID    uint64
 	wg        sync.WaitGroup
+
+	// beforeReply runs before every reply is written (see SetBeforeReply).
+	beforeReply atomic.Pointer[func(*Session)]
 }
 
 // NewServer returns a server with the built-in OVSDB methods registered.
@@ -145,6 +149,18 @@ func (s *Server) OnSession(fn func(*Session)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onOpen = append(s.onOpen, fn)
+}
+
+// SetBeforeReply installs fn, called with the session before each reply
+// (result or error) is written, from the goroutine writing it. Monitors use
+// it to write a session's already-due updates first, as C flushes them
+// before any reply. fn must not write a reply itself; nil removes it.
+func (s *Server) SetBeforeReply(fn func(*Session)) {
+	if fn == nil {
+		s.beforeReply.Store(nil)
+		return
+	}
+	s.beforeReply.Store(&fn)
 }
 
 func (s *Server) method(name string) (Method, bool) {

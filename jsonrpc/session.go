@@ -302,6 +302,9 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 			ss.mu.Unlock()
 		}
 		if !out.suppress {
+			if h := ss.srv.beforeReply.Load(); h != nil {
+				(*h)(ss)
+			}
 			if out.err != nil {
 				buf = appendErrorReply(buf[:0], out.id, out.err)
 			} else {

@@ -31,10 +31,16 @@ const (
 
 // tableMon is what one monitor watches in one table.
 type tableMon struct {
-	t   *schema.Table
+	t *schema.Table
+	// sel is the union of the select flags of the table's columns: a row
+	// change of a kind no column selects is not sent at all.
 	sel int
 	// cols are the monitored columns, in schema index order.
 	cols []*schema.Column
+	// colSel[i] are the select flags of the request that named cols[i]
+	// (C keeps them per column): an update of a kind includes only the
+	// columns whose select allows that kind.
+	colSel []int
 	// check are the column indexes whose change makes a "modify": the
 	// monitored columns plus the columns of the condition (C adds
 	// condition columns to the monitored table as unmonitored columns).
@@ -66,9 +72,10 @@ func (tm *tableMon) shapeKey(b *strings.Builder) {
 	b.WriteString(tm.t.Name)
 	b.WriteByte('|')
 	b.WriteByte(byte('0' + tm.sel))
-	for _, c := range tm.cols {
+	for i, c := range tm.cols {
 		b.WriteByte(',')
 		b.WriteString(c.Name)
+		b.WriteByte(byte('0' + tm.colSel[i]))
 	}
 	b.WriteByte('|')
 	js := make([]any, len(tm.conds))
@@ -153,7 +160,10 @@ func (tm *tableMon) rowUpdate(v Version, initial bool, oldConds []ovsdb.Conditio
 			nj = map[string]any{}
 			out["new"] = nj
 		}
-		for _, c := range tm.cols {
+		for k, c := range tm.cols {
+			if tm.colSel[k]&t == 0 {
+				continue
+			}
 			if t == selDelete || (t == selModify && !old.Fields[c.Index].Equal(new.Fields[c.Index])) {
 				oj[c.Name] = schema.DatumToJSON(&c.Type, old.Fields[c.Index])
 			}
@@ -168,6 +178,9 @@ func (tm *tableMon) rowUpdate(v Version, initial bool, oldConds []ovsdb.Conditio
 	}
 	diff := map[string]any{}
 	for k, c := range tm.cols {
+		if tm.colSel[k]&t == 0 {
+			continue
+		}
 		if t == selModify {
 			o, n := old.Fields[c.Index], new.Fields[c.Index]
 			if o.Equal(n) {
@@ -191,12 +204,13 @@ func (tm *tableMon) rowUpdate(v Version, initial bool, oldConds []ovsdb.Conditio
 }
 
 // DatumDiff returns the update2 "modify" value turning old into new, as
-// C's ovsdb_datum_diff: the new value for a scalar column; for a set the
-// symmetric difference; for a map the removed pairs (with their old
-// values), the added pairs and the pairs whose value changed (with the new
-// value).
+// C's ovsdb_datum_diff: the new value for a column of at most one element
+// (max 1: scalars, optional scalars, and sets or maps with max 1); for a
+// set with max > 1 the symmetric difference; for a map with max > 1 the
+// removed pairs (with their old values), the added pairs and the pairs
+// whose value changed (with the new value).
 func DatumDiff(t *schema.Type, old, new schema.Datum) schema.Datum {
-	if t.IsScalar() {
+	if t.Max <= 1 {
 		return new
 	}
 	isMap := t.Value != nil

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
@@ -47,6 +48,9 @@ type Manager struct {
 	dbs     map[*ovsdb.Database]*dbState
 	clients map[Session]*client
 	closed  bool
+
+	// byss mirrors clients for lock-free lookups on every reply (Flush).
+	byss sync.Map // Session -> *client
 }
 
 // NewManager returns an empty manager.
@@ -98,6 +102,12 @@ type dbState struct {
 	histBase schema.UUID // the txn just before history[0]
 	histRows int
 	monitors map[*monitor]struct{}
+
+	// queued is the seq of the last commit observed and processed the
+	// seq of the last one turned into client updates: Flush processes
+	// only when processed < queued.
+	queued    atomic.Uint64
+	processed atomic.Uint64
 }
 
 type monitor struct {
@@ -146,6 +156,7 @@ func (ds *dbState) observe(id schema.UUID, cs *ovsdb.ChangeSet) {
 	}
 	ds.mu.Lock()
 	ds.seq++
+	ds.queued.Store(ds.seq)
 	rec := txnRec{seq: ds.seq, id: id, cs: cs, rows: n}
 	ds.lastID = id
 	ds.pending = append(ds.pending, rec)
@@ -214,6 +225,7 @@ func (ds *dbState) processLocked() {
 					m.cl.send(m.notification(rec.id, raw))
 				}
 			}
+			ds.processed.Store(rec.seq)
 		}
 	}
 }
@@ -263,6 +275,7 @@ func (mg *Manager) clientFor(ss Session) (*client, error) {
 	c := &client{mg: mg, ss: ss, monitors: map[string]*monitor{}}
 	c.cond = sync.NewCond(&c.mu)
 	mg.clients[ss] = c
+	mg.byss.Store(ss, c)
 	mg.mu.Unlock()
 	go c.sender()
 	ss.OnClose(func() { mg.dropClient(ss) })
@@ -273,6 +286,9 @@ func (mg *Manager) dropClient(ss Session) {
 	mg.mu.Lock()
 	c := mg.clients[ss]
 	delete(mg.clients, ss)
+	if c != nil {
+		mg.byss.CompareAndDelete(ss, c)
+	}
 	mg.mu.Unlock()
 	if c == nil {
 		return
@@ -377,6 +393,53 @@ func (mg *Manager) Sync(ss Session, db *ovsdb.Database) {
 	}
 	if c != nil {
 		c.waitDrained()
+	}
+}
+
+// Flush delivers to ss every update caused by transactions committed so
+// far on the databases it monitors and returns once they are written (C
+// sends a session's pending updates before any reply). The JSON-RPC layer
+// calls it before writing each reply of ss. A session without monitors
+// costs one lock-free map lookup; a database whose commits are all
+// processed is not locked. While a monitor's reply is pending (its
+// updates are held back) it does not wait.
+func (mg *Manager) Flush(ss Session) {
+	v, ok := mg.byss.Load(ss)
+	if !ok {
+		return
+	}
+	v.(*client).flush()
+}
+
+func (c *client) flush() {
+	var one *dbState
+	var more map[*dbState]bool
+	c.mu.Lock()
+	for _, m := range c.monitors {
+		switch {
+		case one == nil:
+			one = m.ds
+		case m.ds != one:
+			if more == nil {
+				more = map[*dbState]bool{}
+			}
+			more[m.ds] = true
+		}
+	}
+	c.mu.Unlock()
+	if one != nil {
+		one.catchUp()
+	}
+	for ds := range more {
+		ds.catchUp()
+	}
+	c.waitDrained()
+}
+
+// catchUp processes the queued commits unless all are processed already.
+func (ds *dbState) catchUp() {
+	if ds.processed.Load() < ds.queued.Load() {
+		ds.process()
 	}
 }
 

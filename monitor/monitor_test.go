@@ -209,10 +209,45 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 }
 
 func TestDatumDiff(t *testing.T) {
-	st := &schema.Type{Key: schema.BaseType{Type: schema.TypeString}, Min: 0, Max: 1}
-	d := DatumDiff(st, schema.Datum{Keys: []schema.Atom{"x"}}, schema.Datum{Keys: []schema.Atom{"y"}})
-	require.Equal(t, []schema.Atom{"x", "y"}, d.Keys)
-	sc := &schema.Type{Key: schema.BaseType{Type: schema.TypeString}, Min: 1, Max: 1}
-	d = DatumDiff(sc, schema.NewScalar("x"), schema.NewScalar("y"))
-	require.Equal(t, []schema.Atom{"y"}, d.Keys)
+	str := schema.BaseType{Type: schema.TypeString}
+	integer := schema.BaseType{Type: schema.TypeInteger}
+	set := func(a ...schema.Atom) schema.Datum {
+		if a == nil {
+			a = []schema.Atom{}
+		}
+		return schema.Datum{Keys: a}
+	}
+	pairs := func(kv ...schema.Atom) schema.Datum {
+		d := schema.Datum{Keys: []schema.Atom{}, Values: []schema.Atom{}}
+		for i := 0; i < len(kv); i += 2 {
+			d.Keys = append(d.Keys, kv[i])
+			d.Values = append(d.Values, kv[i+1])
+		}
+		return d
+	}
+	// Expected values checked against C ovsdb-server 3.1 update2 output:
+	// every column of at most one element (max 1) gets its new value.
+	tests := []struct {
+		name          string
+		typ           schema.Type
+		old, new, out schema.Datum
+	}{
+		{"scalar", schema.Type{Key: str, Min: 1, Max: 1}, set("x"), set("y"), set("y")},
+		{"optional to empty", schema.Type{Key: str, Min: 0, Max: 1}, set("x"), set(), set()},
+		{"optional changed", schema.Type{Key: integer, Min: 0, Max: 1}, set(int64(4)), set(int64(5)), set(int64(5))},
+		{"optional from empty", schema.Type{Key: str, Min: 0, Max: 1}, set(), set("x"), set("x")},
+		{"map max 1", schema.Type{Key: str, Value: &str, Min: 0, Max: 1}, pairs("a", "x"), pairs("b", "y"), pairs("b", "y")},
+		{"map max 1 to empty", schema.Type{Key: str, Value: &str, Min: 0, Max: 1}, pairs("a", "x"), pairs(), pairs()},
+		{"set max 2", schema.Type{Key: integer, Min: 0, Max: 2}, set(int64(1), int64(2)), set(int64(2), int64(3)), set(int64(1), int64(3))},
+		{"set unlimited", schema.Type{Key: str, Min: 0, Max: schema.Unlimited}, set("a", "b"), set("b", "c"), set("a", "c")},
+		{"set unlimited no change", schema.Type{Key: str, Min: 0, Max: schema.Unlimited}, set("a"), set("a"), set()},
+		{"map max 2", schema.Type{Key: str, Value: &integer, Min: 0, Max: 2}, pairs("a", int64(1)), pairs("a", int64(2), "b", int64(1)), pairs("a", int64(2), "b", int64(1))},
+		{"map removed keeps old value", schema.Type{Key: str, Value: &str, Min: 0, Max: schema.Unlimited}, pairs("k", "v", "z", "w"), pairs("z", "w"), pairs("k", "v")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := DatumDiff(&tc.typ, tc.old, tc.new)
+			require.Equal(t, schema.DatumToJSON(&tc.typ, tc.out), schema.DatumToJSON(&tc.typ, got))
+		})
+	}
 }

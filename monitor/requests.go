@@ -53,6 +53,7 @@ func parseTableRequest(tm *tableMon, v Version, req any, seen map[int]bool) erro
 		}
 		seen[c.Index] = true
 		tm.cols = append(tm.cols, c)
+		tm.colSel = append(tm.colSel, sel)
 		return nil
 	}
 	if columns != nil {
@@ -95,10 +96,11 @@ func parseTableRequest(tm *tableMon, v Version, req any, seen map[int]bool) erro
 
 func finishTable(tm *tableMon) {
 	// Monitored columns in schema order (request order is irrelevant).
-	cols := tm.cols
+	cols, sels := tm.cols, tm.colSel
 	for i := 1; i < len(cols); i++ {
 		for j := i; j > 0 && cols[j].Index < cols[j-1].Index; j-- {
 			cols[j], cols[j-1] = cols[j-1], cols[j]
+			sels[j], sels[j-1] = sels[j-1], sels[j]
 		}
 	}
 	tm.defaults = make([]schema.Datum, len(cols))
@@ -169,8 +171,11 @@ func (mg *Manager) Create(ss Session, db *ovsdb.Database, v Version, params []an
 	m.ds = ds
 	m.computeShape()
 
-	// Hold this client's updates until the reply is written, so that
-	// updates never overtake the reply that starts the monitor.
+	// Updates of this client's other monitors for commits made so far
+	// precede this reply (as for any reply; see Flush). Then hold this
+	// client's updates until the reply is written, so that the new
+	// monitor's updates never overtake the reply that starts it.
+	cl.flush()
 	cl.hold()
 	ss.AfterReply(cl.unhold)
 

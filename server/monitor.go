@@ -24,6 +24,9 @@ func (s *Server) registerMonitorMethods() {
 			return monErr(s.mon.Create(ss, db, v, params))
 		}}
 	}
+	// C writes a session's pending monitor updates before any reply: so
+	// does every reply here, for the commits made before it.
+	s.rpc.SetBeforeReply(func(ss *jsonrpc.Session) { s.mon.Flush(ss) })
 	s.rpc.Register("monitor", create("monitor", monitor.V1))
 	s.rpc.Register("monitor_cond", create("monitor_cond", monitor.V2))
 	s.rpc.Register("monitor_cond_since", create("monitor_cond_since", monitor.V3))
