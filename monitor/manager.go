@@ -51,6 +51,9 @@ type Manager struct {
 
 	// byss mirrors clients for lock-free lookups on every reply (Flush).
 	byss sync.Map // Session -> *client
+	// noLoop (tests) starts no background processing: commits reach
+	// clients only through Sync, Flush and the monitor requests.
+	noLoop bool
 }
 
 // NewManager returns an empty manager.
@@ -144,7 +147,9 @@ func (mg *Manager) dbFor(db *ovsdb.Database) *dbState {
 		ds.lastID, ds.histBase = last, last
 	}, ds.observe)
 	mg.dbs[db] = ds
-	go ds.loop()
+	if !mg.noLoop {
+		go ds.loop()
+	}
 	return ds
 }
 

@@ -251,3 +251,101 @@ func TestDatumDiff(t *testing.T) {
 		})
 	}
 }
+
+// Each monitored column carries the select flags of the request that named
+// it (C semantics): contents include only the columns whose select allows
+// the event, rows appear if some column allows it.
+func TestPerColumnSelect(t *testing.T) {
+	mg, db := setup(t)
+	ss := &fakeSession{}
+	u := uuidOf(t, transact(t, mg, ss, db, `[{"op":"insert","table":"R","row":{"name":"a","n":1}}]`))
+	req := `{"R":[{"columns":["name"],"select":{"initial":false}},{"columns":["n"],"select":{"insert":false,"modify":false}}]}`
+	r1, err := mg.Create(ss, db, V1, decode(t, `["T","v1",`+req+`]`).([]any))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"R":{"`+u+`":{"new":{"n":1}}}}`, string(cjson.Marshal(r1)))
+	ss.reply()
+	r2, err := mg.Create(ss, db, V2, decode(t, `["T","v2",`+req+`]`).([]any))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"R":{"`+u+`":{"initial":{"n":1}}}}`, string(cjson.Marshal(r2)))
+	ss.reply()
+	// Only "n" selects initial: a monitor whose columns all refuse it
+	// gets no rows.
+	r3, err := mg.Create(ss, db, V1, decode(t, `["T","none",{"R":[{"columns":["name"],"select":{"initial":false}}]}]`).([]any))
+	require.NoError(t, err)
+	require.Equal(t, `{}`, string(cjson.Marshal(r3)))
+	ss.reply()
+
+	res := transact(t, mg, ss, db, `[{"op":"insert","table":"R","row":{"name":"b","n":2}}]`)
+	u2 := uuidOf(t, res)
+	tests := []struct {
+		name, ops string
+		want      []string
+	}{
+		{"insert: name only", ``, []string{
+			`update ["v1",{"R":{"` + u2 + `":{"new":{"name":"b"}}}}]`,
+			`update2 ["v2",{"R":{"` + u2 + `":{"insert":{"name":"b"}}}}]`,
+			`update ["none",{"R":{"` + u2 + `":{"new":{"name":"b"}}}}]`}},
+		{"modify of a column without modify", `[{"op":"update","table":"R","where":[["name","==","a"]],"row":{"n":10}}]`, []string{
+			`update ["v1",{"R":{"` + u + `":{"new":{"name":"a"},"old":{}}}}]`,
+			`update2 ["v2",{"R":{"` + u + `":{"modify":{}}}}]`}},
+		{"modify of a column with modify", `[{"op":"update","table":"R","where":[["name","==","a"]],"row":{"name":"aa"}}]`, []string{
+			`update ["v1",{"R":{"` + u + `":{"new":{"name":"aa"},"old":{"name":"a"}}}}]`,
+			`update2 ["v2",{"R":{"` + u + `":{"modify":{"name":"aa"}}}}]`,
+			`update ["none",{"R":{"` + u + `":{"new":{"name":"aa"},"old":{"name":"a"}}}}]`}},
+		{"delete: both columns", `[{"op":"delete","table":"R","where":[["name","==","aa"]]}]`, []string{
+			`update ["v1",{"R":{"` + u + `":{"old":{"n":10,"name":"aa"}}}}]`,
+			`update2 ["v2",{"R":{"` + u + `":{"delete":null}}}]`,
+			`update ["none",{"R":{"` + u + `":{"old":{"name":"aa"}}}}]`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.ops != "" {
+				transact(t, mg, ss, db, tc.ops)
+			}
+			require.ElementsMatch(t, tc.want, ss.take())
+		})
+	}
+}
+
+// Flush writes the updates of commits made so far before returning, even
+// with no background processing, and costs nothing without monitors.
+func TestFlushBeforeReply(t *testing.T) {
+	s, err := schema.ParseSchemaBytes([]byte(testSchema))
+	require.NoError(t, err)
+	db := ovsdb.NewDatabase(s, nil)
+	mg := NewManager(Options{})
+	mg.noLoop = true
+	t.Cleanup(mg.Close)
+	watcher, other := &fakeSession{}, &fakeSession{}
+	commit := func(ops string) string {
+		res := db.Transact(context.Background(), decode(t, ops).([]any), ovsdb.TransactOptions{})
+		return string(cjson.Marshal(res))
+	}
+
+	mg.Flush(other) // no monitors: returns at once
+	_, err = mg.Create(watcher, db, V2, decode(t, `["T","m",{"R":[{"columns":["n"]}]}]`).([]any))
+	require.NoError(t, err)
+	// Held until the monitor reply is written: Flush must not wait.
+	u := uuidOf(t, commit(`[{"op":"insert","table":"R","row":{"n":1}}]`))
+	mg.Flush(watcher)
+	require.Empty(t, watcher.take())
+	watcher.reply()
+	mg.Flush(watcher)
+	require.Equal(t, []string{`update2 ["m",{"R":{"` + u + `":{"insert":{"n":1}}}}]`}, watcher.take())
+
+	// Another session's commit reaches the watcher at its next reply.
+	commit(`[{"op":"update","table":"R","where":[],"row":{"n":2}}]`)
+	require.Empty(t, watcher.take())
+	mg.Flush(other)
+	require.Empty(t, watcher.take(), "flushing a session without monitors processes nothing")
+	mg.Flush(watcher)
+	require.Equal(t, []string{`update2 ["m",{"R":{"` + u + `":{"modify":{"n":2}}}}]`}, watcher.take())
+
+	// A new monitor's reply is preceded by the updates already due to the
+	// session's other monitors.
+	commit(`[{"op":"update","table":"R","where":[],"row":{"n":3}}]`)
+	_, err = mg.Create(watcher, db, V1, decode(t, `["T","m2",{"R":{"columns":["n"]}}]`).([]any))
+	require.NoError(t, err)
+	require.Equal(t, []string{`update2 ["m",{"R":{"` + u + `":{"modify":{"n":3}}}}]`}, watcher.take())
+	watcher.reply()
+}
