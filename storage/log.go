@@ -364,8 +364,28 @@ func ComposeRecord(magic string, json any) (header, data []byte) {
 }
 
 func composeHeader(magic string, data []byte) []byte {
+	return appendHeader(make([]byte, 0, 16+len(magic)+20+40), magic, data)
+}
+
+// appendHeader appends "OVSDB <magic> <len> <sha1 hex>\n" for data to dst
+// (without fmt: this runs once per committed transaction).
+func appendHeader(dst []byte, magic string, data []byte) []byte {
 	sum := sha1.Sum(data)
-	return fmt.Appendf(nil, "OVSDB %s %d %x\n", magic, len(data), sum)
+	dst = append(dst, "OVSDB "...)
+	dst = append(dst, magic...)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(len(data)), 10)
+	dst = append(dst, ' ')
+	dst = hex.AppendEncode(dst, sum[:])
+	return append(dst, '\n')
+}
+
+// AppendRecord appends to dst one complete record (header and data) whose
+// data (JSON text and new-line) is data, in this log's format. It does not
+// touch the file, so it may be called concurrently with the other methods;
+// the result is written with WriteRecords.
+func (l *Log) AppendRecord(dst, data []byte) []byte {
+	return append(appendHeader(dst, l.magic, data), data...)
 }
 
 // Write appends a record holding json (an object or array). If some
@@ -383,6 +403,16 @@ func (l *Log) Write(json any) error {
 
 // WriteRaw appends a record whose data (JSON text and new-line) is data.
 func (l *Log) WriteRaw(data []byte) error {
+	return l.WriteRecords(l.AppendRecord(nil, data))
+}
+
+// WriteRecords appends complete records (one or more, as built by
+// AppendRecord) with a single write. If some records were not read, or
+// reading or an earlier write failed, the file is first truncated at the
+// end of the last good record. A failed write is removed from the file (so
+// a later write starts at the same offset) and leaves the log in a state
+// where the next write truncates again.
+func (l *Log) WriteRecords(recs []byte) error {
 	switch l.st {
 	case stRead, stReadError, stWriteError:
 		if err := l.truncate(); err != nil {
@@ -393,8 +423,7 @@ func (l *Log) WriteRaw(data []byte) error {
 	case stBroken:
 		return l.err
 	}
-	rec := append(composeHeader(l.magic, data), data...)
-	if _, err := l.f.Write(rec); err != nil {
+	if _, err := l.f.Write(recs); err != nil {
 		logger.Warn("write failed", "file", l.abs, "err", err)
 		_ = l.f.Truncate(l.offset)
 		_, _ = l.f.Seek(l.offset, io.SeekStart)
@@ -402,7 +431,7 @@ func (l *Log) WriteRaw(data []byte) error {
 		l.st = stWriteError
 		return l.err
 	}
-	l.offset += int64(len(rec))
+	l.offset += int64(len(recs))
 	return nil
 }
 
