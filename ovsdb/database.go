@@ -258,13 +258,20 @@ func (db *Database) adjustRefs(t *table, id schema.UUID, r *Row, delta int) {
 }
 
 // commitLocked runs the committer and applies cs. Called with mu held.
-func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) error {
-	if err := db.committer.Commit(ctx, cs); err != nil {
-		return err
+// For a GroupCommitter, wait is non-nil on success and must be called
+// after mu is released (see GroupCommitter).
+func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) (wait func() error, err error) {
+	if gc, ok := db.committer.(GroupCommitter); ok {
+		wait, err = gc.CommitAsync(ctx, cs)
+	} else {
+		err = db.committer.Commit(ctx, cs)
+	}
+	if err != nil {
+		return nil, err
 	}
 	db.applyLocked(cs)
 	db.observeLocked(cs)
-	return nil
+	return wait, nil
 }
 
 // cColumns returns ts's columns in the order C's server iterates them

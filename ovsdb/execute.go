@@ -237,7 +237,14 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 	var elapsed int64
 	for {
 		changed := db.changedChan()
-		res, timeout, blocked := db.transactOnce(ctx, ops, opts, ro, elapsed)
+		res, timeout, blocked, wait := db.transactOnce(ctx, ops, opts, ro, elapsed)
+		if wait != nil {
+			// Group commit: the write lock is released; wait until the
+			// change set is durable before answering.
+			if err := wait(); err != nil {
+				res = append(res, ovsdberr.ToJSON(err))
+			}
+		}
 		if !blocked {
 			return res
 		}
@@ -266,9 +273,11 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 }
 
 // transactOnce executes ops once. blocked reports an unsatisfied wait that
-// should be retried later; timeout is then the smallest wait timeout.
+// should be retried later; timeout is then the smallest wait timeout. A
+// non-nil wait is a GroupCommitter's wait, to be called after return (the
+// write lock is released by then).
 func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOptions, ro bool,
-	elapsed int64) (res []any, timeout int64, blocked bool) {
+	elapsed int64) (res []any, timeout int64, blocked bool, wait func() error) {
 	if ro {
 		db.mu.RLock()
 		defer db.mu.RUnlock()
@@ -313,7 +322,7 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 		}
 		if err != nil {
 			if err == errBlocked {
-				return nil, x.timeout, true
+				return nil, x.timeout, true, nil
 			}
 			results = append(results, ovsdberr.ToJSON(err))
 			failed = err
@@ -325,14 +334,14 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 		results = append(results, nil)
 	}
 	if failed != nil {
-		return results, 0, false
+		return results, 0, false, nil
 	}
 	if len(x.torder) == 0 {
-		return results, 0, false
+		return results, 0, false, nil
 	}
 	cs, err := x.precommit()
 	if err == nil && !cs.Empty() {
-		err = db.commitLocked(ctx, cs)
+		wait, err = db.commitLocked(ctx, cs)
 		if err == nil {
 			db.notify()
 		}
@@ -340,7 +349,7 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 	if err != nil {
 		results = append(results, ovsdberr.ToJSON(err))
 	}
-	return results, 0, false
+	return results, 0, false, wait
 }
 
 func checkAssert(p *parser, opts TransactOptions) error {
