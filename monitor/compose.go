@@ -87,7 +87,7 @@ func (tm *tableMon) shapeKey(b *strings.Builder) {
 }
 
 func matchRow(conds []ovsdb.Condition, r *ovsdb.Row) bool {
-	return r != nil && ovsdb.MatchAny(conds, r.Fields)
+	return r != nil && ovsdb.MatchAny(conds, r)
 }
 
 // rowType returns the kind of update (select bit) for a row change, or 0
@@ -140,7 +140,7 @@ func (tm *tableMon) rowUpdate(v Version, initial bool, oldConds []ovsdb.Conditio
 	if t == selModify {
 		changed := false
 		for _, i := range tm.check {
-			if !old.Fields[i].Equal(new.Fields[i]) {
+			if !old.Field(i).Equal(new.Field(i)) {
 				changed = true
 				break
 			}
@@ -164,11 +164,11 @@ func (tm *tableMon) rowUpdate(v Version, initial bool, oldConds []ovsdb.Conditio
 			if tm.colSel[k]&t == 0 {
 				continue
 			}
-			if t == selDelete || (t == selModify && !old.Fields[c.Index].Equal(new.Fields[c.Index])) {
-				oj[c.Name] = schema.DatumToJSON(&c.Type, old.Fields[c.Index])
+			if t == selDelete || (t == selModify && !old.Field(c.Index).Equal(new.Field(c.Index))) {
+				oj[c.Name] = schema.DatumToJSON(&c.Type, old.Field(c.Index))
 			}
 			if nj != nil {
-				nj[c.Name] = schema.DatumToJSON(&c.Type, new.Fields[c.Index])
+				nj[c.Name] = schema.DatumToJSON(&c.Type, new.Field(c.Index))
 			}
 		}
 		return out
@@ -182,14 +182,14 @@ func (tm *tableMon) rowUpdate(v Version, initial bool, oldConds []ovsdb.Conditio
 			continue
 		}
 		if t == selModify {
-			o, n := old.Fields[c.Index], new.Fields[c.Index]
+			o, n := old.Field(c.Index), new.Field(c.Index)
 			if o.Equal(n) {
 				continue
 			}
 			diff[c.Name] = schema.DatumToJSON(&c.Type, DatumDiff(&c.Type, o, n))
 			continue
 		}
-		if d := new.Fields[c.Index]; !d.Equal(tm.defaults[k]) {
+		if d := new.Field(c.Index); !d.Equal(tm.defaults[k]) {
 			diff[c.Name] = schema.DatumToJSON(&c.Type, d)
 		}
 	}

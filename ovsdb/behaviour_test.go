@@ -72,7 +72,7 @@ func TestVersionChangesOnlyForModifiedRows(t *testing.T) {
 		m := map[string]schema.UUID{}
 		db.Read(func(tables map[string]map[schema.UUID]*Row) {
 			for _, r := range tables["Leaf"] {
-				m[r.Fields[db.Schema().Table("Leaf").Column("name").Index].Keys[0].(string)] = r.Version()
+				m[r.Field(db.Schema().Table("Leaf").Column("name").Index).Keys[0].(string)] = r.Version()
 			}
 		})
 		return m
@@ -196,5 +196,5 @@ func TestAtomicRollbackLeavesStateUntouched(t *testing.T) {
 	got := tx(t, db, `[{"op":"update","table":"Leaf","where":[],"row":{"name":"changed"}},{"op":"insert","table":"Parent","row":{"kids":["uuid","11111111-2222-3333-4444-555555555555"]}}]`)
 	require.Contains(t, got, "referential integrity violation")
 	require.Same(t, before, db.Row("Leaf", before.UUID()))
-	require.Equal(t, "keep", before.Fields[2].Keys[0])
+	require.Equal(t, "keep", before.Field(2).Keys[0])
 }

@@ -168,23 +168,22 @@ func parseClause(t *schema.Table, js any, symtab schema.Symtab) (Condition, erro
 // conditions).
 func MatchAll(conds []Condition, row *Row) bool {
 	for i := range conds {
-		if !conds[i].Match(row.Fields) {
+		if !conds[i].Match(row) {
 			return false
 		}
 	}
 	return true
 }
 
-// Match evaluates one clause against a row's fields (indexed by column
-// index), as C's ovsdb_clause_evaluate.
-func (c *Condition) Match(fields []schema.Datum) bool {
+// Match evaluates one clause against a row, as C's ovsdb_clause_evaluate.
+func (c *Condition) Match(row *Row) bool {
 	switch c.Function {
 	case FuncTrue:
 		return true
 	case FuncFalse:
 		return false
 	}
-	field := fields[c.Column.Index]
+	field := row.Field(c.Column.Index)
 	typ := &c.Column.Type
 	arg := c.Arg
 	ordered := c.Function == FuncLT || c.Function == FuncLE || c.Function == FuncGT || c.Function == FuncGE
@@ -344,16 +343,15 @@ func parseDatumSized(t *schema.Type, js any, symtab schema.Symtab) (schema.Datum
 	return schema.ParseDatumNoSize(t, js, symtab)
 }
 
-// MatchAny reports whether fields (a row's datums, indexed by column index)
-// satisfy at least one condition, or conds is empty: C's
+// MatchAny reports whether row satisfies at least one condition, or conds is empty: C's
 // ovsdb_condition_empty_or_match_any, used by monitor_cond "where" arrays
 // (a disjunction).
-func MatchAny(conds []Condition, fields []schema.Datum) bool {
+func MatchAny(conds []Condition, row *Row) bool {
 	if len(conds) == 0 {
 		return true
 	}
 	for i := range conds {
-		if conds[i].Match(fields) {
+		if conds[i].Match(row) {
 			return true
 		}
 	}

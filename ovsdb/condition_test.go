@@ -234,7 +234,7 @@ func TestConditionsMatchC(t *testing.T) {
 			got := []int64{}
 			for _, r := range rows {
 				if MatchAll(conds, r) {
-					got = append(got, r.Fields[tbl.Column("i").Index].Keys[0].(int64))
+					got = append(got, r.Field(tbl.Column("i").Index).Keys[0].(int64))
 				}
 			}
 			var want []int64
@@ -319,7 +319,7 @@ func TestConditionsAnyAndCompare(t *testing.T) {
 	} {
 		conds := parse(tc.where)
 		for i, r := range rows {
-			require.Equal(t, tc.any[i], MatchAny(conds, r.Fields), "%s row %d", tc.where, i)
+			require.Equal(t, tc.any[i], MatchAny(conds, r), "%s row %d", tc.where, i)
 		}
 		require.Equal(t, tc.isTrue, ConditionsAlwaysTrue(conds), tc.where)
 		require.Equal(t, tc.isFalse, ConditionsAlwaysFalse(conds), tc.where)

@@ -27,8 +27,10 @@ type table struct {
 	weakIn map[schema.UUID]map[srcRef]int
 	// indexes[i] maps the encoded values of ts.Indexes[i] to the row.
 	indexes []map[string]schema.UUID
-	// defaults holds the default datum of each column.
+	// defaults holds the default datum of each column; lay shares them
+	// with the table's compact rows.
 	defaults []schema.Datum
+	lay      *rowLayout
 	// strongCols / weakCols list the columns holding references.
 	strongCols, weakCols []*schema.Column
 }
@@ -71,6 +73,7 @@ func NewDatabase(s *schema.DatabaseSchema, c Committer) *Database {
 		for i, c := range ts.Columns {
 			t.defaults[i] = schema.DefaultDatum(&c.Type)
 		}
+		t.lay = &rowLayout{defaults: t.defaults}
 		// Reference checks report the first failing column in C's
 		// column hash-table order.
 		for _, c := range cColumns(ts) {
@@ -133,6 +136,7 @@ func (db *Database) Read(fn func(tables map[string]map[schema.UUID]*Row)) {
 // Committer and without checking anything (log replay, replication).
 func (db *Database) Apply(cs *ChangeSet) {
 	db.mu.Lock()
+	db.compactLocked(cs)
 	db.applyLocked(cs)
 	db.observeLocked(cs)
 	db.mu.Unlock()
@@ -151,6 +155,21 @@ func (db *Database) notify() {
 	close(db.changed)
 	db.changed = make(chan struct{})
 	db.chMu.Unlock()
+}
+
+// compactLocked converts the new rows of cs to the compact representation.
+func (db *Database) compactLocked(cs *ChangeSet) {
+	for name, rows := range cs.Tables {
+		t := db.tables[name]
+		if t == nil {
+			continue
+		}
+		for _, rc := range rows {
+			if rc.New != nil {
+				rc.New.compact(t.lay)
+			}
+		}
+	}
 }
 
 // applyLocked makes cs the committed state. Index entries of old rows are
@@ -188,14 +207,14 @@ func (db *Database) applyLocked(cs *ChangeSet) {
 
 func (t *table) index(r *Row) {
 	for i, cols := range t.ts.Indexes {
-		t.indexes[i][indexKey(r.Fields, cols)] = r.UUID()
+		t.indexes[i][indexKey(r, cols)] = r.UUID()
 	}
 }
 
 func (t *table) unindex(r *Row) {
 	id := r.UUID()
 	for i, cols := range t.ts.Indexes {
-		k := indexKey(r.Fields, cols)
+		k := indexKey(r, cols)
 		if t.indexes[i][k] == id {
 			delete(t.indexes[i], k)
 		}
@@ -205,7 +224,7 @@ func (t *table) unindex(r *Row) {
 // forEachRef calls fn for every reference atom of r in the given columns.
 func forEachRef(r *Row, cols []*schema.Column, fn func(b *schema.BaseType, id schema.UUID)) {
 	for _, c := range cols {
-		d := r.Fields[c.Index]
+		d := r.Field(c.Index)
 		if c.Type.Key.RefTableName != "" {
 			for _, k := range d.Keys {
 				fn(&c.Type.Key, k.(schema.UUID))

@@ -554,7 +554,7 @@ func (x *txn) query(t *table, conds []Condition) []*Row {
 func rowToJSON(r *Row, cols []*schema.Column) map[string]any {
 	m := make(map[string]any, len(cols))
 	for _, c := range cols {
-		m[c.Name] = schema.DatumToJSON(&c.Type, r.Fields[c.Index])
+		m[c.Name] = schema.DatumToJSON(&c.Type, r.Field(c.Index))
 	}
 	return m
 }
@@ -586,7 +586,7 @@ func execSelect(x *txn, p *parser, _ bool) (any, error) {
 		seen := make(map[string]bool, len(rows))
 		out := rows[:0]
 		for _, r := range rows {
-			k := indexKey(r.Fields, cols)
+			k := indexKey(r, cols)
 			if !seen[k] {
 				seen[k] = true
 				out = append(out, r)
@@ -639,7 +639,7 @@ func execUpdate(x *txn, p *parser, _ bool) (any, error) {
 	for _, r := range rows {
 		same := true
 		for _, c := range cols {
-			if !r.Fields[c.Index].Equal(fields[c.Index]) {
+			if !r.Field(c.Index).Equal(fields[c.Index]) {
 				same = false
 				break
 			}
@@ -735,7 +735,7 @@ func execWait(x *txn, p *parser, _ bool) (any, error) {
 		if err := x.parseRowFields(rj, t, fields); err != nil {
 			return nil, err
 		}
-		expected[indexKey(fields, cols)] = true
+		expected[indexKey(&Row{Fields: fields}, cols)] = true
 	}
 	equal := true
 	actual := map[string]bool{}
@@ -743,7 +743,7 @@ func execWait(x *txn, p *parser, _ bool) (any, error) {
 		if !MatchAll(conds, r) {
 			return true
 		}
-		k := indexKey(r.Fields, cols)
+		k := indexKey(r, cols)
 		if !expected[k] {
 			equal = false
 			return false

@@ -88,7 +88,7 @@ func (x *txn) modify(t *table, r *Row) *Row {
 	if tr := x.findTxnRow(t, id); tr != nil {
 		return tr.new
 	}
-	nr := &Row{Fields: append([]schema.Datum(nil), r.Fields...)}
+	nr := &Row{Fields: r.Dense()}
 	x.addRow(&txnRow{t: t, id: id, old: r, new: nr, nRefs: t.refs[id]})
 	return nr
 }
@@ -126,8 +126,8 @@ func (x *txn) findOrMake(t *table, id schema.UUID) *txnRow {
 	if r == nil {
 		return nil
 	}
-	tr := &txnRow{t: t, id: id, old: r, new: &Row{Fields: append([]schema.Datum(nil), r.Fields...)},
-		nRefs: t.refs[id], changed: make([]bool, len(r.Fields))}
+	tr := &txnRow{t: t, id: id, old: r, new: &Row{Fields: r.Dense()},
+		nRefs: t.refs[id], changed: make([]bool, r.NumFields())}
 	return x.addRow(tr)
 }
 
@@ -182,7 +182,7 @@ func (x *txn) precommit() (*ChangeSet, error) {
 		tr.changed = make([]bool, n)
 		if tr.old != nil && tr.new != nil {
 			for i := 0; i < n; i++ {
-				if !tr.old.Fields[i].Equal(tr.new.Fields[i]) {
+				if !tr.old.Field(i).Equal(tr.new.Field(i)) {
 					tr.changed[i] = true
 					tr.anyChg = true
 				}
@@ -252,6 +252,7 @@ func (x *txn) precommit() (*ChangeSet, error) {
 			}
 			if tr.new != nil {
 				tr.new.Fields[schema.ColVersion] = schema.NewScalar(schema.NewUUID())
+				tr.new.compact(tt.t.lay)
 			}
 			if m == nil {
 				m = map[schema.UUID]*RowChange{}
@@ -299,11 +300,11 @@ func (x *txn) updateRefCounts(tr *txnRow) error {
 		var removed, added schema.Datum
 		switch {
 		case tr.old != nil && tr.new == nil:
-			removed = tr.old.Fields[c.Index]
+			removed = tr.old.Field(c.Index)
 		case tr.old == nil && tr.new != nil:
-			added = tr.new.Fields[c.Index]
+			added = tr.new.Field(c.Index)
 		case tr.old != nil && tr.new != nil:
-			added, removed = addedRemoved(tr.old.Fields[c.Index], tr.new.Fields[c.Index])
+			added, removed = addedRemoved(tr.old.Field(c.Index), tr.new.Field(c.Index))
 		}
 		if err := x.refDelta(tr, c, &c.Type.Key, removed.Keys, -1); err != nil {
 			return err
@@ -409,7 +410,7 @@ func (x *txn) assessWeakRefs() error {
 			if !tr.weakChk && !tr.changed[c.Index] {
 				continue
 			}
-			d := tr.new.Fields[c.Index]
+			d := tr.new.Field(c.Index)
 			keyWeak := c.Type.Key.IsWeakRef()
 			valWeak := c.Type.Value != nil && c.Type.Value.IsWeakRef()
 			var kt, vt *table
@@ -458,7 +459,7 @@ func (x *txn) assessWeakRefs() error {
 				}
 			}
 			tr.new.Fields[c.Index] = nd
-			if tr.old == nil || !tr.old.Fields[c.Index].Equal(nd) {
+			if tr.old == nil || !tr.old.Field(c.Index).Equal(nd) {
 				tr.changed[c.Index] = true
 				tr.anyChg = true
 			}
@@ -500,7 +501,7 @@ func (x *txn) checkIndexes() error {
 				continue
 			}
 			for i, cols := range ts.Indexes {
-				k := indexKey(tr.new.Fields, cols)
+				k := indexKey(tr.new, cols)
 				if other := local[i][k]; other != nil {
 					return x.duplicateIndex(tt.t, cols, other.new, tr.new)
 				}
@@ -530,7 +531,7 @@ func columnsString(r *Row, cols []*schema.Column) string {
 	var sb strings.Builder
 	for i, c := range cols {
 		sb.WriteString(englishDelim(i, len(cols)))
-		sb.WriteString(schema.DatumString(&c.Type, r.Fields[c.Index]))
+		sb.WriteString(schema.DatumString(&c.Type, r.Field(c.Index)))
 	}
 	return sb.String()
 }
@@ -577,27 +578,27 @@ func (x *txn) describeIndexRow(sb *strings.Builder, t *table, cols []*schema.Col
 // compareRows compares a and b on cols (all columns when nil).
 func compareRows(a, b *Row, cols []*schema.Column) int {
 	if cols == nil {
-		for i := range a.Fields {
-			if c := schema.CompareDatums(a.Fields[i], b.Fields[i]); c != 0 {
+		for i, n := 0, a.NumFields(); i < n; i++ {
+			if c := schema.CompareDatums(a.Field(i), b.Field(i)); c != 0 {
 				return c
 			}
 		}
 		return 0
 	}
 	for _, col := range cols {
-		if c := schema.CompareDatums(a.Fields[col.Index], b.Fields[col.Index]); c != 0 {
+		if c := schema.CompareDatums(a.Field(col.Index), b.Field(col.Index)); c != 0 {
 			return c
 		}
 	}
 	return 0
 }
 
-// indexKey encodes the values of cols in fields as a string usable as a
-// map key (equal datums give equal keys).
-func indexKey(fields []schema.Datum, cols []*schema.Column) string {
+// indexKey encodes the values of cols in r as a string usable as a map key
+// (equal datums give equal keys).
+func indexKey(r *Row, cols []*schema.Column) string {
 	var b []byte
 	for _, c := range cols {
-		d := fields[c.Index]
+		d := r.Field(c.Index)
 		b = binary.AppendUvarint(b, uint64(len(d.Keys)))
 		for i, k := range d.Keys {
 			b = appendAtom(b, k)

@@ -2,23 +2,134 @@ package ovsdb
 
 import (
 	"context"
+	"math/bits"
 
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
-// Row is one row. Fields is indexed by schema.Column.Index; Fields[0] holds
-// the _uuid and Fields[1] the _version as one-element UUID datums.
-// A Row is immutable once it is part of committed state: changes build a
-// new Row.
+// Row is one row. Read its columns with Field(i), i being
+// schema.Column.Index; Field(0) is the _uuid and Field(1) the _version, both
+// one-element UUID datums.
+//
+// A Row has one of two representations:
+//
+//   - dense: Fields holds every column (len(Fields) == number of columns).
+//     Transactions work on dense private copies, and code outside the engine
+//     may build a dense Row with a composite literal (&Row{Fields: f}) or
+//     with NewRow.
+//   - compact: Fields is nil and the row keeps only the columns whose value
+//     differs from the column's default datum (schema.DefaultDatum); Field
+//     returns the table's shared default datum for the others. Committed
+//     rows of tables with at most 64 columns are compact: the engine
+//     converts dense rows when a transaction commits and in Apply.
+//
+// A Row is immutable once it is part of committed state (or of a change
+// set): changes build a new Row. Datums returned by Field share their Keys
+// and Values arrays with the row (and, for absent columns, with every row
+// of the table); callers must never modify them in place.
 type Row struct {
+	// Fields is the dense representation, nil in a compact row. Read
+	// columns with Field, which works for both representations.
 	Fields []schema.Datum
+
+	// Compact representation: bit i of mask is set when column i is
+	// present; vals holds the present columns in column order; lay gives
+	// the defaults of the absent ones.
+	lay  *rowLayout
+	mask uint64
+	vals []schema.Datum
+}
+
+// rowLayout is shared by the compact rows of one table.
+type rowLayout struct {
+	defaults []schema.Datum // DefaultDatum of each column
+}
+
+// maxCompactColumns is the widest table whose rows are stored compact.
+const maxCompactColumns = 64
+
+// NewRow returns a dense row holding fields (indexed by column index). The
+// row takes ownership of the slice.
+func NewRow(fields []schema.Datum) *Row { return &Row{Fields: fields} }
+
+// Field returns the datum of column i.
+func (r *Row) Field(i int) schema.Datum {
+	if r.Fields != nil {
+		return r.Fields[i]
+	}
+	bit := uint64(1) << uint(i)
+	if r.mask&bit == 0 {
+		return r.lay.defaults[i]
+	}
+	return r.vals[bits.OnesCount64(r.mask&(bit-1))]
+}
+
+// NumFields returns the number of columns of the row's table.
+func (r *Row) NumFields() int {
+	if r.Fields != nil {
+		return len(r.Fields)
+	}
+	return len(r.lay.defaults)
+}
+
+// Dense returns a new slice holding every column of r, for building a
+// modified copy. The datums share their arrays with r.
+func (r *Row) Dense() []schema.Datum {
+	if r.Fields != nil {
+		return append([]schema.Datum(nil), r.Fields...)
+	}
+	out := make([]schema.Datum, len(r.lay.defaults))
+	j := 0
+	for i := range out {
+		if r.mask&(uint64(1)<<uint(i)) != 0 {
+			out[i] = r.vals[j]
+			j++
+		} else {
+			out[i] = r.lay.defaults[i]
+		}
+	}
+	return out
+}
+
+// compact converts a dense row to the compact representation in place,
+// when its table is narrow enough. Only the engine calls it, on rows that
+// nobody else reads yet.
+func (r *Row) compact(lay *rowLayout) {
+	f := r.Fields
+	if f == nil || len(f) > maxCompactColumns || len(f) != len(lay.defaults) {
+		return
+	}
+	var mask uint64
+	n := 0
+	for i := range f {
+		if !isDefault(f[i], lay.defaults[i]) {
+			mask |= uint64(1) << uint(i)
+			n++
+		}
+	}
+	vals := make([]schema.Datum, 0, n)
+	for i := range f {
+		if mask&(uint64(1)<<uint(i)) != 0 {
+			vals = append(vals, f[i])
+		}
+	}
+	r.lay, r.mask, r.vals, r.Fields = lay, mask, vals, nil
+}
+
+// isDefault reports whether d equals the default datum def. Empty datums
+// are compared by length only (a nil and an empty slice are the same set).
+func isDefault(d, def schema.Datum) bool {
+	if len(d.Keys) != len(def.Keys) || len(d.Values) != len(def.Values) {
+		return false
+	}
+	return len(d.Keys) == 0 || d.Equal(def)
 }
 
 // UUID returns the row's _uuid.
-func (r *Row) UUID() schema.UUID { return r.Fields[schema.ColUUID].Keys[0].(schema.UUID) }
+func (r *Row) UUID() schema.UUID { return r.Field(schema.ColUUID).Keys[0].(schema.UUID) }
 
 // Version returns the row's _version.
-func (r *Row) Version() schema.UUID { return r.Fields[schema.ColVersion].Keys[0].(schema.UUID) }
+func (r *Row) Version() schema.UUID { return r.Field(schema.ColVersion).Keys[0].(schema.UUID) }
 
 // RowChange is the change of one row in a transaction: Old is nil for an
 // insert, New is nil for a delete.

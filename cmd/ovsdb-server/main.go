@@ -456,8 +456,8 @@ func dbUsage(db *ovsdb.Database) (atoms, cells int) {
 			}
 			cells += len(rows) * len(t.Columns)
 			for _, r := range rows {
-				for _, f := range r.Fields {
-					atoms += f.Len()
+				for i, n := 0, r.NumFields(); i < n; i++ {
+					atoms += r.Field(i).Len()
 				}
 			}
 		}

@@ -38,7 +38,7 @@ func ConvertDatabase(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *sche
 		for id, r := range rows {
 			row := make(map[string]any, len(cols))
 			for _, cp := range cols {
-				js := schema.DatumToJSON(&cp.o.Type, r.Fields[cp.o.Index])
+				js := schema.DatumToJSON(&cp.o.Type, r.Field(cp.o.Index))
 				// C's ovsdb_datum_convert: the error keeps its syntax.
 				if _, err := schema.ParseDatum(&cp.n.Type, decodeJSON(js), nil); err != nil {
 					return nil, err

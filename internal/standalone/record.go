@@ -49,7 +49,7 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 	b = append(b, '{')
 	n := 0
 	for _, c := range e.cols {
-		nd := rc.New.Fields[c.Index]
+		nd := rc.New.Field(c.Index)
 		var v schema.Datum
 		if rc.Old == nil {
 			if nd.Equal(e.defaults[c.Index]) {
@@ -57,7 +57,7 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 			}
 			v = nd
 		} else {
-			od := rc.Old.Fields[c.Index]
+			od := rc.Old.Field(c.Index)
 			if od.Equal(nd) {
 				continue
 			}

@@ -130,14 +130,14 @@ func rowJSON(ts *schema.Table, rc *ovsdb.RowChange) (any, bool) {
 		if c.Index == schema.ColUUID || !c.Persistent {
 			continue
 		}
-		nd := rc.New.Fields[c.Index]
+		nd := rc.New.Field(c.Index)
 		if rc.Old == nil {
 			if !isDefault(c, nd) {
 				row[c.Name] = schema.DatumToJSON(&c.Type, nd)
 			}
 			continue
 		}
-		od := rc.Old.Fields[c.Index]
+		od := rc.Old.Field(c.Index)
 		if od.Equal(nd) {
 			continue
 		}
@@ -274,10 +274,11 @@ func (p *replayer) rowChange(ts *schema.Table, id schema.UUID, rj any, isDiff bo
 	if !ok {
 		return nil, ovsdberr.Syntax(rj, "row must be JSON object")
 	}
-	nr := &ovsdb.Row{Fields: make([]schema.Datum, len(ts.Columns))}
+	var nr *ovsdb.Row
 	if old != nil {
-		copy(nr.Fields, old.Fields)
+		nr = ovsdb.NewRow(old.Dense())
 	} else {
+		nr = ovsdb.NewRow(make([]schema.Datum, len(ts.Columns)))
 		for i, c := range ts.Columns {
 			nr.Fields[i] = schema.DefaultDatum(&c.Type)
 		}
