@@ -103,9 +103,11 @@ func (d *DB) Convert(ns *schema.DatabaseSchema) (*DB, error) {
 			err = ovsdberr.New(ovsdberr.TagIOError, "%s: database is closed", d.path)
 			return
 		}
+		d.idleLocked()
 		if err = d.log.Replace(schemaRecord(ns), data); err != nil {
 			return
 		}
+		d.finishPendingLocked(nil) // the converted snapshot holds them
 		nd = &DB{path: d.path, schema: ns, db: ndb, log: d.log, nRead: 2, now: d.now}
 		nd.scheduleNext(false)
 		ndb.SetCommitter(nd)

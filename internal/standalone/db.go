@@ -48,6 +48,15 @@ type DB struct {
 	closed   bool
 	wg       sync.WaitGroup
 
+	// Group commit (groupcommit.go).
+	cur      *batch    // records not yet handed to a write; nil if none
+	flushing bool      // a goroutine is writing: only it may use log
+	cond     sync.Cond // L is &mu (set lazily); broadcast when a write ends
+	spare    []byte    // a written batch's buffer, for reuse
+	// writeHook, if set (tests), runs before each group write with the
+	// records; an error fails the write.
+	writeHook func(recs []byte) error
+
 	now func() time.Time // for tests
 }
 
@@ -170,45 +179,6 @@ func (d *DB) shouldCompact() bool {
 	return n > 0
 }
 
-// Commit implements ovsdb.Committer: it appends the change set as one
-// record and fsyncs when the transaction asked for durability.
-func (d *DB) Commit(_ context.Context, cs *ovsdb.ChangeSet) error {
-	data, ok := appendChangeSet(nil, d.schema, cs, d.now())
-	if !ok {
-		return nil
-	}
-	data = append(data, '\n')
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return ovsdberr.New(ovsdberr.TagIOError, "%s: database is closed", d.path)
-	}
-	if err := d.log.WriteRaw(data); err != nil {
-		return err
-	}
-	d.nWritten++
-	if d.tail != nil {
-		d.tail = append(d.tail, data)
-	}
-	if cs.Durable {
-		if err := d.log.Commit(); err != nil {
-			return err
-		}
-	}
-	if !d.closing && d.shouldCompact() && d.compactMu.TryLock() {
-		// Runs after the engine releases its write lock.
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			defer d.compactMu.Unlock()
-			if err := d.compact(); err != nil && !errors.Is(err, errClosed) {
-				logger.Warn("automatic compaction failed", "file", d.path, "err", err)
-			}
-		}()
-	}
-	return nil
-}
-
 var errClosed = errors.New("closed")
 
 // schemaRecord is the data of a schema record (schema.ToJSON is an
@@ -262,11 +232,15 @@ func (d *DB) compact() error {
 	for _, t := range tail {
 		recs = append(recs, t)
 	}
+	d.idleLocked()
 	err := d.log.Replace(recs...)
 	d.scheduleNext(err != nil)
 	if err != nil {
 		return err
 	}
+	// Pending records are in the new file: in the snapshot if committed
+	// before it was taken, in the tail otherwise.
+	d.finishPendingLocked(nil)
 	elapsed := d.now().Sub(start)
 	lvl := slog.LevelDebug
 	if elapsed > time.Second {
@@ -293,8 +267,24 @@ func (d *DB) Close() error {
 	d.db.SetCommitter(closedCommitter{d.path})
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.idleLocked()
+	// Write what is still pending (no new commits can come now).
+	var werr error
+	if b := d.cur; b != nil && d.log != nil {
+		werr = d.log.WriteRecords(b.buf)
+		if werr == nil && b.durable {
+			werr = d.log.Commit()
+		}
+		if werr != nil {
+			logger.Error("cannot write pending transactions at close", "file", d.path, "err", werr)
+		}
+	}
+	d.finishPendingLocked(werr)
 	d.closed = true
-	return d.log.Close()
+	if d.log == nil {
+		return werr
+	}
+	return errors.Join(werr, d.log.Close())
 }
 
 type closedCommitter struct{ path string }
