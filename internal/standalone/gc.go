@@ -19,7 +19,7 @@ import (
 // live heap and clamped to [minGCPercent, maxGCPercent].
 const (
 	maxGCPercent = 400
-	minGCPercent = 50
+	minGCPercent = 75
 	gcHeadroom   = 32 << 20
 )
 

@@ -20,8 +20,8 @@ func TestGCPercentFor(t *testing.T) {
 		{gcHeadroom / 4, maxGCPercent},
 		{gcHeadroom / 2, 200},
 		{gcHeadroom, 100},
-		{gcHeadroom * 3 / 2, 66},
 		{gcHeadroom * 2, minGCPercent},
+		{gcHeadroom * 3 / 2, 75},
 		{1 << 34, minGCPercent},
 	} {
 		require.Equal(t, tc.want, gcPercentFor(tc.live), "live %d", tc.live)
