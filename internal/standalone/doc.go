@@ -12,4 +12,9 @@
 // without holding any lock, then briefly blocks writers while it writes the
 // new file (schema, snapshot, and the records committed meanwhile) and
 // renames it over the old one.
+//
+// Commits use group commit (ovsdb.GroupCommitter): records are queued
+// under the engine lock and written, many per write system call, after
+// it is released but before the transactions are answered. A failed write
+// differs from C: see groupcommit.go.
 package standalone
