@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 GO ?= go
 RUNDIR ?= $(CURDIR)/run
-DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common python3-openvswitch
+DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-ic-db python3-openvswitch
 TEST_TIMEOUT ?= 25m
 
 .PHONY: all build deps run test vet fuzz bench sidebyside clean
@@ -17,7 +17,7 @@ build:
 # Reference tools (the oracle for differential tests) and the OVN schemas.
 deps:
 	@if ! command -v ovsdb-server >/dev/null && [ ! -x /usr/sbin/ovsdb-server ] || \
-	    ! command -v ovn-nbctl >/dev/null || [ ! -f /usr/share/ovn/ovn-nb.ovsschema ] || \
+	    ! command -v ovn-nbctl >/dev/null || [ ! -f /usr/share/ovn/ovn-nb.ovsschema ] || [ ! -f /usr/share/ovn/ovn-ic-nb.ovsschema ] || \
 	    ! /usr/bin/python3 -c 'import ovs.db.idl' 2>/dev/null; then \
 		echo "installing reference tools: $(DEB_PACKAGES)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
