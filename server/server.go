@@ -314,7 +314,7 @@ func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
 	set("leader", true)
 	// C writes the schema with sorted keys (JSSF_SORT), unlike get_schema.
 	set("schema", string(cjson.Marshal(db.Schema().ToJSON()))) // C stores it sorted (JSSF_SORT)
-	row := &ovsdb.Row{Fields: fields}
+	row := ovsdb.NewRow(fields)
 	if old == nil {
 		old = s.sys.Row("Database", id)
 	}
