@@ -138,7 +138,7 @@ func (db *Database) Apply(cs *ChangeSet) {
 	db.mu.Lock()
 	db.compactLocked(cs)
 	db.applyLocked(cs)
-	db.observeLocked(cs)
+	db.observeLocked(cs, schema.UUID{})
 	db.mu.Unlock()
 	db.notify()
 }
@@ -279,7 +279,7 @@ func (db *Database) adjustRefs(t *table, id schema.UUID, r *Row, delta int) {
 // commitLocked runs the committer and applies cs. Called with mu held.
 // For a GroupCommitter, wait is non-nil on success and must be called
 // after mu is released (see GroupCommitter).
-func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) (wait func() error, err error) {
+func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet, txnID schema.UUID) (wait func() error, err error) {
 	if gc, ok := db.committer.(GroupCommitter); ok {
 		wait, err = gc.CommitAsync(ctx, cs)
 	} else {
@@ -289,7 +289,7 @@ func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet) (wait func(
 		return nil, err
 	}
 	db.applyLocked(cs)
-	db.observeLocked(cs)
+	db.observeLocked(cs, txnID)
 	return wait, nil
 }
 

@@ -19,7 +19,10 @@ type symbol struct {
 	created bool
 }
 
-type symtab struct{ m map[string]*symbol }
+type symtab struct {
+	m       map[string]*symbol
+	newUUID func() schema.UUID
+}
 
 func (s *symtab) insert(name string) *symbol {
 	if s.m == nil {
@@ -27,7 +30,7 @@ func (s *symtab) insert(name string) *symbol {
 	}
 	sym := s.m[name]
 	if sym == nil {
-		sym = &symbol{uuid: schema.NewUUID()}
+		sym = &symbol{uuid: s.newUUID()}
 		s.m[name] = sym
 	}
 	return sym
@@ -272,6 +275,28 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 	}
 }
 
+// TransactOnce executes ops once, never blocking on "wait": an unsatisfied
+// wait whose timeout has not expired makes it return blocked true and a nil
+// result, with nothing changed. elapsedMS is the time since the caller's
+// first attempt, which decides whether a wait's timeout has expired and
+// appears in the "timed out after" message. A Raft member executes
+// replicated transactions this way, so that every member computes the same
+// outcome; the member that received the request re-proposes a blocked one
+// after its state has changed.
+func (db *Database) TransactOnce(ctx context.Context, ops []any, opts TransactOptions,
+	elapsedMS int64) (res []any, blocked bool) {
+	res, _, blocked, wait := db.transactOnce(ctx, ops, opts, isReadOnly(ops), elapsedMS)
+	if wait != nil {
+		if err := wait(); err != nil {
+			res = append(res, ovsdberr.ToJSON(err))
+		}
+	}
+	if blocked {
+		return nil, true
+	}
+	return res, false
+}
+
 // transactOnce executes ops once. blocked reports an unsatisfied wait that
 // should be retried later; timeout is then the smallest wait timeout. A
 // non-nil wait is a GroupCommitter's wait, to be called after return (the
@@ -286,6 +311,7 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 		defer db.mu.Unlock()
 	}
 	x := newTxn(db)
+	x.setUUIDSource(opts.NewUUID)
 	x.elapsed = elapsed
 	results := make([]any, 0, len(ops)+1)
 	var failed error
@@ -341,7 +367,7 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 	}
 	cs, err := x.precommit()
 	if err == nil && !cs.Empty() {
-		wait, err = db.commitLocked(ctx, cs)
+		wait, err = db.commitLocked(ctx, cs, opts.TxnID)
 		if err == nil {
 			db.notify()
 		}
@@ -483,7 +509,7 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 		}
 		sym.created = true
 	} else if uuidJS == nil {
-		id = schema.NewUUID()
+		id = x.newUUID()
 	}
 	fields := t.newFields()
 	if err := x.parseRowFields(rowJS, t, fields); err != nil {

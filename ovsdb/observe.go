@@ -51,10 +51,14 @@ func (db *Database) LastTxnID() schema.UUID {
 	return db.lastTxn
 }
 
-// observeLocked assigns the next transaction id and tells the observers.
-// Called with mu held for writing, after cs has been applied.
-func (db *Database) observeLocked(cs *ChangeSet) {
-	db.lastTxn = schema.NewUUID()
+// observeLocked assigns the next transaction id (id, or a random one when
+// id is all zeros) and tells the observers. Called with mu held for
+// writing, after cs has been applied.
+func (db *Database) observeLocked(cs *ChangeSet, id schema.UUID) {
+	if id == (schema.UUID{}) {
+		id = schema.NewUUID()
+	}
+	db.lastTxn = id
 	for _, e := range db.observers {
 		e.fn(db.lastTxn, cs)
 	}

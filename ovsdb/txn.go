@@ -1,8 +1,10 @@
 package ovsdb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
@@ -40,10 +42,24 @@ type txn struct {
 	comments []string
 	timeout  int64 // smallest "wait" timeout, ms (math.MaxInt64: none)
 	elapsed  int64 // ms since the first attempt
+	// newUUID is the source of every UUID the transaction creates; a
+	// caller-supplied source (TransactOptions.NewUUID) makes them
+	// deterministic.
+	newUUID  func() schema.UUID
+	detUUIDs bool
 }
 
 func newTxn(db *Database) *txn {
-	return &txn{db: db, symtab: &symtab{}, timeout: math.MaxInt64}
+	return &txn{db: db, symtab: &symtab{newUUID: schema.NewUUID}, timeout: math.MaxInt64,
+		newUUID: schema.NewUUID}
+}
+
+// setUUIDSource makes f the source of the transaction's new UUIDs.
+func (x *txn) setUUIDSource(f func() schema.UUID) {
+	if f == nil {
+		return
+	}
+	x.newUUID, x.symtab.newUUID, x.detUUIDs = f, f, true
 }
 
 func (x *txn) ttable(t *table) *txnTable {
@@ -241,6 +257,9 @@ func (x *txn) precommit() (*ChangeSet, error) {
 	if err := x.checkIndexes(); err != nil {
 		return nil, err
 	}
+	if x.detUUIDs {
+		x.stampVersionsInOrder()
+	}
 	// Build the change set, stamping new versions.
 	cs := &ChangeSet{Durable: x.durable, Comment: strings.Join(x.comments, "\n")}
 	for _, tt := range x.torder {
@@ -251,7 +270,9 @@ func (x *txn) precommit() (*ChangeSet, error) {
 				continue
 			}
 			if tr.new != nil {
-				tr.new.Fields[schema.ColVersion] = schema.NewScalar(schema.NewUUID())
+				if !x.detUUIDs {
+					tr.new.Fields[schema.ColVersion] = schema.NewScalar(x.newUUID())
+				}
 				tr.new.compact(tt.t.lay)
 			}
 			if m == nil {
@@ -265,6 +286,32 @@ func (x *txn) precommit() (*ChangeSet, error) {
 		}
 	}
 	return cs, nil
+}
+
+// stampVersionsInOrder gives every row the change set will hold a new
+// _version from x.newUUID, visiting tables by name and rows by UUID: the
+// order in which rows joined the transaction can depend on map iteration,
+// and a deterministic UUID source needs a deterministic order.
+func (x *txn) stampVersionsInOrder() {
+	var rows []*txnRow
+	for _, tt := range x.torder {
+		for _, tr := range tt.order {
+			if tr.dropped || tt.rows[tr.id] != tr || tr.new == nil || (tr.old != nil && !tr.anyChg) {
+				continue
+			}
+			rows = append(rows, tr)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.t.ts.Name != b.t.ts.Name {
+			return a.t.ts.Name < b.t.ts.Name
+		}
+		return bytes.Compare(a.id[:], b.id[:]) < 0
+	})
+	for _, tr := range rows {
+		tr.new.Fields[schema.ColVersion] = schema.NewScalar(x.newUUID())
+	}
 }
 
 // refDelta adds delta to the n_refs of the strong-ref targets of atoms.

@@ -175,4 +175,16 @@ type TransactOptions struct {
 	// ReadOnly rejects every op that may modify the database, as C does
 	// for a server in read-only (backup) mode.
 	ReadOnly bool
+	// NewUUID, when non-nil, supplies every UUID the transaction creates:
+	// the _uuid of inserted rows without a "uuid" member, the UUIDs bound
+	// to "named-uuid" symbols (in parse order) and the new _version of
+	// every inserted or modified row (drawn after all other UUIDs, tables
+	// in name order, rows in _uuid order). A deterministic source makes
+	// the same operations on the same state produce the same change set on
+	// every Raft member. Nil means random UUIDs (standalone).
+	NewUUID func() schema.UUID
+	// TxnID, when not all zeros, is the transaction id given to commit
+	// observers (monitor_cond_since's last-txn-id) instead of a random one,
+	// so that replicated members agree on it.
+	TxnID schema.UUID
 }
