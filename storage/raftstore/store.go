@@ -272,7 +272,7 @@ func Create(path string, m Meta) error {
 	if err := syncDir(dir); err != nil {
 		return ioError(err, "%s: sync of directory failed", path)
 	}
-	logger.Info("created clustered database file", "path", path, "name", m.Name,
+	logger.Debug("created clustered database file", "path", path, "name", m.Name,
 		"cid", m.ClusterID.String(), "sid", m.ServerID.String())
 	return nil
 }
