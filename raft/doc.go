@@ -1,0 +1,15 @@
+// Package raft is the clustered replication mode: one database replicated
+// by hashicorp/raft among the members of a cluster.
+//
+// Each Raft log entry is one client transaction (Entry: transaction id,
+// database name, operations, UUID seed, held asserted locks, time). Every
+// member's FSM executes committed entries with the engine
+// (ovsdb.Database.TransactOnce with a deterministic UUID source), so all
+// members reach the same state; the FSM remembers recent transaction ids
+// and answers a retried id with the old reply instead of executing it
+// again. Node.Transact proposes writes on the leader or forwards them to
+// it through a Forwarder, and replies once the member has applied the
+// entry; read-only transactions run on the member's own state.
+// Snapshots copy the table maps under the engine's read lock and serialise
+// them outside it. See DESIGN.md for the reasons.
+package raft

@@ -1,0 +1,148 @@
+package raft
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// entryVersion is the first byte of every encoded Entry.
+const entryVersion = 1
+
+// Entry is one replicated client transaction (one Raft log entry).
+//
+// Encoding (version 1): byte version, TxnID (16 bytes), Seed (16 bytes),
+// TimeMS and ElapsedMS (uvarint each), DB (uvarint length + bytes), Locks
+// (uvarint count, then uvarint length + bytes each), then the operations as
+// a JSON array up to the end.
+type Entry struct {
+	// TxnID identifies the transaction across retries: a member that lost
+	// the answer re-proposes the same id and the FSM answers from its
+	// dedupe table instead of executing it twice. It is also the
+	// transaction id given to monitors (last-txn-id).
+	TxnID schema.UUID
+	// Seed, with TxnID, seeds the generator of the transaction's new
+	// UUIDs, identical on every member.
+	Seed [16]byte
+	// DB is the database name.
+	DB string
+	// Ops are the RFC 7047 operations (transact params after the name).
+	Ops []any
+	// Locks lists the locks named by "assert" ops that the proposing
+	// session held when it proposed (locks are per member).
+	Locks []string
+	// TimeMS is the proposer's wall clock (ms since the epoch).
+	TimeMS int64
+	// ElapsedMS is the time since the proposer's first attempt, which
+	// decides whether a "wait" op has timed out.
+	ElapsedMS int64
+}
+
+// MarshalBinary encodes e.
+func (e *Entry) MarshalBinary() ([]byte, error) {
+	var ops bytes.Buffer
+	enc := json.NewEncoder(&ops)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e.Ops); err != nil {
+		return nil, fmt.Errorf("raft entry: encoding operations: %w", err)
+	}
+	b := make([]byte, 0, 64+len(e.DB)+ops.Len())
+	b = append(b, entryVersion)
+	b = append(b, e.TxnID[:]...)
+	b = append(b, e.Seed[:]...)
+	b = binary.AppendUvarint(b, uint64(e.TimeMS))
+	b = binary.AppendUvarint(b, uint64(e.ElapsedMS))
+	b = appendString(b, e.DB)
+	b = binary.AppendUvarint(b, uint64(len(e.Locks)))
+	for _, l := range e.Locks {
+		b = appendString(b, l)
+	}
+	return append(b, bytes.TrimRight(ops.Bytes(), "\n")...), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+var errBadEntry = errors.New("raft entry: truncated or corrupt")
+
+// DecodeEntry decodes an encoded Entry; numbers in Ops are json.Number.
+func DecodeEntry(b []byte) (*Entry, error) {
+	if len(b) < 33 {
+		return nil, errBadEntry
+	}
+	if b[0] != entryVersion {
+		return nil, fmt.Errorf("raft entry: unknown version %d", b[0])
+	}
+	e := &Entry{}
+	copy(e.TxnID[:], b[1:17])
+	copy(e.Seed[:], b[17:33])
+	b = b[33:]
+	uv := func() uint64 {
+		if b == nil {
+			return 0
+		}
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	str := func() string {
+		n := uv()
+		if b == nil || n > uint64(len(b)) {
+			b = nil
+			return ""
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s
+	}
+	e.TimeMS = int64(uv())
+	e.ElapsedMS = int64(uv())
+	e.DB = str()
+	nl := uv()
+	if b == nil || nl > uint64(len(b)) {
+		return nil, errBadEntry
+	}
+	for i := uint64(0); i < nl; i++ {
+		e.Locks = append(e.Locks, str())
+	}
+	if b == nil {
+		return nil, errBadEntry
+	}
+	ops, err := schema.DecodeJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("raft entry: operations: %w", err)
+	}
+	arr, ok := ops.([]any)
+	if !ok {
+		return nil, errors.New("raft entry: operations are not an array")
+	}
+	e.Ops = arr
+	return e, nil
+}
+
+// uuidSource returns the deterministic generator of e's new UUIDs
+// (version 4 layout, as C's random UUIDs).
+func (e *Entry) uuidSource() func() schema.UUID {
+	var seed [32]byte
+	copy(seed[:16], e.Seed[:])
+	copy(seed[16:], e.TxnID[:])
+	g := rand.NewChaCha8(seed)
+	return func() schema.UUID {
+		var u schema.UUID
+		_, _ = g.Read(u[:])
+		u[6] = (u[6] & 0x0f) | 0x40
+		u[8] = (u[8] & 0x3f) | 0x80
+		return u
+	}
+}

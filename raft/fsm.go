@@ -1,0 +1,393 @@
+package raft
+
+import (
+	"bufio"
+	"container/list"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// DefaultDedupeSize is the default number of applied transaction ids whose
+// replies the FSM remembers.
+const DefaultDedupeSize = 4096
+
+// ApplyResult is what FSM.Apply returns for one entry (the Response of
+// hashicorp/raft's ApplyFuture).
+type ApplyResult struct {
+	// Reply is the transaction's result array; nil when Blocked.
+	Reply []any
+	// Blocked: a "wait" op was unsatisfied and had time left; nothing
+	// was changed and the proposer should re-propose later.
+	Blocked bool
+	// Duplicate: the transaction id was applied before; Reply is the
+	// remembered reply and nothing was executed.
+	Duplicate bool
+	// Err is set when the entry could not be decoded or names another
+	// database (nothing was executed).
+	Err error
+}
+
+// FSM is the replicated state machine of one clustered database: it
+// executes every committed entry with the engine, deterministically.
+type FSM struct {
+	db *ovsdb.Database
+
+	mu      sync.Mutex
+	applied uint64
+	notify  chan struct{} // closed and replaced when applied changes
+	dedupe  *lru
+}
+
+// NewFSM returns an FSM over an empty database of schema s remembering the
+// replies of the last dedupeSize transactions (<= 0: DefaultDedupeSize).
+func NewFSM(s *schema.DatabaseSchema, dedupeSize int) *FSM {
+	if dedupeSize <= 0 {
+		dedupeSize = DefaultDedupeSize
+	}
+	return &FSM{db: ovsdb.NewDatabase(s, ovsdb.NopCommitter{}), notify: make(chan struct{}),
+		dedupe: newLRU(dedupeSize)}
+}
+
+// Database returns the applied state. It stays the same object for the
+// life of the FSM (Restore changes its contents, not the pointer).
+func (f *FSM) Database() *ovsdb.Database { return f.db }
+
+// AppliedIndex returns the index of the last entry applied (or restored).
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
+}
+
+// waitApplied blocks until the applied index is at least idx (true) or ctx
+// or stop is done (false).
+func (f *FSM) waitApplied(ctx context.Context, stop <-chan struct{}, idx uint64) bool {
+	for {
+		f.mu.Lock()
+		ok, ch := f.applied >= idx, f.notify
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		case <-stop:
+			return false
+		}
+	}
+}
+
+func (f *FSM) setApplied(idx uint64) {
+	f.mu.Lock()
+	f.applied = idx
+	close(f.notify)
+	f.notify = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// Apply implements hraft.FSM.
+func (f *FSM) Apply(l *hraft.Log) any {
+	defer f.setApplied(l.Index)
+	return f.applyEntry(l.Data)
+}
+
+func (f *FSM) applyEntry(data []byte) *ApplyResult {
+	e, err := DecodeEntry(data)
+	if err != nil {
+		logger.Error("undecodable log entry", "err", err)
+		return &ApplyResult{Err: err}
+	}
+	if e.DB != f.db.Name() {
+		return &ApplyResult{Err: fmt.Errorf("entry for database %q applied to %q", e.DB, f.db.Name())}
+	}
+	f.mu.Lock()
+	reply, dup := f.dedupe.get(e.TxnID)
+	f.mu.Unlock()
+	if dup {
+		return &ApplyResult{Reply: reply, Duplicate: true}
+	}
+	locks := e.Locks
+	opts := ovsdb.TransactOptions{
+		HasLock: func(name string) bool {
+			for _, l := range locks {
+				if l == name {
+					return true
+				}
+			}
+			return false
+		},
+		NewUUID: e.uuidSource(),
+		TxnID:   e.TxnID,
+	}
+	res, blocked := f.db.TransactOnce(context.Background(), e.Ops, opts, e.ElapsedMS)
+	if blocked {
+		return &ApplyResult{Blocked: true}
+	}
+	f.mu.Lock()
+	f.dedupe.put(e.TxnID, res)
+	f.mu.Unlock()
+	return &ApplyResult{Reply: res}
+}
+
+// snapshotVersion is the "version" member of snapshot files.
+const snapshotVersion = 1
+
+// Snapshot implements hraft.FSM: it copies the table maps (pointers to
+// immutable rows) under the engine's read lock; Persist serialises them.
+func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
+	s := &fsmSnapshot{schema: f.db.Schema()}
+	f.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		s.tables = make(map[string]map[schema.UUID]*ovsdb.Row, len(tables))
+		for name, rows := range tables {
+			m := make(map[schema.UUID]*ovsdb.Row, len(rows))
+			for id, r := range rows {
+				m[id] = r
+			}
+			s.tables[name] = m
+		}
+	})
+	f.mu.Lock()
+	s.index = f.applied
+	s.dedupe = f.dedupe.entries()
+	f.mu.Unlock()
+	return s, nil
+}
+
+type fsmSnapshot struct {
+	schema *schema.DatabaseSchema
+	index  uint64
+	tables map[string]map[schema.UUID]*ovsdb.Row
+	dedupe []dedupeEntry
+}
+
+// Persist writes the snapshot as one JSON object:
+// {"version":1,"index":N,"schema":{...},"data":{table:{uuid:{col:datum}}},
+// "dedupe":[[txn-uuid, reply]...]} (dedupe oldest first; only non-default
+// columns in data).
+func (s *fsmSnapshot) Persist(sink hraft.SnapshotSink) error {
+	w := bufio.NewWriterSize(sink, 1<<16)
+	err := s.write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) write(w *bufio.Writer) error {
+	fmt.Fprintf(w, `{"version":%d,"index":%d,"schema":`, snapshotVersion, s.index)
+	w.Write(cjson.Marshal(s.schema.ToJSON()))
+	w.WriteString(`,"data":{`)
+	firstT := true
+	for _, name := range s.schema.TableNames {
+		rows := s.tables[name]
+		ts := s.schema.Table(name)
+		if len(rows) == 0 || ts == nil {
+			continue
+		}
+		if !firstT {
+			w.WriteByte(',')
+		}
+		firstT = false
+		w.Write(cjson.Marshal(name))
+		w.WriteString(":{")
+		firstR := true
+		for id, r := range rows {
+			if !firstR {
+				w.WriteByte(',')
+			}
+			firstR = false
+			cols := make(map[string]any, 4)
+			for _, c := range ts.Columns[1:] {
+				d := r.Field(c.Index)
+				if c.Index > 1 && d.Equal(schema.DefaultDatum(&c.Type)) {
+					continue
+				}
+				cols[c.Name] = schema.DatumToJSON(&c.Type, d)
+			}
+			w.WriteString(`"` + id.String() + `":`)
+			w.Write(cjson.Marshal(cols))
+		}
+		w.WriteByte('}')
+	}
+	w.WriteString(`},"dedupe":[`)
+	for i, d := range s.dedupe {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString(`["` + d.id.String() + `",`)
+		w.Write(cjson.Marshal(d.reply))
+		w.WriteByte(']')
+	}
+	_, err := w.WriteString("]}")
+	return err
+}
+
+// Release implements hraft.FSMSnapshot.
+func (s *fsmSnapshot) Release() {}
+
+type snapshotFile struct {
+	Version int                                   `json:"version"`
+	Index   uint64                                `json:"index"`
+	Schema  json.RawMessage                       `json:"schema"`
+	Data    map[string]map[string]json.RawMessage `json:"data"`
+	Dedupe  []json.RawMessage                     `json:"dedupe"`
+}
+
+// Restore implements hraft.FSM: it replaces the database's contents with
+// the snapshot's (one change set applied to the same Database, so
+// consumers holding it, such as monitors, see the difference as an
+// ordinary commit) and reloads the dedupe table.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var sf snapshotFile
+	if err := json.NewDecoder(bufio.NewReaderSize(rc, 1<<16)).Decode(&sf); err != nil {
+		return fmt.Errorf("raft snapshot: %w", err)
+	}
+	if sf.Version != snapshotVersion {
+		return fmt.Errorf("raft snapshot: unknown version %d", sf.Version)
+	}
+	sch := f.db.Schema()
+	newRows := map[string]map[schema.UUID]*ovsdb.Row{}
+	for tname, rows := range sf.Data {
+		ts := sch.Table(tname)
+		if ts == nil {
+			return fmt.Errorf("raft snapshot: unknown table %q", tname)
+		}
+		m := make(map[schema.UUID]*ovsdb.Row, len(rows))
+		for idText, raw := range rows {
+			id, err := schema.ParseUUID(idText)
+			if err != nil {
+				return fmt.Errorf("raft snapshot: row id %q: %w", idText, err)
+			}
+			v, err := schema.DecodeJSON(raw)
+			if err != nil {
+				return fmt.Errorf("raft snapshot: row %s: %w", id, err)
+			}
+			obj, _ := v.(map[string]any)
+			fields := make([]schema.Datum, len(ts.Columns))
+			for _, c := range ts.Columns {
+				js, ok := obj[c.Name]
+				if !ok {
+					fields[c.Index] = schema.DefaultDatum(&c.Type)
+					continue
+				}
+				d, err := schema.ParseDatum(&c.Type, js, nil)
+				if err != nil {
+					return fmt.Errorf("raft snapshot: row %s column %s: %w", id, c.Name, err)
+				}
+				fields[c.Index] = d
+			}
+			fields[schema.ColUUID] = schema.NewScalar(id)
+			m[id] = ovsdb.NewRow(fields)
+		}
+		newRows[tname] = m
+	}
+	cs := &ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{}}
+	add := func(t string, id schema.UUID, rc *ovsdb.RowChange) {
+		m := cs.Tables[t]
+		if m == nil {
+			m = map[schema.UUID]*ovsdb.RowChange{}
+			cs.Tables[t] = m
+		}
+		m[id] = rc
+	}
+	f.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		for tname, rows := range tables {
+			for id, r := range rows {
+				if newRows[tname][id] == nil {
+					add(tname, id, &ovsdb.RowChange{Old: r})
+				}
+			}
+		}
+		for tname, rows := range newRows {
+			for id, r := range rows {
+				add(tname, id, &ovsdb.RowChange{Old: tables[tname][id], New: r})
+			}
+		}
+	})
+	if !cs.Empty() {
+		f.db.Apply(cs)
+	}
+	d := newLRU(f.dedupe.max)
+	for _, raw := range sf.Dedupe {
+		v, err := schema.DecodeJSON(raw)
+		if err != nil {
+			return fmt.Errorf("raft snapshot: dedupe: %w", err)
+		}
+		pair, _ := v.([]any)
+		if len(pair) != 2 {
+			return fmt.Errorf("raft snapshot: dedupe entry is not a pair")
+		}
+		s, _ := pair[0].(string)
+		id, err := schema.ParseUUID(s)
+		if err != nil {
+			return fmt.Errorf("raft snapshot: dedupe id: %w", err)
+		}
+		reply, _ := pair[1].([]any)
+		d.put(id, reply)
+	}
+	f.mu.Lock()
+	f.dedupe = d
+	f.mu.Unlock()
+	f.setApplied(sf.Index)
+	return nil
+}
+
+// lru is a bounded map of transaction id -> reply, evicting the oldest.
+type lru struct {
+	max   int
+	order *list.List // of dedupeEntry, oldest first
+	m     map[schema.UUID]*list.Element
+}
+
+type dedupeEntry struct {
+	id    schema.UUID
+	reply []any
+}
+
+func newLRU(max int) *lru {
+	return &lru{max: max, order: list.New(), m: map[schema.UUID]*list.Element{}}
+}
+
+func (l *lru) get(id schema.UUID) ([]any, bool) {
+	e := l.m[id]
+	if e == nil {
+		return nil, false
+	}
+	return e.Value.(dedupeEntry).reply, true
+}
+
+func (l *lru) put(id schema.UUID, reply []any) {
+	if e := l.m[id]; e != nil {
+		l.order.Remove(e)
+	}
+	l.m[id] = l.order.PushBack(dedupeEntry{id, reply})
+	for l.order.Len() > l.max {
+		e := l.order.Front()
+		l.order.Remove(e)
+		delete(l.m, e.Value.(dedupeEntry).id)
+	}
+}
+
+func (l *lru) entries() []dedupeEntry {
+	out := make([]dedupeEntry, 0, l.order.Len())
+	for e := l.order.Front(); e != nil; e = e.Next() {
+		out = append(out, e.Value.(dedupeEntry))
+	}
+	return out
+}

@@ -1,0 +1,466 @@
+package raft
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
+)
+
+var logger = slog.Default().With("module", "raft")
+
+// Forwarder sends an encoded Entry to the leader at address leader, which
+// proposes it (Node.ApplyForwarded on the leader) and answers with the
+// FSM's reply and the entry's log index. A nil reply with a nil error means
+// the transaction's "wait" ops were unsatisfied at index (ApplyResult
+// Blocked). Any error makes the caller retry with the same entry.
+type Forwarder interface {
+	Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) (reply []any, index uint64, err error)
+}
+
+// Config configures a Node.
+type Config struct {
+	// ID and Address identify this member (ID: the server id UUID text).
+	ID      hraft.ServerID
+	Address hraft.ServerAddress
+	// ClusterID is shown by Status (zero while joining).
+	ClusterID schema.UUID
+	// Schema is the database schema.
+	Schema *schema.DatabaseSchema
+	// ElectionTimer is C's election timer (default 1 s).
+	ElectionTimer time.Duration
+	// Stores and transport.
+	LogStore      hraft.LogStore
+	StableStore   hraft.StableStore
+	SnapshotStore hraft.SnapshotStore
+	Transport     hraft.Transport
+	// Forwarder forwards follower writes to the leader (nil: followers
+	// answer writes only once they become leader).
+	Forwarder Forwarder
+	// SnapshotThreshold / SnapshotInterval / TrailingLogs override
+	// hashicorp/raft's defaults when non-zero.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	// DedupeSize bounds the dedupe table (DefaultDedupeSize if <= 0).
+	DedupeSize int
+}
+
+// Node is one member of a clustered database.
+type Node struct {
+	cfg    Config
+	fsm    *FSM
+	raft   *hraft.Raft
+	closed chan struct{}
+	once   sync.Once
+	store  *raftstore.Store // when opened with OpenStore
+}
+
+// HraftConfig returns the hashicorp/raft configuration for a member with
+// the given id and C election timer: a follower starts an election after
+// between one and two timers without a leader, a leader steps down after a
+// timer without a quorum, as C does.
+func HraftConfig(id hraft.ServerID, timer time.Duration) *hraft.Config {
+	if timer <= 0 {
+		timer = time.Second
+	}
+	c := hraft.DefaultConfig()
+	c.LocalID = id
+	c.HeartbeatTimeout = timer
+	c.ElectionTimeout = timer
+	c.LeaderLeaseTimeout = timer
+	// Followers learn the commit index from the next AppendEntries; a
+	// short commit timeout bounds how long a forwarded write waits for it.
+	c.CommitTimeout = min(10*time.Millisecond, timer/10)
+	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{}})
+	return c
+}
+
+// slogWriter passes hashicorp/raft's log lines to slog.
+type slogWriter struct{}
+
+func (slogWriter) Write(p []byte) (int, error) {
+	logger.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// Open starts the member described by cfg.
+func Open(cfg Config) (*Node, error) {
+	if cfg.Schema == nil || cfg.LogStore == nil || cfg.StableStore == nil || cfg.SnapshotStore == nil ||
+		cfg.Transport == nil || cfg.ID == "" {
+		return nil, errors.New("raft: incomplete config")
+	}
+	if cfg.ElectionTimer <= 0 {
+		cfg.ElectionTimer = time.Second
+	}
+	hc := HraftConfig(cfg.ID, cfg.ElectionTimer)
+	if cfg.SnapshotThreshold > 0 {
+		hc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.SnapshotInterval > 0 {
+		hc.SnapshotInterval = cfg.SnapshotInterval
+	}
+	if cfg.TrailingLogs > 0 {
+		hc.TrailingLogs = cfg.TrailingLogs
+	}
+	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
+	r, err := hraft.NewRaft(hc, n.fsm, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	n.raft = r
+	return n, nil
+}
+
+// OpenStore starts the member stored in st (a raftstore file) on transport
+// trans. The caller keeps ownership of st and closes it after Close.
+func OpenStore(st *raftstore.Store, trans hraft.Transport, fwd Forwarder) (*Node, error) {
+	m := st.Meta()
+	s, err := schema.ParseSchemaBytes(m.Schema)
+	if err != nil {
+		return nil, err
+	}
+	n, err := Open(Config{
+		ID: hraft.ServerID(m.ServerID.String()), Address: hraft.ServerAddress(m.LocalAddress),
+		ClusterID: m.ClusterID, Schema: s, ElectionTimer: time.Duration(m.ElectionTimerMS) * time.Millisecond,
+		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
+		Transport: trans, Forwarder: fwd,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.store = st
+	return n, nil
+}
+
+// Database returns the member's applied state, for reads and monitors.
+func (n *Node) Database() *ovsdb.Database { return n.fsm.db }
+
+// Raft returns the underlying hashicorp/raft instance.
+func (n *Node) Raft() *hraft.Raft { return n.raft }
+
+// AppliedIndex returns the index of the last applied entry.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
+
+// Bootstrap makes this member the first of a new cluster whose voters are
+// servers (nil: this member alone), as create-cluster does.
+func (n *Node) Bootstrap(servers []hraft.Server) error {
+	if servers == nil {
+		servers = []hraft.Server{{Suffrage: hraft.Voter, ID: n.cfg.ID, Address: n.cfg.Address}}
+	}
+	return n.raft.BootstrapCluster(hraft.Configuration{Servers: servers}).Error()
+}
+
+// AddVoter adds a member (join-cluster); leader only.
+func (n *Node) AddVoter(id hraft.ServerID, addr hraft.ServerAddress, timeout time.Duration) error {
+	return n.raft.AddVoter(id, addr, 0, timeout).Error()
+}
+
+// RemoveServer removes a member (cluster/kick, cluster/leave); leader only.
+func (n *Node) RemoveServer(id hraft.ServerID, timeout time.Duration) error {
+	return n.raft.RemoveServer(id, 0, timeout).Error()
+}
+
+// LeadershipTransfer hands leadership to another voter.
+func (n *Node) LeadershipTransfer() error { return n.raft.LeadershipTransfer().Error() }
+
+// Close transfers leadership if this member leads a multi-member cluster,
+// then stops the member. Stores stay open (the caller owns them).
+func (n *Node) Close() error {
+	var err error
+	n.once.Do(func() {
+		if n.raft.State() == hraft.Leader && n.voters() > 1 {
+			if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
+				logger.Info("leadership transfer on close failed", "err", terr)
+			}
+		}
+		close(n.closed)
+		err = n.raft.Shutdown().Error()
+	})
+	return err
+}
+
+func (n *Node) voters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	c := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == hraft.Voter {
+			c++
+		}
+	}
+	return c
+}
+
+// ErrShutdown is returned once the node is closed.
+var ErrShutdown = errors.New("raft: member is shut down")
+
+// ApplyForwarded proposes an encoded entry received from another member;
+// the forwarding server calls it on the leader. It fails with
+// hraft.ErrNotLeader when this member is not the leader.
+func (n *Node) ApplyForwarded(ctx context.Context, entry []byte) (reply []any, index uint64, err error) {
+	if n.raft.State() != hraft.Leader {
+		return nil, 0, hraft.ErrNotLeader
+	}
+	res, idx, err := n.applyLocal(ctx, entry)
+	if err != nil {
+		return nil, 0, err
+	}
+	if res.Blocked {
+		return nil, idx, nil
+	}
+	return res.Reply, idx, nil
+}
+
+func (n *Node) applyLocal(ctx context.Context, entry []byte) (*ApplyResult, uint64, error) {
+	timeout := 4 * n.cfg.ElectionTimer
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	f := n.raft.Apply(entry, timeout)
+	if err := f.Error(); err != nil {
+		return nil, 0, err
+	}
+	res, _ := f.Response().(*ApplyResult)
+	if res == nil {
+		return nil, 0, errors.New("raft: FSM returned no result")
+	}
+	if res.Err != nil {
+		return nil, 0, &decodeError{res.Err}
+	}
+	return res, f.Index(), nil
+}
+
+// propose gets entry committed, on the leader directly or through the
+// Forwarder, retrying (with the same entry) across leader changes until ctx
+// is done or the node closes.
+func (n *Node) propose(ctx context.Context, entry []byte) (reply []any, blocked bool, index uint64, err error) {
+	backoff := 5 * time.Millisecond
+	for {
+		var perr error
+		if n.raft.State() == hraft.Leader {
+			res, idx, e := n.applyLocal(ctx, entry)
+			if e == nil {
+				return res.Reply, res.Blocked, idx, nil
+			}
+			perr = e
+		} else if addr, _ := n.raft.LeaderWithID(); addr != "" && n.cfg.Forwarder != nil {
+			r, idx, e := n.cfg.Forwarder.Forward(ctx, addr, entry)
+			if e == nil {
+				return r, r == nil, idx, nil
+			}
+			perr = e
+		}
+		if perr != nil {
+			if errors.Is(perr, hraft.ErrRaftShutdown) && isClosed(n.closed) {
+				return nil, false, 0, ErrShutdown
+			}
+			var de *decodeError
+			if errors.As(perr, &de) {
+				return nil, false, 0, perr
+			}
+			logger.Debug("proposal failed, retrying", "err", perr)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, 0, ctx.Err()
+		case <-n.closed:
+			t.Stop()
+			return nil, false, 0, ErrShutdown
+		case <-t.C:
+		}
+		backoff = min(2*backoff, n.cfg.ElectionTimer/2)
+	}
+}
+
+type decodeError struct{ error }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// writeOps names the ops that may change the database.
+var readOnlyOps = map[string]bool{"select": true, "wait": true, "comment": true, "assert": true, "abort": true}
+
+func isReadOnly(ops []any) bool {
+	for _, op := range ops {
+		m, ok := op.(map[string]any)
+		if !ok {
+			return false
+		}
+		name, _ := m["op"].(string)
+		if !readOnlyOps[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// waitTimeout returns the smallest "timeout" of the wait ops (ms), or -1
+// when some wait has none (it may wait forever) or there is no wait.
+func waitTimeout(ops []any) int64 {
+	best := int64(-1)
+	for _, op := range ops {
+		m, _ := op.(map[string]any)
+		if m["op"] != "wait" {
+			continue
+		}
+		v, ok := schema.AsInteger(m["timeout"])
+		if !ok {
+			continue
+		}
+		if best < 0 || v < best {
+			best = v
+		}
+	}
+	return best
+}
+
+// Transact executes a client transaction on the cluster and returns the
+// result array as ovsdb.Database.Transact does (nil when ctx is canceled).
+// Read-only transactions run on the member's own applied state. Others
+// are proposed (forwarded to the leader from a follower); the reply is
+// given once this member has applied the entry, so a following read on
+// the same member sees the write.
+func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+	if isReadOnly(ops) || opts.ReadOnly {
+		return n.fsm.db.Transact(ctx, ops, opts)
+	}
+	e := &Entry{TxnID: schema.NewUUID(), DB: n.fsm.db.Name(), Ops: ops, TimeMS: time.Now().UnixMilli()}
+	_, _ = rand.Read(e.Seed[:])
+	for _, op := range ops {
+		if m, _ := op.(map[string]any); m["op"] == "assert" {
+			if name, ok := m["lock"].(string); ok && opts.HasLock != nil && opts.HasLock(name) {
+				e.Locks = append(e.Locks, name)
+			}
+		}
+	}
+	start := time.Now()
+	timeout := waitTimeout(ops)
+	for {
+		e.ElapsedMS = time.Since(start).Milliseconds()
+		data, err := e.MarshalBinary()
+		if err != nil {
+			return clusterError(err)
+		}
+		reply, blocked, idx, err := n.propose(ctx, data)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return clusterError(err)
+		}
+		if !n.fsm.waitApplied(ctx, n.closed, idx) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return clusterError(ErrShutdown)
+		}
+		if !blocked {
+			return reply
+		}
+		// Re-propose when the state has changed after idx, or when the
+		// wait's timeout expires (the FSM then reports "timed out").
+		var timer <-chan time.Time
+		if timeout >= 0 {
+			left := time.Duration(timeout)*time.Millisecond - time.Since(start)
+			t := time.NewTimer(max(left, 0))
+			timer = t.C
+			defer t.Stop()
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan bool, 1)
+		go func() { done <- n.fsm.waitApplied(wctx, n.closed, idx+1) }()
+		select {
+		case <-done:
+		case <-timer:
+		case <-ctx.Done():
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if isClosed(n.closed) {
+			return clusterError(ErrShutdown)
+		}
+	}
+}
+
+func clusterError(err error) []any {
+	return []any{ovsdberr.ToJSON(ovsdberr.New(ovsdberr.TagOVSDB, "%s", err.Error()))}
+}
+
+// Status is the member's view of the cluster, for cluster/status.
+type Status struct {
+	Name          string
+	ClusterID     schema.UUID
+	ServerID      hraft.ServerID
+	Address       hraft.ServerAddress
+	Role          string // "leader", "follower", "candidate", "shutdown"
+	Term          uint64
+	LeaderID      hraft.ServerID // empty: unknown
+	LeaderAddress hraft.ServerAddress
+	Vote          hraft.ServerID // candidate voted for in Term (empty: none)
+	ElectionTimer time.Duration
+	LogFirst      uint64
+	LogLast       uint64
+	CommitIndex   uint64
+	AppliedIndex  uint64
+	LastContact   time.Time // last contact with the leader (followers)
+	Servers       []hraft.Server
+}
+
+// Status returns the member's current status.
+func (n *Node) Status() (Status, error) {
+	st := Status{Name: n.fsm.db.Name(), ClusterID: n.cfg.ClusterID, ServerID: n.cfg.ID, Address: n.cfg.Address,
+		ElectionTimer: n.cfg.ElectionTimer, AppliedIndex: n.fsm.AppliedIndex(), CommitIndex: n.raft.CommitIndex(),
+		LastContact: n.raft.LastContact()}
+	st.Role = strings.ToLower(n.raft.State().String())
+	st.LeaderAddress, st.LeaderID = n.raft.LeaderWithID()
+	if t, err := strconv.ParseUint(n.raft.Stats()["term"], 10, 64); err == nil {
+		st.Term = t
+	}
+	if vt, err := n.cfg.StableStore.GetUint64([]byte("LastVoteTerm")); err == nil && vt == st.Term {
+		if v, err := n.cfg.StableStore.Get([]byte("LastVoteCand")); err == nil {
+			st.Vote = hraft.ServerID(v)
+		}
+	}
+	var err error
+	if st.LogFirst, err = n.cfg.LogStore.FirstIndex(); err != nil {
+		return st, fmt.Errorf("raft: log first index: %w", err)
+	}
+	if st.LogLast, err = n.cfg.LogStore.LastIndex(); err != nil {
+		return st, fmt.Errorf("raft: log last index: %w", err)
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return st, err
+	}
+	st.Servers = f.Configuration().Servers
+	return st, nil
+}
+
+var _ io.Closer = (*Node)(nil)
