@@ -315,9 +315,13 @@ func (sk *snapshotSink) Close() error {
 		return errClosed
 	}
 	sk.done = true
-	if err := sk.flush(); err != nil {
-		sk.discard()
-		return err
+	// The last partial chunk; an empty snapshot still gets its (empty)
+	// chunk bucket so that the record always has data to point to.
+	if len(sk.buf) > 0 || sk.rec.Chunks == 0 {
+		if err := sk.flush(); err != nil {
+			sk.discard()
+			return err
+		}
 	}
 	sk.rec.CRC64 = sk.hash.Sum64()
 	val, err := json.Marshal(sk.rec)
