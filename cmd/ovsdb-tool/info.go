@@ -133,7 +133,7 @@ func (t *tool) needsConversion(args []string) error {
 	if err != nil {
 		return err
 	}
-	if string(cjson.Marshal(s1.CJSON())) == string(cjson.Marshal(s2.CJSON())) {
+	if string(cjson.Marshal(s1.ToJSON())) == string(cjson.Marshal(s2.ToJSON())) {
 		fmt.Fprintln(t.stdout, "no")
 	} else {
 		fmt.Fprintln(t.stdout, "yes")

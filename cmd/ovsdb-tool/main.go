@@ -42,6 +42,7 @@ func exitStatus(code int) error { return &exitError{code: code} }
 // tool is one invocation: options and output streams.
 type tool struct {
 	prog      string
+	argv0     string // getopt names the program as invoked
 	stdout    io.Writer
 	stderr    io.Writer
 	verbosity int    // -m count
@@ -95,7 +96,7 @@ func main() {
 // run executes the command line args (args[0] is the program) and returns
 // the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	t := &tool{prog: filepath.Base(args[0]), stdout: stdout, stderr: stderr}
+	t := &tool{prog: filepath.Base(args[0]), argv0: args[0], stdout: stdout, stderr: stderr}
 	err := t.main(args[1:])
 	if err == nil {
 		return 0
@@ -215,7 +216,8 @@ func (t *tool) parseOptions(args []string) (rest []string, done bool, err error)
 
 // usageError is getopt's complaint: the message, then exit status 1.
 func (t *tool) usageError(format string, args ...any) error {
-	return &exitError{code: 1, msg: fmt.Sprintf(format, args...)}
+	fmt.Fprintf(t.stderr, "%s: %s\n", t.argv0, fmt.Sprintf(format, args...))
+	return exitStatus(1)
 }
 
 func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {

@@ -199,4 +199,3 @@ func (t *tool) transact(args []string, rw bool) error {
 	}
 	return nil
 }
-
