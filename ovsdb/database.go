@@ -33,6 +33,10 @@ type table struct {
 	lay      *rowLayout
 	// strongCols / weakCols list the columns holding references.
 	strongCols, weakCols []*schema.Column
+	// badDefaults lists, in C's column order, the scalar columns whose
+	// default datum violates the column's constraints: an insert that
+	// leaves one of them unset fails.
+	badDefaults []*schema.Column
 }
 
 // Database is one database: its schema and committed state.
@@ -77,6 +81,9 @@ func NewDatabase(s *schema.DatabaseSchema, c Committer) *Database {
 		// Reference checks report the first failing column in C's
 		// column hash-table order.
 		for _, c := range cColumns(ts) {
+			if d := t.defaults[c.Index]; len(d.Keys) == 1 && schema.CheckDatum(&c.Type, d) != nil {
+				t.badDefaults = append(t.badDefaults, c)
+			}
 			if c.Index < 2 {
 				continue
 			}

@@ -511,6 +511,13 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 	} else if uuidJS == nil {
 		id = x.newUUID()
 	}
+	if r, ok, err := x.newInsertRow(t, id, rowJS); ok {
+		if err != nil {
+			return nil, err
+		}
+		x.insert(t, r)
+		return map[string]any{"uuid": []any{"uuid", id.String()}}, nil
+	}
 	fields := t.newFields()
 	if err := x.parseRowFields(rowJS, t, fields); err != nil {
 		return nil, err

@@ -102,6 +102,7 @@ func (x *txn) addRow(tr *txnRow) *txnRow {
 func (x *txn) modify(t *table, r *Row) *Row {
 	id := r.UUID()
 	if tr := x.findTxnRow(t, id); tr != nil {
+		tr.new.densify()
 		return tr.new
 	}
 	nr := &Row{Fields: r.Dense()}
@@ -271,7 +272,7 @@ func (x *txn) precommit() (*ChangeSet, error) {
 			}
 			if tr.new != nil {
 				if !x.detUUIDs {
-					tr.new.Fields[schema.ColVersion] = schema.NewScalar(x.newUUID())
+					tr.new.setVersion(x.newUUID())
 				}
 				tr.new.compact(tt.t.lay)
 			}
@@ -310,7 +311,7 @@ func (x *txn) stampVersionsInOrder() {
 		return bytes.Compare(a.id[:], b.id[:]) < 0
 	})
 	for _, tr := range rows {
-		tr.new.Fields[schema.ColVersion] = schema.NewScalar(x.newUUID())
+		tr.new.setVersion(x.newUUID())
 	}
 }
 
@@ -505,6 +506,7 @@ func (x *txn) assessWeakRefs() error {
 					nd.Values = append(nd.Values, d.Values[i])
 				}
 			}
+			tr.new.densify()
 			tr.new.Fields[c.Index] = nd
 			if tr.old == nil || !tr.old.Field(c.Index).Equal(nd) {
 				tr.changed[c.Index] = true

@@ -1,0 +1,211 @@
+package ovsdb
+
+import (
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// Inserted rows are built compact from the start: an insert parses only the
+// columns its "row" names and keeps those that differ from the default,
+// instead of copying every default into a dense row and compacting it at
+// commit. The row, its column datums and the one-element arrays of its
+// scalar datums share one allocation (a rowBlockN) when they fit, which
+// saves allocations and gives the collector one object to mark per row.
+//
+// Invariant: while such a row is a transaction's working copy (txnRow.new),
+// its _version datum (present, column 1) is a private one-element array
+// that setVersion may overwrite. Operations that change columns of the row
+// within the same transaction make it dense first (densify).
+
+type rowBlock3 struct {
+	r Row
+	v [3]schema.Datum
+	a [3]schema.Atom
+}
+
+type rowBlock4 struct {
+	r Row
+	v [4]schema.Datum
+	a [4]schema.Atom
+}
+
+type rowBlock6 struct {
+	r Row
+	v [6]schema.Datum
+	a [6]schema.Atom
+}
+
+type rowBlock8 struct {
+	r Row
+	v [8]schema.Datum
+	a [8]schema.Atom
+}
+
+// allocRow returns a row with room for n column datums and n scalar atoms,
+// allocated together when n is small.
+func allocRow(n int) (r *Row, vals []schema.Datum, atoms []schema.Atom) {
+	switch {
+	case n <= 3:
+		b := new(rowBlock3)
+		return &b.r, b.v[:n:n], b.a[:n:n]
+	case n <= 4:
+		b := new(rowBlock4)
+		return &b.r, b.v[:n:n], b.a[:n:n]
+	case n <= 6:
+		b := new(rowBlock6)
+		return &b.r, b.v[:n:n], b.a[:n:n]
+	case n <= 8:
+		b := new(rowBlock8)
+		return &b.r, b.v[:n:n], b.a[:n:n]
+	}
+	return new(Row), make([]schema.Datum, n), make([]schema.Atom, n)
+}
+
+// colVal is one parsed column of an inserted row: a scalar atom (scalar
+// true) or a whole datum.
+type colVal struct {
+	idx    int
+	scalar bool
+	a      schema.Atom
+	d      schema.Datum
+}
+
+// isSetWrapper reports whether js is ["set", ...] (as schema parses it).
+func isSetWrapper(js any) bool {
+	arr, ok := js.([]any)
+	if !ok || len(arr) == 0 {
+		return false
+	}
+	s, ok := arr[0].(string)
+	return ok && s == "set"
+}
+
+// parseColumnValue parses the JSON of column c exactly as
+// schema.ParseDatum does, but returns a lone atom without wrapping it in a
+// datum (no array allocation) when the JSON is a single atom.
+func (x *txn) parseColumnValue(c *schema.Column, js any) (colVal, error) {
+	if !c.Type.IsMap() && !isSetWrapper(js) {
+		a, err := schema.ParseAtom(&c.Type.Key, js, x.symtab)
+		if err != nil {
+			return colVal{}, err
+		}
+		return colVal{idx: c.Index, scalar: true, a: a}, nil
+	}
+	d, err := schema.ParseDatum(&c.Type, js, x.symtab)
+	if err != nil {
+		return colVal{}, err
+	}
+	return colVal{idx: c.Index, d: d}, nil
+}
+
+// isDefaultVal reports whether cv equals the default datum def.
+func (cv *colVal) isDefault(def schema.Datum) bool {
+	if cv.scalar {
+		return len(def.Keys) == 1 && def.Values == nil && schema.CompareAtoms(cv.a, def.Keys[0]) == 0
+	}
+	return isDefault(cv.d, def)
+}
+
+// newInsertRow parses the "row" object of an insert into t and returns the
+// compact working row with _uuid id. It reports the same error as parsing
+// the row densely in C's member order would. ok is false when t is too wide
+// for compact rows (the caller then builds a dense row).
+func (x *txn) newInsertRow(t *table, id schema.UUID, rowJS any) (r *Row, ok bool, err error) {
+	obj, isObj := rowJS.(map[string]any)
+	if !isObj || len(t.defaults) > maxCompactColumns {
+		return nil, false, nil
+	}
+	var buf [8]colVal
+	cvs := buf[:0]
+	var parsed uint64
+	var version *colVal
+	failed := false
+	for name, v := range obj {
+		c := t.ts.Column(name)
+		if c == nil {
+			failed = true
+			break
+		}
+		cv, err := x.parseColumnValue(c, v)
+		if err != nil {
+			failed = true
+			break
+		}
+		parsed |= uint64(1) << uint(c.Index)
+		switch {
+		case c.Index == schema.ColUUID:
+			// Replaced by id below.
+		case c.Index == schema.ColVersion:
+			vc := cv
+			version = &vc
+		case !cv.isDefault(t.defaults[c.Index]):
+			cvs = append(cvs, cv)
+		}
+	}
+	if failed {
+		// Parse again in C's order for C's error.
+		_, err := x.parseRow(rowJS, t, t.newFields())
+		return nil, true, err
+	}
+	// Columns whose default violates their constraints fail unless set,
+	// the first in C's column order.
+	for _, c := range t.badDefaults {
+		if parsed&(uint64(1)<<uint(c.Index)) == 0 {
+			return nil, true, schema.CheckDatum(&c.Type, t.defaults[c.Index])
+		}
+	}
+	// Column order (few columns: insertion sort).
+	for i := 1; i < len(cvs); i++ {
+		for j := i; j > 0 && cvs[j].idx < cvs[j-1].idx; j-- {
+			cvs[j], cvs[j-1] = cvs[j-1], cvs[j]
+		}
+	}
+	n := 2 + len(cvs)
+	r, vals, atoms := allocRow(n)
+	atoms[0] = id
+	vals[0] = schema.Datum{Keys: atoms[0:1:1]}
+	switch {
+	case version == nil:
+		atoms[1] = schema.ZeroUUID
+		vals[1] = schema.Datum{Keys: atoms[1:2:2]}
+	case version.scalar:
+		atoms[1] = version.a
+		vals[1] = schema.Datum{Keys: atoms[1:2:2]}
+	default:
+		vals[1] = version.d
+	}
+	mask := uint64(1)<<schema.ColUUID | uint64(1)<<schema.ColVersion
+	for i := range cvs {
+		cv := &cvs[i]
+		j := 2 + i
+		if cv.scalar {
+			atoms[j] = cv.a
+			vals[j] = schema.Datum{Keys: atoms[j : j+1 : j+1]}
+		} else {
+			vals[j] = cv.d
+		}
+		mask |= uint64(1) << uint(cv.idx)
+	}
+	r.lay, r.mask, r.vals = t.lay, mask, vals
+	return r, true, nil
+}
+
+// densify turns a transaction's compact working row into a dense one so
+// that its Fields can be assigned.
+func (r *Row) densify() {
+	if r.Fields != nil {
+		return
+	}
+	r.Fields = r.Dense()
+	r.lay, r.mask, r.vals = nil, 0, nil
+}
+
+// setVersion sets the _version of a transaction's working row.
+func (r *Row) setVersion(u schema.UUID) {
+	if r.Fields != nil {
+		r.Fields[schema.ColVersion] = schema.NewScalar(u)
+		return
+	}
+	// Compact working rows are built by newInsertRow: _version is present
+	// and private.
+	r.vals[1].Keys[0] = u
+}
