@@ -255,6 +255,8 @@ type snapshotSink struct {
 	buf  []byte
 	hash hash.Hash64
 	done bool
+	// closeErr is the result of the first Close (or errClosed after Cancel).
+	closeErr error
 }
 
 func (sk *snapshotSink) ID() string { return sk.rec.Meta.ID }
@@ -310,11 +312,18 @@ func (sk *snapshotSink) flush() error {
 
 // Close writes the last chunk, then records the snapshot in one small
 // transaction (the moment it becomes visible), then reaps old snapshots.
+// A second Close (hashicorp/raft closes the sink after the FSM's Persist,
+// which usually closes it too) returns the first Close's result.
 func (sk *snapshotSink) Close() error {
 	if sk.done {
-		return errClosed
+		return sk.closeErr
 	}
 	sk.done = true
+	sk.closeErr = sk.close()
+	return sk.closeErr
+}
+
+func (sk *snapshotSink) close() error {
 	// The last partial chunk; an empty snapshot still gets its (empty)
 	// chunk bucket so that the record always has data to point to.
 	if len(sk.buf) > 0 || sk.rec.Chunks == 0 {
@@ -346,6 +355,7 @@ func (sk *snapshotSink) Cancel() error {
 		return nil
 	}
 	sk.done = true
+	sk.closeErr = errClosed
 	return sk.discard()
 }
 

@@ -43,6 +43,7 @@ func writeSnap(t *testing.T, s *Store, index, term uint64, data []byte) string {
 		rest = rest[k:]
 	}
 	require.NoError(t, sink.Close())
+	require.NoError(t, sink.Close(), "Close is idempotent: raft closes after the FSM's Persist did")
 	return sink.ID()
 }
 
@@ -148,6 +149,7 @@ func TestSnapshotCancel(t *testing.T) {
 	require.NoError(t, sink.Cancel())
 	_, err = sink.Write([]byte("x"))
 	require.ErrorIs(t, err, errClosed)
+	require.ErrorIs(t, sink.Close(), errClosed, "a cancelled sink cannot be completed")
 	require.Equal(t, []string{keep}, listIDs(t, s))
 	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
 		require.Nil(t, tx.Bucket(bktSnapData).Bucket([]byte(sink.ID())))
