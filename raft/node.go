@@ -86,7 +86,7 @@ func HraftConfig(id hraft.ServerID, timer time.Duration) *hraft.Config {
 	// Followers learn the commit index from the next AppendEntries; a
 	// short commit timeout bounds how long a forwarded write waits for it.
 	c.CommitTimeout = min(10*time.Millisecond, timer/10)
-	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{}})
+	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: slogWriter{}})
 	return c
 }
 
@@ -94,7 +94,7 @@ func HraftConfig(id hraft.ServerID, timer time.Duration) *hraft.Config {
 type slogWriter struct{}
 
 func (slogWriter) Write(p []byte) (int, error) {
-	logger.Info(strings.TrimSpace(string(p)))
+	logger.Debug(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
@@ -428,7 +428,7 @@ type Status struct {
 	LogFirst      uint64
 	LogLast       uint64
 	CommitIndex   uint64
-	AppliedIndex  uint64
+	AppliedIndex  uint64 // last entry applied, any kind
 	LastContact   time.Time // last contact with the leader (followers)
 	Servers       []hraft.Server
 }
@@ -438,15 +438,19 @@ func (n *Node) Status() (Status, error) {
 	st := Status{Name: n.fsm.db.Name(), ClusterID: n.cfg.ClusterID, ServerID: n.cfg.ID, Address: n.cfg.Address,
 		ElectionTimer: n.cfg.ElectionTimer, AppliedIndex: n.fsm.AppliedIndex(), CommitIndex: n.raft.CommitIndex(),
 		LastContact: n.raft.LastContact()}
+	// Configuration and no-op entries never reach the FSM: hashicorp's
+	// applied index counts them.
+	st.AppliedIndex = max(st.AppliedIndex, n.raft.AppliedIndex())
 	st.Role = strings.ToLower(n.raft.State().String())
 	st.LeaderAddress, st.LeaderID = n.raft.LeaderWithID()
 	if t, err := strconv.ParseUint(n.raft.Stats()["term"], 10, 64); err == nil {
 		st.Term = t
 	}
+	// hashicorp/raft records the vote as the candidate's address (or,
+	// for old peers, its id): shown as the id of the matching server.
+	var vote []byte
 	if vt, err := n.cfg.StableStore.GetUint64([]byte("LastVoteTerm")); err == nil && vt == st.Term {
-		if v, err := n.cfg.StableStore.Get([]byte("LastVoteCand")); err == nil {
-			st.Vote = hraft.ServerID(v)
-		}
+		vote, _ = n.cfg.StableStore.Get([]byte("LastVoteCand"))
 	}
 	var err error
 	if st.LogFirst, err = n.cfg.LogStore.FirstIndex(); err != nil {
@@ -460,6 +464,14 @@ func (n *Node) Status() (Status, error) {
 		return st, err
 	}
 	st.Servers = f.Configuration().Servers
+	if len(vote) > 0 {
+		st.Vote = hraft.ServerID(vote)
+		for _, s := range st.Servers {
+			if string(s.Address) == string(vote) {
+				st.Vote = s.ID
+			}
+		}
+	}
 	return st, nil
 }
 

@@ -1,0 +1,319 @@
+package raft
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+func TestEntryRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		e    Entry
+	}{
+		{"plain", Entry{TxnID: schema.NewUUID(), DB: "T", Ops: decodeOps(t, `[{"op":"insert","table":"K","row":{"k":"<&>","w":1.5e3}}]`)}},
+		{"locks and times", Entry{TxnID: schema.NewUUID(), Seed: [16]byte{9}, DB: "OVN_Northbound",
+			Ops: decodeOps(t, `[{"op":"assert","lock":"l"},{"op":"comment","comment":"é\u0001"}]`),
+			Locks: []string{"l", ""}, TimeMS: 1700000000000, ElapsedMS: 42}},
+		{"no ops", Entry{DB: "", Ops: []any{}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.e.MarshalBinary()
+			require.NoError(t, err)
+			got, err := DecodeEntry(b)
+			require.NoError(t, err)
+			require.Equal(t, tc.e.TxnID, got.TxnID)
+			require.Equal(t, tc.e.Seed, got.Seed)
+			require.Equal(t, tc.e.DB, got.DB)
+			require.Equal(t, tc.e.Locks, got.Locks)
+			require.Equal(t, tc.e.TimeMS, got.TimeMS)
+			require.Equal(t, tc.e.ElapsedMS, got.ElapsedMS)
+			require.Equal(t, string(cjson.Marshal(tc.e.Ops)), string(cjson.Marshal(got.Ops)))
+			for i := 0; i < len(b)-1; i++ {
+				_, _ = DecodeEntry(b[:i]) // truncations must not panic
+			}
+		})
+	}
+	_, err := DecodeEntry([]byte{2, 0})
+	require.Error(t, err)
+}
+
+// memSink is a SnapshotSink in memory.
+type memSink struct{ bytes.Buffer }
+
+func (s *memSink) ID() string    { return "mem" }
+func (s *memSink) Cancel() error { return nil }
+func (s *memSink) Close() error  { return nil }
+
+func entryBytes(t *testing.T, e *Entry) []byte {
+	b, err := e.MarshalBinary()
+	require.NoError(t, err)
+	return b
+}
+
+func TestFSMDedupeSnapshotRestore(t *testing.T) {
+	f := NewFSM(testSchema(t), 2)
+	e1 := &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: insertOps(t, "a")}
+	r1 := f.Apply(&hraft.Log{Index: 3, Data: entryBytes(t, e1)}).(*ApplyResult)
+	require.False(t, r1.Duplicate)
+	require.Len(t, r1.Reply, 2)
+	// Same id again: the old reply, nothing executed.
+	r1b := f.Apply(&hraft.Log{Index: 4, Data: entryBytes(t, e1)}).(*ApplyResult)
+	require.True(t, r1b.Duplicate)
+	require.Equal(t, r1.Reply, r1b.Reply)
+	require.Equal(t, []string{"a"}, keys(f.Database()))
+	require.Equal(t, uint64(4), f.AppliedIndex())
+
+	// An assert is decided by the proposer's recorded locks.
+	ea := &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: decodeOps(t, `[{"op":"assert","lock":"x"},{"op":"insert","table":"K","row":{"k":"b"}}]`)}
+	ra := f.Apply(&hraft.Log{Index: 5, Data: entryBytes(t, ea)}).(*ApplyResult)
+	require.Equal(t, `[{"details":"Asserted lock x not held.","error":"not owner"},null]`, string(cjson.Marshal(ra.Reply)))
+	ea2 := *ea
+	ea2.TxnID, ea2.Locks = schema.NewUUID(), []string{"x"}
+	ra2 := f.Apply(&hraft.Log{Index: 6, Data: entryBytes(t, &ea2)}).(*ApplyResult)
+	require.Len(t, ra2.Reply, 2)
+	require.Equal(t, []string{"a", "b"}, keys(f.Database()))
+
+	// A wrong database or a corrupt entry executes nothing.
+	bad := f.Apply(&hraft.Log{Index: 7, Data: entryBytes(t, &Entry{TxnID: schema.NewUUID(), DB: "X", Ops: insertOps(t, "c")})}).(*ApplyResult)
+	require.Error(t, bad.Err)
+	require.Error(t, f.Apply(&hraft.Log{Index: 8, Data: []byte{1, 2}}).(*ApplyResult).Err)
+
+	snap, err := f.Snapshot()
+	require.NoError(t, err)
+	var sink memSink
+	require.NoError(t, snap.Persist(&sink))
+
+	// Restore into an FSM holding other rows: they disappear.
+	g := NewFSM(testSchema(t), 2)
+	g.Apply(&hraft.Log{Index: 1, Data: entryBytes(t, &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: insertOps(t, "zz")})})
+	db := g.Database()
+	require.NoError(t, g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))))
+	require.Same(t, db, g.Database())
+	require.Equal(t, dumpDB(f.Database()), dumpDB(g.Database()))
+	require.Equal(t, uint64(8), g.AppliedIndex())
+	// The dedupe table survived (size 2: e1 was evicted by ea and ea2).
+	r := g.Apply(&hraft.Log{Index: 9, Data: entryBytes(t, &ea2)}).(*ApplyResult)
+	require.True(t, r.Duplicate)
+	require.Equal(t, string(cjson.Marshal(ra2.Reply)), string(cjson.Marshal(r.Reply)))
+	r = g.Apply(&hraft.Log{Index: 10, Data: entryBytes(t, e1)}).(*ApplyResult)
+	require.False(t, r.Duplicate)
+	require.Contains(t, string(cjson.Marshal(r.Reply)), "timed out") // the wait saw "a"
+}
+
+func TestClusterWritersAndLeaderLoss(t *testing.T) {
+	for _, size := range []int{3, 5} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			c := newCluster(t, size, 0)
+			c.leader()
+			ctx := context.Background()
+			write := func(round int) {
+				var wg sync.WaitGroup
+				for w, n := range c.running() {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for k := 0; k < 10; k++ {
+							key := fmt.Sprintf("r%d-w%d-k%d", round, w, k)
+							res := n.Transact(ctx, insertOps(t, key), ovsdb.TransactOptions{})
+							require.Len(t, res, 2, "%s: %s", key, cjson.Marshal(res))
+							// Read-your-write on the member that answered.
+							sel := n.Transact(ctx, decodeOps(t, `[{"op":"select","table":"K","where":[["k","==","`+key+`"]],"columns":["k"]}]`), ovsdb.TransactOptions{})
+							require.Equal(t, `[{"rows":[{"k":"`+key+`"}]}]`, string(cjson.Marshal(sel)))
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			write(0)
+			c.converge()
+			old := c.leader()
+			c.stop(old)
+			nl := c.leader()
+			require.NotEqual(t, old, nl)
+			write(1)
+			c.start(old)
+			c.converge()
+			ks := keys(c.node(nl).Database())
+			require.Len(t, ks, 10*size+10*(size-1))
+			for i := 1; i < len(ks); i++ {
+				require.NotEqual(t, ks[i-1], ks[i], "applied twice")
+			}
+			st, err := c.node(nl).Status()
+			require.NoError(t, err)
+			require.Equal(t, "leader", st.Role)
+			require.Equal(t, c.members[nl].id, st.LeaderID)
+			require.Equal(t, c.members[nl].id, st.Vote)
+			require.Len(t, st.Servers, size)
+			require.GreaterOrEqual(t, st.LogLast, st.CommitIndex)
+			require.Equal(t, st.CommitIndex, st.AppliedIndex)
+			require.LessOrEqual(t, c.node(nl).AppliedIndex(), st.AppliedIndex)
+		})
+	}
+}
+
+func TestRetrySameTxnAfterLeaderLoss(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	li := c.leader()
+	e := &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: decodeOps(t, `[{"op":"insert","table":"K","row":{"k":"once"}}]`)}
+	data := entryBytes(t, e)
+	ctx := context.Background()
+	reply, blocked, _, err := c.node(li).propose(ctx, data)
+	require.NoError(t, err)
+	require.False(t, blocked)
+	c.stop(li)
+	other := (li + 1) % 3
+	// The proposer lost the answer and retries the same entry through
+	// another member: the remembered reply, no second row.
+	reply2, _, idx, err := c.node(other).propose(ctx, data)
+	require.NoError(t, err)
+	require.Equal(t, string(cjson.Marshal(reply)), string(cjson.Marshal(reply2)))
+	require.True(t, c.node(other).fsm.waitApplied(ctx, nil, idx))
+	require.Equal(t, []string{"once"}, keys(c.node(other).Database()))
+	c.start(li)
+	c.converge()
+	require.Equal(t, []string{"once"}, keys(c.node(li).Database()))
+}
+
+func TestBlockedWaitReproposed(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	li := c.leader()
+	fol := c.node((li + 1) % 3)
+	ctx := context.Background()
+	done := make(chan []any, 1)
+	go func() {
+		done <- fol.Transact(ctx, decodeOps(t, `[{"op":"wait","table":"K","where":[["k","==","go"]],"columns":["k"],"until":"==","rows":[{"k":"go"}],"timeout":20000},
+			{"op":"insert","table":"K","row":{"k":"after"}}]`), ovsdb.TransactOptions{})
+	}()
+	res := c.node(li).Transact(ctx, decodeOps(t, `[{"op":"insert","table":"K","row":{"k":"go"}}]`), ovsdb.TransactOptions{})
+	require.Len(t, res, 1)
+	select {
+	case r := <-done:
+		require.Len(t, r, 2, string(cjson.Marshal(r)))
+	case <-time.After(20 * time.Second):
+		t.Fatal("blocked transaction never completed")
+	}
+	c.converge()
+	require.Equal(t, []string{"after", "go"}, keys(fol.Database()))
+	// A wait that cannot be satisfied times out.
+	r := fol.Transact(ctx, decodeOps(t, `[{"op":"wait","table":"K","where":[],"columns":["k"],"until":"==","rows":[],"timeout":50},
+		{"op":"insert","table":"K","row":{"k":"never"}}]`), ovsdb.TransactOptions{})
+	require.Contains(t, string(cjson.Marshal(r)), `"error":"timed out"`)
+}
+
+func TestSnapshotInstallAndRestart(t *testing.T) {
+	c := newCluster(t, 3, 20)
+	li := c.leader()
+	ctx := context.Background()
+	fi := (li + 1) % 3
+	for i := 0; i < 30; i++ {
+		require.Len(t, c.node(li).Transact(ctx, insertOps(t, fmt.Sprintf("a%d", i)), ovsdb.TransactOptions{}), 2)
+	}
+	c.converge()
+	c.stop(fi)
+	for i := 0; i < 60; i++ {
+		require.Len(t, c.node(li).Transact(ctx, insertOps(t, fmt.Sprintf("b%d", i)), ovsdb.TransactOptions{}), 2)
+	}
+	// Compact the leader's log past what the stopped member has.
+	require.NoError(t, c.node(li).Raft().Snapshot().Error())
+	st, err := c.node(li).Status()
+	require.NoError(t, err)
+	require.Greater(t, st.LogFirst, uint64(40))
+	c.start(fi)
+	want := c.converge()
+	require.Len(t, keys(c.node(fi).Database()), 90)
+	// Restart every member from its stores: the state comes back.
+	for i := range c.members {
+		c.stop(i)
+	}
+	for i := range c.members {
+		c.start(i)
+	}
+	require.Equal(t, want, c.converge())
+}
+
+func TestTorture(t *testing.T) {
+	const writers, perWriter, size = 10, 50, 5
+	c := newCluster(t, size, 64)
+	c.leader()
+	ctx := context.Background()
+	stopChaos := make(chan struct{})
+	chaosDone := make(chan struct{})
+	threeRestarts := make(chan struct{})
+	go func() {
+		defer close(chaosDone)
+		for i := 0; ; i++ {
+			if i == 3 {
+				close(threeRestarts)
+			}
+			select {
+			case <-stopChaos:
+				return
+			case <-time.After(80 * time.Millisecond):
+			}
+			victim := i % size
+			if i%3 == 0 {
+				victim = c.leader()
+			}
+			c.stop(victim)
+			time.Sleep(50 * time.Millisecond)
+			c.start(victim)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < perWriter; k++ {
+				key := fmt.Sprintf("w%d-k%d", w, k)
+				for attempt := 0; ; attempt++ {
+					require.Less(t, attempt, 200, "key %s never acknowledged", key)
+					n := c.node((w + attempt) % size)
+					if n == nil {
+						continue
+					}
+					tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					res := n.Transact(tctx, insertOps(t, key), ovsdb.TransactOptions{})
+					cancel()
+					js := string(cjson.Marshal(res))
+					if len(res) == 2 && res[1] != nil {
+						break // inserted
+					}
+					if len(res) == 2 && bytes.Contains([]byte(js), []byte(`"timed out"`)) {
+						break // an earlier attempt did it
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-threeRestarts // the writers ran while members were restarted
+	close(stopChaos)
+	<-chaosDone
+	for i := range c.members {
+		if c.node(i) == nil {
+			c.start(i)
+		}
+	}
+	c.converge()
+	for _, n := range c.running() {
+		ks := keys(n.Database())
+		require.Len(t, ks, writers*perWriter)
+		for i := 1; i < len(ks); i++ {
+			require.NotEqual(t, ks[i-1], ks[i])
+		}
+	}
+}
