@@ -22,6 +22,12 @@ import (
 // waiters. So N concurrent transactions cost about one write instead of N,
 // and the write never runs under the engine lock.
 //
+// Measured (loadgen insert1, 2 shared cores): batches average 1.01-1.03
+// records at 8 and 32 clients, because a write usually ends before another
+// transaction commits; the gain there comes from writing outside the engine
+// lock. Yielding once (runtime.Gosched) before writing raised batches to
+// 1.8-2.0 records without a measurable throughput change, so it is not done.
+//
 // Failure behaviour (differs from C): C writes the record before the
 // transaction becomes visible, and a failed write aborts the transaction.
 // Here a transaction is already applied in memory (and visible to readers
