@@ -218,3 +218,41 @@ func TestSnapshotVersionAndUnknownID(t *testing.T) {
 	ids := listIDs(t, s)
 	require.Empty(t, ids)
 }
+
+// TestAppendsInterleaveWithSnapshot writes a many-chunk snapshot while
+// another goroutine appends log batches: both complete intact, with no
+// race (run with -race). That appends are not held up for the whole
+// snapshot follows from one transaction per chunk (TestSnapshotRoundTrip).
+func TestAppendsInterleaveWithSnapshot(t *testing.T) {
+	smallChunks(t, 64)
+	s, _ := newStore(t)
+	sink, err := s.SnapshotStore().Create(1, 100, 1, testConfig, 1, nil)
+	require.NoError(t, err)
+
+	appended := make(chan uint64, 1)
+	started := make(chan struct{})
+	go func() {
+		var last uint64
+		for i := uint64(1); i <= 50; i++ {
+			if err := s.LogStore().StoreLogs(mkLogs(i*4-3, i*4, 1)); err != nil {
+				break
+			}
+			last = i * 4
+			if i == 1 {
+				close(started)
+			}
+		}
+		appended <- last
+	}()
+	<-started
+	data := payload(64*40, 5)
+	for i := 0; i < len(data); i += 64 {
+		_, err := sink.Write(data[i : i+64])
+		require.NoError(t, err)
+	}
+	require.NoError(t, sink.Close())
+	require.Equal(t, uint64(200), <-appended)
+	requireRange(t, s.LogStore(), 1, 200)
+	_, got := readSnap(t, s, sink.ID())
+	require.Equal(t, data, got)
+}
