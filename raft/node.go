@@ -428,7 +428,7 @@ type Status struct {
 	LogFirst      uint64
 	LogLast       uint64
 	CommitIndex   uint64
-	AppliedIndex  uint64 // last entry applied, any kind
+	AppliedIndex  uint64    // last entry applied, any kind
 	LastContact   time.Time // last contact with the leader (followers)
 	Servers       []hraft.Server
 }

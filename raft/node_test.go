@@ -24,7 +24,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	}{
 		{"plain", Entry{TxnID: schema.NewUUID(), DB: "T", Ops: decodeOps(t, `[{"op":"insert","table":"K","row":{"k":"<&>","w":1.5e3}}]`)}},
 		{"locks and times", Entry{TxnID: schema.NewUUID(), Seed: [16]byte{9}, DB: "OVN_Northbound",
-			Ops: decodeOps(t, `[{"op":"assert","lock":"l"},{"op":"comment","comment":"é\u0001"}]`),
+			Ops:   decodeOps(t, `[{"op":"assert","lock":"l"},{"op":"comment","comment":"é\u0001"}]`),
 			Locks: []string{"l", ""}, TimeMS: 1700000000000, ElapsedMS: 42}},
 		{"no ops", Entry{DB: "", Ops: []any{}}},
 	}
