@@ -58,8 +58,13 @@ type Session struct {
 	done   chan struct{}
 
 	wmu      sync.Mutex
-	shutdown bool         // read loop ended: no more notifications (guarded by wmu)
-	lastRecv atomic.Int64 // unix nanoseconds of the last received bytes
+	shutdown bool // read loop ended: no more notifications (guarded by wmu)
+	// While collecting > 0 (a worker runs the before-reply hook), writes
+	// are queued in wbuf and sent with that worker's reply in one write
+	// (guarded by wmu).
+	collecting int
+	wbuf       []byte
+	lastRecv   atomic.Int64 // unix nanoseconds of the last received bytes
 
 	mu      sync.Mutex
 	pending map[string]*pendingReq
@@ -203,7 +208,7 @@ func (ss *Session) Notify(method string, params any) error {
 	if ss.shutdown {
 		return ErrSessionClosed
 	}
-	if _, err := ss.conn.Write(b); err != nil {
+	if err := ss.writeLocked(b); err != nil {
 		return ErrSessionClosed
 	}
 	return nil
@@ -212,8 +217,50 @@ func (ss *Session) Notify(method string, params any) error {
 func (ss *Session) write(b []byte) error {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	return ss.writeLocked(b)
+}
+
+// maxCollect bounds the bytes queued while collecting: beyond it the queue
+// is written at once (huge updates gain nothing from sharing a write).
+const maxCollect = 64 << 10
+
+// writeLocked writes b after whatever is queued, or queues it while a
+// before-reply hook runs. Called with wmu held.
+func (ss *Session) writeLocked(b []byte) error {
+	if ss.collecting > 0 && len(ss.wbuf)+len(b) <= maxCollect {
+		ss.wbuf = append(ss.wbuf, b...)
+		return nil
+	}
+	if len(ss.wbuf) > 0 {
+		if len(ss.wbuf)+len(b) <= maxCollect {
+			b = append(ss.wbuf, b...)
+		} else if _, err := ss.conn.Write(ss.wbuf); err != nil {
+			ss.wbuf = ss.wbuf[:0]
+			return err
+		}
+		ss.wbuf = ss.wbuf[:0]
+	}
 	_, err := ss.conn.Write(b)
+	if cap(ss.wbuf) > maxCollect {
+		ss.wbuf = nil
+	}
 	return err
+}
+
+// beginCollect and endCollect bracket a before-reply hook: notifications
+// it sends are written together with the reply that follows.
+func (ss *Session) beginCollect() {
+	ss.wmu.Lock()
+	ss.collecting++
+	ss.wmu.Unlock()
+}
+
+// endCollect ends collecting and writes reply (with the queue).
+func (ss *Session) endCollect(reply []byte) error {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	ss.collecting--
+	return ss.writeLocked(reply)
 }
 
 func (ss *Session) run() {
@@ -302,7 +349,10 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 			ss.mu.Unlock()
 		}
 		if !out.suppress {
-			if h := ss.srv.beforeReply.Load(); h != nil {
+			h := ss.srv.beforeReply.Load()
+			if h != nil {
+				// What the hook sends goes out with the reply, in one write.
+				ss.beginCollect()
 				(*h)(ss)
 			}
 			if out.err != nil {
@@ -310,7 +360,11 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 			} else {
 				buf = appendReply(buf[:0], out.id, out.result)
 			}
-			_ = ss.write(buf)
+			if h != nil {
+				_ = ss.endCollect(buf)
+			} else {
+				_ = ss.write(buf)
+			}
 			if cap(buf) > 1<<20 {
 				buf = nil // do not pin huge replies
 			}
