@@ -156,7 +156,9 @@ func (cs *ChangeSet) Empty() bool { return len(cs.Tables) == 0 }
 // (standalone: the OVSDB log file) or replicated (Raft) before the engine
 // makes it visible. It is called with the database's write lock held, in
 // commit order. An error aborts the transaction; the error is sent to the
-// client as the last element of the result array.
+// client as the last element of the result array. A committer that also
+// implements GroupCommitter (groupcommit.go) is called through CommitAsync
+// instead, and finishes after the lock is released (group commit).
 type Committer interface {
 	Commit(ctx context.Context, cs *ChangeSet) error
 }
