@@ -1,0 +1,336 @@
+package raft
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// Cluster RPC (protocol byte 'F'): each frame is a 4-byte big-endian
+// length and a JSON object; a connection carries one request at a time,
+// each answered by one response.
+//
+//	apply: follower -> leader, "propose this encoded Entry"; answers the
+//	       FSM reply (null: blocked wait) and the entry's log index.
+//	hello: a joining member asks any member for the cluster id, the
+//	       database name and the schema it needs to start.
+//	join:  a joining member asks the leader to add it as a voter; a
+//	       member that does not lead answers not_leader with its leader's
+//	       address, which the joiner tries next.
+
+// Request is one cluster RPC request.
+type Request struct {
+	Op      string `json:"op"`
+	Entry   []byte `json:"entry,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Address string `json:"address,omitempty"`
+}
+
+// Response is one cluster RPC response.
+type Response struct {
+	Reply     json.RawMessage `json:"reply,omitempty"`
+	Index     uint64          `json:"index,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	NotLeader bool            `json:"not_leader,omitempty"`
+	Leader    string          `json:"leader,omitempty"`    // leader's address, when known
+	LeaderID  string          `json:"leader_id,omitempty"` // leader's server id
+	ClusterID string          `json:"cid,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Schema    string          `json:"schema,omitempty"`
+}
+
+// Handler answers cluster RPC requests on a member.
+type Handler interface {
+	HandleCluster(ctx context.Context, req *Request) *Response
+}
+
+const maxFrame = 1 << 30
+
+func writeFrame(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 4, 4+len(b))
+	binary.BigEndian.PutUint32(buf, uint32(len(b)))
+	_, err = w.Write(append(buf, b...))
+	return err
+}
+
+func readFrame(r io.Reader, v any) error {
+	var h [4]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(h[:])
+	if n > maxFrame {
+		return fmt.Errorf("cluster rpc: frame of %d bytes is too large", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// serveForward answers requests on c until it fails or closes.
+func serveForward(c net.Conn, handler func() Handler) {
+	r := bufio.NewReader(c)
+	for {
+		var req Request
+		if err := readFrame(r, &req); err != nil {
+			return
+		}
+		h := handler()
+		var resp *Response
+		if h == nil {
+			resp = &Response{Error: "member is starting"}
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			resp = h.HandleCluster(ctx, &req)
+			cancel()
+		}
+		if err := writeFrame(c, resp); err != nil {
+			return
+		}
+	}
+}
+
+// NodeHandler answers cluster RPCs for a Node.
+type NodeHandler struct {
+	Node *Node
+	// Meta returns the cluster id, database name and schema text given to
+	// joining members.
+	Meta func() (cid schema.UUID, name string, schemaJSON []byte)
+}
+
+// HandleCluster implements Handler.
+func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response {
+	n := h.Node
+	notLeader := func() *Response {
+		addr, id := n.raft.LeaderWithID()
+		return &Response{Error: "not leader", NotLeader: true, Leader: string(addr), LeaderID: string(id)}
+	}
+	switch req.Op {
+	case "apply":
+		reply, idx, err := n.ApplyForwarded(ctx, req.Entry)
+		if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
+			return notLeader()
+		}
+		if err != nil {
+			return &Response{Error: err.Error()}
+		}
+		resp := &Response{Index: idx, Reply: json.RawMessage("null")}
+		if reply != nil {
+			resp.Reply = cjson.Marshal(reply)
+		}
+		return resp
+	case "hello":
+		cid, name, sch := h.Meta()
+		if cid.IsZero() {
+			return &Response{Error: "member has not joined a cluster yet"}
+		}
+		addr, id := n.raft.LeaderWithID()
+		return &Response{ClusterID: cid.String(), Name: name, Schema: string(sch), Leader: string(addr), LeaderID: string(id)}
+	case "join":
+		if n.raft.State() != hraft.Leader {
+			return notLeader()
+		}
+		if req.ID == "" || req.Address == "" {
+			return &Response{Error: "join: id and address required"}
+		}
+		timeout := 10 * time.Second
+		if d, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(d))
+		}
+		if err := n.AddVoter(hraft.ServerID(req.ID), hraft.ServerAddress(req.Address), timeout); err != nil {
+			if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
+				return notLeader()
+			}
+			return &Response{Error: err.Error()}
+		}
+		cid, _, _ := h.Meta()
+		return &Response{LeaderID: string(n.cfg.ID), Leader: string(n.cfg.Address), ClusterID: cid.String()}
+	}
+	return &Response{Error: fmt.Sprintf("unknown cluster request %q", req.Op)}
+}
+
+// Client sends cluster RPCs, keeping idle connections per address. It
+// implements Forwarder.
+type Client struct {
+	// Timeout bounds one request when the context has no deadline.
+	Timeout time.Duration
+
+	mu     sync.Mutex
+	idle   map[string][]net.Conn
+	closed bool
+}
+
+// NewClient returns a Client.
+func NewClient() *Client { return &Client{Timeout: 30 * time.Second, idle: map[string][]net.Conn{}} }
+
+const maxIdlePerAddr = 64
+
+// Call sends req to the member at address and returns its response.
+func (c *Client) Call(ctx context.Context, address string, req *Request) (*Response, error) {
+	conn, err := c.get(address)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(c.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	var resp Response
+	err = writeFrame(conn, req)
+	if err == nil {
+		err = readFrame(conn, &resp)
+	}
+	stopped := stop()
+	if err != nil || !stopped {
+		conn.Close()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	c.put(address, conn)
+	return &resp, nil
+}
+
+func (c *Client) get(address string) (net.Conn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	if l := c.idle[address]; len(l) > 0 {
+		conn := l[len(l)-1]
+		c.idle[address] = l[:len(l)-1]
+		c.mu.Unlock()
+		return conn, nil
+	}
+	c.mu.Unlock()
+	return dialProto(address, protoForward, 5*time.Second)
+}
+
+func (c *Client) put(address string, conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(c.idle[address]) >= maxIdlePerAddr {
+		conn.Close()
+		return
+	}
+	c.idle[address] = append(c.idle[address], conn)
+}
+
+// Close closes the idle connections; later calls fail.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, l := range c.idle {
+		for _, conn := range l {
+			conn.Close()
+		}
+	}
+	c.idle = nil
+	return nil
+}
+
+// Forward implements Forwarder.
+func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) ([]any, uint64, error) {
+	resp, err := c.Call(ctx, string(leader), &Request{Op: "apply", Entry: entry})
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.Error != "" {
+		return nil, 0, errors.New(resp.Error)
+	}
+	v, err := schema.DecodeJSON(resp.Reply)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cluster rpc: reply: %w", err)
+	}
+	if v == nil {
+		return nil, resp.Index, nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, 0, errors.New("cluster rpc: reply is not an array")
+	}
+	return arr, resp.Index, nil
+}
+
+// Hello asks the members at remotes, in turn, for the cluster id, name
+// and schema, until one answers or ctx is done.
+func (c *Client) Hello(ctx context.Context, remotes []string) (*Response, error) {
+	return c.retry(ctx, remotes, &Request{Op: "hello"})
+}
+
+// Join asks the cluster at remotes to add the member (id, address) as a
+// voter, following leader hints, until the leader answers or ctx is done.
+func (c *Client) Join(ctx context.Context, remotes []string, id, address string) (*Response, error) {
+	return c.retry(ctx, remotes, &Request{Op: "join", ID: id, Address: address})
+}
+
+func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Response, error) {
+	if len(remotes) == 0 {
+		return nil, errors.New("no remote addresses")
+	}
+	backoff := 50 * time.Millisecond
+	var last error
+	for {
+		todo := append([]string(nil), remotes...)
+		tried := map[string]bool{}
+		for len(todo) > 0 {
+			addr := todo[0]
+			todo = todo[1:]
+			if tried[addr] {
+				continue
+			}
+			tried[addr] = true
+			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			resp, err := c.Call(rctx, addr, req)
+			cancel()
+			switch {
+			case err != nil:
+				last = fmt.Errorf("%s: %w", addr, err)
+			case resp.NotLeader:
+				last = fmt.Errorf("%s: not leader", addr)
+				if resp.Leader != "" {
+					todo = append([]string{resp.Leader}, todo...)
+				}
+			case resp.Error != "":
+				last = fmt.Errorf("%s: %s", addr, resp.Error)
+			default:
+				return resp, nil
+			}
+		}
+		netLogger.Debug("cluster request failed, retrying", "op", req.Op, "err", last)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+var _ Forwarder = (*Client)(nil)
