@@ -37,6 +37,9 @@ type table struct {
 	// default datum violates the column's constraints: an insert that
 	// leaves one of them unset fails.
 	badDefaults []*schema.Column
+	// allChanged is all true, one per column: the changed flags of
+	// inserted and deleted transaction rows (never written).
+	allChanged []bool
 }
 
 // Database is one database: its schema and committed state.
@@ -78,6 +81,10 @@ func NewDatabase(s *schema.DatabaseSchema, c Committer) *Database {
 			t.defaults[i] = schema.DefaultDatum(&c.Type)
 		}
 		t.lay = &rowLayout{defaults: t.defaults}
+		t.allChanged = make([]bool, len(ts.Columns))
+		for i := range t.allChanged {
+			t.allChanged[i] = true
+		}
 		// Reference checks report the first failing column in C's
 		// column hash-table order.
 		for _, c := range cColumns(ts) {

@@ -313,10 +313,13 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 	x := newTxn(db)
 	x.setUUIDSource(opts.NewUUID)
 	x.elapsed = elapsed
+	x.sizeHint = len(ops)
 	results := make([]any, 0, len(ops)+1)
 	var failed error
+	p := new(parser) // reused: nothing keeps an op's parser
 	for i, op := range ops {
-		p := newOpParser(op, i, len(ops))
+		*p = parser{js: op, opNum: i + 1, opCount: len(ops)}
+		p.init()
 		opName := p.member("op", kID)
 		var result any
 		var err error
@@ -516,7 +519,7 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 			return nil, err
 		}
 		x.insert(t, r)
-		return map[string]any{"uuid": []any{"uuid", id.String()}}, nil
+		return newInsertResult(id), nil
 	}
 	fields := t.newFields()
 	if err := x.parseRowFields(rowJS, t, fields); err != nil {
@@ -531,7 +534,7 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 	}
 	fields[schema.ColUUID] = schema.NewScalar(id)
 	x.insert(t, &Row{Fields: fields})
-	return map[string]any{"uuid": []any{"uuid", id.String()}}, nil
+	return newInsertResult(id), nil
 }
 
 // parseColumns parses an optional "columns" array (nil: all columns).

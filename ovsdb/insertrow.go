@@ -1,8 +1,59 @@
 package ovsdb
 
 import (
+	"encoding/hex"
+
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
+
+// zeroUUIDAtom is the placeholder _version of a row being inserted, boxed
+// once.
+var zeroUUIDAtom schema.Atom = schema.ZeroUUID
+
+// insertResult is the result of an insert op, {"uuid":["uuid","<uuid>"]},
+// kept as its JSON text: one pointer-free allocation instead of a map, an
+// array and a string per inserted row. It is written by cjson and
+// encoding/json through MarshalJSON.
+type insertResult struct {
+	b [insertResultLen]byte
+}
+
+const (
+	insertResultHead = `{"uuid":["uuid","`
+	insertResultTail = `"]}`
+	insertResultLen  = len(insertResultHead) + 36 + len(insertResultTail)
+)
+
+func newInsertResult(id schema.UUID) *insertResult {
+	r := new(insertResult)
+	b := r.b[:0]
+	b = append(b, insertResultHead...)
+	b = appendUUID(b, id)
+	b = append(b, insertResultTail...)
+	_ = b
+	return r
+}
+
+// String returns the JSON text.
+func (r *insertResult) String() string { return string(r.b[:]) }
+
+// MarshalJSON implements json.Marshaler.
+func (r *insertResult) MarshalJSON() ([]byte, error) { return r.b[:], nil }
+
+// appendUUID appends the 36-character text form of u.
+func appendUUID(b []byte, u schema.UUID) []byte {
+	var t [36]byte
+	hex.Encode(t[0:8], u[0:4])
+	t[8] = '-'
+	hex.Encode(t[9:13], u[4:6])
+	t[13] = '-'
+	hex.Encode(t[14:18], u[6:8])
+	t[18] = '-'
+	hex.Encode(t[19:23], u[8:10])
+	t[23] = '-'
+	hex.Encode(t[24:36], u[10:16])
+	return append(b, t[:]...)
+}
 
 // Inserted rows are built compact from the start: an insert parses only the
 // columns its "row" names and keeps those that differ from the default,
@@ -165,7 +216,7 @@ func (x *txn) newInsertRow(t *table, id schema.UUID, rowJS any) (r *Row, ok bool
 	vals[0] = schema.Datum{Keys: atoms[0:1:1]}
 	switch {
 	case version == nil:
-		atoms[1] = schema.ZeroUUID
+		atoms[1] = zeroUUIDAtom
 		vals[1] = schema.Datum{Keys: atoms[1:2:2]}
 	case version.scalar:
 		atoms[1] = version.a

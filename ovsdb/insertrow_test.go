@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -126,3 +127,18 @@ func TestInsertedRowChangedInSameTxn(t *testing.T) {
 }
 
 func tbl(db *Database) *schema.Table { return db.tables["T"].ts }
+
+// TestInsertResultJSON checks that the insert result serialises as the map
+// C's reply holds, through cjson and encoding/json.
+func TestInsertResultJSON(t *testing.T) {
+	for _, id := range []schema.UUID{schema.ZeroUUID, schema.NewUUID(), {0xff, 0xfe, 0x01}} {
+		want := cjson.Marshal(map[string]any{"uuid": []any{"uuid", id.String()}})
+		r := newInsertResult(id)
+		require.Equal(t, string(want), string(cjson.Marshal(r)))
+		require.Equal(t, string(want), string(cjson.Marshal([]any{r}))[1:len(want)+1])
+		std, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(std))
+		require.Equal(t, string(want), r.String())
+	}
+}

@@ -42,6 +42,10 @@ type txn struct {
 	comments []string
 	timeout  int64 // smallest "wait" timeout, ms (math.MaxInt64: none)
 	elapsed  int64 // ms since the first attempt
+	// sizeHint is the number of operations, to size per-table maps.
+	sizeHint int
+	// rowSlab holds unused transaction rows (see newTxnRow).
+	rowSlab []txnRow
 	// newUUID is the source of every UUID the transaction creates; a
 	// caller-supplied source (TransactOptions.NewUUID) makes them
 	// deterministic.
@@ -69,7 +73,9 @@ func (x *txn) ttable(t *table) *txnTable {
 	if x.tables == nil {
 		x.tables = map[*table]*txnTable{}
 	}
-	tt := &txnTable{t: t, rows: map[schema.UUID]*txnRow{}}
+	// Most transactions touch few tables: size for the operations.
+	tt := &txnTable{t: t, rows: make(map[schema.UUID]*txnRow, x.sizeHint),
+		order: make([]*txnRow, 0, x.sizeHint)}
 	x.tables[t] = tt
 	x.torder = append(x.torder, tt)
 	return tt
@@ -90,6 +96,24 @@ func (x *txn) get(t *table, id schema.UUID) *Row {
 	return t.rows[id]
 }
 
+// newTxnRow returns a copy of tr allocated from the transaction's slab
+// (transaction rows live only as long as the transaction).
+func (x *txn) newTxnRow(tr txnRow) *txnRow {
+	if len(x.rowSlab) == 0 {
+		n := x.sizeHint
+		if n < 8 {
+			n = 8
+		} else if n > 256 {
+			n = 256
+		}
+		x.rowSlab = make([]txnRow, n)
+	}
+	p := &x.rowSlab[0]
+	x.rowSlab = x.rowSlab[1:]
+	*p = tr
+	return p
+}
+
 func (x *txn) addRow(tr *txnRow) *txnRow {
 	tt := x.ttable(tr.t)
 	tt.rows[tr.id] = tr
@@ -106,12 +130,12 @@ func (x *txn) modify(t *table, r *Row) *Row {
 		return tr.new
 	}
 	nr := &Row{Fields: r.Dense()}
-	x.addRow(&txnRow{t: t, id: id, old: r, new: nr, nRefs: t.refs[id]})
+	x.addRow(x.newTxnRow(txnRow{t: t, id: id, old: r, new: nr, nRefs: t.refs[id]}))
 	return nr
 }
 
 func (x *txn) insert(t *table, r *Row) {
-	x.addRow(&txnRow{t: t, id: r.UUID(), new: r})
+	x.addRow(x.newTxnRow(txnRow{t: t, id: r.UUID(), new: r}))
 }
 
 func (x *txn) delete(t *table, id schema.UUID) {
@@ -125,7 +149,7 @@ func (x *txn) delete(t *table, id schema.UUID) {
 		}
 		return
 	}
-	x.addRow(&txnRow{t: t, id: id, old: t.rows[id], nRefs: t.refs[id]})
+	x.addRow(x.newTxnRow(txnRow{t: t, id: id, old: t.rows[id], nRefs: t.refs[id]}))
 }
 
 // mayCreate reports whether a row with id may be inserted into t.
@@ -143,8 +167,8 @@ func (x *txn) findOrMake(t *table, id schema.UUID) *txnRow {
 	if r == nil {
 		return nil
 	}
-	tr := &txnRow{t: t, id: id, old: r, new: &Row{Fields: r.Dense()},
-		nRefs: t.refs[id], changed: make([]bool, r.NumFields())}
+	tr := x.newTxnRow(txnRow{t: t, id: id, old: r, new: &Row{Fields: r.Dense()},
+		nRefs: t.refs[id], changed: make([]bool, r.NumFields())})
 	return x.addRow(tr)
 }
 
@@ -196,8 +220,16 @@ func (x *txn) precommit() (*ChangeSet, error) {
 	// Determine what changed; drop unchanged rows.
 	_ = x.eachRow(func(tr *txnRow) error {
 		n := len(tr.t.ts.Columns)
+		if tr.old == nil || tr.new == nil {
+			// Every column changed: share the table's read-only
+			// all-true slice (writers below only set elements that are
+			// false).
+			tr.changed = tr.t.allChanged
+			tr.anyChg = true
+			return nil
+		}
 		tr.changed = make([]bool, n)
-		if tr.old != nil && tr.new != nil {
+		{
 			for i := 0; i < n; i++ {
 				if !tr.old.Field(i).Equal(tr.new.Field(i)) {
 					tr.changed[i] = true
@@ -208,11 +240,6 @@ func (x *txn) precommit() (*ChangeSet, error) {
 				tr.dropped = true
 				delete(x.tables[tr.t].rows, tr.id)
 			}
-		} else {
-			for i := range tr.changed {
-				tr.changed[i] = true
-			}
-			tr.anyChg = true
 		}
 		return nil
 	})
@@ -265,6 +292,7 @@ func (x *txn) precommit() (*ChangeSet, error) {
 	cs := &ChangeSet{Durable: x.durable, Comment: strings.Join(x.comments, "\n")}
 	for _, tt := range x.torder {
 		var m map[schema.UUID]*RowChange
+		var changes []RowChange // allocated once per table
 		for _, tr := range tt.order {
 			if tr.dropped || tt.rows[tr.id] != tr || (tr.old == nil && tr.new == nil) ||
 				(tr.old != nil && tr.new != nil && !tr.anyChg) {
@@ -277,13 +305,15 @@ func (x *txn) precommit() (*ChangeSet, error) {
 				tr.new.compact(tt.t.lay)
 			}
 			if m == nil {
-				m = map[schema.UUID]*RowChange{}
+				m = make(map[schema.UUID]*RowChange, len(tt.rows))
+				changes = make([]RowChange, 0, len(tt.rows))
 				if cs.Tables == nil {
 					cs.Tables = map[string]map[schema.UUID]*RowChange{}
 				}
 				cs.Tables[tt.t.ts.Name] = m
 			}
-			m[tr.id] = &RowChange{Old: tr.old, New: tr.new}
+			changes = append(changes, RowChange{Old: tr.old, New: tr.new})
+			m[tr.id] = &changes[len(changes)-1]
 		}
 	}
 	return cs, nil
@@ -508,7 +538,7 @@ func (x *txn) assessWeakRefs() error {
 			}
 			tr.new.densify()
 			tr.new.Fields[c.Index] = nd
-			if tr.old == nil || !tr.old.Field(c.Index).Equal(nd) {
+			if (tr.old == nil || !tr.old.Field(c.Index).Equal(nd)) && !tr.changed[c.Index] {
 				tr.changed[c.Index] = true
 				tr.anyChg = true
 			}
