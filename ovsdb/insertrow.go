@@ -1,8 +1,6 @@
 package ovsdb
 
 import (
-	"encoding/hex"
-
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
@@ -28,7 +26,7 @@ func newInsertResult(id schema.UUID) *insertResult {
 	r := new(insertResult)
 	b := r.b[:0]
 	b = append(b, insertResultHead...)
-	b = appendUUID(b, id)
+	b = id.Append(b)
 	b = append(b, insertResultTail...)
 	_ = b
 	return r
@@ -39,21 +37,6 @@ func (r *insertResult) String() string { return string(r.b[:]) }
 
 // MarshalJSON implements json.Marshaler.
 func (r *insertResult) MarshalJSON() ([]byte, error) { return r.b[:], nil }
-
-// appendUUID appends the 36-character text form of u.
-func appendUUID(b []byte, u schema.UUID) []byte {
-	var t [36]byte
-	hex.Encode(t[0:8], u[0:4])
-	t[8] = '-'
-	hex.Encode(t[9:13], u[4:6])
-	t[13] = '-'
-	hex.Encode(t[14:18], u[6:8])
-	t[18] = '-'
-	hex.Encode(t[19:23], u[8:10])
-	t[23] = '-'
-	hex.Encode(t[24:36], u[10:16])
-	return append(b, t[:]...)
-}
 
 // Inserted rows are built compact from the start: an insert parses only the
 // columns its "row" names and keeps those that differ from the default,

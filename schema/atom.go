@@ -134,8 +134,8 @@ func parseAtom(b *BaseType, js any, symtab Symtab) (Atom, error) {
 			return v, nil
 		}
 	case TypeString:
-		if v, ok := js.(string); ok {
-			return v, nil
+		if _, ok := js.(string); ok {
+			return js, nil // the caller's boxed string: no new allocation
 		}
 	case TypeUUID:
 		return parseUUIDAtom(b, js, symtab)

@@ -47,6 +47,18 @@ func NewUUID() UUID {
 // String returns the canonical 36-character lower-case text form.
 func (u UUID) String() string {
 	var b [36]byte
+	u.encode(&b)
+	return string(b[:])
+}
+
+// Append appends the canonical text form of u (as String) to b.
+func (u UUID) Append(b []byte) []byte {
+	var t [36]byte
+	u.encode(&t)
+	return append(b, t[:]...)
+}
+
+func (u UUID) encode(b *[36]byte) {
 	hex.Encode(b[0:8], u[0:4])
 	b[8] = '-'
 	hex.Encode(b[9:13], u[4:6])
@@ -56,7 +68,6 @@ func (u UUID) String() string {
 	hex.Encode(b[19:23], u[8:10])
 	b[23] = '-'
 	hex.Encode(b[24:36], u[10:16])
-	return string(b[:])
 }
 
 // IsZero reports whether u is all zeros.

@@ -1,7 +1,9 @@
 package standalone
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -122,12 +124,16 @@ func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, no
 		default:
 			ts := s.Table(k)
 			e := encFor(ts)
+			rows := cs.Tables[k]
+			if cap(refs) < len(rows) {
+				refs = make([]rowRef, 0, len(rows))
+			}
 			refs = refs[:0]
-			for id, rc := range cs.Tables[k] {
+			for id, rc := range rows {
 				refs = append(refs, rowRef{id, rc})
 			}
 			// The canonical text form of a UUID sorts like its bytes.
-			sort.Slice(refs, func(i, j int) bool { return string(refs[i].id[:]) < string(refs[j].id[:]) })
+			slices.SortFunc(refs, func(x, y rowRef) int { return bytes.Compare(x.id[:], y.id[:]) })
 			b = append(b, '{')
 			nrows := 0
 			for _, r := range refs {
@@ -136,7 +142,7 @@ func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, no
 					b = append(b, ',')
 				}
 				b = append(b, '"')
-				b = append(b, r.id.String()...)
+				b = r.id.Append(b)
 				b = append(b, '"', ':')
 				var ok bool
 				if b, ok = appendRow(b, e, r.rc); !ok {
@@ -194,7 +200,7 @@ func appendDatum(b []byte, t *schema.Type, d schema.Datum) []byte {
 func appendAtom(b []byte, a schema.Atom) []byte {
 	if u, ok := a.(schema.UUID); ok {
 		b = append(b, `["uuid","`...)
-		b = append(b, u.String()...)
+		b = u.Append(b)
 		return append(b, `"]`...)
 	}
 	return cjson.Append(b, schema.AtomToJSON(a))
