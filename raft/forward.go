@@ -321,7 +321,7 @@ func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Re
 				return resp, nil
 			}
 		}
-		netLogger.Debug("cluster request failed, retrying", "op", req.Op, "err", last)
+		netLogger().Debug("cluster request failed, retrying", "op", req.Op, "err", last)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

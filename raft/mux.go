@@ -102,7 +102,7 @@ func (m *Mux) acceptLoop() {
 			if isClosed(m.closed) || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			netLogger.Warn("cluster accept failed", "err", err)
+			netLogger().Warn("cluster accept failed", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -136,7 +136,7 @@ func (m *Mux) route(c net.Conn) {
 		serveForward(c, m.getHandler)
 		m.untrack(c)
 	default:
-		netLogger.Warn("cluster connection with unknown protocol byte", "byte", b[0], "remote", c.RemoteAddr().String())
+		netLogger().Warn("cluster connection with unknown protocol byte", "byte", b[0], "remote", c.RemoteAddr().String())
 		c.Close()
 	}
 }

@@ -8,7 +8,7 @@ import (
 	hraft "github.com/hashicorp/raft"
 )
 
-var netLogger = slog.Default().With("module", "raft_net")
+func netLogger() *slog.Logger { return slog.Default().With("module", "raft_net") }
 
 // NewTransport returns a hashicorp/raft NetworkTransport carried by the
 // Mux's Raft connections. Server addresses are C's "tcp:IP:PORT".

@@ -144,6 +144,9 @@ func (s *Server) Database(name string) jsonrpc.Database {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.dbs[name]; e != nil {
+		if c, ok := e.storage.(*Cluster); ok {
+			return clusterAdapter{dbAdapter{e.db}, c}
+		}
 		return dbAdapter{e.db}
 	}
 	return nil
@@ -224,6 +227,9 @@ func (s *Server) AddDatabase(path string) error {
 	s.dbs[name] = e
 	s.mu.Unlock()
 	s.setSysRow(e.rowID, nil, db)
+	if c, ok := st.(*Cluster); ok {
+		s.watchCluster(e, c)
+	}
 	return nil
 }
 

@@ -373,8 +373,9 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 		return "", nil
 	})
 	ctl.Register("memory/show", "", 0, 0, func([]string) (string, error) {
-		return memoryShow(srv), nil
+		return withClusterMemory(srv, memoryShow(srv)), nil
 	})
+	registerClusterCommands(ctl, srv)
 	ctl.Register("ovsdb-server/list-dbs", "", 0, 0, func([]string) (string, error) {
 		var b strings.Builder
 		for _, n := range srv.ListDatabases() {
