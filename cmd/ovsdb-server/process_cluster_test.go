@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const clusterTestSchema = `{"name":"C","version":"1.0.0","tables":{"T":{"columns":{"k":{"type":"string"}},"indexes":[["k"]]}}}`
+
+// member is one ovsdb-server process of a test cluster.
+type member struct {
+	db, sock, ctl, log string
+	cmd                *exec.Cmd
+	done               chan struct{}
+}
+
+type testCluster struct {
+	t       *testing.T
+	dir     string
+	server  string
+	members []*member
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return "tcp:" + l.Addr().String()
+}
+
+func buildTool(t *testing.T, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// newTestCluster builds our binaries and an n-member cluster with our
+// ovsdb-tool (create-cluster + join-cluster), then starts every member.
+func newTestCluster(t *testing.T, n int) *testCluster {
+	dir := t.TempDir()
+	tc := &testCluster{t: t, dir: dir, server: buildBinary(t)}
+	tool := buildTool(t, "../ovsdb-tool", "ovsdb-tool")
+	schemaPath := filepath.Join(dir, "c.ovsschema")
+	require.NoError(t, os.WriteFile(schemaPath, []byte(clusterTestSchema), 0o644))
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+	}
+	for i := 0; i < n; i++ {
+		m := &member{db: filepath.Join(dir, fmt.Sprintf("m%d.db", i)), sock: filepath.Join(dir, fmt.Sprintf("m%d.sock", i)),
+			ctl: filepath.Join(dir, fmt.Sprintf("m%d.ctl", i)), log: filepath.Join(dir, fmt.Sprintf("m%d.log", i))}
+		var args []string
+		if i == 0 {
+			args = []string{"create-cluster", m.db, schemaPath, addrs[0]}
+		} else {
+			args = []string{"join-cluster", m.db, "C", addrs[i], addrs[0]}
+		}
+		out, err := exec.Command(tool, args...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		tc.members = append(tc.members, m)
+	}
+	t.Cleanup(func() {
+		for _, m := range tc.members {
+			tc.kill(m)
+		}
+	})
+	for _, m := range tc.members {
+		tc.start(m)
+	}
+	return tc
+}
+
+func (tc *testCluster) start(m *member) {
+	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(tc.t, err)
+	m.cmd = exec.Command(tc.server, "--remote=punix:"+m.sock, "--unixctl="+m.ctl, m.db)
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	require.NoError(tc.t, m.cmd.Start())
+	m.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}, f *os.File) {
+		_ = cmd.Wait()
+		f.Close()
+		close(done)
+	}(m.cmd, m.done, logf)
+}
+
+// kill sends SIGKILL to the member's process (ours, by PID) and waits.
+func (tc *testCluster) kill(m *member) {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-m.done:
+	case <-time.After(10 * time.Second):
+		tc.t.Errorf("member %s did not exit", m.db)
+	}
+	m.cmd = nil
+}
+
+// call sends one JSON-RPC request on a unix socket and returns the
+// result (or the error member as an error).
+func call(ctx context.Context, sock, method string, params ...any) (any, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if params == nil {
+		params = []any{}
+	}
+	req, _ := json.Marshal(map[string]any{"method": method, "params": params, "id": 1})
+	if _, err := c.Write(req); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	dec.UseNumber()
+	for {
+		var msg map[string]any
+		if err := dec.Decode(&msg); err != nil {
+			return nil, err
+		}
+		if msg["id"] == nil {
+			continue // notification
+		}
+		if e := msg["error"]; e != nil {
+			return nil, fmt.Errorf("%v", e)
+		}
+		return msg["result"], nil
+	}
+}
+
+func (tc *testCluster) appctl(m *member, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	params := make([]any, len(args)-1)
+	for i, a := range args[1:] {
+		params[i] = a
+	}
+	r, err := call(ctx, m.ctl, args[0], params...)
+	if err != nil {
+		// unixctl ends error texts with a newline, as C does.
+		return "", fmt.Errorf("%s", strings.TrimSuffix(err.Error(), "\n"))
+	}
+	s, _ := r.(string)
+	return s, nil
+}
+
+// insert adds key k through member m; it reports whether the insert was
+// acknowledged without error.
+func insert(m *member, k string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	r, err := call(ctx, m.sock, "transact", "C", map[string]any{"op": "insert", "table": "T", "row": map[string]any{"k": k}})
+	if err != nil {
+		return false
+	}
+	res, _ := r.([]any)
+	if len(res) != 1 {
+		return false
+	}
+	obj, _ := res[0].(map[string]any)
+	return obj["uuid"] != nil && obj["error"] == nil
+}
+
+// keys returns the count of each key in member m's table T.
+func keys(m *member) (map[string]int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := call(ctx, m.sock, "transact", "C", map[string]any{"op": "select", "table": "T", "where": []any{}, "columns": []any{"k"}})
+	if err != nil {
+		return nil, err
+	}
+	res, _ := r.([]any)
+	if len(res) != 1 {
+		return nil, fmt.Errorf("bad reply %v", r)
+	}
+	rows, _ := res[0].(map[string]any)["rows"].([]any)
+	out := map[string]int{}
+	for _, row := range rows {
+		k, _ := row.(map[string]any)["k"].(string)
+		out[k]++
+	}
+	return out, nil
+}
+
+// waitFor polls cond (bounded) until it holds.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var roleRE = regexp.MustCompile(`(?m)^Role: (\w+)$`)
+
+func (tc *testCluster) role(m *member) string {
+	s, err := tc.appctl(m, "cluster/status", "C")
+	if err != nil {
+		return ""
+	}
+	if r := roleRE.FindStringSubmatch(s); r != nil {
+		return r[1]
+	}
+	return ""
+}
+
+func (tc *testCluster) leader(live []*member) *member {
+	for _, m := range live {
+		if tc.role(m) == "leader" {
+			return m
+		}
+	}
+	return nil
+}
+
+// writeAll inserts n keys named prefix-i through the members in turn,
+// retrying each (with the same key) on another member until acknowledged.
+func writeAll(t *testing.T, via []*member, prefix string, n int, acked *sync.Map) {
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("%s-%d", prefix, i)
+		ok := false
+		for try := 0; try < 20 && !ok; try++ {
+			ok = insert(via[(i+try)%len(via)], k)
+		}
+		require.True(t, ok, "insert %s never acknowledged", k)
+		acked.Store(k, true)
+	}
+}
+
+func TestProcessCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	tc := newTestCluster(t, 3)
+	all := tc.members
+	waitFor(t, "3 members joined", 30*time.Second, func() bool {
+		for _, m := range all {
+			s, err := tc.appctl(m, "cluster/status", "C")
+			if err != nil || !strings.Contains(s, "Status: cluster member") || strings.Count(s, " at tcp:") != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	var acked sync.Map
+
+	// Transactions through every member, concurrently.
+	var wg sync.WaitGroup
+	for i, m := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			writeAll(t, []*member{m}, fmt.Sprintf("w%d", i), 20, &acked)
+		}()
+	}
+	wg.Wait()
+
+	// Leader kill -9, writes through the others, restart.
+	ldr := tc.leader(all)
+	require.NotNil(t, ldr)
+	tc.kill(ldr)
+	var rest []*member
+	for _, m := range all {
+		if m != ldr {
+			rest = append(rest, m)
+		}
+	}
+	writeAll(t, rest, "after-leader-kill", 20, &acked)
+	tc.start(ldr)
+	writeAll(t, all, "after-leader-restart", 10, &acked)
+
+	// Follower kill, writes, restart.
+	ldr = nil
+	waitFor(t, "a leader", 20*time.Second, func() bool { ldr = tc.leader(all); return ldr != nil })
+	var fol *member
+	for _, m := range all {
+		if m != ldr {
+			fol = m
+			break
+		}
+	}
+	tc.kill(fol)
+	writeAll(t, []*member{ldr}, "after-follower-kill", 10, &acked)
+	tc.start(fol)
+	writeAll(t, all, "after-follower-restart", 10, &acked)
+
+	// Every acknowledged key on every member exactly once.
+	var want []string
+	acked.Range(func(k, _ any) bool { want = append(want, k.(string)); return true })
+	require.Len(t, want, 3*20+20+10+10+10)
+	for _, m := range all {
+		waitFor(t, "member "+m.db+" caught up", 30*time.Second, func() bool {
+			got, err := keys(m)
+			if err != nil {
+				return false
+			}
+			for _, k := range want {
+				if got[k] != 1 {
+					return false
+				}
+			}
+			return true
+		})
+		got, err := keys(m)
+		require.NoError(t, err)
+		for k, n := range got {
+			require.Equal(t, 1, n, "key %s on %s", k, m.db)
+		}
+	}
+
+	// cluster/status in C's layout, on the leader and a follower.
+	waitFor(t, "a leader", 20*time.Second, func() bool { ldr = tc.leader(all); return ldr != nil })
+	for _, m := range all {
+		s, err := tc.appctl(m, "cluster/status", "C")
+		require.NoError(t, err)
+		checkStatusLayout(t, s, tc.role(m))
+	}
+
+	// The other cluster commands.
+	sid, err := tc.appctl(ldr, "cluster/sid", "C")
+	require.NoError(t, err)
+	require.Regexp(t, `^[0-9a-f-]{36}\n$`, sid)
+	_, err = tc.appctl(ldr, "cluster/cid", "nope")
+	require.EqualError(t, err, "unknown cluster")
+	for _, tt := range []struct{ arg, reply, err string }{
+		{"99", "", "election timer must be between 100 and 600000, in msec."},
+		{"5000", "", "election timer increase should not exceed the current value x 2."},
+		{"1000", "change election timer to current value.\n", ""},
+		{"2000", "change of election timer initiated.\n", ""},
+	} {
+		r, err := tc.appctl(ldr, "cluster/change-election-timer", "C", tt.arg)
+		if tt.err != "" {
+			require.EqualError(t, err, tt.err)
+		} else {
+			require.NoError(t, err)
+			require.Equal(t, tt.reply, r)
+		}
+	}
+	for _, m := range all {
+		if m != ldr {
+			_, err := tc.appctl(m, "cluster/change-election-timer", "C", "2000")
+			require.EqualError(t, err, "election timer must be changed through leader.")
+		}
+	}
+	mem, err := tc.appctl(ldr, "memory/show")
+	require.NoError(t, err)
+	require.Regexp(t, `raft-backlog-kB:\d+ raft-connections:2 raft-log:\d+`, mem)
+}
+
+// checkStatusLayout parses cluster/status against C's lines and fields.
+func checkStatusLayout(t *testing.T, s, role string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	sidNick := `[0-9a-f]{4}`
+	uuid := `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+	head := []string{
+		`^` + sidNick + `$`,
+		`^Name: C$`,
+		`^Cluster ID: ` + sidNick + ` \(` + uuid + `\)$`,
+		`^Server ID: ` + sidNick + ` \(` + uuid + `\)$`,
+		`^Address: tcp:127\.0\.0\.1:\d+$`,
+		`^Status: cluster member$`,
+		`^Role: ` + role + `$`,
+		`^Term: \d+$`,
+		`^Leader: (self|unknown|` + sidNick + `)$`,
+		`^Vote: (self|unknown|` + sidNick + `)$`,
+		`^$`,
+	}
+	require.Greater(t, len(lines), len(head)+8, s)
+	for i, re := range head {
+		require.Regexp(t, re, lines[i], s)
+	}
+	rest := lines[len(head):]
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "Last Election") {
+		require.Regexp(t, `^Last Election (started \d+ ms ago, reason: (timeout|leadership_transfer)|won: \d+ ms ago)$`, rest[0])
+		rest = rest[1:]
+	}
+	tail := []string{
+		`^Election timer: \d+$`,
+		`^Log: \[\d+, \d+\]$`,
+		`^Entries not yet committed: \d+$`,
+		`^Entries not yet applied: \d+$`,
+		`^Connections:( \(?(<-|->)` + sidNick + `\)?)*$`,
+		`^Disconnections: \d+$`,
+		`^Servers:$`,
+	}
+	for i, re := range tail {
+		require.Regexp(t, re, rest[i], s)
+	}
+	servers := rest[len(tail):]
+	require.Len(t, servers, 3, s)
+	self := 0
+	for _, l := range servers {
+		require.Regexp(t, `^    `+sidNick+` \(`+sidNick+` at tcp:127\.0\.0\.1:\d+\)( \(self\))?( next_index=\d+ match_index=\d+)?( last msg \d+ ms ago)?$`, l)
+		if strings.Contains(l, "(self)") {
+			self++
+		}
+	}
+	require.Equal(t, 1, self)
+}
