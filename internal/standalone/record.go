@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
@@ -90,14 +91,19 @@ type rowRef struct {
 // persistent.
 func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, now time.Time) ([]byte, bool) {
 	keys := make([]string, 0, len(cs.Tables)+3)
-	for tname := range cs.Tables {
+	nrc := 0
+	for tname, rows := range cs.Tables {
 		if s.Table(tname) != nil {
 			keys = append(keys, tname)
+			nrc += len(rows)
 		}
 	}
 	if len(keys) == 0 {
 		return b, false
 	}
+	// Grow b once to the expected size (plus room for the caller's
+	// newline) instead of doubling it row after row.
+	b = slices.Grow(b, nrc*int(recordBytesPerRow.Load())+256)
 	if cs.Comment != "" {
 		keys = append(keys, "_comment")
 	}
@@ -163,8 +169,18 @@ func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, no
 	if !any {
 		return b[:start], false
 	}
-	return append(b, '}'), true
+	b = append(b, '}')
+	if nrc > 0 {
+		// Learn the record size per row change, with 1/8 to spare.
+		per := (len(b) - start) / nrc
+		recordBytesPerRow.Store(int64(per + per/8))
+	}
+	return b, true
 }
+
+// recordBytesPerRow is the size per row change of the last record written
+// (with some spare), to size the next record's buffer.
+var recordBytesPerRow atomic.Int64
 
 // appendDatum appends cjson.Marshal(schema.DatumToJSON(t, d)) without
 // building the JSON tree.
