@@ -341,6 +341,34 @@ func TestProcessCluster(t *testing.T) {
 		checkStatusLayout(t, s, tc.role(m))
 	}
 
+	// _Server.Database rows: clustered, connected, one leader, same cid.
+	waitFor(t, "_Server rows settled", 20*time.Second, func() bool {
+		leaders, cids := 0, map[string]bool{}
+		for _, m := range all {
+			row := serverRow(t, m)
+			if row == nil || row["model"] != "clustered" || row["connected"] != true {
+				return false
+			}
+			if row["leader"] == true {
+				leaders++
+			}
+			cid, _ := row["cid"].([]any)
+			if len(cid) != 2 || cid[0] != "uuid" {
+				return false
+			}
+			cids[cid[1].(string)] = true
+			sid, _ := row["sid"].([]any)
+			want, err := tc.appctl(m, "cluster/sid", "C")
+			if err != nil || len(sid) != 2 || sid[1] != strings.TrimSpace(want) {
+				return false
+			}
+			if idx, _ := row["index"].(json.Number); idx == "" || idx == "0" {
+				return false
+			}
+		}
+		return leaders == 1 && len(cids) == 1
+	})
+
 	// The other cluster commands.
 	sid, err := tc.appctl(ldr, "cluster/sid", "C")
 	require.NoError(t, err)
@@ -370,6 +398,34 @@ func TestProcessCluster(t *testing.T) {
 	mem, err := tc.appctl(ldr, "memory/show")
 	require.NoError(t, err)
 	require.Regexp(t, `raft-backlog-kB:\d+ raft-connections:2 raft-log:\d+`, mem)
+
+	// cluster/kick of a follower by its sid from the leader; the two
+	// remaining members keep accepting writes.
+	var victim *member
+	for _, m := range all {
+		if m != ldr {
+			victim = m
+			break
+		}
+	}
+	vsid, err := tc.appctl(victim, "cluster/sid", "C")
+	require.NoError(t, err)
+	_, err = tc.appctl(ldr, "cluster/kick", "C", "zzzz")
+	require.EqualError(t, err, "unknown server")
+	r, err := tc.appctl(ldr, "cluster/kick", "C", strings.TrimSpace(vsid))
+	require.NoError(t, err)
+	require.Equal(t, "started removal\n", r)
+	waitFor(t, "two servers left", 20*time.Second, func() bool {
+		s, err := tc.appctl(ldr, "cluster/status", "C")
+		return err == nil && strings.Count(s, " at tcp:") == 2
+	})
+	var remaining []*member
+	for _, m := range all {
+		if m != victim {
+			remaining = append(remaining, m)
+		}
+	}
+	writeAll(t, remaining, "after-kick", 5, &acked)
 }
 
 // checkStatusLayout parses cluster/status against C's lines and fields.
@@ -422,4 +478,25 @@ func checkStatusLayout(t *testing.T, s, role string) {
 		}
 	}
 	require.Equal(t, 1, self)
+}
+
+// serverRow returns member m's _Server.Database row for database C.
+func serverRow(t *testing.T, m *member) map[string]any {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := call(ctx, m.sock, "transact", "_Server", map[string]any{"op": "select", "table": "Database",
+		"where": []any{[]any{"name", "==", "C"}}})
+	if err != nil {
+		return nil
+	}
+	res, _ := r.([]any)
+	if len(res) != 1 {
+		return nil
+	}
+	rows, _ := res[0].(map[string]any)["rows"].([]any)
+	if len(rows) != 1 {
+		return nil
+	}
+	row, _ := rows[0].(map[string]any)
+	return row
 }
