@@ -41,57 +41,93 @@ func (r *insertResult) MarshalJSON() ([]byte, error) { return r.b[:], nil }
 // Inserted rows are built compact from the start: an insert parses only the
 // columns its "row" names and keeps those that differ from the default,
 // instead of copying every default into a dense row and compacting it at
-// commit. The row, its column datums and the one-element arrays of its
-// scalar datums share one allocation (a rowBlockN) when they fit, which
-// saves allocations and gives the collector one object to mark per row.
+// commit. The row and its atoms and datums share one allocation (allocRow)
+// when they are few, which saves allocations and gives the collector one
+// object to mark per row.
 //
 // Invariant: while such a row is a transaction's working copy (txnRow.new),
-// its _version datum (present, column 1) is a private one-element array
-// that setVersion may overwrite. Operations that change columns of the row
-// within the same transaction make it dense first (densify).
+// its _uuid and _version are its first two lone atoms, private to the row:
+// setVersion overwrites the second. Operations that change columns of the
+// row within the same transaction make it dense first (densify).
 
-type rowBlock3 struct {
+type rowA4 struct {
 	r Row
-	v [3]schema.Datum
-	a [3]schema.Atom
-}
-
-type rowBlock4 struct {
-	r Row
-	v [4]schema.Datum
 	a [4]schema.Atom
 }
 
-type rowBlock6 struct {
+type rowA8 struct {
 	r Row
-	v [6]schema.Datum
-	a [6]schema.Atom
-}
-
-type rowBlock8 struct {
-	r Row
-	v [8]schema.Datum
 	a [8]schema.Atom
 }
 
-// allocRow returns a row with room for n column datums and n scalar atoms,
-// allocated together when n is small.
-func allocRow(n int) (r *Row, vals []schema.Datum, atoms []schema.Atom) {
+type rowA4V2 struct {
+	r Row
+	a [4]schema.Atom
+	v [2]schema.Datum
+}
+
+type rowA8V2 struct {
+	r Row
+	a [8]schema.Atom
+	v [2]schema.Datum
+}
+
+type rowA8V4 struct {
+	r Row
+	a [8]schema.Atom
+	v [4]schema.Datum
+}
+
+// allocRow returns a new row with room for na lone atoms and nv datums,
+// allocated together when they are few.
+func allocRow(na, nv int) (r *Row, atoms []schema.Atom, vals []schema.Datum) {
 	switch {
-	case n <= 3:
-		b := new(rowBlock3)
-		return &b.r, b.v[:n:n], b.a[:n:n]
-	case n <= 4:
-		b := new(rowBlock4)
-		return &b.r, b.v[:n:n], b.a[:n:n]
-	case n <= 6:
-		b := new(rowBlock6)
-		return &b.r, b.v[:n:n], b.a[:n:n]
-	case n <= 8:
-		b := new(rowBlock8)
-		return &b.r, b.v[:n:n], b.a[:n:n]
+	case na <= 4 && nv == 0:
+		b := new(rowA4)
+		return &b.r, b.a[:na:na], nil
+	case na <= 8 && nv == 0:
+		b := new(rowA8)
+		return &b.r, b.a[:na:na], nil
+	case na <= 4 && nv <= 2:
+		b := new(rowA4V2)
+		return &b.r, b.a[:na:na], b.v[:nv:nv]
+	case na <= 8 && nv <= 2:
+		b := new(rowA8V2)
+		return &b.r, b.a[:na:na], b.v[:nv:nv]
+	case na <= 8 && nv <= 4:
+		b := new(rowA8V4)
+		return &b.r, b.a[:na:na], b.v[:nv:nv]
 	}
-	return new(Row), make([]schema.Datum, n), make([]schema.Atom, n)
+	atoms, vals = allocStorage(na, nv)
+	return new(Row), atoms, vals
+}
+
+type storeA4V2 struct {
+	a [4]schema.Atom
+	v [2]schema.Datum
+}
+
+type storeA8V4 struct {
+	a [8]schema.Atom
+	v [4]schema.Datum
+}
+
+// allocStorage returns room for na lone atoms and nv datums of a compact
+// row, in one allocation when possible.
+func allocStorage(na, nv int) (atoms []schema.Atom, vals []schema.Datum) {
+	switch {
+	case nv == 0:
+		return make([]schema.Atom, na), nil
+	case na == 0:
+		return nil, make([]schema.Datum, nv)
+	case na <= 4 && nv <= 2:
+		b := new(storeA4V2)
+		return b.a[:na:na], b.v[:nv:nv]
+	case na <= 8 && nv <= 4:
+		b := new(storeA8V4)
+		return b.a[:na:na], b.v[:nv:nv]
+	}
+	return make([]schema.Atom, na), make([]schema.Datum, nv)
 }
 
 // colVal is one parsed column of an inserted row: a scalar atom (scalar
@@ -131,7 +167,10 @@ func (x *txn) parseColumnValue(c *schema.Column, js any) (colVal, error) {
 	return colVal{idx: c.Index, d: d}, nil
 }
 
-// isDefaultVal reports whether cv equals the default datum def.
+// loneAtom reports whether cv is kept as a lone atom in a compact row.
+func (cv *colVal) loneAtom() bool { return cv.scalar || isLoneAtom(cv.d) }
+
+// isDefault reports whether cv equals the default datum def.
 func (cv *colVal) isDefault(def schema.Datum) bool {
 	if cv.scalar {
 		return len(def.Keys) == 1 && def.Values == nil && schema.CompareAtoms(cv.a, def.Keys[0]) == 0
@@ -193,33 +232,43 @@ func (x *txn) newInsertRow(t *table, id schema.UUID, rowJS any) (r *Row, ok bool
 			cvs[j], cvs[j-1] = cvs[j-1], cvs[j]
 		}
 	}
-	n := 2 + len(cvs)
-	r, vals, atoms := allocRow(n)
+	na, nv := 2, 0
+	for i := range cvs {
+		if cvs[i].loneAtom() {
+			na++
+		} else {
+			nv++
+		}
+	}
+	r, atoms, vals := allocRow(na, nv)
 	atoms[0] = id
-	vals[0] = schema.Datum{Keys: atoms[0:1:1]}
 	switch {
 	case version == nil:
 		atoms[1] = zeroUUIDAtom
-		vals[1] = schema.Datum{Keys: atoms[1:2:2]}
 	case version.scalar:
 		atoms[1] = version.a
-		vals[1] = schema.Datum{Keys: atoms[1:2:2]}
 	default:
-		vals[1] = version.d
+		atoms[1] = version.d.Keys[0] // a _version datum has one key
 	}
 	mask := uint64(1)<<schema.ColUUID | uint64(1)<<schema.ColVersion
+	smask := mask
+	atoms, vals = atoms[:2], vals[:0]
 	for i := range cvs {
 		cv := &cvs[i]
-		j := 2 + i
-		if cv.scalar {
-			atoms[j] = cv.a
-			vals[j] = schema.Datum{Keys: atoms[j : j+1 : j+1]}
-		} else {
-			vals[j] = cv.d
+		bit := uint64(1) << uint(cv.idx)
+		mask |= bit
+		switch {
+		case cv.scalar:
+			atoms = append(atoms, cv.a)
+			smask |= bit
+		case isLoneAtom(cv.d):
+			atoms = append(atoms, cv.d.Keys[0])
+			smask |= bit
+		default:
+			vals = append(vals, cv.d)
 		}
-		mask |= uint64(1) << uint(cv.idx)
 	}
-	r.lay, r.mask, r.vals = t.lay, mask, vals
+	r.lay, r.mask, r.smask, r.atoms, r.vals = t.lay, mask, smask, atoms, vals
 	return r, true, nil
 }
 
@@ -230,7 +279,7 @@ func (r *Row) densify() {
 		return
 	}
 	r.Fields = r.Dense()
-	r.lay, r.mask, r.vals = nil, 0, nil
+	r.lay, r.mask, r.smask, r.atoms, r.vals = nil, 0, 0, nil, nil
 }
 
 // setVersion sets the _version of a transaction's working row.
@@ -239,7 +288,7 @@ func (r *Row) setVersion(u schema.UUID) {
 		r.Fields[schema.ColVersion] = schema.NewScalar(u)
 		return
 	}
-	// Compact working rows are built by newInsertRow: _version is present
-	// and private.
-	r.vals[1].Keys[0] = u
+	// Compact working rows are built by newInsertRow: _version is the
+	// second lone atom, private to the row.
+	r.atoms[1] = u
 }

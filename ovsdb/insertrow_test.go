@@ -73,7 +73,7 @@ func TestInsertRowMatchesDense(t *testing.T) {
 			require.NoError(t, wantErr)
 			require.NoError(t, gotErr)
 			require.Nil(t, got.Fields)
-			require.Len(t, got.vals, 2+tc.present)
+			require.Equal(t, 2+tc.present, got.numPresent())
 			require.Equal(t, len(want.Fields), got.NumFields())
 			for i := range want.Fields {
 				require.True(t, want.Fields[i].Equal(got.Field(i)), "column %d", i)
@@ -140,5 +140,23 @@ func TestInsertResultJSON(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(std))
 		require.Equal(t, string(want), r.String())
+	}
+}
+
+// TestAllocRowSizes checks the lengths and capacities of the storage
+// allocRow and allocStorage hand out, for every block shape and beyond.
+func TestAllocRowSizes(t *testing.T) {
+	for na := 0; na <= 10; na++ {
+		for nv := 0; nv <= 6; nv++ {
+			r, a, v := allocRow(na, nv)
+			require.NotNil(t, r)
+			require.Len(t, a, na)
+			require.Len(t, v, nv)
+			require.Equal(t, na, cap(a), "appending must not spill into neighbours")
+			require.Equal(t, nv, cap(v))
+			a2, v2 := allocStorage(na, nv)
+			require.Len(t, a2, na)
+			require.Len(t, v2, nv)
+		}
 	}
 }

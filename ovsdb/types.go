@@ -19,9 +19,12 @@ import (
 //     with NewRow.
 //   - compact: Fields is nil and the row keeps only the columns whose value
 //     differs from the column's default datum (schema.DefaultDatum); Field
-//     returns the table's shared default datum for the others. Committed
-//     rows of tables with at most 64 columns are compact: the engine
-//     converts dense rows when a transaction commits and in Apply.
+//     returns the table's shared default datum for the others. A present
+//     column holding exactly one key (and no map values) is kept as that
+//     lone atom and Field builds its datum around it without allocating.
+//     Committed rows of tables with at most 64 columns are compact: the
+//     engine builds inserted rows compact and converts dense rows when a
+//     transaction commits and in Apply.
 //
 // A Row is immutable once it is part of committed state (or of a change
 // set): changes build a new Row. Datums returned by Field share their Keys
@@ -33,11 +36,14 @@ type Row struct {
 	Fields []schema.Datum
 
 	// Compact representation: bit i of mask is set when column i is
-	// present; vals holds the present columns in column order; lay gives
-	// the defaults of the absent ones.
-	lay  *rowLayout
-	mask uint64
-	vals []schema.Datum
+	// present, and also of smask when it is a lone atom. atoms holds the
+	// lone atoms and vals the other present datums, each in column order;
+	// lay gives the defaults of the absent columns.
+	lay   *rowLayout
+	mask  uint64
+	smask uint64
+	atoms []schema.Atom
+	vals  []schema.Datum
 }
 
 // rowLayout is shared by the compact rows of one table.
@@ -58,10 +64,14 @@ func (r *Row) Field(i int) schema.Datum {
 		return r.Fields[i]
 	}
 	bit := uint64(1) << uint(i)
+	if r.smask&bit != 0 {
+		k := bits.OnesCount64(r.smask & (bit - 1))
+		return schema.Datum{Keys: r.atoms[k : k+1 : k+1]}
+	}
 	if r.mask&bit == 0 {
 		return r.lay.defaults[i]
 	}
-	return r.vals[bits.OnesCount64(r.mask&(bit-1))]
+	return r.vals[bits.OnesCount64(r.mask&^r.smask&(bit-1))]
 }
 
 // NumFields returns the number of columns of the row's table.
@@ -79,17 +89,14 @@ func (r *Row) Dense() []schema.Datum {
 		return append([]schema.Datum(nil), r.Fields...)
 	}
 	out := make([]schema.Datum, len(r.lay.defaults))
-	j := 0
 	for i := range out {
-		if r.mask&(uint64(1)<<uint(i)) != 0 {
-			out[i] = r.vals[j]
-			j++
-		} else {
-			out[i] = r.lay.defaults[i]
-		}
+		out[i] = r.Field(i)
 	}
 	return out
 }
+
+// isLoneAtom reports whether d is kept as a lone atom in a compact row.
+func isLoneAtom(d schema.Datum) bool { return len(d.Keys) == 1 && d.Values == nil }
 
 // compact converts a dense row to the compact representation in place,
 // when its table is narrow enough. Only the engine calls it, on rows that
@@ -99,22 +106,36 @@ func (r *Row) compact(lay *rowLayout) {
 	if f == nil || len(f) > maxCompactColumns || len(f) != len(lay.defaults) {
 		return
 	}
-	var mask uint64
-	n := 0
+	var mask, smask uint64
+	na, nv := 0, 0
 	for i := range f {
-		if !isDefault(f[i], lay.defaults[i]) {
-			mask |= uint64(1) << uint(i)
-			n++
+		if isDefault(f[i], lay.defaults[i]) {
+			continue
+		}
+		mask |= uint64(1) << uint(i)
+		if isLoneAtom(f[i]) {
+			smask |= uint64(1) << uint(i)
+			na++
+		} else {
+			nv++
 		}
 	}
-	vals := make([]schema.Datum, 0, n)
+	// The compact row replaces r's contents (r itself may be referenced).
+	_, atoms, vals := allocRow(na, nv)
+	atoms, vals = atoms[:0], vals[:0]
 	for i := range f {
-		if mask&(uint64(1)<<uint(i)) != 0 {
+		switch bit := uint64(1) << uint(i); {
+		case smask&bit != 0:
+			atoms = append(atoms, f[i].Keys[0])
+		case mask&bit != 0:
 			vals = append(vals, f[i])
 		}
 	}
-	r.lay, r.mask, r.vals, r.Fields = lay, mask, vals, nil
+	r.lay, r.mask, r.smask, r.atoms, r.vals, r.Fields = lay, mask, smask, atoms, vals, nil
 }
+
+// numPresent returns the number of columns a compact row keeps.
+func (r *Row) numPresent() int { return bits.OnesCount64(r.mask) }
 
 // isDefault reports whether d equals the default datum def. Empty datums
 // are compared by length only (a nil and an empty slice are the same set).
