@@ -12,7 +12,17 @@ import (
 
 var errUnknownCluster = errors.New("unknown cluster")
 
-// registerClusterCommands adds C's cluster/* ovs-appctl commands.
+// ensureClusterCommands registers the cluster/* commands once a clustered
+// database is served: C registers them when it opens its first clustered
+// database, so list-commands shows them only from then on.
+func ensureClusterCommands(ctl *unixctl.Server, srv *server.Server) {
+	if len(srv.ClusterDBs()) > 0 {
+		registerClusterCommands(ctl, srv)
+	}
+}
+
+// registerClusterCommands adds C's cluster/* ovs-appctl commands
+// (registering twice is harmless).
 func registerClusterCommands(ctl *unixctl.Server, srv *server.Server) {
 	lookup := func(name string) (*server.Cluster, error) {
 		if c := srv.ClusterDB(name); c != nil {

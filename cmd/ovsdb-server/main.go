@@ -375,7 +375,7 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 	ctl.Register("memory/show", "", 0, 0, func([]string) (string, error) {
 		return withClusterMemory(srv, memoryShow(srv)), nil
 	})
-	registerClusterCommands(ctl, srv)
+	ensureClusterCommands(ctl, srv)
 	ctl.Register("ovsdb-server/list-dbs", "", 0, 0, func([]string) (string, error) {
 		var b strings.Builder
 		for _, n := range srv.ListDatabases() {
@@ -384,7 +384,9 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 		return b.String(), nil
 	})
 	ctl.Register("ovsdb-server/add-db", "DB", 1, 1, func(a []string) (string, error) {
-		return "", srv.AddDatabase(a[0])
+		err := srv.AddDatabase(a[0])
+		ensureClusterCommands(ctl, srv)
+		return "", err
 	})
 	ctl.Register("ovsdb-server/remove-db", "DB", 1, 1, func(a []string) (string, error) {
 		return "", srv.RemoveDatabase(a[0])
