@@ -394,7 +394,12 @@ func (x *txn) parseTable(p *parser, member string) *table {
 	if v == nil {
 		return nil
 	}
-	t := x.db.tables[v.(string)]
+	name := v.(string)
+	if x.lastTable != nil && x.lastTable.ts.Name == name {
+		return x.lastTable // consecutive ops usually name the same table
+	}
+	t := x.db.tables[name]
+	x.lastTable = t
 	if t == nil {
 		p.raise("No table named %s.", v.(string))
 	}

@@ -46,6 +46,8 @@ type txn struct {
 	sizeHint int
 	// rowSlab holds unused transaction rows (see newTxnRow).
 	rowSlab []txnRow
+	// lastTable is the table the last parseTable found (or nil).
+	lastTable *table
 	// newUUID is the source of every UUID the transaction creates; a
 	// caller-supplied source (TransactOptions.NewUUID) makes them
 	// deterministic.
@@ -489,6 +491,9 @@ func (x *txn) assessWeakRefs() error {
 				continue
 			}
 			d := tr.new.Field(c.Index)
+			if len(d.Keys) == 0 {
+				continue // nothing to remove
+			}
 			keyWeak := c.Type.Key.IsWeakRef()
 			valWeak := c.Type.Value != nil && c.Type.Value.IsWeakRef()
 			var kt, vt *table
