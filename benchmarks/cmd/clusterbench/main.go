@@ -1,0 +1,305 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/benchmarks/loadgen"
+)
+
+func logger() *slog.Logger { return slog.Default().With("module", "clusterbench") }
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "clusterbench:", err)
+		os.Exit(1)
+	}
+}
+
+// kind is one server implementation with its matching ovsdb-tool.
+type kind struct {
+	Name, Server, Tool string
+}
+
+// report is everything measured, per server kind.
+type report struct {
+	Load      []loadgen.Result                   `json:"load"`
+	Failovers map[string][]loadgen.FailoverRound `json:"failovers"`
+}
+
+func run() error {
+	var (
+		duration  = flag.Duration("duration", 5*time.Second, "measured time per cluster and client count")
+		warmup    = flag.Duration("warmup", 500*time.Millisecond, "unmeasured warm-up before each measurement")
+		clientsF  = flag.String("clients", "1,32", "comma-separated concurrent client counts")
+		rounds    = flag.Int("rounds", 1, "repeat the load cells (alternating C and ours, fresh clusters) and report the median-throughput run")
+		failovers = flag.Int("failovers", 5, "leader kills per cluster kind (per round)")
+		election  = flag.Int("election-timer", 1000, "election timer in ms for both clusters")
+		oursPath  = flag.String("ours", "", "our ovsdb-server (default: go build ./cmd/ovsdb-server)")
+		oursTool  = flag.String("ours-tool", "", "our ovsdb-tool (default: go build ./cmd/ovsdb-tool)")
+		cPath     = flag.String("c", "", "C ovsdb-server (default: from PATH or /usr/sbin)")
+		cTool     = flag.String("c-tool", "", "C ovsdb-tool (default: from PATH)")
+		only      = flag.String("only", "", `run only "c" or "ours"`)
+		schemaF   = flag.String("schema", "/usr/share/ovn/ovn-nb.ovsschema", "schema file")
+		table     = flag.String("table", "Logical_Switch", "table to insert into")
+		column    = flag.String("column", "name", "string column set in inserted rows")
+		jsonOut   = flag.Bool("json", false, "print results as JSON")
+		verbose   = flag.Bool("v", false, "log progress to stderr")
+	)
+	flag.Parse()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	clients, err := parseInts(*clientsF)
+	if err != nil {
+		return fmt.Errorf("-clients: %w", err)
+	}
+	if *only != "" && *only != "c" && *only != "ours" {
+		return errors.New(`-only must be "c" or "ours"`)
+	}
+	tmp, err := os.MkdirTemp("", "clusterbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	var kinds []kind
+	if *only != "ours" {
+		s, err := lookTool(*cPath, "ovsdb-server")
+		if err != nil {
+			return err
+		}
+		t, err := lookTool(*cTool, "ovsdb-tool")
+		if err != nil {
+			return err
+		}
+		kinds = append(kinds, kind{"c", s, t})
+	}
+	if *only != "c" {
+		s, err := buildIfEmpty(*oursPath, tmp, "ovsdb-server-ours", "./cmd/ovsdb-server")
+		if err != nil {
+			return err
+		}
+		t, err := buildIfEmpty(*oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
+		if err != nil {
+			return err
+		}
+		kinds = append(kinds, kind{"ours", s, t})
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep := report{Failovers: map[string][]loadgen.FailoverRound{}}
+	runs := map[string][]loadgen.Result{} // by kind and client count
+	var runErr error
+outer:
+	for r := range max(*rounds, 1) {
+		for _, k := range kinds {
+			c, err := loadgen.StartCluster(ctx, loadgen.ClusterOptions{
+				Server: k.Server, Tool: k.Tool, SchemaPath: *schemaF,
+				ElectionTimerMS: *election, TempDir: tmp,
+			})
+			if err != nil {
+				runErr = fmt.Errorf("%s: %w", k.Name, err)
+				break outer
+			}
+			logger().Info("cluster up", "server", k.Name, "round", r, "pids", pids(c))
+			for _, n := range clients {
+				res, err := loadgen.ClusterLoad(ctx, c, k.Name, *table, *column, n, *warmup, *duration)
+				if err != nil {
+					c.Stop()
+					runErr = err
+					break outer
+				}
+				logger().Info("measured", "server", k.Name, "clients", n, "txn_per_s", int64(res.TxnPerSec),
+					"p50_us", int64(res.P50Micros), "p99_us", int64(res.P99Micros), "errors", res.Errors)
+				key := k.Name + "/" + strconv.Itoa(n)
+				runs[key] = append(runs[key], res)
+			}
+			for i := range *failovers {
+				fr, err := c.Failover(ctx, loadgen.FailoverOptions{Table: *table, Column: *column})
+				if err != nil {
+					c.Stop()
+					runErr = fmt.Errorf("%s failover %d: %w", k.Name, i, err)
+					break outer
+				}
+				logger().Info("failover", "server", k.Name, "round", i, "recovery_ms", fr.Recovery.Milliseconds(), "errors", fr.Errors)
+				rep.Failovers[k.Name] = append(rep.Failovers[k.Name], fr)
+			}
+			c.Stop()
+		}
+	}
+	for _, k := range kinds {
+		for _, n := range clients {
+			if rs := runs[k.Name+"/"+strconv.Itoa(n)]; len(rs) > 0 {
+				rep.Load = append(rep.Load, medianRun(rs))
+			}
+		}
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Printf("3-member clusters, election timer %d ms, schema %s, table %s, %v per cell (warm-up %v), %d round(s)\n",
+			*election, *schemaF, *table, *duration, *warmup, max(*rounds, 1))
+		for _, k := range kinds {
+			fmt.Printf("  %s: %s (tool %s)\n", k.Name, k.Server, k.Tool)
+		}
+		writeReport(os.Stdout, rep, clients)
+	}
+	return runErr
+}
+
+func pids(c *loadgen.Cluster) []int {
+	var out []int
+	for _, m := range c.Members {
+		out = append(out, m.PID())
+	}
+	return out
+}
+
+// medianRun returns the run with the median throughput, with every run's
+// throughput attached.
+func medianRun(rs []loadgen.Result) loadgen.Result {
+	s := slices.Clone(rs)
+	slices.SortStableFunc(s, func(a, b loadgen.Result) int { return cmp.Compare(a.TxnPerSec, b.TxnPerSec) })
+	m := s[(len(s)-1)/2]
+	m.Rounds = len(rs)
+	if len(rs) > 1 {
+		m.TxnPerSecRuns = nil
+		for _, r := range rs {
+			m.TxnPerSecRuns = append(m.TxnPerSecRuns, r.TxnPerSec)
+		}
+	}
+	return m
+}
+
+// ratio formats a/b, or "-" when b is zero.
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// writeReport prints markdown tables: load per client count with ours/C
+// ratios, then failover rounds and medians.
+func writeReport(w io.Writer, rep report, clients []int) {
+	byKey := map[string]loadgen.Result{}
+	for _, r := range rep.Load {
+		byKey[r.Server+"/"+strconv.Itoa(r.Clients)] = r
+	}
+	fmt.Fprintln(w, "\n| clients | server | txn/s | p50 ms | p99 ms | server CPU s | errors | runs txn/s |")
+	fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|---|")
+	for _, n := range clients {
+		for _, k := range []string{"c", "ours"} {
+			r, ok := byKey[k+"/"+strconv.Itoa(n)]
+			if !ok {
+				continue
+			}
+			var rs []string
+			for _, x := range r.TxnPerSecRuns {
+				rs = append(rs, strconv.Itoa(int(x)))
+			}
+			fmt.Fprintf(w, "| %d | %s | %.0f | %.2f | %.2f | %.2f | %d | %s |\n", n, k, r.TxnPerSec,
+				r.P50Micros/1000, r.P99Micros/1000, r.ServerCPU, r.Errors, strings.Join(rs, " "))
+		}
+		c, okc := byKey["c/"+strconv.Itoa(n)]
+		o, oko := byKey["ours/"+strconv.Itoa(n)]
+		if okc && oko {
+			fmt.Fprintf(w, "| %d | ours/C | %s | %s | %s | | | |\n", n, ratio(o.TxnPerSec, c.TxnPerSec),
+				ratio(o.P50Micros, c.P50Micros), ratio(o.P99Micros, c.P99Micros))
+		}
+	}
+	fmt.Fprintln(w, "\n| server | failover ms per round | median ms | errors |")
+	fmt.Fprintln(w, "|---|---|--:|--:|")
+	medians := map[string]time.Duration{}
+	for _, k := range []string{"c", "ours"} {
+		frs := rep.Failovers[k]
+		if len(frs) == 0 {
+			continue
+		}
+		var ds []time.Duration
+		var ms []string
+		var errs int64
+		for _, f := range frs {
+			ds = append(ds, f.Recovery)
+			ms = append(ms, strconv.FormatInt(f.Recovery.Milliseconds(), 10))
+			errs += f.Errors
+		}
+		medians[k] = loadgen.MedianDuration(ds)
+		fmt.Fprintf(w, "| %s | %s | %d | %d |\n", k, strings.Join(ms, " "), medians[k].Milliseconds(), errs)
+	}
+	if c, o := medians["c"], medians["ours"]; c > 0 && o > 0 {
+		fmt.Fprintf(w, "| ours/C | | %s | |\n", ratio(float64(o), float64(c)))
+	}
+	for _, k := range []string{"c", "ours"} {
+		for _, f := range rep.Failovers[k] {
+			if f.First != "" {
+				fmt.Fprintf(w, "\nfirst failover write error (%s): %.300s\n", k, f.First)
+				break
+			}
+		}
+	}
+}
+
+func buildIfEmpty(given, dir, name, pkg string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	p := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", p, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build %s (run from the module root, or pass the path): %w", pkg, err)
+	}
+	return p, nil
+}
+
+func lookTool(given, name string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found (pass its path)", name)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad count %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
