@@ -24,6 +24,7 @@ const clusterTestSchema = `{"name":"C","version":"1.0.0","tables":{"T":{"columns
 // member is one ovsdb-server process of a test cluster.
 type member struct {
 	db, sock, ctl, log string
+	addr               string // cluster address (tcp:127.0.0.1:PORT)
 	cmd                *exec.Cmd
 	done               chan struct{}
 }
@@ -32,6 +33,7 @@ type testCluster struct {
 	t       *testing.T
 	dir     string
 	server  string
+	tool    string
 	members []*member
 }
 
@@ -53,23 +55,30 @@ func buildTool(t *testing.T, pkg, name string) string {
 // newTestCluster builds our binaries and an n-member cluster with our
 // ovsdb-tool (create-cluster + join-cluster), then starts every member.
 func newTestCluster(t *testing.T, n int) *testCluster {
+	return newTestClusterSchema(t, n, "C", clusterTestSchema)
+}
+
+// newTestClusterSchema is newTestCluster for database dbName with the
+// given schema text.
+func newTestClusterSchema(t *testing.T, n int, dbName, schemaText string) *testCluster {
 	dir := t.TempDir()
 	tc := &testCluster{t: t, dir: dir, server: buildBinary(t)}
 	tool := buildTool(t, "../ovsdb-tool", "ovsdb-tool")
+	tc.tool = tool
 	schemaPath := filepath.Join(dir, "c.ovsschema")
-	require.NoError(t, os.WriteFile(schemaPath, []byte(clusterTestSchema), 0o644))
+	require.NoError(t, os.WriteFile(schemaPath, []byte(schemaText), 0o644))
 	addrs := make([]string, n)
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
 	}
 	for i := 0; i < n; i++ {
-		m := &member{db: filepath.Join(dir, fmt.Sprintf("m%d.db", i)), sock: filepath.Join(dir, fmt.Sprintf("m%d.sock", i)),
+		m := &member{addr: addrs[i], db: filepath.Join(dir, fmt.Sprintf("m%d.db", i)), sock: filepath.Join(dir, fmt.Sprintf("m%d.sock", i)),
 			ctl: filepath.Join(dir, fmt.Sprintf("m%d.ctl", i)), log: filepath.Join(dir, fmt.Sprintf("m%d.log", i))}
 		var args []string
 		if i == 0 {
 			args = []string{"create-cluster", m.db, schemaPath, addrs[0]}
 		} else {
-			args = []string{"join-cluster", m.db, "C", addrs[i], addrs[0]}
+			args = []string{"join-cluster", m.db, dbName, addrs[i], addrs[0]}
 		}
 		out, err := exec.Command(tool, args...).CombinedOutput()
 		require.NoError(t, err, string(out))
