@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
@@ -45,18 +46,23 @@ func decodeOps(tb testing.TB, js string) []any {
 }
 
 // checkResult fails the benchmark if the result is not one non-error
-// element per op.
+// object per op. Elements are checked through their wire form (the engine
+// may return pre-serialised result values).
 func checkResult(tb testing.TB, res []any, nops int) {
 	if len(res) != nops {
 		tb.Fatalf("result has %d elements, want %d: %v", len(res), nops, res)
 	}
-	for _, r := range res {
-		if m, ok := r.(map[string]any); ok {
-			if _, bad := m["error"]; bad {
-				tb.Fatalf("operation failed: %v", res)
-			}
-		} else {
+	var wire []any
+	if err := json.Unmarshal(cjson.Marshal(res), &wire); err != nil {
+		tb.Fatalf("result does not serialise: %v", err)
+	}
+	for _, r := range wire {
+		m, ok := r.(map[string]any)
+		if !ok {
 			tb.Fatalf("unexpected result element %T: %v", r, r)
+		}
+		if _, bad := m["error"]; bad {
+			tb.Fatalf("operation failed: %s", cjson.Marshal(res))
 		}
 	}
 }
