@@ -182,6 +182,9 @@ func (f *firstSuccess) report(t0, t1 time.Time, err error) bool {
 	if f.killed.IsZero() || t0.Before(f.killed) {
 		return !f.at.IsZero()
 	}
+	if err != nil && !f.at.IsZero() {
+		return true // connections closed after the round was decided
+	}
 	if err != nil {
 		f.errs++
 		if f.first == "" {
