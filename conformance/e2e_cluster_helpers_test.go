@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -402,4 +403,41 @@ func (c *idlClient) stderrTail() string {
 		b = b[len(b)-3000:]
 	}
 	return string(b)
+}
+
+// switchNames reads the Logical_Switch names from member m's own replica
+// (a plain transact select, answered by any member), sorted.
+func (c *ovnCluster) switchNames(m *clusterMember) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := rpcOnce(ctx, m.sock, "transact", c.dbName, map[string]any{
+		"op": "select", "table": "Logical_Switch", "where": []any{}, "columns": []any{"name"}})
+	if err != nil {
+		return nil, err
+	}
+	res, _ := r.([]any)
+	if len(res) != 1 {
+		return nil, fmt.Errorf("bad select reply %v", r)
+	}
+	obj, _ := res[0].(map[string]any)
+	rows, _ := obj["rows"].([]any)
+	var out []string
+	for _, row := range rows {
+		name, _ := row.(map[string]any)["name"].(string)
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// waitForCond polls cond until it holds, failing the test after e2eWait.
+func waitForCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out (%v) waiting until %s", e2eWait, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -95,4 +95,11 @@ func TestE2EClusterOVN(t *testing.T) {
 	// Every switch exactly once, as seen through the surviving members.
 	names := sortedLines(nbctl.run(t, "--bare", "--columns=name", "list", "Logical_Switch"))
 	require.Equal(t, []string{"before-kill", "py-after", "py-before", "sw-after", "sw0", "sw1"}, names)
+	// and on each surviving NB member's own replica (followers included).
+	for _, m := range nb.live() {
+		waitForCond(t, "NB member "+m.db+" replicated every switch", func() bool {
+			got, err := nb.switchNames(m)
+			return err == nil && equalStrings(got, names)
+		})
+	}
 }
