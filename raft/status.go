@@ -35,13 +35,16 @@ type StatusExtra struct {
 	// LastMsg is the last time each server was heard from (leader: its
 	// followers; follower: the leader).
 	LastMsg map[hraft.ServerID]time.Time
+	// MatchIndex is, on a leader, each follower's last log index as last
+	// reported (see TrackedTransport); next_index is one more.
+	MatchIndex map[hraft.ServerID]uint64
 	// ElectionTimerNew is the timer being changed to (0: none).
 	ElectionTimerNew time.Duration
 }
 
-// FormatStatus renders cluster/status in C's layout. Fields that
-// hashicorp/raft does not expose (next_index, match_index of followers)
-// are left out of the server lines.
+// FormatStatus renders cluster/status in C's layout. A follower's
+// next_index and match_index appear on a leader's server lines once the
+// follower has answered (x.MatchIndex).
 func FormatStatus(st Status, x StatusExtra, now time.Time) string {
 	var b strings.Builder
 	sid := string(st.ServerID)
@@ -140,6 +143,8 @@ func FormatStatus(st Status, x StatusExtra, now time.Time) string {
 		}
 		if role == "leader" && s.ID == st.ServerID {
 			fmt.Fprintf(&b, " next_index=%d match_index=%d", end, end-1)
+		} else if m, ok := x.MatchIndex[s.ID]; ok && role == "leader" {
+			fmt.Fprintf(&b, " next_index=%d match_index=%d", m+1, m)
 		}
 		if t, ok := x.LastMsg[s.ID]; ok && !t.IsZero() && s.ID != st.ServerID {
 			fmt.Fprintf(&b, " last msg %d ms ago", now.Sub(t).Milliseconds())

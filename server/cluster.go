@@ -26,7 +26,7 @@ func clusterLog() *slog.Logger { return slog.Default().With("module", "raft") }
 type Cluster struct {
 	store  *raftstore.Store
 	mux    *raft.Mux
-	trans  *hraft.NetworkTransport
+	trans  *raft.TrackedTransport
 	client *raft.Client
 	node   *raft.Node
 	obs    *hraft.Observer
@@ -87,7 +87,7 @@ func OpenCluster(path string) (*Cluster, error) {
 	if c.timer <= 0 {
 		c.timer = raftstore.DefaultElectionTimerMS * time.Millisecond
 	}
-	c.trans = c.mux.NewTransport(0)
+	c.trans = c.mux.NewTrackedTransport(0)
 	c.node, err = raft.OpenStore(st, c.trans, c.client)
 	if err != nil {
 		c.trans.Close()
@@ -307,6 +307,13 @@ func (c *Cluster) StatusText() (string, error) {
 	sort.Strings(ids)
 	switch st.Role {
 	case "leader":
+		x.MatchIndex = map[hraft.ServerID]uint64{}
+		for id, p := range c.trans.Peers() {
+			x.MatchIndex[id] = p.LastLog
+			if p.LastContact.After(x.LastMsg[id]) {
+				x.LastMsg[id] = p.LastContact
+			}
+		}
 		for _, id := range ids {
 			if failed[hraft.ServerID(id)] {
 				x.Connections = append(x.Connections, "(->"+raft.Nickname(id)+")")
