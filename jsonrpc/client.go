@@ -125,6 +125,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 type clientCodec struct {
 	conn   net.Conn
 	r      *reader
+	dec    fastDecoder // used by ReadHeader only (rpc2's read loop)
 	max    int
 	notify NotifyFunc
 	cur    *message
@@ -138,7 +139,7 @@ func (c *clientCodec) ReadHeader(req *rpc2.Request, resp *rpc2.Response) error {
 	if err != nil {
 		return err
 	}
-	v, err := decodeValue(raw)
+	v, err := c.dec.decodeValue(raw)
 	if err != nil {
 		return err
 	}

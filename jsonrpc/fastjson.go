@@ -12,26 +12,55 @@ import (
 // back to encoding/json, so accepted input and error behaviour are
 // exactly encoding/json's.
 func fastDecode(b []byte) (v any, ok bool) {
-	d := fastDecoder{b: b}
-	v = d.value(0)
-	if d.bad {
-		return nil, false
-	}
-	d.skipSpace()
-	if d.i != len(d.b) {
-		return nil, false
-	}
-	return v, true
+	var d fastDecoder
+	return d.decode(b)
 }
 
 // maxFastDepth bounds recursion; deeper input goes to encoding/json (which
 // has its own limit).
 const maxFastDepth = 1000
 
+// Limits of a decoder's string cache: it holds object member names and
+// table names, which a schema bounds, so a session quickly knows them all.
+const (
+	maxCached    = 1024
+	maxCachedLen = 64
+)
+
+// fastDecoder is reusable (one per connection) but not safe for
+// concurrent use. Nothing it returns refers to its scratch memory.
 type fastDecoder struct {
 	b   []byte
 	i   int
 	bad bool
+
+	// stack collects array elements and object members while they are
+	// parsed, so each array and map is allocated once at its final size.
+	stack []any
+	keys  []string
+
+	// cache maps strings seen as member names or as "table" values to a
+	// shared copy (boxed, so returning it as a value does not allocate).
+	cache map[string]any
+}
+
+// decode is fastDecode with the decoder's scratch memory and cache.
+func (d *fastDecoder) decode(b []byte) (v any, ok bool) {
+	d.b, d.i, d.bad = b, 0, false
+	v = d.value(0, false)
+	d.skipSpace()
+	ok = !d.bad && d.i == len(b)
+	d.b = nil
+	if d.bad {
+		// Abandoned members and elements: drop references to them.
+		clear(d.stack[:cap(d.stack)])
+	}
+	d.stack = d.stack[:0]
+	d.keys = d.keys[:0]
+	if !ok {
+		return nil, false
+	}
+	return v, true
 }
 
 func (d *fastDecoder) skipSpace() {
@@ -45,7 +74,8 @@ func (d *fastDecoder) skipSpace() {
 	}
 }
 
-func (d *fastDecoder) value(depth int) any {
+// value parses one value; cache says a string value may be cached.
+func (d *fastDecoder) value(depth int, cache bool) any {
 	d.skipSpace()
 	if d.i >= len(d.b) || depth > maxFastDepth {
 		d.bad = true
@@ -57,8 +87,7 @@ func (d *fastDecoder) value(depth int) any {
 	case c == '[':
 		return d.array(depth)
 	case c == '"':
-		s, _ := d.str()
-		return s
+		return d.strValue(cache)
 	case c == '-' || (c >= '0' && c <= '9'):
 		return d.number()
 	case c == 't':
@@ -81,8 +110,9 @@ func (d *fastDecoder) literal(lit string, v any) any {
 	return v
 }
 
-// str parses a string of printable ASCII without escapes.
-func (d *fastDecoder) str() (string, bool) {
+// rawStr scans a string of printable ASCII without escapes and returns
+// its contents (pointing into the input).
+func (d *fastDecoder) rawStr() ([]byte, bool) {
 	d.i++ // opening quote
 	start := d.i
 	for d.i < len(d.b) {
@@ -90,10 +120,7 @@ func (d *fastDecoder) str() (string, bool) {
 		if c == '"' {
 			raw := d.b[start:d.i]
 			d.i++
-			if s, ok := interned[string(raw)]; ok { // no allocation
-				return s, true
-			}
-			return string(raw), true
+			return raw, true
 		}
 		if c < ' ' || c == '\\' || c >= 0x80 {
 			break
@@ -101,7 +128,50 @@ func (d *fastDecoder) str() (string, bool) {
 		d.i++
 	}
 	d.bad = true
-	return "", false
+	return nil, false
+}
+
+// lookup returns the shared boxed copy of raw, if there is one, and
+// otherwise makes one when add is set and the cache has room.
+func (d *fastDecoder) lookup(raw []byte, add bool) (any, bool) {
+	if v, ok := interned[string(raw)]; ok { // no allocation
+		return v, true
+	}
+	if v, ok := d.cache[string(raw)]; ok {
+		return v, true
+	}
+	if !add || len(raw) > maxCachedLen || len(d.cache) >= maxCached {
+		return nil, false
+	}
+	if d.cache == nil {
+		d.cache = make(map[string]any)
+	}
+	s := string(raw)
+	v := any(s)
+	d.cache[s] = v
+	return v, true
+}
+
+func (d *fastDecoder) strValue(cache bool) any {
+	raw, ok := d.rawStr()
+	if !ok {
+		return nil
+	}
+	if v, ok := d.lookup(raw, cache); ok {
+		return v
+	}
+	return string(raw)
+}
+
+func (d *fastDecoder) key() (string, bool) {
+	raw, ok := d.rawStr()
+	if !ok {
+		return "", false
+	}
+	if v, ok := d.lookup(raw, true); ok {
+		return v.(string), true
+	}
+	return string(raw), true
 }
 
 // number validates the JSON number grammar and returns its text.
@@ -147,23 +217,34 @@ func (d *fastDecoder) number() any {
 		}
 	}
 	d.i = i
+	if i-start == 1 && b[start] >= '0' && b[start] <= '9' {
+		return smallNumbers[b[start]-'0']
+	}
 	return json.Number(string(b[start:i]))
 }
 
+// smallNumbers are the boxed one-digit numbers, shared.
+var smallNumbers = func() (a [10]any) {
+	for i := range a {
+		a[i] = json.Number(string(rune('0' + i)))
+	}
+	return a
+}()
+
 func (d *fastDecoder) array(depth int) any {
 	d.i++ // '['
-	out := make([]any, 0, 4)
 	d.skipSpace()
 	if d.i < len(d.b) && d.b[d.i] == ']' {
 		d.i++
-		return out
+		return []any{}
 	}
+	base := len(d.stack)
 	for {
-		v := d.value(depth + 1)
+		v := d.value(depth+1, false)
 		if d.bad {
 			return nil
 		}
-		out = append(out, v)
+		d.stack = append(d.stack, v)
 		d.skipSpace()
 		if d.i >= len(d.b) {
 			d.bad = true
@@ -174,6 +255,10 @@ func (d *fastDecoder) array(depth int) any {
 			d.i++
 		case ']':
 			d.i++
+			out := make([]any, len(d.stack)-base)
+			copy(out, d.stack[base:])
+			clear(d.stack[base:])
+			d.stack = d.stack[:base]
 			return out
 		default:
 			d.bad = true
@@ -184,19 +269,19 @@ func (d *fastDecoder) array(depth int) any {
 
 func (d *fastDecoder) object(depth int) any {
 	d.i++ // '{'
-	out := make(map[string]any)
 	d.skipSpace()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
-		return out
+		return map[string]any{}
 	}
+	base := len(d.stack)
 	for {
 		d.skipSpace()
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			d.bad = true
 			return nil
 		}
-		k, ok := d.str()
+		k, ok := d.key()
 		if !ok {
 			return nil
 		}
@@ -206,11 +291,12 @@ func (d *fastDecoder) object(depth int) any {
 			return nil
 		}
 		d.i++
-		v := d.value(depth + 1)
+		v := d.value(depth+1, k == "table")
 		if d.bad {
 			return nil
 		}
-		out[k] = v
+		d.keys = append(d.keys, k)
+		d.stack = append(d.stack, v)
 		d.skipSpace()
 		if d.i >= len(d.b) {
 			d.bad = true
@@ -221,6 +307,15 @@ func (d *fastDecoder) object(depth int) any {
 			d.i++
 		case '}':
 			d.i++
+			n := len(d.stack) - base
+			out := make(map[string]any, n)
+			keys := d.keys[len(d.keys)-n:]
+			for j, k := range keys {
+				out[k] = d.stack[base+j] // later duplicates win, as in encoding/json
+			}
+			clear(d.stack[base:])
+			d.stack = d.stack[:base]
+			d.keys = d.keys[:len(d.keys)-n]
 			return out
 		default:
 			d.bad = true
@@ -230,9 +325,9 @@ func (d *fastDecoder) object(depth int) any {
 }
 
 // interned holds strings that occur in almost every message (member names,
-// operation names, atom type tags), shared instead of allocated.
-var interned = func() map[string]string {
-	m := map[string]string{}
+// operation names, atom type tags), boxed once and shared.
+var interned = func() map[string]any {
+	m := map[string]any{}
 	for _, s := range []string{
 		"method", "params", "id", "result", "error", "transact", "echo", "monitor_cond",
 		"monitor_cond_since", "monitor", "monitor_cancel", "get_schema", "list_dbs",
@@ -241,7 +336,8 @@ var interned = func() map[string]string {
 		"insert", "select", "update", "mutate", "delete", "wait", "commit", "abort", "assert",
 		"set", "map", "==", "!=", "includes", "excludes", "<", "<=", ">", ">=",
 		"+=", "-=", "*=", "/=", "%=", "name", "external_ids", "other_config", "options",
-		"ports", "_uuid", "_version",
+		"ports", "_uuid", "_version", "OVN_Northbound", "OVN_Southbound", "Open_vSwitch",
+		"_Server",
 	} {
 		m[s] = s
 	}

@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -56,6 +57,8 @@ var fastDecodeCases = []struct {
 	{``, false},
 	{`"x"`, true},
 	{`{"x":[[[[[]]]]]}`, true},
+	{`[0,7,-7,10,9.5,0e1]`, true},
+	{`{"table":"T","table":"U","k":{"table":5,"op":"insert"},"k":[{"a":{}}]}`, true},
 }
 
 // TestFastDecode checks that the fast path gives exactly encoding/json's
@@ -93,6 +96,8 @@ func FuzzFastDecode(f *testing.F) {
 	for _, tc := range fastDecodeCases {
 		f.Add([]byte(tc.in))
 	}
+	// shared is reused across inputs, as a session's decoder is.
+	var shared fastDecoder
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, wantErr := slowDecode(data)
 		if v, ok := fastDecode(data); ok {
@@ -104,7 +109,62 @@ func FuzzFastDecode(f *testing.F) {
 		if err == nil {
 			require.Equal(t, want, got)
 		}
+		got, err = shared.decodeValue(data)
+		require.Equal(t, wantErr != nil, err != nil)
+		if err == nil {
+			require.Equal(t, want, got)
+		}
 	})
+}
+
+// TestDecoderReuse decodes a sequence of messages, good and bad, with one
+// decoder: every result must equal encoding/json's, whatever was decoded
+// (or abandoned half-way) before, and the string cache stays bounded.
+func TestDecoderReuse(t *testing.T) {
+	var d fastDecoder
+	for round := 0; round < 2; round++ {
+		for _, tc := range fastDecodeCases {
+			want, wantErr := slowDecode([]byte(tc.in))
+			got, err := d.decodeValue([]byte(tc.in))
+			require.Equal(t, wantErr != nil, err != nil, tc.in)
+			if err == nil {
+				require.Equal(t, want, got, tc.in)
+			}
+		}
+	}
+	require.Empty(t, d.stack, "scratch stack is empty between messages")
+	require.Empty(t, d.keys)
+	for _, v := range d.stack[:cap(d.stack)] {
+		require.Nil(t, v, "no references kept to abandoned values")
+	}
+
+	// Member names and "table" values are cached, other strings are not.
+	in := []byte(`{"zz_col":"v1","table":"My_Table","x":["My_Other"]}`)
+	v, ok := d.decode(in)
+	require.True(t, ok)
+	require.Equal(t, map[string]any{"zz_col": "v1", "table": "My_Table", "x": []any{"My_Other"}}, v)
+	require.Contains(t, d.cache, "zz_col")
+	require.Contains(t, d.cache, "My_Table")
+	require.NotContains(t, d.cache, "v1")
+	require.NotContains(t, d.cache, "My_Other")
+
+	// Many distinct member names: the cache stops growing at its limit,
+	// and decoding stays correct past it.
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < maxCached+50; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"k%d":%d`, i, i)
+	}
+	b.WriteString("}")
+	want, err := slowDecode([]byte(b.String()))
+	require.NoError(t, err)
+	got, err := d.decodeValue([]byte(b.String()))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Len(t, d.cache, maxCached)
 }
 
 // TestReaderFraming splits back-to-back messages read one byte at a time

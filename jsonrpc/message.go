@@ -136,7 +136,13 @@ func (r *reader) next() ([]byte, error) {
 
 // decodeValue decodes one JSON value with json.Number for numbers.
 func decodeValue(b []byte) (any, error) {
-	if v, ok := fastDecode(b); ok {
+	var d fastDecoder
+	return d.decodeValue(b)
+}
+
+// decodeValue is decodeValue with d's scratch memory and string cache.
+func (d *fastDecoder) decodeValue(b []byte) (any, error) {
+	if v, ok := d.decode(b); ok {
 		return v, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

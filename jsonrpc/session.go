@@ -449,6 +449,7 @@ func (ss *Session) drain() {
 type serverCodec struct {
 	ss      *Session
 	r       *reader
+	dec     fastDecoder
 	sem     chan struct{}
 	queue   chan *inbound // ordinary requests, answered in order
 	iqueue  chan *inbound // immediate requests, answered in order
@@ -489,7 +490,7 @@ func (c *serverCodec) readMessage() (*message, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := decodeValue(raw)
+		v, err := c.dec.decodeValue(raw)
 		if err != nil {
 			return nil, err
 		}
