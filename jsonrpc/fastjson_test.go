@@ -198,3 +198,23 @@ func TestReaderFraming(t *testing.T) {
 	_, err = newReader(strings.NewReader(` x`), 0).next()
 	require.ErrorIs(t, err, errProtocol)
 }
+
+// TestNormalizeNumbers checks ids are re-serialised as C does, canonical
+// integers being kept as they are.
+func TestNormalizeNumbers(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"17", "17"},
+		{"-5", "-5"},
+		{"0", "0"},
+		{"-0", "0"},
+		{"1.0", "1"},
+		{"1e2", "100"},
+		{"0.5", "0.5"},
+		{"-9223372036854775808", "-9223372036854775808"},
+	} {
+		got := normalize(json.Number(tc.in))
+		require.Equal(t, json.Number(tc.want), got, tc.in)
+	}
+	require.Equal(t, []any{json.Number("1"), map[string]any{"a": json.Number("2")}},
+		normalize([]any{json.Number("1.0"), map[string]any{"a": json.Number("2e0")}}))
+}

@@ -239,6 +239,10 @@ func normalize(v any) any {
 	case json.Number:
 		s := string(x)
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			var buf [24]byte
+			if string(strconv.AppendInt(buf[:0], i, 10)) == s {
+				return x // already canonical: keep the value, no allocation
+			}
 			return json.Number(strconv.FormatInt(i, 10))
 		}
 		f, err := strconv.ParseFloat(s, 64)
