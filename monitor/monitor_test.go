@@ -246,7 +246,7 @@ func TestDatumDiff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := DatumDiff(&tc.typ, tc.old, tc.new)
+			got := schema.DatumDiff(&tc.typ, tc.old, tc.new)
 			require.Equal(t, schema.DatumToJSON(&tc.typ, tc.out), schema.DatumToJSON(&tc.typ, got))
 		})
 	}

@@ -32,7 +32,7 @@ func TestDiffRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			nw, err := schema.ParseDatum(tc.typ, decode(t, tc.new), nil)
 			require.NoError(t, err)
-			d := datumDiff(tc.typ, old, nw)
+			d := schema.DatumDiff(tc.typ, old, nw)
 			require.Equal(t, tc.dif, cjson.String(schema.DatumToJSON(tc.typ, d)))
 			got, err := applyDiff(tc.typ, old, d)
 			require.NoError(t, err)

@@ -64,7 +64,7 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 			if od.Equal(nd) {
 				continue
 			}
-			v = datumDiff(&c.Type, od, nd)
+			v = schema.DatumDiff(&c.Type, od, nd)
 		}
 		if n > 0 {
 			b = append(b, ',')

@@ -19,51 +19,6 @@ func isDefault(c *schema.Column, d schema.Datum) bool {
 	return d.Equal(schema.DefaultDatum(&c.Type))
 }
 
-// datumDiff returns the update2-style diff from old to new: for sets the
-// symmetric difference, for maps removed and added pairs plus changed pairs
-// with their new value; for other types the new value.
-func datumDiff(t *schema.Type, old, new schema.Datum) schema.Datum {
-	if !isComposite(t) {
-		return new
-	}
-	isMap := t.Value != nil
-	var d schema.Datum
-	d.Keys = []schema.Atom{}
-	if isMap {
-		d.Values = []schema.Atom{}
-	}
-	add := func(src schema.Datum, i int) {
-		d.Keys = append(d.Keys, src.Keys[i])
-		if isMap {
-			d.Values = append(d.Values, src.Values[i])
-		}
-	}
-	oi, ni := 0, 0
-	for oi < len(old.Keys) && ni < len(new.Keys) {
-		switch c := schema.CompareAtoms(old.Keys[oi], new.Keys[ni]); {
-		case c < 0:
-			add(old, oi)
-			oi++
-		case c > 0:
-			add(new, ni)
-			ni++
-		default:
-			if isMap && schema.CompareAtoms(old.Values[oi], new.Values[ni]) != 0 {
-				add(new, ni)
-			}
-			oi++
-			ni++
-		}
-	}
-	for ; oi < len(old.Keys); oi++ {
-		add(old, oi)
-	}
-	for ; ni < len(new.Keys); ni++ {
-		add(new, ni)
-	}
-	return d
-}
-
 // applyDiff applies an update2-style diff to a (C's
 // ovsdb_datum_apply_diff_in_place): a key absent from a is added, a map key
 // with a different value is updated, anything else is removed.
@@ -141,7 +96,7 @@ func rowJSON(ts *schema.Table, rc *ovsdb.RowChange) (any, bool) {
 		if od.Equal(nd) {
 			continue
 		}
-		row[c.Name] = schema.DatumToJSON(&c.Type, datumDiff(&c.Type, od, nd))
+		row[c.Name] = schema.DatumToJSON(&c.Type, schema.DatumDiff(&c.Type, od, nd))
 	}
 	if rc.Old != nil && len(row) == 0 {
 		return nil, false
