@@ -80,9 +80,14 @@ func HraftConfig(id hraft.ServerID, timer time.Duration) *hraft.Config {
 	}
 	c := hraft.DefaultConfig()
 	c.LocalID = id
-	c.HeartbeatTimeout = timer
+	// hashicorp/raft waits HeartbeatTimeout..2*HeartbeatTimeout without
+	// contact before a follower stands for election; half the timer gives
+	// C's failover time (C: a follower starts an election after the timer
+	// plus up to one timer of jitter, measured in benchmarks/RESULTS.md).
+	// The lease must not exceed the heartbeat timeout.
+	c.HeartbeatTimeout = timer / 2
 	c.ElectionTimeout = timer
-	c.LeaderLeaseTimeout = timer
+	c.LeaderLeaseTimeout = timer / 2
 	// Followers learn the commit index from the next AppendEntries; a
 	// short commit timeout bounds how long a forwarded write waits for it.
 	c.CommitTimeout = min(10*time.Millisecond, timer/10)
