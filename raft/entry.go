@@ -1,13 +1,12 @@
 package raft
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
@@ -43,15 +42,15 @@ type Entry struct {
 	ElapsedMS int64
 }
 
-// MarshalBinary encodes e.
-func (e *Entry) MarshalBinary() ([]byte, error) {
-	var ops bytes.Buffer
-	enc := json.NewEncoder(&ops)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e.Ops); err != nil {
-		return nil, fmt.Errorf("raft entry: encoding operations: %w", err)
-	}
-	b := make([]byte, 0, 64+len(e.DB)+ops.Len())
+// MarshalBinary encodes e. The operations are written with cjson (the
+// C serialisation, keys sorted), straight into the entry buffer.
+func (e *Entry) MarshalBinary() (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("raft entry: encoding operations: %v", r)
+		}
+	}()
+	b = make([]byte, 0, 128+len(e.DB))
 	b = append(b, entryVersion)
 	b = append(b, e.TxnID[:]...)
 	b = append(b, e.Seed[:]...)
@@ -62,7 +61,10 @@ func (e *Entry) MarshalBinary() ([]byte, error) {
 	for _, l := range e.Locks {
 		b = appendString(b, l)
 	}
-	return append(b, bytes.TrimRight(ops.Bytes(), "\n")...), nil
+	if e.Ops == nil {
+		return append(b, "[]"...), nil
+	}
+	return cjson.Append(b, e.Ops), nil
 }
 
 func appendString(b []byte, s string) []byte {

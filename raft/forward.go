@@ -58,39 +58,123 @@ type Handler interface {
 
 const maxFrame = 1 << 30
 
+// frameApply starts the payload of a binary "apply" frame: the request is
+// the encoded Entry after this byte; a successful answer is this byte, the
+// log index (8 bytes big-endian) and the reply's JSON. JSON frames start
+// with '{', so the two never mix up. Binary frames save the base64 and JSON
+// passes over the entry on the hot path of every forwarded write.
+const frameApply = 'A'
+
 func writeFrame(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 4, 4+len(b))
-	binary.BigEndian.PutUint32(buf, uint32(len(b)))
-	_, err = w.Write(append(buf, b...))
-	return err
+	return writeRaw(w, nil, b)
 }
 
-func readFrame(r io.Reader, v any) error {
-	var h [4]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return err
-	}
-	n := binary.BigEndian.Uint32(h[:])
+// writeRaw writes one frame whose payload is head followed by body.
+func writeRaw(w io.Writer, head, body []byte) error {
+	n := len(head) + len(body)
 	if n > maxFrame {
 		return fmt.Errorf("cluster rpc: frame of %d bytes is too large", n)
 	}
+	buf := make([]byte, 4, 4+n)
+	binary.BigEndian.PutUint32(buf, uint32(n))
+	buf = append(append(buf, head...), body...)
+	_, err := w.Write(buf)
+	return err
+}
+
+// writeRequest writes req, "apply" as a binary frame.
+func writeRequest(w io.Writer, req *Request) error {
+	if req.Op == "apply" {
+		return writeRaw(w, []byte{frameApply}, req.Entry)
+	}
+	return writeFrame(w, req)
+}
+
+// writeResponse writes the answer to req: a successful apply as a binary
+// frame when the request came as one.
+func writeResponse(w io.Writer, binaryApply bool, resp *Response) error {
+	if binaryApply && resp.Error == "" && !resp.NotLeader {
+		var head [9]byte
+		head[0] = frameApply
+		binary.BigEndian.PutUint64(head[1:], resp.Index)
+		reply := []byte(resp.Reply)
+		if reply == nil {
+			reply = []byte("null")
+		}
+		return writeRaw(w, head[:], reply)
+	}
+	return writeFrame(w, resp)
+}
+
+func readRaw(r io.Reader) ([]byte, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(h[:])
+	if n > maxFrame {
+		return nil, fmt.Errorf("cluster rpc: frame of %d bytes is too large", n)
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func readFrame(r io.Reader, v any) error {
+	b, err := readRaw(r)
+	if err != nil {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// readRequest reads one request; binaryApply reports a binary apply frame.
+func readRequest(r io.Reader) (req *Request, binaryApply bool, err error) {
+	b, err := readRaw(r)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(b) > 0 && b[0] == frameApply {
+		return &Request{Op: "apply", Entry: b[1:]}, true, nil
+	}
+	req = &Request{}
+	if err := json.Unmarshal(b, req); err != nil {
+		return nil, false, err
+	}
+	return req, false, nil
+}
+
+// readResponse reads one response, binary or JSON.
+func readResponse(r io.Reader) (*Response, error) {
+	b, err := readRaw(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 && b[0] == frameApply {
+		if len(b) < 9 {
+			return nil, errors.New("cluster rpc: truncated apply answer")
+		}
+		return &Response{Index: binary.BigEndian.Uint64(b[1:9]), Reply: json.RawMessage(b[9:])}, nil
+	}
+	resp := &Response{}
+	if err := json.Unmarshal(b, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // serveForward answers requests on c until it fails or closes.
 func serveForward(c net.Conn, handler func() Handler) {
 	r := bufio.NewReader(c)
 	for {
-		var req Request
-		if err := readFrame(r, &req); err != nil {
+		req, binaryApply, err := readRequest(r)
+		if err != nil {
 			return
 		}
 		h := handler()
@@ -99,10 +183,10 @@ func serveForward(c net.Conn, handler func() Handler) {
 			resp = &Response{Error: "member is starting"}
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			resp = h.HandleCluster(ctx, &req)
+			resp = h.HandleCluster(ctx, req)
 			cancel()
 		}
-		if err := writeFrame(c, resp); err != nil {
+		if err := writeResponse(c, binaryApply, resp); err != nil {
 			return
 		}
 	}
@@ -195,10 +279,10 @@ func (c *Client) Call(ctx context.Context, address string, req *Request) (*Respo
 	}
 	_ = conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	var resp Response
-	err = writeFrame(conn, req)
+	var resp *Response
+	err = writeRequest(conn, req)
 	if err == nil {
-		err = readFrame(conn, &resp)
+		resp, err = readResponse(conn)
 	}
 	stopped := stop()
 	if err != nil || !stopped {
@@ -210,7 +294,7 @@ func (c *Client) Call(ctx context.Context, address string, req *Request) (*Respo
 	}
 	_ = conn.SetDeadline(time.Time{})
 	c.put(address, conn)
-	return &resp, nil
+	return resp, nil
 }
 
 func (c *Client) get(address string) (net.Conn, error) {

@@ -91,6 +91,11 @@ func HraftConfig(id hraft.ServerID, timer time.Duration) *hraft.Config {
 	// Followers learn the commit index from the next AppendEntries; a
 	// short commit timeout bounds how long a forwarded write waits for it.
 	c.CommitTimeout = min(10*time.Millisecond, timer/10)
+	// Group commit: proposals queue in a buffered channel and the leader
+	// takes up to MaxAppendEntries of them per StoreLogs (one bbolt commit)
+	// and per AppendEntries RPC.
+	c.BatchApplyCh = true
+	c.MaxAppendEntries = 256
 	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: slogWriter{}})
 	return c
 }
