@@ -67,20 +67,28 @@ func newTestClusterSchema(t *testing.T, n int, dbName, schemaText string) *testC
 	tc.tool = tool
 	schemaPath := filepath.Join(dir, "c.ovsschema")
 	require.NoError(t, os.WriteFile(schemaPath, []byte(schemaText), 0o644))
+	tc.createMembers(n, "m", schemaPath, dbName)
+	return tc
+}
+
+// createMembers creates n member databases in tc.dir named PREFIXi.db
+// (with sockets, unixctl sockets and logs named alike) with tc.tool:
+// create-cluster for member 0, join-cluster for the others. It then starts
+// every member and stops them (by PID) when the test ends.
+func (tc *testCluster) createMembers(n int, prefix, schemaPath, dbName string) {
+	t := tc.t
 	addrs := make([]string, n)
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
 	}
+	name := func(i int, ext string) string { return filepath.Join(tc.dir, fmt.Sprintf("%s%d.%s", prefix, i, ext)) }
 	for i := 0; i < n; i++ {
-		m := &member{addr: addrs[i], db: filepath.Join(dir, fmt.Sprintf("m%d.db", i)), sock: filepath.Join(dir, fmt.Sprintf("m%d.sock", i)),
-			ctl: filepath.Join(dir, fmt.Sprintf("m%d.ctl", i)), log: filepath.Join(dir, fmt.Sprintf("m%d.log", i))}
-		var args []string
-		if i == 0 {
-			args = []string{"create-cluster", m.db, schemaPath, addrs[0]}
-		} else {
+		m := &member{addr: addrs[i], db: name(i, "db"), sock: name(i, "sock"), ctl: name(i, "ctl"), log: name(i, "log")}
+		args := []string{"create-cluster", m.db, schemaPath, addrs[0]}
+		if i > 0 {
 			args = []string{"join-cluster", m.db, dbName, addrs[i], addrs[0]}
 		}
-		out, err := exec.Command(tool, args...).CombinedOutput()
+		out, err := exec.Command(tc.tool, args...).CombinedOutput()
 		require.NoError(t, err, string(out))
 		tc.members = append(tc.members, m)
 	}
@@ -92,7 +100,6 @@ func newTestClusterSchema(t *testing.T, n int, dbName, schemaText string) *testC
 	for _, m := range tc.members {
 		tc.start(m)
 	}
-	return tc
 }
 
 func (tc *testCluster) start(m *member) {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -23,26 +21,7 @@ const nbSchemaPath = "/usr/share/ovn/ovn-nb.ovsschema"
 func newCCluster(t *testing.T, server, tool string) *testCluster {
 	dir := t.TempDir()
 	tc := &testCluster{t: t, dir: dir, server: server, tool: tool}
-	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	for i := range addrs {
-		m := &member{addr: addrs[i], db: filepath.Join(dir, fmt.Sprintf("c%d.db", i)), sock: filepath.Join(dir, fmt.Sprintf("c%d.sock", i)),
-			ctl: filepath.Join(dir, fmt.Sprintf("c%d.ctl", i)), log: filepath.Join(dir, fmt.Sprintf("c%d.log", i))}
-		args := []string{"create-cluster", m.db, nbSchemaPath, addrs[0]}
-		if i > 0 {
-			args = []string{"join-cluster", m.db, "OVN_Northbound", addrs[i], addrs[0]}
-		}
-		out, err := exec.Command(tool, args...).CombinedOutput()
-		require.NoError(t, err, string(out))
-		tc.members = append(tc.members, m)
-	}
-	t.Cleanup(func() {
-		for _, m := range tc.members {
-			tc.kill(m)
-		}
-	})
-	for _, m := range tc.members {
-		tc.start(m)
-	}
+	tc.createMembers(3, "c", nbSchemaPath, "OVN_Northbound")
 	return tc
 }
 
