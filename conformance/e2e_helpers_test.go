@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,31 +137,7 @@ type northd struct {
 // (by PID) when the test ends.
 func startNorthd(t *testing.T, nb, sb *server) *northd {
 	t.Helper()
-	bin := testutil.RequireTool(t, "ovn-northd")
-	dir := t.TempDir()
-	n := &northd{log: filepath.Join(dir, "ovn-northd.log"), ctl: filepath.Join(dir, "ovn-northd.ctl"), done: make(chan struct{})}
-	n.cmd = exec.Command(bin, "--ovnnb-db=unix:"+nb.sock, "--ovnsb-db=unix:"+sb.sock,
-		"--no-chdir", "--pidfile="+filepath.Join(dir, "ovn-northd.pid"),
-		"--log-file="+n.log, "--unixctl="+n.ctl, "-vconsole:off")
-	n.cmd.Env = ovnToolEnv(dir)
-	n.cmd.Dir = dir
-	require.NoError(t, n.cmd.Start(), "start ovn-northd")
-	go func() { _ = n.cmd.Wait(); close(n.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-n.done:
-			return
-		default:
-		}
-		_ = n.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.done:
-		case <-time.After(5 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-n.done
-		}
-	})
-	return n
+	return startNorthdRemotes(t, "unix:"+nb.sock, "unix:"+sb.sock)
 }
 
 // status returns `ovn-appctl status` of ovn-northd: "Status: active" once it
