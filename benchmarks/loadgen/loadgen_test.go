@@ -86,15 +86,15 @@ func TestCheckInsertResult(t *testing.T) {
 }
 
 func TestMedianRun(t *testing.T) {
-	one := medianRun([]Result{{TxnPerSec: 5, P50Micros: 1}})
+	one := MedianRun([]Result{{TxnPerSec: 5, P50Micros: 1}})
 	require.Equal(t, 1, one.Rounds)
 	require.Nil(t, one.TxnPerSecRuns)
-	m := medianRun([]Result{{TxnPerSec: 30, P50Micros: 3}, {TxnPerSec: 10, P50Micros: 1}, {TxnPerSec: 20, P50Micros: 2}})
+	m := MedianRun([]Result{{TxnPerSec: 30, P50Micros: 3}, {TxnPerSec: 10, P50Micros: 1}, {TxnPerSec: 20, P50Micros: 2}})
 	require.Equal(t, 20.0, m.TxnPerSec)
 	require.Equal(t, 2.0, m.P50Micros)
 	require.Equal(t, 3, m.Rounds)
 	require.Equal(t, []float64{30, 10, 20}, m.TxnPerSecRuns)
-	even := medianRun([]Result{{TxnPerSec: 40}, {TxnPerSec: 10}})
+	even := MedianRun([]Result{{TxnPerSec: 40}, {TxnPerSec: 10}})
 	require.Equal(t, 10.0, even.TxnPerSec)
 }
 

@@ -59,8 +59,8 @@ func WriteTables(w io.Writer, results []Result, base, other string) error {
 				b, okb := cell[key(base, wl, n)]
 				o, oko := cell[key(other, wl, n)]
 				if okb && oko {
-					row = append(row, ratio(o.TxnPerSec, b.TxnPerSec), ratio(o.P50Micros, b.P50Micros),
-						ratio(o.P99Micros, b.P99Micros))
+					row = append(row, Ratio(o.TxnPerSec, b.TxnPerSec), Ratio(o.P50Micros, b.P50Micros),
+						Ratio(o.P99Micros, b.P99Micros))
 				} else {
 					row = append(row, "-", "-", "-")
 				}
@@ -87,11 +87,4 @@ func WriteTables(w io.Writer, results []Result, base, other string) error {
 		}
 	}
 	return nil
-}
-
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", a/b)
 }

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,26 +134,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 				}
 			}
 			for _, rs := range runs {
-				results = append(results, medianRun(rs))
+				results = append(results, MedianRun(rs))
 			}
 		}
 	}
 	return results, nil
-}
-
-// medianRun returns the run with the median throughput (the lower middle
-// one for an even count), with the throughput of every run attached.
-func medianRun(rs []Result) Result {
-	sorted := slices.Clone(rs)
-	slices.SortStableFunc(sorted, func(a, b Result) int { return cmp.Compare(a.TxnPerSec, b.TxnPerSec) })
-	m := sorted[(len(sorted)-1)/2]
-	m.Rounds = len(rs)
-	if len(rs) > 1 {
-		for _, r := range rs {
-			m.TxnPerSecRuns = append(m.TxnPerSecRuns, r.TxnPerSec)
-		}
-	}
-	return m
 }
 
 // buildParams encodes the transact params of one transaction.

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +37,8 @@ type report struct {
 }
 
 func run() error {
+	var f loadgen.Flags
+	f.Register(flag.CommandLine)
 	var (
 		duration  = flag.Duration("duration", 5*time.Second, "measured time per cluster and client count")
 		warmup    = flag.Duration("warmup", 500*time.Millisecond, "unmeasured warm-up before each measurement")
@@ -50,29 +46,18 @@ func run() error {
 		rounds    = flag.Int("rounds", 1, "repeat the load cells (alternating C and ours, fresh clusters) and report the median-throughput run")
 		failovers = flag.Int("failovers", 5, "leader kills per cluster kind (per round)")
 		election  = flag.Int("election-timer", 1000, "election timer in ms for both clusters")
-		oursPath  = flag.String("ours", "", "our ovsdb-server (default: go build ./cmd/ovsdb-server)")
 		oursTool  = flag.String("ours-tool", "", "our ovsdb-tool (default: go build ./cmd/ovsdb-tool)")
-		cPath     = flag.String("c", "", "C ovsdb-server (default: from PATH or /usr/sbin)")
 		cTool     = flag.String("c-tool", "", "C ovsdb-tool (default: from PATH)")
-		only      = flag.String("only", "", `run only "c" or "ours"`)
-		schemaF   = flag.String("schema", "/usr/share/ovn/ovn-nb.ovsschema", "schema file")
 		table     = flag.String("table", "Logical_Switch", "table to insert into")
 		column    = flag.String("column", "name", "string column set in inserted rows")
-		jsonOut   = flag.Bool("json", false, "print results as JSON")
-		verbose   = flag.Bool("v", false, "log progress to stderr")
 	)
 	flag.Parse()
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	if err := f.Setup(); err != nil {
+		return err
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	clients, err := parseInts(*clientsF)
+	clients, err := loadgen.ParseCounts(*clientsF)
 	if err != nil {
 		return fmt.Errorf("-clients: %w", err)
-	}
-	if *only != "" && *only != "c" && *only != "ours" {
-		return errors.New(`-only must be "c" or "ours"`)
 	}
 	tmp, err := os.MkdirTemp("", "clusterbench-")
 	if err != nil {
@@ -81,23 +66,23 @@ func run() error {
 	defer os.RemoveAll(tmp)
 
 	var kinds []kind
-	if *only != "ours" {
-		s, err := lookTool(*cPath, "ovsdb-server")
+	if f.Runs("c") {
+		s, err := loadgen.ResolveTool(f.C, "ovsdb-server")
 		if err != nil {
 			return err
 		}
-		t, err := lookTool(*cTool, "ovsdb-tool")
+		t, err := loadgen.ResolveTool(*cTool, "ovsdb-tool")
 		if err != nil {
 			return err
 		}
 		kinds = append(kinds, kind{"c", s, t})
 	}
-	if *only != "c" {
-		s, err := buildIfEmpty(*oursPath, tmp, "ovsdb-server-ours", "./cmd/ovsdb-server")
+	if f.Runs("ours") {
+		s, err := loadgen.BuildOurs(f.Ours, tmp, "ovsdb-server-ours", "./cmd/ovsdb-server")
 		if err != nil {
 			return err
 		}
-		t, err := buildIfEmpty(*oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
+		t, err := loadgen.BuildOurs(*oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
 		if err != nil {
 			return err
 		}
@@ -113,7 +98,7 @@ outer:
 	for r := range max(*rounds, 1) {
 		for _, k := range kinds {
 			c, err := loadgen.StartCluster(ctx, loadgen.ClusterOptions{
-				Server: k.Server, Tool: k.Tool, SchemaPath: *schemaF,
+				Server: k.Server, Tool: k.Tool, SchemaPath: f.Schema,
 				ElectionTimerMS: *election, TempDir: tmp,
 			})
 			if err != nil {
@@ -149,19 +134,17 @@ outer:
 	for _, k := range kinds {
 		for _, n := range clients {
 			if rs := runs[k.Name+"/"+strconv.Itoa(n)]; len(rs) > 0 {
-				rep.Load = append(rep.Load, medianRun(rs))
+				rep.Load = append(rep.Load, loadgen.MedianRun(rs))
 			}
 		}
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	if f.JSON {
+		if err := loadgen.WriteJSON(os.Stdout, rep); err != nil {
 			return err
 		}
 	} else {
 		fmt.Printf("3-member clusters, election timer %d ms, schema %s, table %s, %v per cell (warm-up %v), %d round(s)\n",
-			*election, *schemaF, *table, *duration, *warmup, max(*rounds, 1))
+			*election, f.Schema, *table, *duration, *warmup, max(*rounds, 1))
 		for _, k := range kinds {
 			fmt.Printf("  %s: %s (tool %s)\n", k.Name, k.Server, k.Tool)
 		}
@@ -176,30 +159,6 @@ func pids(c *loadgen.Cluster) []int {
 		out = append(out, m.PID())
 	}
 	return out
-}
-
-// medianRun returns the run with the median throughput, with every run's
-// throughput attached.
-func medianRun(rs []loadgen.Result) loadgen.Result {
-	s := slices.Clone(rs)
-	slices.SortStableFunc(s, func(a, b loadgen.Result) int { return cmp.Compare(a.TxnPerSec, b.TxnPerSec) })
-	m := s[(len(s)-1)/2]
-	m.Rounds = len(rs)
-	if len(rs) > 1 {
-		m.TxnPerSecRuns = nil
-		for _, r := range rs {
-			m.TxnPerSecRuns = append(m.TxnPerSecRuns, r.TxnPerSec)
-		}
-	}
-	return m
-}
-
-// ratio formats a/b, or "-" when b is zero.
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", a/b)
 }
 
 // writeReport prints markdown tables: load per client count with ours/C
@@ -227,8 +186,8 @@ func writeReport(w io.Writer, rep report, clients []int) {
 		c, okc := byKey["c/"+strconv.Itoa(n)]
 		o, oko := byKey["ours/"+strconv.Itoa(n)]
 		if okc && oko {
-			fmt.Fprintf(w, "| %d | ours/C | %s | %s | %s | | | |\n", n, ratio(o.TxnPerSec, c.TxnPerSec),
-				ratio(o.P50Micros, c.P50Micros), ratio(o.P99Micros, c.P99Micros))
+			fmt.Fprintf(w, "| %d | ours/C | %s | %s | %s | | | |\n", n, loadgen.Ratio(o.TxnPerSec, c.TxnPerSec),
+				loadgen.Ratio(o.P50Micros, c.P50Micros), loadgen.Ratio(o.P99Micros, c.P99Micros))
 		}
 	}
 	fmt.Fprintln(w, "\n| server | failover ms per round | median ms | errors |")
@@ -251,7 +210,7 @@ func writeReport(w io.Writer, rep report, clients []int) {
 		fmt.Fprintf(w, "| %s | %s | %d | %d |\n", k, strings.Join(ms, " "), medians[k].Milliseconds(), errs)
 	}
 	if c, o := medians["c"], medians["ours"]; c > 0 && o > 0 {
-		fmt.Fprintf(w, "| ours/C | | %s | |\n", ratio(float64(o), float64(c)))
+		fmt.Fprintf(w, "| ours/C | | %s | |\n", loadgen.Ratio(float64(o), float64(c)))
 	}
 	for _, k := range []string{"c", "ours"} {
 		for _, f := range rep.Failovers[k] {
@@ -261,45 +220,4 @@ func writeReport(w io.Writer, rep report, clients []int) {
 			}
 		}
 	}
-}
-
-func buildIfEmpty(given, dir, name, pkg string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	p := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", p, pkg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s (run from the module root, or pass the path): %w", pkg, err)
-	}
-	return p, nil
-}
-
-func lookTool(given, name string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found (pass its path)", name)
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("bad count %q", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }

@@ -9,37 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseInts(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    []int
-		wantErr bool
-	}{
-		{"1,32", []int{1, 32}, false},
-		{" 8 ", []int{8}, false},
-		{"0", nil, true},
-		{"1,x", nil, true},
-	}
-	for _, tt := range tests {
-		got, err := parseInts(tt.in)
-		if tt.wantErr {
-			require.Error(t, err, tt.in)
-			continue
-		}
-		require.NoError(t, err)
-		require.Equal(t, tt.want, got)
-	}
-}
-
-func TestMedianRunAndRatio(t *testing.T) {
-	m := medianRun([]loadgen.Result{{TxnPerSec: 300}, {TxnPerSec: 100}, {TxnPerSec: 200}})
-	require.Equal(t, 200.0, m.TxnPerSec)
-	require.Equal(t, 3, m.Rounds)
-	require.Equal(t, []float64{300, 100, 200}, m.TxnPerSecRuns)
-	require.Equal(t, "2.50x", ratio(5, 2))
-	require.Equal(t, "-", ratio(5, 0))
-}
-
 func TestWriteReport(t *testing.T) {
 	rep := report{
 		Load: []loadgen.Result{

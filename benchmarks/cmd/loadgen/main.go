@@ -11,15 +11,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,31 +32,24 @@ func main() {
 }
 
 func run() error {
+	var f loadgen.Flags
+	f.Register(flag.CommandLine)
 	var (
 		duration  = flag.Duration("duration", 5*time.Second, "measured time per server, workload and client count")
 		warmup    = flag.Duration("warmup", 500*time.Millisecond, "unmeasured warm-up before each measurement")
 		clientsF  = flag.String("clients", "1,8,32", "comma-separated concurrent client counts")
-		oursPath  = flag.String("ours", "", "our ovsdb-server binary (default: go build ./cmd/ovsdb-server)")
-		cPath     = flag.String("c", "", "C ovsdb-server binary (default: from PATH or /usr/sbin)")
 		toolPath  = flag.String("tool", "", "C ovsdb-tool used to create databases (default: from PATH)")
-		only      = flag.String("only", "", `run only one server: "c" or "ours" (default both)`)
-		jsonOut   = flag.Bool("json", false, "print results as JSON instead of tables")
-		schemaF   = flag.String("schema", "/usr/share/ovn/ovn-nb.ovsschema", "schema file")
 		table     = flag.String("table", "Logical_Switch", "table to insert into")
 		column    = flag.String("column", "name", "string column set in inserted rows")
 		workloads = flag.String("workloads", "insert1,insert100", "workloads: insertN = N inserts per transaction")
 		unixctl   = flag.Bool("unixctl", true, "pass --unixctl=DIR/ctl to the servers")
 		rounds    = flag.Int("rounds", 1, "repeat each cell, alternating servers, and report the median-throughput run")
-		verbose   = flag.Bool("v", false, "log progress to stderr")
 	)
 	flag.Parse()
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	if err := f.Setup(); err != nil {
+		return err
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-
-	clients, err := parseInts(*clientsF)
+	clients, err := loadgen.ParseCounts(*clientsF)
 	if err != nil {
 		return fmt.Errorf("-clients: %w", err)
 	}
@@ -68,10 +57,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("-workloads: %w", err)
 	}
-	if *only != "" && *only != "c" && *only != "ours" {
-		return fmt.Errorf(`-only must be "c" or "ours"`)
-	}
-	tool, err := lookTool(*toolPath, "ovsdb-tool")
+	tool, err := loadgen.ResolveTool(*toolPath, "ovsdb-tool")
 	if err != nil {
 		return err
 	}
@@ -80,26 +66,9 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-
-	var servers []loadgen.ServerSpec
-	if *only != "ours" {
-		p, err := lookTool(*cPath, "ovsdb-server")
-		if err != nil {
-			return err
-		}
-		servers = append(servers, loadgen.ServerSpec{Name: "c", Binary: p})
-	}
-	if *only != "c" {
-		p := *oursPath
-		if p == "" {
-			p = filepath.Join(tmp, "ovsdb-server-ours")
-			cmd := exec.Command("go", "build", "-o", p, "./cmd/ovsdb-server")
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("building ours (go build ./cmd/ovsdb-server, run from the module root; or pass -ours PATH, or -only c): %w", err)
-			}
-		}
-		servers = append(servers, loadgen.ServerSpec{Name: "ours", Binary: p})
+	servers, err := f.Servers(tmp)
+	if err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -107,54 +76,22 @@ func run() error {
 	results, runErr := loadgen.Run(ctx, loadgen.Options{
 		Servers: servers, Clients: clients, Workloads: wls,
 		Duration: *duration, Warmup: *warmup, Tool: tool,
-		SchemaPath: *schemaF, Table: *table, Column: *column,
+		SchemaPath: f.Schema, Table: *table, Column: *column,
 		Unixctl: *unixctl, TempDir: tmp, Rounds: *rounds,
 	})
-	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+	if f.JSON {
+		if err := loadgen.WriteJSON(os.Stdout, results); err != nil {
 			return err
 		}
 	} else {
 		fmt.Printf("duration %v per cell (warm-up %v), %d round(s), schema %s, table %s\n",
-			*duration, *warmup, *rounds, *schemaF, *table)
-		for _, s := range servers {
-			fmt.Printf("  %s: %s\n", s.Name, s.Binary)
-		}
+			*duration, *warmup, *rounds, f.Schema, *table)
+		loadgen.PrintServers(os.Stdout, servers)
 		if err := loadgen.WriteTables(os.Stdout, results, "c", "ours"); err != nil {
 			return err
 		}
 	}
 	return runErr
-}
-
-func lookTool(given, name string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found (install with `make deps` or pass its path)", name)
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("bad count %q", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 func parseWorkloads(s string) ([]loadgen.Workload, error) {

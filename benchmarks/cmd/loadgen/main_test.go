@@ -8,14 +8,7 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/benchmarks/loadgen"
 )
 
-func TestParseFlags(t *testing.T) {
-	ints, err := parseInts("1, 8,32")
-	require.NoError(t, err)
-	require.Equal(t, []int{1, 8, 32}, ints)
-	for _, bad := range []string{"", "0", "x", "1,,2", "-3"} {
-		_, err := parseInts(bad)
-		require.Error(t, err, bad)
-	}
+func TestParseWorkloads(t *testing.T) {
 	wls, err := parseWorkloads("insert1,insert100")
 	require.NoError(t, err)
 	require.Equal(t, []loadgen.Workload{{Name: "insert1", RowsPerTxn: 1}, {Name: "insert100", RowsPerTxn: 100}}, wls)

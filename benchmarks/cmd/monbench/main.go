@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -33,6 +29,8 @@ type report struct {
 }
 
 func run() error {
+	var f loadgen.Flags
+	f.Register(flag.CommandLine)
 	var (
 		mode     = flag.String("mode", "fanout,initial", "comma-separated: fanout, initial (initial includes RSS)")
 		clientsF = flag.String("clients", "100,1000", "fan-out monitoring client counts")
@@ -43,29 +41,17 @@ func run() error {
 		runs     = flag.Int("runs", 5, "initial: fresh monitor clients timed per round")
 		settle   = flag.Duration("settle", time.Second, "wait before reading RSS")
 		rounds   = flag.Int("rounds", 3, "rounds per measurement, servers alternating; medians reported")
-		oursPath = flag.String("ours", "", "our ovsdb-server binary (default: go build ./cmd/ovsdb-server)")
-		cPath    = flag.String("c", "", "C ovsdb-server binary (default: from PATH or /usr/sbin)")
 		toolPath = flag.String("tool", "", "C ovsdb-tool (default: from PATH)")
-		only     = flag.String("only", "", `run only "c" or "ours"`)
-		schemaF  = flag.String("schema", "/usr/share/ovn/ovn-nb.ovsschema", "OVN northbound schema file")
-		jsonOut  = flag.Bool("json", false, "print JSON instead of tables")
-		verbose  = flag.Bool("v", false, "log progress to stderr")
 	)
 	flag.Parse()
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	if err := f.Setup(); err != nil {
+		return err
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	log := slog.Default().With("module", "monbench")
 
-	var clients []int
-	for _, f := range strings.Split(*clientsF, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return fmt.Errorf("-clients: bad count %q", f)
-		}
-		clients = append(clients, n)
+	clients, err := loadgen.ParseCounts(*clientsF)
+	if err != nil {
+		return fmt.Errorf("-clients: %w", err)
 	}
 	modes := map[string]bool{}
 	for _, m := range strings.Split(*mode, ",") {
@@ -74,9 +60,6 @@ func run() error {
 			return fmt.Errorf("-mode: unknown %q", m)
 		}
 		modes[m] = true
-	}
-	if *only != "" && *only != "c" && *only != "ours" {
-		return fmt.Errorf(`-only must be "c" or "ours"`)
 	}
 	lim, err := loadgen.RaiseFDLimit()
 	if err != nil {
@@ -87,7 +70,7 @@ func run() error {
 			return fmt.Errorf("RLIMIT_NOFILE %d is too low for %d clients", lim, n)
 		}
 	}
-	tool, err := lookTool(*toolPath, "ovsdb-tool")
+	tool, err := loadgen.ResolveTool(*toolPath, "ovsdb-tool")
 	if err != nil {
 		return err
 	}
@@ -96,29 +79,13 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var servers []loadgen.ServerSpec
-	if *only != "ours" {
-		p, err := lookTool(*cPath, "ovsdb-server")
-		if err != nil {
-			return err
-		}
-		servers = append(servers, loadgen.ServerSpec{Name: "c", Binary: p})
-	}
-	if *only != "c" {
-		p := *oursPath
-		if p == "" {
-			p = filepath.Join(tmp, "ovsdb-server-ours")
-			cmd := exec.Command("go", "build", "-o", p, "./cmd/ovsdb-server")
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("building ours (run from the module root, or pass -ours PATH): %w", err)
-			}
-		}
-		servers = append(servers, loadgen.ServerSpec{Name: "ours", Binary: p})
+	servers, err := f.Servers(tmp)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	so := loadgen.StartOptions{Tool: tool, SchemaPath: *schemaF, Unixctl: true, StartTimeout: 30 * time.Second}
+	so := loadgen.StartOptions{Tool: tool, SchemaPath: f.Schema, Unixctl: true, StartTimeout: 30 * time.Second}
 	nr := max(*rounds, 1)
 
 	var rep report
@@ -163,23 +130,12 @@ func run() error {
 			rep.Initial = append(rep.Initial, loadgen.MedianInitial(rs))
 		}
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+	if f.JSON {
+		return loadgen.WriteJSON(os.Stdout, rep)
 	}
-	fmt.Printf("%d round(s), servers alternating, medians over rounds; schema %s\n", nr, *schemaF)
-	for _, s := range servers {
-		fmt.Printf("  %s: %s\n", s.Name, s.Binary)
-	}
+	fmt.Printf("%d round(s), servers alternating, medians over rounds; schema %s\n", nr, f.Schema)
+	loadgen.PrintServers(os.Stdout, servers)
 	return writeTables(os.Stdout, rep, *txns)
-}
-
-func ratio(o, c float64) string {
-	if c == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", o/c)
 }
 
 func writeTables(w io.Writer, rep report, txns int) error {
@@ -205,7 +161,7 @@ func writeTables(w io.Writer, rep report, txns int) error {
 				}
 				rp50, rmean := "", ""
 				if s == "ours" && hasC {
-					rp50, rmean = ratio(r.P50Micros, c.P50Micros), ratio(r.MeanMicros, c.MeanMicros)
+					rp50, rmean = loadgen.Ratio(r.P50Micros, c.P50Micros), loadgen.Ratio(r.MeanMicros, c.MeanMicros)
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.1f\t%s\t%s\t\n", n, s, r.P50Micros/1000,
 					r.P99Micros/1000, r.MeanMicros/1000, r.ServerCPU, r.HarnessCPU, float64(r.RSSKiB)/1024, rp50, rmean)
@@ -231,10 +187,10 @@ func writeTables(w io.Writer, rep report, txns int) error {
 		for _, r := range rep.Initial {
 			if r.Server == "ours" && c != nil {
 				fmt.Fprintf(tw, "ours/c\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-					ratio(r.FirstMilli, c.FirstMilli), ratio(r.MedianMilli, c.MedianMilli),
-					ratio(float64(r.ReplyBytes), float64(c.ReplyBytes)), ratio(r.LoadSeconds, c.LoadSeconds),
-					ratio(float64(r.RSSLoadedKiB), float64(c.RSSLoadedKiB)), ratio(float64(r.RSSMonitorKiB), float64(c.RSSMonitorKiB)),
-					ratio(float64(r.RSSReopenedKiB), float64(c.RSSReopenedKiB)), ratio(float64(r.DBFileBytes), float64(c.DBFileBytes)))
+					loadgen.Ratio(r.FirstMilli, c.FirstMilli), loadgen.Ratio(r.MedianMilli, c.MedianMilli),
+					loadgen.Ratio(float64(r.ReplyBytes), float64(c.ReplyBytes)), loadgen.Ratio(r.LoadSeconds, c.LoadSeconds),
+					loadgen.Ratio(float64(r.RSSLoadedKiB), float64(c.RSSLoadedKiB)), loadgen.Ratio(float64(r.RSSMonitorKiB), float64(c.RSSMonitorKiB)),
+					loadgen.Ratio(float64(r.RSSReopenedKiB), float64(c.RSSReopenedKiB)), loadgen.Ratio(float64(r.DBFileBytes), float64(c.DBFileBytes)))
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -242,20 +198,4 @@ func writeTables(w io.Writer, rep report, txns int) error {
 		}
 	}
 	return nil
-}
-
-func lookTool(given, name string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found (pass its path)", name)
 }

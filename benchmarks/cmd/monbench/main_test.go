@@ -9,11 +9,6 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/benchmarks/loadgen"
 )
 
-func TestRatio(t *testing.T) {
-	require.Equal(t, "0.50x", ratio(1, 2))
-	require.Equal(t, "-", ratio(1, 0))
-}
-
 func TestWriteTables(t *testing.T) {
 	rep := report{
 		Fanout: []loadgen.FanoutResult{
