@@ -38,54 +38,12 @@ func ClusterLoad(ctx context.Context, c *Cluster, name, table, column string, n 
 			return res, err
 		}
 	}
-	start := time.Now()
-	measureFrom := start.Add(warmup)
-	deadline := measureFrom.Add(duration)
-	ioDeadline := deadline.Add(30 * time.Second)
 	var cpu0 time.Duration
-	var cpuOnce sync.Once
-	stats := make([]clientStats, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			cl, st := clients[i], &stats[i]
-			_ = cl.SetDeadline(ioDeadline)
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					return
-				}
-				measured := !t0.Before(measureFrom)
-				if measured {
-					cpuOnce.Do(func() { cpu0 = c.cpuTime() })
-				}
-				result, err := cl.Call("transact", params[i])
-				if err == nil {
-					err = checkInsertResult(result, 1)
-				}
-				if err != nil {
-					if measured {
-						st.errs++
-						if st.firstErr == nil {
-							st.firstErr = err
-						}
-					}
-					if !errors.Is(err, errOpFailed) {
-						return // connection-level failure
-					}
-					continue
-				}
-				if measured {
-					st.txns++
-					st.lat = append(st.lat, time.Since(t0))
-				}
-			}
-		}(i)
+	lp := loop{
+		clients: clients, params: params, rowsPerTxn: 1, warmup: warmup, duration: duration,
+		onMeasure: func() { cpu0 = c.cpuTime() },
 	}
-	wg.Wait()
-	end := time.Now()
+	stats, measured := lp.run(ctx)
 	res.ServerCPU = (c.cpuTime() - cpu0).Seconds()
 	for _, m := range c.Members {
 		if m.Alive() {
@@ -95,21 +53,7 @@ func ClusterLoad(ctx context.Context, c *Cluster, name, table, column string, n 
 			}
 		}
 	}
-	var all []time.Duration
-	for i := range stats {
-		res.Txns += stats[i].txns
-		res.Errors += stats[i].errs
-		if stats[i].firstErr != nil && res.FirstError == "" {
-			res.FirstError = stats[i].firstErr.Error()
-		}
-		all = append(all, stats[i].lat...)
-	}
-	res.Rows = res.Txns
-	elapsed := max(end.Sub(measureFrom), time.Nanosecond)
-	res.Seconds = elapsed.Seconds()
-	res.TxnPerSec = float64(res.Txns) / res.Seconds
-	res.RowsPerSec = res.TxnPerSec
-	res.P50Micros, res.P99Micros, res.MeanMicros = latencyStats(all)
+	res.summarize(stats, measured, 1)
 	for _, m := range c.Members {
 		if !m.Alive() {
 			return res, fmt.Errorf("%s member %d exited during the run%s", name, m.Index, c.tails())

@@ -193,67 +193,102 @@ func runCell(ctx context.Context, o Options, dbName string, srv ServerSpec, wl W
 		}
 	}
 
-	start := time.Now()
-	measureFrom := start.Add(o.Warmup)
-	deadline := measureFrom.Add(o.Duration)
-	// Bound every call so a stuck server cannot hang the harness.
-	ioDeadline := deadline.Add(30 * time.Second)
 	var cpu0 time.Duration
-	var cpuOnce sync.Once
-	stats := make([]clientStats, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			c, st := clients[i], &stats[i]
-			_ = c.SetDeadline(ioDeadline)
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					return
-				}
-				if !t0.Before(measureFrom) {
-					cpuOnce.Do(func() { cpu0, _ = p.CPUTime() })
-				}
-				result, err := c.Call("transact", params[i])
-				if err == nil {
-					err = checkInsertResult(result, wl.RowsPerTxn)
-				}
-				if t0.Before(measureFrom) {
-					if err != nil && !errors.Is(err, errOpFailed) {
-						st.errs++
-						if st.firstErr == nil {
-							st.firstErr = err
-						}
-						return
-					}
-					continue
-				}
-				if err != nil {
-					st.errs++
-					if st.firstErr == nil {
-						st.firstErr = err
-					}
-					if !errors.Is(err, errOpFailed) {
-						return // connection-level failure
-					}
-					continue
-				}
-				st.txns++
-				st.lat = append(st.lat, time.Since(t0))
-			}
-		}(i)
+	lp := loop{
+		clients: clients, params: params, rowsPerTxn: wl.RowsPerTxn, warmup: o.Warmup, duration: o.Duration,
+		onMeasure: func() { cpu0, _ = p.CPUTime() }, countWarmupDrops: true,
 	}
-	wg.Wait()
-	end := time.Now()
+	stats, measured := lp.run(ctx)
 	if cpu1, err := p.CPUTime(); err == nil {
 		res.ServerCPU = (cpu1 - cpu0).Seconds()
 	}
 	if rss, err := p.RSSKiB(); err == nil {
 		res.RSSKiB = rss
 	}
+	res.summarize(stats, measured, wl.RowsPerTxn)
+	if p.Exited() {
+		return res, fmt.Errorf("server %s exited during the run%s", srv.Name, p.tail())
+	}
+	return res, nil
+}
 
+// loop drives clients[i] with params[i] in closed loops: each client
+// sends its transaction, waits for the reply and sends it again, for
+// warmup+duration. Replies are checked to hold rowsPerTxn successful
+// inserts.
+type loop struct {
+	clients    []*Client
+	params     []json.RawMessage
+	rowsPerTxn int
+	warmup     time.Duration
+	duration   time.Duration
+	// onMeasure runs once, when the first call of the measured window
+	// starts (to sample the servers' CPU time).
+	onMeasure func()
+	// countWarmupDrops counts a connection-level failure during warm-up
+	// as an error; otherwise warm-up failures are not counted. Either way
+	// such a failure ends that client.
+	countWarmupDrops bool
+}
+
+// run runs the loops and returns each client's measured figures and the
+// measured time (at least 1 ns). Failed operations (error replies) are
+// counted and the client goes on; a connection-level failure ends the
+// client.
+func (l loop) run(ctx context.Context) ([]clientStats, time.Duration) {
+	measureFrom := time.Now().Add(l.warmup)
+	deadline := measureFrom.Add(l.duration)
+	// Bound every call so a stuck server cannot hang the harness.
+	ioDeadline := deadline.Add(30 * time.Second)
+	var measureOnce sync.Once
+	stats := make([]clientStats, len(l.clients))
+	var wg sync.WaitGroup
+	for i := range l.clients {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, st := l.clients[i], &stats[i]
+			_ = c.SetDeadline(ioDeadline)
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
+				measured := !t0.Before(measureFrom)
+				if measured {
+					measureOnce.Do(l.onMeasure)
+				}
+				result, err := c.Call("transact", l.params[i])
+				if err == nil {
+					err = checkInsertResult(result, l.rowsPerTxn)
+				}
+				if err != nil {
+					dropped := !errors.Is(err, errOpFailed)
+					if measured || (dropped && l.countWarmupDrops) {
+						st.errs++
+						if st.firstErr == nil {
+							st.firstErr = err
+						}
+					}
+					if dropped {
+						return // connection-level failure
+					}
+					continue
+				}
+				if measured {
+					st.txns++
+					st.lat = append(st.lat, time.Since(t0))
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	return stats, max(time.Since(measureFrom), time.Nanosecond)
+}
+
+// summarize adds up the clients' figures into res and derives the rates
+// and latencies over the measured time.
+func (res *Result) summarize(stats []clientStats, measured time.Duration, rowsPerTxn int) {
 	var all []time.Duration
 	for i := range stats {
 		res.Txns += stats[i].txns
@@ -263,19 +298,11 @@ func runCell(ctx context.Context, o Options, dbName string, srv ServerSpec, wl W
 		}
 		all = append(all, stats[i].lat...)
 	}
-	res.Rows = res.Txns * int64(wl.RowsPerTxn)
-	elapsed := end.Sub(measureFrom)
-	if elapsed <= 0 {
-		elapsed = time.Nanosecond
-	}
-	res.Seconds = elapsed.Seconds()
+	res.Rows = res.Txns * int64(rowsPerTxn)
+	res.Seconds = measured.Seconds()
 	res.TxnPerSec = float64(res.Txns) / res.Seconds
 	res.RowsPerSec = float64(res.Rows) / res.Seconds
 	res.P50Micros, res.P99Micros, res.MeanMicros = latencyStats(all)
-	if p.Exited() {
-		return res, fmt.Errorf("server %s exited during the run%s", srv.Name, p.tail())
-	}
-	return res, nil
 }
 
 // latencyStats returns p50, p99 and mean in microseconds (nearest-rank
