@@ -72,6 +72,11 @@ type Meta struct {
 	// join-cluster (C "remote_addresses"); non-empty exactly while the member
 	// has not joined yet.
 	RemoteAddresses []string
+	// Left records that this member was removed from its cluster
+	// (cluster/leave, or kicked by another member): it takes no further
+	// part in the cluster and cannot rejoin with its server id. Files
+	// without the field are members.
+	Left bool
 }
 
 // Joining reports whether the member was created by join-cluster and has
@@ -87,6 +92,7 @@ type header struct {
 	Schema          string   `json:"schema,omitempty"`
 	ElectionTimerMS int      `json:"election_timer,omitempty"`
 	RemoteAddresses []string `json:"remote_addresses,omitempty"`
+	Left            bool     `json:"left,omitempty"`
 }
 
 func (m Meta) validate(path string) error {
@@ -115,6 +121,7 @@ func (m Meta) encode() ([]byte, error) {
 		Schema:          string(m.Schema),
 		ElectionTimerMS: m.ElectionTimerMS,
 		RemoteAddresses: m.RemoteAddresses,
+		Left:            m.Left,
 	}
 	if !m.ClusterID.IsZero() {
 		h.ClusterID = m.ClusterID.String()
@@ -144,6 +151,7 @@ func decodeMeta(b []byte) (Meta, error) {
 	}
 	m.ElectionTimerMS = h.ElectionTimerMS
 	m.RemoteAddresses = h.RemoteAddresses
+	m.Left = h.Left
 	return m, nil
 }
 

@@ -58,6 +58,7 @@ func TestCreateOpenMeta(t *testing.T) {
 	joined := want
 	joined.ElectionTimerMS = 2500
 	joined.LocalAddress = "tcp:127.0.0.1:7000"
+	joined.Left = true
 	require.NoError(t, s.SetMeta(joined))
 	require.Equal(t, joined, s.Meta())
 	require.NoError(t, s.Close())
@@ -65,6 +66,7 @@ func TestCreateOpenMeta(t *testing.T) {
 	s, err = Open(path)
 	require.NoError(t, err)
 	require.Equal(t, joined, s.Meta())
+	require.True(t, s.Meta().Left, "left is durable")
 	require.NoError(t, s.Close())
 
 	// No temporary file left next to it.
