@@ -29,6 +29,11 @@ import (
 //	join:  a joining member asks the leader to add it as a voter; a
 //	       member that does not lead answers not_leader with its leader's
 //	       address, which the joiner tries next.
+//	member: "is this server id in your configuration?", answered by the
+//	       leader only (others answer not_leader with a hint).
+//	remove, removed, timer: member-level requests handled by the
+//	       server (server/cluster.go): remove a member (on the leader),
+//	       "you were removed" (leader -> removed member), election timer.
 
 // Request is one cluster RPC request.
 type Request struct {
@@ -49,6 +54,9 @@ type Response struct {
 	ClusterID string          `json:"cid,omitempty"`
 	Name      string          `json:"name,omitempty"`
 	Schema    string          `json:"schema,omitempty"`
+	// Member answers "member": whether the asked server id is in the
+	// leader's configuration.
+	Member bool `json:"member,omitempty"`
 }
 
 // Handler answers cluster RPC requests on a member.
@@ -370,6 +378,13 @@ func (c *Client) Hello(ctx context.Context, remotes []string) (*Response, error)
 // voter, following leader hints, until the leader answers or ctx is done.
 func (c *Client) Join(ctx context.Context, remotes []string, id, address string) (*Response, error) {
 	return c.retry(ctx, remotes, &Request{Op: "join", ID: id, Address: address})
+}
+
+// Member asks the leader, found through the members at remotes, whether
+// the server id is in its configuration (op "member"), until the leader
+// answers or ctx is done.
+func (c *Client) Member(ctx context.Context, remotes []string, id string) (*Response, error) {
+	return c.retry(ctx, remotes, &Request{Op: "member", ID: id})
 }
 
 func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Response, error) {

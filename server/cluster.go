@@ -13,6 +13,7 @@ import (
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/raft"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
@@ -99,10 +100,22 @@ func OpenCluster(path string) (*Cluster, error) {
 	c.node.Raft().RegisterObserver(c.obs)
 	c.wg.Add(1)
 	go c.observe(ch)
+	if c.meta.Left {
+		// A member that left stays out: its Raft member is stopped
+		// at once, before it could stand for election.
+		c.left = true
+		clusterLog().Info(fmt.Sprintf("%s: this server left the cluster; not rejoining", c.meta.Name))
+		if err := c.node.Close(); err != nil {
+			clusterLog().Info("stopping raft of a departed member", "db", c.meta.Name, "err", err)
+		}
+		return c, nil
+	}
 	if c.meta.Joining() {
 		c.wg.Add(1)
 		go c.join()
 	}
+	c.wg.Add(1)
+	go c.checkMembership()
 	return c, nil
 }
 
@@ -225,9 +238,114 @@ func (c *Cluster) Address() string { return string(c.mux.Address()) }
 // Database implements Storage: the member's applied state.
 func (c *Cluster) Database() *ovsdb.Database { return c.node.Database() }
 
-// Transact runs a client transaction through the cluster.
+// Transact runs a client transaction through the cluster. A member that
+// left refuses writes as C's Raft does for a server that is no longer a
+// cluster member (RAFT_CMD_SHUTDOWN: "cluster error" / "server
+// shutdown"); reads still see its last applied state.
 func (c *Cluster) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+	if c.Left() && !opts.ReadOnly && !readOnlyTxn(ops) {
+		return []any{ovsdberr.ToJSON(ovsdberr.New("cluster error", "server shutdown"))}
+	}
 	return c.node.Transact(ctx, ops, opts)
+}
+
+// readOnlyTxn reports whether ops cannot change the database.
+func readOnlyTxn(ops []any) bool {
+	for _, op := range ops {
+		m, _ := op.(map[string]any)
+		switch m["op"] {
+		case "select", "wait", "comment", "assert", "abort":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Left reports whether this member has left (or was removed from) its
+// cluster.
+func (c *Cluster) Left() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.left
+}
+
+// markLeft records durably that this member is no longer in its cluster
+// and stops its Raft member. It is idempotent.
+func (c *Cluster) markLeft(why string) {
+	c.mu.Lock()
+	if c.left {
+		c.mu.Unlock()
+		return
+	}
+	c.left, c.leaving = true, false
+	m := c.meta
+	m.Left = true
+	if err := c.store.SetMeta(m); err != nil {
+		clusterLog().Error("cannot record having left the cluster", "db", m.Name, "err", err)
+	} else {
+		c.meta = m
+	}
+	c.mu.Unlock()
+	clusterLog().Info(fmt.Sprintf("%s: finished leaving cluster %s (%s)", m.Name, raft.Nickname(m.ClusterID.String()), why))
+	if err := c.node.Close(); err != nil {
+		clusterLog().Info("stopping raft after leaving", "db", m.Name, "err", err)
+	}
+}
+
+// membershipCheck is how often a member looks for its own removal.
+const membershipCheck = time.Second
+
+// checkMembership detects that this member was removed while it could not
+// be told (down, or the notice was lost): when the latest configuration it
+// knows does not list it and the leader confirms, it has left.
+func (c *Cluster) checkMembership() {
+	defer c.wg.Done()
+	t := time.NewTicker(membershipCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		skip := c.left || c.leaving || c.meta.Joining()
+		self := hraft.ServerID(c.meta.ServerID.String())
+		c.mu.Unlock()
+		if skip {
+			continue
+		}
+		f := c.node.Raft().GetConfiguration()
+		if f.Error() != nil {
+			continue
+		}
+		var others []string
+		listed := false
+		for _, s := range f.Configuration().Servers {
+			if s.ID == self {
+				listed = true
+			} else {
+				others = append(others, string(s.Address))
+			}
+		}
+		if listed || len(others) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		go func() {
+			select {
+			case <-c.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		resp, err := c.client.Member(ctx, others, string(self))
+		cancel()
+		if err == nil && !resp.Member {
+			c.markLeft("not in the leader's configuration")
+		}
+	}
 }
 
 // Compact implements Storage: it takes a Raft snapshot (the log is
@@ -283,6 +401,11 @@ func (c *Cluster) StatusText() (string, error) {
 	}
 	now := time.Now()
 	c.mu.Lock()
+	if c.left {
+		// C keeps the role a departed member last had (a follower) and
+		// no longer knows a leader.
+		st.Role, st.LeaderID, st.LeaderAddress = "follower", "", ""
+	}
 	st.ClusterID = c.meta.ClusterID
 	st.ElectionTimer = c.timer
 	x := raft.StatusExtra{Joining: c.meta.Joining(), Remotes: c.meta.RemoteAddresses, Leaving: c.leaving, Left: c.left,
@@ -360,7 +483,7 @@ func (c *Cluster) Kick(server string) (string, error) {
 		return "", c.Leave()
 	}
 	if c.IsLeader() {
-		if err := c.node.RemoveServer(best.ID, 10*time.Second); err != nil {
+		if err := c.removeServer(best.ID); err != nil {
 			return "", err
 		}
 		return "started removal", nil
@@ -376,7 +499,10 @@ func (c *Cluster) Kick(server string) (string, error) {
 func (c *Cluster) Leave() error {
 	c.mu.Lock()
 	switch {
-	case c.leaving || c.left:
+	case c.left:
+		c.mu.Unlock()
+		return errors.New("already in progress leaving cluster")
+	case c.leaving:
 		c.mu.Unlock()
 		return errors.New("already in progress leaving cluster")
 	case c.meta.Joining():
@@ -386,18 +512,21 @@ func (c *Cluster) Leave() error {
 	c.leaving = true
 	c.mu.Unlock()
 	err := c.remove(hraft.ServerID(c.Meta().ServerID.String()))
-	c.mu.Lock()
-	c.leaving = false
-	c.left = err == nil
-	c.mu.Unlock()
-	return err
+	if err != nil {
+		c.mu.Lock()
+		c.leaving = false
+		c.mu.Unlock()
+		return err
+	}
+	c.markLeft("left on request")
+	return nil
 }
 
 // remove removes id on the leader: locally when this member leads, else
 // through the leader's cluster RPC.
 func (c *Cluster) remove(id hraft.ServerID) error {
 	if c.IsLeader() {
-		return c.node.RemoveServer(id, 10*time.Second)
+		return c.removeServer(id)
 	}
 	addr, _ := c.node.Raft().LeaderWithID()
 	if addr == "" {
@@ -412,6 +541,48 @@ func (c *Cluster) remove(id hraft.ServerID) error {
 	if resp.Error != "" {
 		return errors.New(resp.Error)
 	}
+	return nil
+}
+
+// removeServer removes id from the configuration (leader only) and then
+// tells the removed member, best effort, that it is no longer a member.
+// The leader removing itself just steps down: it is marked left by its
+// caller.
+func (c *Cluster) removeServer(id hraft.ServerID) error {
+	var addr hraft.ServerAddress
+	if f := c.node.Raft().GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.ID == id {
+				addr = s.Address
+			}
+		}
+	}
+	if err := c.node.RemoveServer(id, 10*time.Second); err != nil {
+		return err
+	}
+	if addr == "" || addr == hraft.ServerAddress(c.Meta().LocalAddress) {
+		return nil
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		go func() {
+			select {
+			case <-c.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		resp, err := c.client.Call(ctx, string(addr), &raft.Request{Op: "removed", ID: string(id)})
+		if err == nil && resp.Error != "" {
+			err = errors.New(resp.Error)
+		}
+		if err != nil {
+			clusterLog().Info("removed server not told of its removal", "server", raft.Nickname(string(id)), "err", err)
+		}
+	}()
 	return nil
 }
 
@@ -507,10 +678,32 @@ func (h *clusterHandler) HandleCluster(ctx context.Context, req *raft.Request) *
 			addr, id := h.c.node.Raft().LeaderWithID()
 			return &raft.Response{Error: "not leader", NotLeader: true, Leader: string(addr), LeaderID: string(id)}
 		}
-		if err := h.c.node.RemoveServer(hraft.ServerID(req.ID), 10*time.Second); err != nil {
+		if err := h.c.removeServer(hraft.ServerID(req.ID)); err != nil {
 			return &raft.Response{Error: err.Error()}
 		}
 		return &raft.Response{}
+	case "removed":
+		// The leader tells this member it was removed; only believed
+		// for this member's own id.
+		if req.ID != h.c.Meta().ServerID.String() {
+			return &raft.Response{Error: "not this server"}
+		}
+		go h.c.markLeft("removed by the leader")
+		return &raft.Response{}
+	case "member":
+		if !h.c.IsLeader() {
+			addr, id := h.c.node.Raft().LeaderWithID()
+			return &raft.Response{Error: "not leader", NotLeader: true, Leader: string(addr), LeaderID: string(id)}
+		}
+		resp := &raft.Response{}
+		if f := h.c.node.Raft().GetConfiguration(); f.Error() == nil {
+			for _, s := range f.Configuration().Servers {
+				if string(s.ID) == req.ID {
+					resp.Member = true
+				}
+			}
+		}
+		return resp
 	case "timer":
 		ms, err := strconv.Atoi(req.ID)
 		if err != nil || ms <= 0 {

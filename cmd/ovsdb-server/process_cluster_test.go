@@ -442,6 +442,28 @@ func TestProcessCluster(t *testing.T) {
 		}
 	}
 	writeAll(t, remaining, "after-kick", 5, &acked)
+
+	// The kicked member knows it left, before and after a restart with
+	// its old file: "left cluster", _Server row disconnected, no writes.
+	checkLeft := func() {
+		waitFor(t, "kicked member reports left", 20*time.Second, func() bool {
+			s, err := tc.appctl(victim, "cluster/status", "C")
+			return err == nil && strings.Contains(s, "Status: left cluster\n")
+		})
+		waitFor(t, "kicked member's _Server row disconnected", 10*time.Second, func() bool {
+			row := serverRow(t, victim)
+			return row != nil && row["connected"] == false && row["leader"] == false
+		})
+		require.False(t, insert(victim, "on-kicked"), "a member that left must refuse writes")
+	}
+	checkLeft()
+	tc.kill(victim)
+	tc.start(victim)
+	checkLeft()
+	writeAll(t, remaining, "after-kick-restart", 5, &acked)
+	s, err := tc.appctl(ldr, "cluster/status", "C")
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(s, " at tcp:"), "kicked member must not be re-added")
 }
 
 // checkStatusLayout parses cluster/status against C's lines and fields.
