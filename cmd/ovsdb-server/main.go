@@ -226,7 +226,7 @@ Passive JSON-RPC connection methods:
 
 Daemon options:
   --detach                run in background as daemon
-  --monitor               accepted; no monitor process is started
+  --monitor               creates a process to monitor this daemon
   --user=username[:group] accepted and ignored
   --no-chdir              do not chdir to '/'
   --pidfile[=FILE]        create pidfile (default: %s/%s.pid)
@@ -289,13 +289,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.daemon.PidFile = absUnder(daemon.PidFilePath(cfg.daemon.PidFile, program))
 	}
 
-	d, err := daemon.Start(cfg.daemon)
-	if err != nil {
-		return fatal(err.Error())
-	}
-	defer d.Cleanup()
-	if d.Detached() {
-		// As C: a daemon does not log to the console.
+	// The log file is opened before daemon.Start so that a --monitor
+	// process logs the daemon's crashes and restarts there too.
+	if cfg.daemon.Detach && (daemon.IsDetachedChild() || daemon.IsMonitoredChild()) {
+		// As C: only the foreground process logs to the console.
 		logger.SetLevel("", vlog.Console, vlog.OFF)
 	}
 	if cfg.logFile != nil {
@@ -306,6 +303,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := logger.SetLogFile(absUnder(path)); err != nil {
 			log.Warn(fmt.Sprintf("failed to open %s for logging (%v)", path, err))
 		}
+	}
+	d, err := daemon.Start(cfg.daemon)
+	if err != nil {
+		return fatal(err.Error())
+	}
+	defer d.Cleanup()
+	if d.Detached() {
+		// As C: a daemon does not log to the console.
+		logger.SetLevel("", vlog.Console, vlog.OFF)
 	}
 	for _, o := range cfg.ignored {
 		log.Warn(fmt.Sprintf("%s is not supported by this server, ignoring it", o))

@@ -63,24 +63,29 @@ func IsDetachedChild() bool { return os.Getenv(readyEnv) != "" }
 // Start applies the options. In a process started with --detach (and not
 // yet detached), it re-executes the program in the background and never
 // returns: it exits 0 once the child calls Ready, 1 if the child fails.
-// Otherwise it creates the pidfile and returns.
+// With --monitor, the (detached) process becomes the monitor: it runs the
+// daemon as a child process, restarts it after a crash and never returns.
+// Otherwise (the daemon itself) it creates the pidfile and returns.
 func Start(opts Options) (*Daemon, error) {
 	d := &Daemon{opts: opts}
 	if opts.User != "" {
 		logger().Warn("--user is not supported, ignoring it", "user", opts.User)
 	}
-	if opts.Monitor {
-		logger().Info("--monitor is accepted but no monitor process is started")
-	}
-	if opts.Detach && !IsDetachedChild() {
+	monitored := IsMonitoredChild()
+	if opts.Detach && !IsDetachedChild() && !monitored {
 		os.Exit(detach())
 	}
 	if fdStr := os.Getenv(readyEnv); fdStr != "" {
 		fd, err := strconv.Atoi(fdStr)
 		if err == nil {
+			syscall.CloseOnExec(fd)
 			d.readyW = os.NewFile(uintptr(fd), "ready-pipe")
 		}
 		_ = os.Unsetenv(readyEnv)
+	}
+	_ = os.Unsetenv(monitoredEnv)
+	if opts.Monitor && !monitored {
+		os.Exit(d.monitor())
 	}
 	if opts.PidFile != "" {
 		if err := d.makePidFile(); err != nil {
@@ -201,20 +206,19 @@ func (d *Daemon) Ready() {
 		}
 		_, _ = d.readyW.Write([]byte{1})
 		_ = d.readyW.Close()
+		if !d.opts.Detach {
+			// A daemon under a foreground --monitor keeps its terminal.
+			return
+		}
 		if !d.opts.NoChdir {
 			_ = os.Chdir("/")
 		}
-		if devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
-			for fd := 0; fd <= 2; fd++ {
-				_ = syscall.Dup3(int(devnull.Fd()), fd, 0)
-			}
-			_ = devnull.Close()
-		}
+		redirectStdio()
 	})
 }
 
 // Detached reports whether this process runs as a detached daemon.
-func (d *Daemon) Detached() bool { return d.readyW != nil }
+func (d *Daemon) Detached() bool { return d.readyW != nil && d.opts.Detach }
 
 // Cleanup removes the pidfile. Call it at exit.
 func (d *Daemon) Cleanup() {
