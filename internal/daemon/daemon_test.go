@@ -26,7 +26,8 @@ func TestMain(m *testing.M) {
 
 func helper(mode string) {
 	pid := os.Getenv("DAEMON_TEST_PIDFILE")
-	d, err := Start(Options{PidFile: pid, Detach: mode == "detach" || mode == "detachfail", NoChdir: os.Getenv("DAEMON_TEST_NOCHDIR") != ""})
+	d, err := Start(Options{PidFile: pid, Detach: mode == "detach" || mode == "detachfail" || mode == "monitor",
+		Monitor: mode == "monitor", NoChdir: os.Getenv("DAEMON_TEST_NOCHDIR") != ""})
 	if err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
@@ -37,7 +38,7 @@ func helper(mode string) {
 	}
 	os.Stdout.WriteString("ready\n")
 	d.Ready()
-	if mode == "detach" {
+	if mode == "detach" || mode == "monitor" {
 		// Live until killed by the test (bounded).
 		time.Sleep(60 * time.Second)
 		d.Cleanup()
