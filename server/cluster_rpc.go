@@ -1,0 +1,71 @@
+package server
+
+// The cluster RPC handler of a member: the member-level requests (remove,
+// removed, member, timer) on top of the Raft node's own.
+
+import (
+	"context"
+	"strconv"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/ovsdb-go/ovsdb-server/raft"
+)
+
+// clusterHandler adds the member-level requests (remove, timer) to the
+// node's cluster RPC handler.
+type clusterHandler struct {
+	raft.NodeHandler
+	c *Cluster
+}
+
+func (h *clusterHandler) HandleCluster(ctx context.Context, req *raft.Request) *raft.Response {
+	switch req.Op {
+	case "remove":
+		if !h.c.IsLeader() {
+			return h.notLeader()
+		}
+		if err := h.c.removeServer(hraft.ServerID(req.ID)); err != nil {
+			return &raft.Response{Error: err.Error()}
+		}
+		return &raft.Response{}
+	case "removed":
+		// The leader tells this member it was removed; only believed
+		// for this member's own id.
+		if req.ID != h.c.Meta().ServerID.String() {
+			return &raft.Response{Error: "not this server"}
+		}
+		go h.c.markLeft("removed by the leader")
+		return &raft.Response{}
+	case "member":
+		if !h.c.IsLeader() {
+			return h.notLeader()
+		}
+		resp := &raft.Response{}
+		if f := h.c.node.Raft().GetConfiguration(); f.Error() == nil {
+			for _, s := range f.Configuration().Servers {
+				if string(s.ID) == req.ID {
+					resp.Member = true
+				}
+			}
+		}
+		return resp
+	case "timer":
+		ms, err := strconv.Atoi(req.ID)
+		if err != nil || ms <= 0 {
+			return &raft.Response{Error: "bad election timer"}
+		}
+		if err := h.c.setElectionTimer(ms); err != nil {
+			return &raft.Response{Error: err.Error()}
+		}
+		return &raft.Response{}
+	}
+	return h.NodeHandler.HandleCluster(ctx, req)
+}
+
+// notLeader is the reply to a leader-only request on a follower: it names
+// the leader this member knows, if any.
+func (h *clusterHandler) notLeader() *raft.Response {
+	addr, id := h.c.node.Raft().LeaderWithID()
+	return &raft.Response{Error: "not leader", NotLeader: true, Leader: string(addr), LeaderID: string(id)}
+}
