@@ -113,10 +113,12 @@ type StallResult struct {
 	Mode   string `json:"mode"` // "standalone" or "cluster"
 	Rows   int    `json:"rows"` // rows loaded before the measurement
 	// CompactMillis is how long each ovs-appctl compact call took.
-	CompactMillis []float64      `json:"compact_ms"`
-	During        LatencySummary `json:"during"`  // txns overlapping a window
-	Outside       LatencySummary `json:"outside"` // the other txns
-	DBFileBytes   int64          `json:"db_file_bytes,omitempty"`
+	CompactMillis []float64 `json:"compact_ms"`
+	// WindowMaxMillis is the longest txn overlapping each window.
+	WindowMaxMillis []float64      `json:"window_max_ms"`
+	During          LatencySummary `json:"during"`  // txns overlapping a window
+	Outside         LatencySummary `json:"outside"` // the other txns
+	DBFileBytes     int64          `json:"db_file_bytes,omitempty"`
 }
 
 // compactCmd runs `appctl -t ctl ovsdb-server/compact` and returns its
@@ -262,6 +264,10 @@ func (r *StallResult) fill(windows, txns []Span, compact []time.Duration) {
 		r.CompactMillis = append(r.CompactMillis, float64(d)/float64(time.Millisecond))
 	}
 	r.During, r.Outside = SplitByWindows(txns, windows)
+	for _, w := range windows {
+		in, _ := SplitByWindows(txns, []Span{w})
+		r.WindowMaxMillis = append(r.WindowMaxMillis, in.MaxMilli)
+	}
 }
 
 // statSize returns the size of the file at path.

@@ -64,3 +64,18 @@ func TestStallOptionsDefaults(t *testing.T) {
 	require.Zero(t, o.Tail)
 	require.Equal(t, 60*time.Second, o.TxnTimeout)
 }
+
+func TestStallResultFill(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	span := func(a, b int) Span {
+		return Span{t0.Add(time.Duration(a) * time.Millisecond), t0.Add(time.Duration(b) * time.Millisecond)}
+	}
+	var r StallResult
+	r.fill([]Span{span(100, 200), span(500, 600)},
+		[]Span{span(0, 5), span(150, 190), span(195, 198), span(550, 551)},
+		[]time.Duration{90 * time.Millisecond, 80 * time.Millisecond})
+	require.Equal(t, []float64{90, 80}, r.CompactMillis)
+	require.Equal(t, []float64{40, 1}, r.WindowMaxMillis)
+	require.Equal(t, 3, r.During.N)
+	require.Equal(t, 1, r.Outside.N)
+}

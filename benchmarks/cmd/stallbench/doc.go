@@ -17,6 +17,6 @@
 //	go run ./benchmarks/cmd/stallbench -mode standalone,cluster
 //
 // Flags: -mode; -compactions; -gap; -tail; -switches; -ports; -ours PATH;
-// -c PATH; -tool PATH; -appctl PATH; -only c|ours; -json; -v. Results and
+// -c PATH; -tool PATH; -ours-tool PATH (cluster files of ours); -appctl PATH; -only c|ours; -json; -v. Results and
 // method: benchmarks/RESULTS.md.
 package main

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -35,6 +36,7 @@ func run() error {
 		ports       = flag.Int("ports", 1000, "Logical_Switch_Port rows per switch")
 		timer       = flag.Int("election-timer", 0, "cluster: --election-timer ms (0 = tool default)")
 		toolPath    = flag.String("tool", "", "C ovsdb-tool (default: from PATH)")
+		oursTool    = flag.String("ours-tool", "", "cluster: our ovsdb-tool (default: go build ./cmd/ovsdb-tool)")
 		appctlPath  = flag.String("appctl", "", "ovs-appctl (default: from PATH)")
 	)
 	flag.Parse()
@@ -63,6 +65,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// A cluster's files are created by the tool of the same kind.
+	clusterTool := map[string]string{"c": tool}
+	if slices.Contains(modes, "cluster") {
+		if f.Runs("ours") {
+			t, err := loadgen.BuildOurs(*oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
+			if err != nil {
+				return err
+			}
+			clusterTool["ours"] = t
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	so := loadgen.StartOptions{Tool: tool, SchemaPath: f.Schema, StartTimeout: 30 * time.Second}
@@ -78,7 +91,7 @@ func run() error {
 				res, err = loadgen.RunStallStandalone(ctx, srv, so, tmp, o)
 			} else {
 				res, err = loadgen.RunStallCluster(ctx, srv, loadgen.ClusterOptions{
-					Tool: tool, SchemaPath: f.Schema, ElectionTimerMS: *timer, TempDir: tmp,
+					Tool: clusterTool[srv.Name], SchemaPath: f.Schema, ElectionTimerMS: *timer, TempDir: tmp,
 				}, o)
 			}
 			if err != nil {
@@ -112,14 +125,18 @@ func parseModes(s string) ([]string, error) {
 func writeTable(w io.Writer, rs []loadgen.StallResult) error {
 	fmt.Fprintln(w, "\nsingle-row insert latency (ms), closed loop, during vs outside compaction windows")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tserver\trows\tcompact ms\tn in\tp50 in\tp99.9 in\tmax in\tn out\tp50 out\tp99.9 out\tmax out\t")
+	fmt.Fprintln(tw, "mode\tserver\trows\tcompact ms\tmax per window\tn in\tp50 in\tp99.9 in\tmax in\tn out\tp50 out\tp99.9 out\tmax out\t")
 	for _, r := range rs {
 		var cs []string
 		for _, c := range r.CompactMillis {
 			cs = append(cs, fmt.Sprintf("%.0f", c))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t\n", r.Mode, r.Server, r.Rows,
-			strings.Join(cs, " "), r.During.N, r.During.P50Milli, r.During.P999Milli, r.During.MaxMilli,
+		var ws []string
+		for _, m := range r.WindowMaxMillis {
+			ws = append(ws, fmt.Sprintf("%.0f", m))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t\n", r.Mode, r.Server, r.Rows,
+			strings.Join(cs, " "), strings.Join(ws, " "), r.During.N, r.During.P50Milli, r.During.P999Milli, r.During.MaxMilli,
 			r.Outside.N, r.Outside.P50Milli, r.Outside.P999Milli, r.Outside.MaxMilli)
 	}
 	return tw.Flush()

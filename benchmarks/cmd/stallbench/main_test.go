@@ -32,7 +32,7 @@ func TestParseModes(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, writeTable(&b, []loadgen.StallResult{{
-		Server: "ours", Mode: "cluster", Rows: 50050, CompactMillis: []float64{12, 340},
+		Server: "ours", Mode: "cluster", Rows: 50050, CompactMillis: []float64{12, 340}, WindowMaxMillis: []float64{3, 77},
 		During:  loadgen.LatencySummary{N: 7, P50Milli: 1.5, P999Milli: 9.25, MaxMilli: 9.25},
 		Outside: loadgen.LatencySummary{N: 900, P50Milli: 1.25, P999Milli: 4, MaxMilli: 5},
 	}}))
@@ -40,4 +40,5 @@ func TestWriteTable(t *testing.T) {
 	require.Contains(t, out, "12 340")
 	require.Contains(t, out, "9.25")
 	require.Contains(t, out, "50050")
+	require.Contains(t, out, "3 77")
 }
