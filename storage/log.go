@@ -460,13 +460,45 @@ func (l *Log) GrewLots() bool {
 // or []byte record data as from ComposeRecord): it writes "<file>.tmp",
 // fsyncs it, renames it over the file and fsyncs the directory. The base
 // for GrewLots becomes the end of the replaced file. On success the log is
-// in write mode at the end of the new file.
+// in write mode at the end of the new file. It is PrepareReplace followed
+// by Commit.
 func (l *Log) Replace(records ...any) error {
-	if l.lock == nil {
-		return ovsdberr.New(ovsdberr.TagInternal, "%s: log not opened for writing", l.path)
+	p, err := l.PrepareReplace(records...)
+	if err != nil {
+		return err
 	}
-	if l.st == stBroken {
-		return l.err
+	return p.Commit()
+}
+
+// Pending is a replacement of a log's contents being prepared in
+// "<file>.tmp" (see PrepareReplace). Exactly one of Commit or Abort must
+// end it. A Pending is not safe for concurrent use.
+type Pending struct {
+	l      *Log
+	nl     *Log   // the temporary file
+	tmp    string // its name
+	target string // the file it replaces (symlinks resolved)
+	dirty  bool   // written since the last fdatasync
+	ended  bool
+}
+
+// PrepareReplace starts an atomic replacement of the log's contents: it
+// creates "<file>.tmp" (removing a stale one), writes records (JSON values
+// or []byte record data, as for Replace) to it and fdatasyncs it. The log
+// itself is not touched: until Commit it stays the live file, and
+// PrepareReplace and the Pending's Append may run concurrently with
+// writes to l (they use only l's immutable name, magic and lock). This
+// lets a caller do the expensive part of a compaction (hashing, writing
+// and syncing a large snapshot) without blocking writers, and then hold
+// its own lock only for Append of the records committed meanwhile and
+// Commit.
+//
+// Crash safety: until Commit's rename the old file is untouched; a crash
+// leaves at worst a stale "<file>.tmp", which the next replacement
+// removes (and which C ignores).
+func (l *Log) PrepareReplace(records ...any) (*Pending, error) {
+	if l.lock == nil {
+		return nil, ovsdberr.New(ovsdberr.TagInternal, "%s: log not opened for writing", l.path)
 	}
 	target, err := filepath.EvalSymlinks(l.abs)
 	if err != nil {
@@ -474,43 +506,108 @@ func (l *Log) Replace(records ...any) error {
 	}
 	tmp := target + ".tmp"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return ioError(err, "failed to remove %s", tmp)
+		return nil, ioError(err, "failed to remove %s", tmp)
 	}
 	nl, err := open(tmp, l.magic, CreateExcl, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	abort := func(e error) error {
-		nl.Close()
-		os.Remove(tmp)
-		return e
+	p := &Pending{l: l, nl: nl, tmp: tmp, target: target}
+	if err := p.Append(records...); err != nil {
+		p.Abort()
+		return nil, err
+	}
+	if err := p.sync(); err != nil {
+		p.Abort()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Append writes more records (JSON values or []byte record data) to the
+// end of the temporary file. They become durable with Commit.
+func (p *Pending) Append(records ...any) error {
+	if p.ended {
+		return ovsdberr.New(ovsdberr.TagInternal, "%s: replacement already ended", p.tmp)
 	}
 	for _, r := range records {
 		var err error
 		if b, ok := r.([]byte); ok {
-			err = nl.WriteRaw(b)
+			err = p.nl.WriteRaw(b)
 		} else {
-			err = nl.Write(r)
+			err = p.nl.Write(r)
 		}
 		if err != nil {
-			return abort(err)
+			return err
 		}
+		p.dirty = true
 	}
-	if err := nl.Commit(); err != nil {
-		return abort(err)
+	return nil
+}
+
+// Size returns the size of the temporary file written so far.
+func (p *Pending) Size() int64 { return p.nl.offset }
+
+func (p *Pending) sync() error {
+	if !p.dirty {
+		return nil
 	}
-	if err := os.Rename(tmp, target); err != nil {
-		return abort(ioError(err, "failed to rename \"%s\" to \"%s\"", tmp, target))
+	if err := p.nl.Commit(); err != nil {
+		return err
 	}
-	syncDir(l.abs)
+	p.dirty = false
+	return nil
+}
+
+// Commit finishes the replacement: it fdatasyncs what Append wrote since
+// PrepareReplace, renames the temporary file over the log's file, fsyncs
+// the directory and switches the log to the new file (in write mode at its
+// end; the base for GrewLots becomes that end). It must not run
+// concurrently with other use of the log. On error the temporary file is
+// removed and the log still uses the old file, unchanged.
+func (p *Pending) Commit() error {
+	if p.ended {
+		return ovsdberr.New(ovsdberr.TagInternal, "%s: replacement already ended", p.tmp)
+	}
+	l := p.l
+	if l.st == stBroken {
+		err := l.err
+		p.Abort()
+		return err
+	}
+	if l.f == nil {
+		p.Abort()
+		return ioError(nil, "%s: log is closed", l.path)
+	}
+	if err := p.sync(); err != nil {
+		p.Abort()
+		return err
+	}
+	if err := os.Rename(p.tmp, p.target); err != nil {
+		p.Abort()
+		return ioError(err, "failed to rename \"%s\" to \"%s\"", p.tmp, p.target)
+	}
+	p.ended = true
+	syncDir(p.target) // the directory that holds the renamed file
 	old := l.f
-	l.f, nl.f = nl.f, nil
+	l.f, p.nl.f = p.nl.f, nil
 	old.Close()
 	l.rd.Reset(l.f)
 	l.st, l.err = stWrite, nil
-	l.offset = nl.offset
-	l.base = nl.offset
+	l.offset = p.nl.offset
+	l.base = p.nl.offset
 	return nil
+}
+
+// Abort abandons the replacement: it closes and removes the temporary
+// file. The log is unaffected. Abort after Commit or Abort does nothing.
+func (p *Pending) Abort() {
+	if p.ended {
+		return
+	}
+	p.ended = true
+	p.nl.Close()
+	os.Remove(p.tmp)
 }
 
 // Close closes the file and releases the lock.

@@ -196,12 +196,22 @@ func (d *DB) Compact() error {
 	return d.compact()
 }
 
+// Compaction copies the records committed after its snapshot (d.tail)
+// into the new file in rounds without d.mu while more than tailUnlocked
+// are waiting, at most tailRounds times; the rest is copied under d.mu.
+const (
+	tailUnlocked = 64
+	tailRounds   = 4
+)
+
 func (d *DB) compact() error {
 	start := d.now()
 	// 1. A consistent view: no commit runs while Read's callback does, so
-	// the log holds exactly the records reflected in these rows.
+	// the log holds exactly the records reflected in these rows, and every
+	// later commit's record goes to d.tail.
 	rows := map[string][]*ovsdb.Row{}
 	closed := false
+	var lg *storage.Log
 	d.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
 		for name, t := range tables {
 			rs := make([]*ovsdb.Row, 0, len(t))
@@ -212,32 +222,62 @@ func (d *DB) compact() error {
 		}
 		d.mu.Lock()
 		closed = d.closed
+		lg = d.log
 		d.tail = [][]byte{}
 		d.mu.Unlock()
 	})
 	if closed {
 		return errClosed
 	}
-	// 2. Serialise without blocking writers (rows are immutable).
-	data := append(cjson.Marshal(snapshotJSON(d.schema, rows, compactComment, d.now())), '\n')
-	// 3. Write the new file, including what was committed meanwhile.
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	tail := d.tail
-	d.tail = nil
-	if d.closed {
-		return errClosed
-	}
-	recs := []any{schemaRecord(d.schema), data}
-	for _, t := range tail {
-		recs = append(recs, t)
-	}
-	d.idleLocked()
-	err := d.log.Replace(recs...)
-	d.scheduleNext(err != nil)
-	if err != nil {
+	fail := func(p *storage.Pending, err error) error {
+		if p != nil {
+			p.Abort()
+		}
+		d.tail = nil
+		d.scheduleNext(true)
 		return err
 	}
+	// 2. Serialise without blocking writers (rows are immutable).
+	data := append(cjson.Marshal(snapshotJSON(d.schema, rows, compactComment, d.now())), '\n')
+	rows = nil
+	// 3. Hash, write and sync the schema and the snapshot into the
+	// temporary file, still without d.mu: commits keep going to the old
+	// file (lg is only replaced by Convert, which compactMu excludes).
+	p, err := lg.PrepareReplace(schemaRecord(d.schema), data)
+	data = nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		return fail(nil, err)
+	}
+	// 4. Copy what was committed meanwhile, in commit order; while much is
+	// waiting, without d.mu.
+	for round := 0; round < tailRounds && len(d.tail) > tailUnlocked && !d.closed; round++ {
+		tail := d.tail
+		d.tail = [][]byte{}
+		d.mu.Unlock()
+		err := p.Append(records(tail)...)
+		d.mu.Lock()
+		if err != nil {
+			return fail(p, err)
+		}
+	}
+	if d.closed {
+		return fail(p, errClosed)
+	}
+	// 5. Under d.mu from here to the end (idleLocked may release it while
+	// it waits, so the last part of the tail is taken only afterwards):
+	// no write in progress, then the last records, fsync, rename, switch.
+	d.idleLocked()
+	tail := d.tail
+	d.tail = nil
+	if err := p.Append(records(tail)...); err != nil {
+		return fail(p, err)
+	}
+	if err := p.Commit(); err != nil {
+		return fail(nil, err)
+	}
+	d.scheduleNext(false)
 	// Pending records are in the new file: in the snapshot if committed
 	// before it was taken, in the tail otherwise.
 	d.finishPendingLocked(nil)
@@ -249,6 +289,15 @@ func (d *DB) compact() error {
 	logger.Log(context.Background(), lvl, "database compaction done",
 		"db", d.schema.Name, "ms", elapsed.Milliseconds())
 	return nil
+}
+
+// records converts record data for storage.Pending.Append.
+func records(tail [][]byte) []any {
+	out := make([]any, len(tail))
+	for i, t := range tail {
+		out[i] = t
+	}
+	return out
 }
 
 // Close waits for a running compaction, detaches from the engine and
