@@ -56,6 +56,10 @@ type DB struct {
 	// writeHook, if set (tests), runs before each group write with the
 	// records; an error fails the write.
 	writeHook func(recs []byte) error
+	// compactHook, if set (tests), runs during compaction without d.mu:
+	// "prepared" after the snapshot is in the temporary file, "round"
+	// after each tail round copied without d.mu.
+	compactHook func(stage string)
 
 	now func() time.Time // for tests
 }
@@ -245,6 +249,9 @@ func (d *DB) compact() error {
 	// file (lg is only replaced by Convert, which compactMu excludes).
 	p, err := lg.PrepareReplace(schemaRecord(d.schema), data)
 	data = nil
+	if d.compactHook != nil && err == nil {
+		d.compactHook("prepared")
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err != nil {
@@ -257,6 +264,9 @@ func (d *DB) compact() error {
 		d.tail = [][]byte{}
 		d.mu.Unlock()
 		err := p.Append(records(tail)...)
+		if d.compactHook != nil {
+			d.compactHook("round")
+		}
 		d.mu.Lock()
 		if err != nil {
 			return fail(p, err)
