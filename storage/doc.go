@@ -13,7 +13,13 @@
 // write truncates the file at the end of the last good record. Writers hold
 // the C-compatible lock file ".<name>.~lock~" (a POSIX fcntl lock), so a C
 // and a Go server cannot both open one file for writing. Replace atomically
-// rewrites a log (temporary file, fsync, rename), as compaction needs.
+// rewrites a log (temporary file, fsync, rename), as compaction needs. It is
+// also available in two phases, so that writers need not wait for a large
+// snapshot: PrepareReplace writes and syncs "<file>.tmp" while the log stays
+// live (it may run concurrently with writes to the log),
+// (*Pending).Append adds the records written meanwhile, and
+// (*Pending).Commit syncs, renames, fsyncs the directory and switches the
+// log to the new file ((*Pending).Abort removes the temporary file).
 //
 // The package imports only schema, ovsdberr and internal/cjson.
 package storage

@@ -264,3 +264,52 @@ func TestReadAll(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, 1, n)
 }
+
+// TestPrepareReplace: until Commit the old file stays live (and writable
+// while the replacement is prepared); Commit switches to the new file;
+// Abort leaves the old one.
+func TestPrepareReplace(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		commit bool
+	}{{"commit", true}, {"abort", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "db")
+			l, err := Open(path, MagicStandalone, CreateExcl)
+			require.NoError(t, err)
+			defer l.Close()
+			require.NoError(t, l.Write(mustJSON(t, testSchema)))
+			require.NoError(t, l.Write(mustJSON(t, `{"a":1}`)))
+			_, d := ComposeRecord(MagicStandalone, mustJSON(t, `{"a":3}`))
+			p, err := l.PrepareReplace(mustJSON(t, testSchema), d)
+			require.NoError(t, err)
+			// The old log still takes writes meanwhile.
+			require.NoError(t, l.Write(mustJSON(t, `{"a":2}`)))
+			require.NoError(t, p.Append([]byte(`{"a":2}`+"\n")))
+			old := append(append(record(t, testSchema), record(t, `{"a":1}`)...), record(t, `{"a":2}`)...)
+			raw, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, old, raw)
+			_, err = os.Stat(path + ".tmp")
+			require.NoError(t, err)
+			if tt.commit {
+				require.NoError(t, p.Commit())
+			} else {
+				p.Abort()
+			}
+			require.Error(t, p.Commit(), "a replacement ends once")
+			p.Abort() // no effect
+			require.NoError(t, l.Write(mustJSON(t, `{"a":4}`)))
+			want := append(append(append(record(t, testSchema), record(t, `{"a":3}`)...),
+				record(t, `{"a":2}`)...), record(t, `{"a":4}`)...)
+			if !tt.commit {
+				want = append(old, record(t, `{"a":4}`)...)
+			}
+			raw, err = os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, want, raw)
+			_, err = os.Stat(path + ".tmp")
+			require.True(t, os.IsNotExist(err))
+		})
+	}
+}

@@ -8,10 +8,15 @@
 // twice its size after the last compaction; or after 24 hours if anything
 // was logged at all).
 //
-// Compaction takes a consistent view of the committed rows, serialises it
-// without holding any lock, then briefly blocks writers while it writes the
-// new file (schema, snapshot, and the records committed meanwhile) and
-// renames it over the old one.
+// Compaction takes a consistent view of the committed rows and, without
+// holding any lock, serialises it and writes and syncs the schema and the
+// snapshot into a temporary file (storage.Log.PrepareReplace) while commits
+// keep going to the old file and are also queued in a tail. It copies the
+// tail into the temporary file in a few rounds without the lock, then
+// briefly blocks writers (waits for a write in progress, copies the last
+// tail records, fdatasyncs, renames, fsyncs the directory, switches the
+// file). Measured with benchmarks/cmd/stallbench at 50,050 rows, the
+// worst transaction during a compaction went from 55-92 ms to ~35 ms.
 //
 // Commits use group commit (ovsdb.GroupCommitter): records are queued
 // under the engine lock and written, many per write system call, after
