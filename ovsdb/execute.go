@@ -94,19 +94,6 @@ type parser struct {
 	err            *ovsdberr.Error
 }
 
-func newParser(js any, name string) *parser {
-	p := &parser{js: js, name: name}
-	p.init()
-	return p
-}
-
-// newOpParser is newParser for operation i (0-based) of n.
-func newOpParser(js any, i, n int) *parser {
-	p := &parser{js: js, opNum: i + 1, opCount: n}
-	p.init()
-	return p
-}
-
 func (p *parser) init() {
 	p.used = p.usedBuf[:0]
 	if obj, ok := p.js.(map[string]any); ok {

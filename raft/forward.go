@@ -134,14 +134,6 @@ func readRaw(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-func readFrame(r io.Reader, v any) error {
-	b, err := readRaw(r)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
 // readRequest reads one request; binaryApply reports a binary apply frame.
 func readRequest(r io.Reader) (req *Request, binaryApply bool, err error) {
 	b, err := readRaw(r)

@@ -57,26 +57,6 @@ func KindOf(v any) Kind {
 	return 0
 }
 
-// JSONTypeName returns C's name for the JSON type of v ("object", "array",
-// "string", "number", "boolean", "null").
-func JSONTypeName(v any) string {
-	switch KindOf(v) {
-	case KNull:
-		return "null"
-	case KFalse, KTrue:
-		return "boolean"
-	case KObject:
-		return "object"
-	case KArray:
-		return "array"
-	case KInteger, KReal:
-		return "number"
-	case KString:
-		return "string"
-	}
-	return "<invalid>"
-}
-
 // Parser extracts members of a JSON object with C's error texts
 // ("Parsing <name> failed: Required 'x' member is missing." ...). The first
 // error sticks; Finish reports it, or members that were not asked for.

@@ -365,22 +365,3 @@ func BaseTypeJSON(b *BaseType) any {
 	return m
 }
 
-// TypeJSON returns the canonical JSON of t.
-func TypeJSON(t *Type) any {
-	if t.Value == nil && t.Min == 1 && t.Max == 1 && !t.Key.HasConstraints() {
-		return t.Key.Type.String()
-	}
-	m := map[string]any{"key": BaseTypeJSON(&t.Key)}
-	if t.Value != nil {
-		m["value"] = BaseTypeJSON(t.Value)
-	}
-	if t.Min != 1 {
-		m["min"] = t.Min
-	}
-	if t.Max == Unlimited {
-		m["max"] = "unlimited"
-	} else if t.Max != 1 {
-		m["max"] = t.Max
-	}
-	return m
-}

@@ -329,33 +329,6 @@ func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
 	}})
 }
 
-// sortedJSON turns ordered objects into maps, which cjson writes sorted.
-func sortedJSON(v any) any {
-	switch x := v.(type) {
-	case *cjson.Object:
-		m := make(map[string]any, len(x.Keys))
-		for i, k := range x.Keys {
-			m[k] = sortedJSON(x.Vals[i])
-		}
-		return m
-	case cjson.Object:
-		return sortedJSON(&x)
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = sortedJSON(e)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = sortedJSON(e)
-		}
-		return out
-	}
-	return v
-}
-
 func (s *Server) deleteSysRow(id schema.UUID) {
 	old := s.sys.Row("Database", id)
 	if old == nil {
