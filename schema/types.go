@@ -364,4 +364,3 @@ func BaseTypeJSON(b *BaseType) any {
 	}
 	return m
 }
-
