@@ -105,7 +105,7 @@ func (f *FSM) Apply(l *hraft.Log) any {
 func (f *FSM) applyEntry(data []byte) *ApplyResult {
 	e, err := DecodeEntry(data)
 	if err != nil {
-		logger.Error("undecodable log entry", "err", err)
+		logger().Error("undecodable log entry", "err", err)
 		return &ApplyResult{Err: err}
 	}
 	if e.DB != f.db.Name() {

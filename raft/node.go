@@ -21,7 +21,9 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
 )
 
-var logger = slog.Default().With("module", "raft")
+// logger is looked up at each use so that a handler installed later
+// (cmd/ovsdb-server's vlog) receives this package's lines.
+func logger() *slog.Logger { return slog.Default().With("module", "raft") }
 
 // Forwarder sends an encoded Entry to the leader at address leader, which
 // proposes it (Node.ApplyForwarded on the leader) and answers with the
@@ -104,7 +106,7 @@ func HraftConfig(id hraft.ServerID, timer time.Duration) *hraft.Config {
 type slogWriter struct{}
 
 func (slogWriter) Write(p []byte) (int, error) {
-	logger.Debug(strings.TrimSpace(string(p)))
+	logger().Debug(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
@@ -195,7 +197,7 @@ func (n *Node) Close() error {
 	n.once.Do(func() {
 		if n.raft.State() == hraft.Leader && n.voters() > 1 {
 			if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
-				logger.Info("leadership transfer on close failed", "err", terr)
+				logger().Info("leadership transfer on close failed", "err", terr)
 			}
 		}
 		close(n.closed)
@@ -285,7 +287,7 @@ func (n *Node) propose(ctx context.Context, entry []byte) (reply []any, blocked 
 			if errors.As(perr, &de) {
 				return nil, false, 0, perr
 			}
-			logger.Debug("proposal failed, retrying", "err", perr)
+			logger().Debug("proposal failed, retrying", "err", perr)
 		}
 		t := time.NewTimer(backoff)
 		select {

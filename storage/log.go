@@ -29,7 +29,9 @@ const (
 // bytes including the terminating NUL).
 const maxHeader = 127
 
-var logger = slog.Default().With("module", "storage")
+// logger is looked up at each use so that a handler installed later
+// (cmd/ovsdb-server's vlog) receives this package's lines.
+func logger() *slog.Logger { return slog.Default().With("module", "storage") }
 
 // Mode says how a log is opened.
 type Mode int
@@ -344,7 +346,7 @@ func (l *Log) truncate() error {
 		return ioError(nil, "%s: log is closed", l.path)
 	}
 	if st, err := l.f.Stat(); err == nil && st.Size() > l.offset {
-		logger.Warn("truncating log to last good record",
+		logger().Warn("truncating log to last good record",
 			"file", l.path, "from", st.Size(), "to", l.offset)
 	}
 	if _, err := l.f.Seek(l.offset, io.SeekStart); err != nil {
@@ -424,7 +426,7 @@ func (l *Log) WriteRecords(recs []byte) error {
 		return l.err
 	}
 	if _, err := l.f.Write(recs); err != nil {
-		logger.Warn("write failed", "file", l.abs, "err", err)
+		logger().Warn("write failed", "file", l.abs, "err", err)
 		_ = l.f.Truncate(l.offset)
 		_, _ = l.f.Seek(l.offset, io.SeekStart)
 		l.err = ioError(err, "%s: write failed", l.path)
@@ -628,7 +630,7 @@ func syncDir(abs string) {
 		return
 	}
 	if err := d.Sync(); err != nil {
-		logger.Warn("fsync failed", "dir", filepath.Dir(abs), "err", err)
+		logger().Warn("fsync failed", "dir", filepath.Dir(abs), "err", err)
 	}
 	d.Close()
 }

@@ -131,7 +131,7 @@ func persistEphemeral(s *schema.DatabaseSchema, src string) {
 		}
 	}
 	if n > 0 {
-		logger.Warn(fmt.Sprintf("%s: changed %d columns in '%s' database from ephemeral to persistent, including '%s' column in '%s' table, because clusters do not support ephemeral columns",
+		logger().Warn(fmt.Sprintf("%s: changed %d columns in '%s' database from ephemeral to persistent, including '%s' column in '%s' table, because clusters do not support ephemeral columns",
 			src, n, s.Name, first, firstTable))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/vlog"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/storage"
@@ -21,7 +22,10 @@ import (
 // cVersion is the C release whose behaviour this tool reproduces.
 const cVersion = "3.1.0"
 
-var logger = slog.Default().With("module", "ovsdb-tool")
+// logger is looked up at each use so that the vlog handler main installs
+// (or a test's) applies. C logs the ephemeral-column warning from its
+// "ovsdb" module.
+func logger() *slog.Logger { return slog.Default().With("module", "ovsdb") }
 
 // exitError ends the program with a status and, if msg is not empty,
 // "PROGRAM: msg" on stderr (C's ovs_fatal).
@@ -50,6 +54,7 @@ type tool struct {
 	cid       schema.UUID
 	hasCID    bool
 	electionT uint64
+	vlog      *vlog.Logger // nil when run in-process by tests
 }
 
 type command struct {
@@ -90,13 +95,27 @@ func commands() []command {
 }
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	// C's ovsdb-tool logs through vlog: console (stderr) at INFO for every
+	// module, in the "%D{%Y-%m-%dT%H:%M:%SZ}|%05N|%c|%p|%m" format.
+	vl := vlog.New("ovsdb_tool")
+	vl.SetConsole(os.Stderr)
+	for _, m := range []string{"ovsdb", "raft", "raftstore", "storage", "standalone"} {
+		vl.AddModule(m)
+	}
+	slog.SetDefault(slog.New(vl.Handler()))
+	os.Exit(runWith(os.Args, os.Stdout, os.Stderr, vl))
 }
 
 // run executes the command line args (args[0] is the program) and returns
 // the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	t := &tool{prog: filepath.Base(args[0]), argv0: args[0], stdout: stdout, stderr: stderr}
+	return runWith(args, stdout, stderr, nil)
+}
+
+// runWith is run with the process's vlog state, which -v/--verbose
+// adjusts (nil: the options are accepted and ignored).
+func runWith(args []string, stdout, stderr io.Writer, vl *vlog.Logger) int {
+	t := &tool{prog: filepath.Base(args[0]), argv0: args[0], stdout: stdout, stderr: stderr, vlog: vl}
 	err := t.main(args[1:])
 	if err == nil {
 		return 0
@@ -244,8 +263,14 @@ func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {
 		}
 		t.electionT = ms
 	case "verbose":
-		// Logging levels are accepted and ignored: the tool logs only
-		// warnings, to stderr.
+		if t.vlog == nil {
+			break
+		}
+		if !hasVal {
+			t.vlog.SetLevel("", vlog.AnyDestination, vlog.DBG)
+		} else if err := t.vlog.SetLevelsFromString(val); err != nil {
+			return false, fatalf("processing \"%s\": %s", val, err)
+		}
 	case "help":
 		return true, t.help(nil)
 	case "option":

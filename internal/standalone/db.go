@@ -15,7 +15,9 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/storage"
 )
 
-var logger = slog.Default().With("module", "standalone")
+// logger is looked up at each use so that a handler installed later
+// (cmd/ovsdb-server's vlog) receives this package's lines.
+func logger() *slog.Logger { return slog.Default().With("module", "standalone") }
 
 // Compaction scheduling, as C's storage.c.
 const (
@@ -127,7 +129,7 @@ func load(path string, l *storage.Log) (*DB, error) {
 		rec, err := l.Read()
 		if err != nil {
 			// Probably a crash in the middle of a write: use what we have.
-			logger.Error(err.Error(), "file", path)
+			logger().Error(err.Error(), "file", path)
 			break
 		}
 		if rec == nil {
@@ -139,7 +141,7 @@ func load(path string, l *storage.Log) (*DB, error) {
 		}
 		cs, err := rp.changeSet(rec)
 		if err != nil {
-			logger.Error("cannot replay transaction; ignoring it and the rest of the file",
+			logger().Error("cannot replay transaction; ignoring it and the rest of the file",
 				"file", path, "offset", l.Offset(), "err", err)
 			l.Unread()
 			break
@@ -296,7 +298,7 @@ func (d *DB) compact() error {
 	if elapsed > time.Second {
 		lvl = slog.LevelInfo
 	}
-	logger.Log(context.Background(), lvl, "database compaction done",
+	logger().Log(context.Background(), lvl, "database compaction done",
 		"db", d.schema.Name, "ms", elapsed.Milliseconds())
 	return nil
 }
@@ -335,7 +337,7 @@ func (d *DB) Close() error {
 			werr = d.log.Commit()
 		}
 		if werr != nil {
-			logger.Error("cannot write pending transactions at close", "file", d.path, "err", werr)
+			logger().Error("cannot write pending transactions at close", "file", d.path, "err", werr)
 		}
 	}
 	d.finishPendingLocked(werr)

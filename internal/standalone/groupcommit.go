@@ -193,7 +193,7 @@ func (d *DB) maybeCompactLocked() {
 		defer d.wg.Done()
 		defer d.compactMu.Unlock()
 		if err := d.compact(); err != nil && !errors.Is(err, errClosed) {
-			logger.Warn("automatic compaction failed", "file", d.path, "err", err)
+			logger().Warn("automatic compaction failed", "file", d.path, "err", err)
 		}
 	}()
 }

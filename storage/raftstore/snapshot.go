@@ -191,7 +191,7 @@ func (ss *snapshotStore) reap() error {
 		return nil
 	})
 	if err == nil {
-		logger.Debug("deleted old snapshots", "path", s.path, "ids", victims)
+		logger().Debug("deleted old snapshots", "path", s.path, "ids", victims)
 	}
 	return err
 }
@@ -241,7 +241,7 @@ func (s *Store) removeOrphans() error {
 		return nil
 	})
 	if err == nil {
-		logger.Warn("removed interrupted snapshot data", "path", s.path,
+		logger().Warn("removed interrupted snapshot data", "path", s.path,
 			"orphans", len(orphans), "dangling", len(dangling))
 	}
 	return err
@@ -344,7 +344,7 @@ func (sk *snapshotSink) close() error {
 		sk.discard()
 		return err
 	}
-	logger.Info("snapshot complete", "path", sk.ss.s.path, "id", sk.rec.Meta.ID,
+	logger().Debug("snapshot complete", "path", sk.ss.s.path, "id", sk.rec.Meta.ID,
 		"index", sk.rec.Meta.Index, "size", sk.rec.Meta.Size)
 	return sk.ss.reap()
 }

@@ -21,7 +21,9 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
-var logger = slog.Default().With("module", "raftstore")
+// logger is looked up at each use so that a handler installed later
+// (cmd/ovsdb-server's vlog) receives this package's lines.
+func logger() *slog.Logger { return slog.Default().With("module", "raftstore") }
 
 // DefaultElectionTimerMS is the election timer of a new cluster when none is
 // given, as in C's ovsdb-tool create-cluster.
@@ -280,7 +282,7 @@ func Create(path string, m Meta) error {
 	if err := syncDir(dir); err != nil {
 		return ioError(err, "%s: sync of directory failed", path)
 	}
-	logger.Debug("created clustered database file", "path", path, "name", m.Name,
+	logger().Debug("created clustered database file", "path", path, "name", m.Name,
 		"cid", m.ClusterID.String(), "sid", m.ServerID.String())
 	return nil
 }
