@@ -8,7 +8,9 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
-var logger = slog.Default().With("module", "ovsdb")
+// logger is looked up at use so that a handler installed after init
+// (cmd/ovsdb-server installs vlog) receives the engine's lines.
+func logger() *slog.Logger { return slog.Default().With("module", "ovsdb") }
 
 // srcRef names a row that holds a weak reference.
 type srcRef struct {
@@ -192,7 +194,7 @@ func (db *Database) applyLocked(cs *ChangeSet) {
 	for name, rows := range cs.Tables {
 		t := db.tables[name]
 		if t == nil {
-			logger.Warn("change set names unknown table", "table", name)
+			logger().Warn("change set names unknown table", "table", name)
 			continue
 		}
 		for id, rc := range rows {
