@@ -384,7 +384,7 @@ func (x *txn) updateRefCounts(tr *txnRow) error {
 		case tr.old == nil && tr.new != nil:
 			added = tr.new.Field(c.Index)
 		case tr.old != nil && tr.new != nil:
-			added, removed = addedRemoved(tr.old.Field(c.Index), tr.new.Field(c.Index))
+			added, removed = schema.AddedRemoved(tr.old.Field(c.Index), tr.new.Field(c.Index))
 		}
 		if err := x.refDelta(tr, c, &c.Type.Key, removed.Keys, -1); err != nil {
 			return err
@@ -400,48 +400,6 @@ func (x *txn) updateRefCounts(tr *txnRow) error {
 		}
 	}
 	return nil
-}
-
-// addedRemoved returns the pairs of n not in o and of o not in n (a pair
-// whose value changed counts as removed and added).
-func addedRemoved(o, n schema.Datum) (added, removed schema.Datum) {
-	isMap := o.Values != nil || n.Values != nil
-	i, j := 0, 0
-	for i < len(o.Keys) || j < len(n.Keys) {
-		var c int
-		switch {
-		case i == len(o.Keys):
-			c = 1
-		case j == len(n.Keys):
-			c = -1
-		default:
-			c = schema.CompareAtoms(o.Keys[i], n.Keys[j])
-		}
-		switch {
-		case c < 0:
-			removed.Keys = append(removed.Keys, o.Keys[i])
-			if isMap {
-				removed.Values = append(removed.Values, o.Values[i])
-			}
-			i++
-		case c > 0:
-			added.Keys = append(added.Keys, n.Keys[j])
-			if isMap {
-				added.Values = append(added.Values, n.Values[j])
-			}
-			j++
-		default:
-			if isMap && schema.CompareAtoms(o.Values[i], n.Values[j]) != 0 {
-				removed.Keys = append(removed.Keys, o.Keys[i])
-				removed.Values = append(removed.Values, o.Values[i])
-				added.Keys = append(added.Keys, n.Keys[j])
-				added.Values = append(added.Values, n.Values[j])
-			}
-			i++
-			j++
-		}
-	}
-	return added, removed
 }
 
 // deleteGarbage deletes an unreferenced non-root row and, recursively, the

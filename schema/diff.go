@@ -1,17 +1,9 @@
 package schema
 
-// DatumDiff returns the update2 "modify" value turning old into new, as
-// C's ovsdb_datum_diff: the new value for a column of at most one element
-// (max 1: scalars, optional scalars, and sets or maps with max 1); for a
-// set with max > 1 the symmetric difference; for a map with max > 1 the
-// removed pairs (with their old values), the added pairs and the pairs
-// whose value changed (with the new value).
-func DatumDiff(t *Type, old, new Datum) Datum {
-	if t.Max <= 1 {
-		return new
-	}
-	isMap := t.Value != nil
-	var out Datum
+// walkDiff merges the sorted keys of old and new. It calls onlyOld(i) for a
+// key only in old, onlyNew(j) for a key only in new and, for maps,
+// changed(i, j) for a key whose value differs.
+func walkDiff(old, new Datum, isMap bool, onlyOld, onlyNew func(int), changed func(i, j int)) {
 	i, j := 0, 0
 	for i < len(old.Keys) || j < len(new.Keys) {
 		var c int
@@ -25,26 +17,45 @@ func DatumDiff(t *Type, old, new Datum) Datum {
 		}
 		switch {
 		case c < 0:
-			out.Keys = append(out.Keys, old.Keys[i])
-			if isMap {
-				out.Values = append(out.Values, old.Values[i])
-			}
+			onlyOld(i)
 			i++
 		case c > 0:
-			out.Keys = append(out.Keys, new.Keys[j])
-			if isMap {
-				out.Values = append(out.Values, new.Values[j])
-			}
+			onlyNew(j)
 			j++
 		default:
 			if isMap && CompareAtoms(old.Values[i], new.Values[j]) != 0 {
-				out.Keys = append(out.Keys, new.Keys[j])
-				out.Values = append(out.Values, new.Values[j])
+				changed(i, j)
 			}
 			i++
 			j++
 		}
 	}
+}
+
+// appendElem appends element i of src to d.
+func (d *Datum) appendElem(src Datum, i int, isMap bool) {
+	d.Keys = append(d.Keys, src.Keys[i])
+	if isMap {
+		d.Values = append(d.Values, src.Values[i])
+	}
+}
+
+// DatumDiff returns the update2 "modify" value turning old into new, as
+// C's ovsdb_datum_diff: the new value for a column of at most one element
+// (max 1: scalars, optional scalars, and sets or maps with max 1); for a
+// set with max > 1 the symmetric difference; for a map with max > 1 the
+// removed pairs (with their old values), the added pairs and the pairs
+// whose value changed (with the new value).
+func DatumDiff(t *Type, old, new Datum) Datum {
+	if t.Max <= 1 {
+		return new
+	}
+	isMap := t.Value != nil
+	var out Datum
+	walkDiff(old, new, isMap,
+		func(i int) { out.appendElem(old, i, isMap) },
+		func(j int) { out.appendElem(new, j, isMap) },
+		func(_, j int) { out.appendElem(new, j, isMap) })
 	if out.Keys == nil {
 		out.Keys = []Atom{}
 	}
@@ -52,4 +63,18 @@ func DatumDiff(t *Type, old, new Datum) Datum {
 		out.Values = []Atom{}
 	}
 	return out
+}
+
+// AddedRemoved returns the elements of n not in o (added) and of o not in n
+// (removed); a map pair whose value changed counts as both.
+func AddedRemoved(o, n Datum) (added, removed Datum) {
+	isMap := o.Values != nil || n.Values != nil
+	walkDiff(o, n, isMap,
+		func(i int) { removed.appendElem(o, i, isMap) },
+		func(j int) { added.appendElem(n, j, isMap) },
+		func(i, j int) {
+			removed.appendElem(o, i, isMap)
+			added.appendElem(n, j, isMap)
+		})
+	return added, removed
 }
