@@ -14,28 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// procAlive reports whether pid exists and is not a zombie.
-func procAlive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
-func procParent(t *testing.T, pid int) int {
-	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	require.NoError(t, err)
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ppid, err := strconv.Atoi(fields[1])
-	require.NoError(t, err)
-	return ppid
-}
-
 // TestDetachMonitor: with --detach --monitor a crashed daemon is restarted
 // under a new pid that serves, and a terminated one takes the monitor
 // with it.
@@ -60,30 +38,15 @@ func TestDetachMonitor(t *testing.T) {
 	var started []int
 	t.Cleanup(func() {
 		for _, pid := range started {
-			if procAlive(pid) {
+			if testutil.ProcAlive(pid) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	})
-	waitPid := func(not int) int {
-		var pid int
-		require.Eventually(t, func() bool {
-			data, err := os.ReadFile(pidfile)
-			if err != nil {
-				return false
-			}
-			p, err := strconv.Atoi(strings.TrimSpace(string(data)))
-			if err != nil || p == not || !procAlive(p) {
-				return false
-			}
-			pid = p
-			return true
-		}, 20*time.Second, 20*time.Millisecond)
-		return pid
-	}
+	waitPid := func(not int) int { return testutil.WaitPidfile(t, pidfile, not) }
 
 	daemon1 := waitPid(0)
-	monitor := procParent(t, daemon1)
+	monitor := testutil.ProcParent(t, daemon1)
 	started = append(started, daemon1, monitor)
 	require.NotEqual(t, cmd.Process.Pid, monitor, "the foreground process exited")
 	require.Equal(t, result{version + "\n", "", 0}, runCmd(t, appctl, "-t", ctl, "version"))
@@ -91,7 +54,7 @@ func TestDetachMonitor(t *testing.T) {
 	require.NoError(t, syscall.Kill(daemon1, syscall.SIGSEGV))
 	daemon2 := waitPid(daemon1)
 	started = append(started, daemon2)
-	require.Equal(t, monitor, procParent(t, daemon2))
+	require.Equal(t, monitor, testutil.ProcParent(t, daemon2))
 	// The new daemon serves: its control socket answers (bounded wait for
 	// it to replace the old one).
 	require.Eventually(t, func() bool {
@@ -104,7 +67,7 @@ func TestDetachMonitor(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond, "the monitor logs the crash")
 
 	require.NoError(t, syscall.Kill(daemon2, syscall.SIGTERM))
-	require.Eventually(t, func() bool { return !procAlive(daemon2) && !procAlive(monitor) },
+	require.Eventually(t, func() bool { return !testutil.ProcAlive(daemon2) && !testutil.ProcAlive(monitor) },
 		20*time.Second, 20*time.Millisecond, "the monitor exits with its daemon")
 	data, err := os.ReadFile(logFile)
 	require.NoError(t, err)

@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"os"
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -49,44 +47,7 @@ func TestShouldRestartAndStatusMessage(t *testing.T) {
 // readPid polls the pidfile until it names a live process other than
 // not (bounded wait).
 func readPid(t *testing.T, pidfile string, not int) int {
-	t.Helper()
-	var pid int
-	require.Eventually(t, func() bool {
-		data, err := os.ReadFile(pidfile)
-		if err != nil {
-			return false
-		}
-		p, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || p == not || !alive(p) {
-			return false
-		}
-		pid = p
-		return true
-	}, 20*time.Second, 20*time.Millisecond)
-	return pid
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
-// parentOf returns the parent pid of pid.
-func parentOf(t *testing.T, pid int) int {
-	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	require.NoError(t, err)
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ppid, err := strconv.Atoi(fields[1])
-	require.NoError(t, err)
-	return ppid
+	return testutil.WaitPidfile(t, pidfile, not)
 }
 
 func TestMonitorRestartsAfterCrash(t *testing.T) {
@@ -99,13 +60,13 @@ func TestMonitorRestartsAfterCrash(t *testing.T) {
 	require.Equal(t, "ready\n", string(out))
 
 	daemon1 := readPid(t, pidfile, 0)
-	monitor := parentOf(t, daemon1)
+	monitor := testutil.ProcParent(t, daemon1)
 	require.NotEqual(t, cmd.Process.Pid, monitor)
 	require.NotEqual(t, daemon1, monitor)
-	require.True(t, alive(monitor))
+	require.True(t, testutil.ProcAlive(monitor))
 	t.Cleanup(func() {
 		// Stop whatever of ours is still running.
-		if alive(monitor) {
+		if testutil.ProcAlive(monitor) {
 			_ = syscall.Kill(monitor, syscall.SIGKILL)
 		}
 	})
@@ -114,15 +75,15 @@ func TestMonitorRestartsAfterCrash(t *testing.T) {
 	// pidfile.
 	require.NoError(t, syscall.Kill(daemon1, syscall.SIGSEGV))
 	daemon2 := readPid(t, pidfile, daemon1)
-	require.Equal(t, monitor, parentOf(t, daemon2))
+	require.Equal(t, monitor, testutil.ProcParent(t, daemon2))
 	t.Cleanup(func() {
-		if alive(daemon2) {
+		if testutil.ProcAlive(daemon2) {
 			_ = syscall.Kill(daemon2, syscall.SIGKILL)
 		}
 	})
 
 	// SIGTERM is not a crash: the daemon and then the monitor exit.
 	require.NoError(t, syscall.Kill(daemon2, syscall.SIGTERM))
-	require.Eventually(t, func() bool { return !alive(daemon2) && !alive(monitor) },
+	require.Eventually(t, func() bool { return !testutil.ProcAlive(daemon2) && !testutil.ProcAlive(monitor) },
 		20*time.Second, 20*time.Millisecond, "monitor exits after its daemon is terminated")
 }
