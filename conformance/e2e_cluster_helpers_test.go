@@ -8,7 +8,6 @@ package conformance
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -259,41 +258,8 @@ func (c *ovnCluster) logTails() string {
 	return b.String()
 }
 
-// rpcOnce sends one JSON-RPC request on a fresh unix-socket connection and
-// returns its result (the error member as an error), skipping notifications.
-func rpcOnce(ctx context.Context, sock, method string, params ...any) (any, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", sock)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	req, err := json.Marshal(map[string]any{"method": method, "params": params, "id": 1})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.Write(req); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bufio.NewReader(conn))
-	dec.UseNumber()
-	for {
-		var msg map[string]any
-		if err := dec.Decode(&msg); err != nil {
-			return nil, err
-		}
-		if msg["id"] == nil {
-			continue
-		}
-		if e := msg["error"]; e != nil {
-			return nil, fmt.Errorf("%v", e)
-		}
-		return msg["result"], nil
-	}
-}
+// rpcOnce is testutil.RPCOnce.
+var rpcOnce = testutil.RPCOnce
 
 // startNorthdRemotes starts the real ovn-northd on NB and SB given as
 // (comma-separated) remotes; it is stopped (by PID) when the test ends.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -130,41 +130,8 @@ func (tc *testCluster) kill(m *member) {
 	m.cmd = nil
 }
 
-// call sends one JSON-RPC request on a unix socket and returns the
-// result (or the error member as an error).
-func call(ctx context.Context, sock, method string, params ...any) (any, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", sock)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	if params == nil {
-		params = []any{}
-	}
-	req, _ := json.Marshal(map[string]any{"method": method, "params": params, "id": 1})
-	if _, err := c.Write(req); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bufio.NewReader(c))
-	dec.UseNumber()
-	for {
-		var msg map[string]any
-		if err := dec.Decode(&msg); err != nil {
-			return nil, err
-		}
-		if msg["id"] == nil {
-			continue // notification
-		}
-		if e := msg["error"]; e != nil {
-			return nil, fmt.Errorf("%v", e)
-		}
-		return msg["result"], nil
-	}
-}
+// call is testutil.RPCOnce.
+var call = testutil.RPCOnce
 
 func (tc *testCluster) appctl(m *member, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
