@@ -92,7 +92,7 @@ func startOVNCluster(t *testing.T, server, tool, kind string, n int) *ovnCluster
 		if testutil.InCI() {
 			t.Fatalf("OVN schema %s missing (CI=true: run `make deps`)", schemaFile)
 		}
-		t.Skipf("OVN schema %s missing; run `make deps`", schemaFile)
+		testutil.MissingPrerequisite(t, "OVN schema %s missing; run `make deps`", schemaFile)
 	}
 	c := &ovnCluster{t: t, dbName: dbName, dir: t.TempDir()}
 	for i := 0; i < n; i++ {

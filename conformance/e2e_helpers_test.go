@@ -56,7 +56,7 @@ func startOVNDB(t *testing.T, impl e2eImpl, kind string) *server {
 		if testutil.InCI() {
 			t.Fatalf("OVN schema %s missing (CI=true: run `make deps`)", schemaFile)
 		}
-		t.Skipf("OVN schema %s missing; run `make deps`", schemaFile)
+		testutil.MissingPrerequisite(t, "OVN schema %s missing; run `make deps`", schemaFile)
 	}
 	dir := t.TempDir()
 	orig := filepath.Join(dir, kind+"-orig.db")

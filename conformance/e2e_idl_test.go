@@ -25,7 +25,7 @@ func requirePythonIDL(t *testing.T) string {
 		if testutil.InCI() {
 			t.Fatalf("%s cannot import ovs.db.idl (CI=true: run `make deps`): %v", systemPython, err)
 		}
-		t.Skipf("%s cannot import ovs.db.idl; run `make deps`: %v", systemPython, err)
+		testutil.MissingPrerequisite(t, "%s cannot import ovs.db.idl; run `make deps`: %v", systemPython, err)
 	}
 	return systemPython
 }

@@ -161,7 +161,7 @@ func TestE2EOVNCtl(t *testing.T) {
 		if testutil.InCI() {
 			t.Fatalf("%s missing (CI=true: run `make deps`)", ovnCtlScript)
 		}
-		t.Skipf("%s missing; run `make deps`", ovnCtlScript)
+		testutil.MissingPrerequisite(t, "%s missing; run `make deps`", ovnCtlScript)
 	}
 	for _, tool := range []string{"ovsdb-tool", "ovn-nbctl", "ovn-sbctl", "ovn-appctl", "ovs-appctl"} {
 		testutil.RequireTool(t, tool)

@@ -24,7 +24,7 @@ func startCServer(t *testing.T) string {
 		if testutil.InCI() {
 			t.Fatalf("missing %s", schemaPath)
 		}
-		t.Skipf("missing %s", schemaPath)
+		testutil.MissingPrerequisite(t, "missing %s", schemaPath)
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "nb.db")

@@ -152,7 +152,7 @@ func TestClusterSmokeC(t *testing.T) {
 	require.Len(t, c.Members, 3)
 	table, column := "Logical_Switch", "name"
 	if c.DBName != "OVN_Northbound" {
-		t.Skip("NB schema not installed")
+		testutil.MissingPrerequisite(t, "NB schema not installed")
 	}
 
 	res, err := ClusterLoad(ctx, c, "c", table, column, 3, 100*time.Millisecond, 400*time.Millisecond)

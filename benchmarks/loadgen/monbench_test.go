@@ -172,7 +172,7 @@ func TestMonitorBenchAgainstC(t *testing.T) {
 		if testutil.InCI() {
 			t.Fatalf("OVN NB schema: %v", err)
 		}
-		t.Skipf("OVN NB schema: %v", err)
+		testutil.MissingPrerequisite(t, "OVN NB schema: %v", err)
 	}
 	_, err := RaiseFDLimit()
 	require.NoError(t, err)

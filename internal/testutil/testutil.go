@@ -31,3 +31,14 @@ func RequireTool(t testing.TB, name string) string {
 	t.Skipf("reference tool %q is not installed; run `make deps`", name)
 	return ""
 }
+
+// MissingPrerequisite skips the test locally when something it needs from
+// the reference packages (a schema, a script, the Python IDL) is absent,
+// and fails it when CI=true, where a missing reference tool is a failure.
+func MissingPrerequisite(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf(format+" (CI=true: run `make deps`)", args...)
+	}
+	t.Skipf(format, args...)
+}
