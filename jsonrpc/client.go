@@ -139,7 +139,7 @@ func (c *clientCodec) ReadHeader(req *rpc2.Request, resp *rpc2.Response) error {
 	if err != nil {
 		return err
 	}
-	v, err := c.dec.decodeValue(raw)
+	v, err := decodeWith(&c.dec, raw)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package jsonrpc
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/fastjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -137,22 +137,17 @@ func (r *reader) next() ([]byte, error) {
 // decodeValue decodes one JSON value with json.Number for numbers.
 func decodeValue(b []byte) (any, error) {
 	var d fastDecoder
-	return d.decodeValue(b)
+	return decodeWith(&d, b)
 }
 
-// decodeValue is decodeValue with d's scratch memory and string cache.
-func (d *fastDecoder) decodeValue(b []byte) (any, error) {
-	if v, ok := d.decode(b); ok {
-		return v, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: %v", errProtocol, err)
-	}
-	if dec.More() {
+// decodeWith is decodeValue with d's scratch memory and string cache.
+func decodeWith(d *fastDecoder, b []byte) (any, error) {
+	v, err := d.DecodeValue(b)
+	if errors.Is(err, fastjson.ErrTrailing) {
 		return nil, fmt.Errorf("%w: trailing data", errProtocol)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errProtocol, err)
 	}
 	return v, nil
 }

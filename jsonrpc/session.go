@@ -490,7 +490,7 @@ func (c *serverCodec) readMessage() (*message, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := c.dec.decodeValue(raw)
+		v, err := decodeWith(&c.dec, raw)
 		if err != nil {
 			return nil, err
 		}

@@ -148,3 +148,52 @@ func (e *Entry) uuidSource() func() schema.UUID {
 		return u
 	}
 }
+
+// batchVersion is the first byte of a batch: several encoded Entries in
+// one Raft log entry (group commit, see batch.go).
+const batchVersion = 2
+
+// encodeBatch lays out encoded Entries as one log entry: byte batchVersion,
+// uvarint count, then each entry as uvarint length + bytes.
+func encodeBatch(entries [][]byte) []byte {
+	size := 1 + binary.MaxVarintLen64
+	for _, e := range entries {
+		size += binary.MaxVarintLen64 + len(e)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, batchVersion)
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = binary.AppendUvarint(b, uint64(len(e)))
+		b = append(b, e...)
+	}
+	return b
+}
+
+// splitBatch returns the encoded Entries of a log entry: those of a batch,
+// or the entry itself when it is a single (version 1) Entry. The parts
+// alias b.
+func splitBatch(b []byte) ([][]byte, error) {
+	if len(b) == 0 || b[0] != batchVersion {
+		return [][]byte{b}, nil
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadEntry
+	}
+	b = b[k:]
+	parts := make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, errBadEntry
+		}
+		parts = append(parts, b[k:k+int(l)])
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, errBadEntry
+	}
+	return parts, nil
+}

@@ -22,8 +22,9 @@ import (
 // length and a JSON object; a connection carries one request at a time,
 // each answered by one response.
 //
-//	apply: follower -> leader, "propose this encoded Entry"; answers the
-//	       FSM reply (null: blocked wait) and the entry's log index.
+//	apply: follower -> leader, "propose this encoded Entry or batch";
+//	       answers the FSM replies as one JSON array, one per
+//	       transaction (null: blocked wait), and the entry's log index.
 //	hello: a joining member asks any member for the cluster id, the
 //	       database name and the schema it needs to start.
 //	join:  a joining member asks the leader to add it as a voter; a
@@ -209,18 +210,20 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 	}
 	switch req.Op {
 	case "apply":
-		reply, idx, err := n.ApplyForwarded(ctx, req.Entry)
+		replies, idx, err := n.ApplyForwarded(ctx, req.Entry)
 		if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
 			return notLeader()
 		}
 		if err != nil {
 			return &Response{Error: err.Error()}
 		}
-		resp := &Response{Index: idx, Reply: json.RawMessage("null")}
-		if reply != nil {
-			resp.Reply = cjson.Marshal(reply)
+		arr := make([]any, len(replies))
+		for i, r := range replies {
+			if r != nil {
+				arr[i] = r
+			}
 		}
-		return resp
+		return &Response{Index: idx, Reply: cjson.Marshal(arr)}
 	case "hello":
 		cid, name, sch := h.Meta()
 		if cid.IsZero() {
@@ -338,8 +341,8 @@ func (c *Client) Close() error {
 }
 
 // Forward implements Forwarder.
-func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) ([]any, uint64, error) {
-	resp, err := c.Call(ctx, string(leader), &Request{Op: "apply", Entry: entry})
+func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) ([][]any, uint64, error) {
+	resp, err := c.Call(ctx, string(leader), &Request{Op: "apply", Entry: data})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -350,14 +353,20 @@ func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, entry 
 	if err != nil {
 		return nil, 0, fmt.Errorf("cluster rpc: reply: %w", err)
 	}
-	if v == nil {
-		return nil, resp.Index, nil
-	}
 	arr, ok := v.([]any)
 	if !ok {
-		return nil, 0, errors.New("cluster rpc: reply is not an array")
+		return nil, 0, errors.New("cluster rpc: replies are not an array")
 	}
-	return arr, resp.Index, nil
+	replies := make([][]any, len(arr))
+	for i, r := range arr {
+		if r == nil {
+			continue
+		}
+		if replies[i], ok = r.([]any); !ok {
+			return nil, 0, errors.New("cluster rpc: reply is not an array")
+		}
+	}
+	return replies, resp.Index, nil
 }
 
 // Hello asks the members at remotes, in turn, for the cluster id, name

@@ -96,10 +96,24 @@ func (f *FSM) setApplied(idx uint64) {
 	f.mu.Unlock()
 }
 
-// Apply implements hraft.FSM.
+// Apply implements hraft.FSM. A single Entry answers *ApplyResult; a
+// batch answers []*ApplyResult, one per Entry in batch order (a batch that
+// cannot be split answers one *ApplyResult with Err, nothing executed).
 func (f *FSM) Apply(l *hraft.Log) any {
 	defer f.setApplied(l.Index)
-	return f.applyEntry(l.Data)
+	if len(l.Data) == 0 || l.Data[0] != batchVersion {
+		return f.applyEntry(l.Data)
+	}
+	parts, err := splitBatch(l.Data)
+	if err != nil {
+		logger().Error("undecodable log entry", "index", l.Index, "err", err)
+		return &ApplyResult{Err: err}
+	}
+	out := make([]*ApplyResult, len(parts))
+	for i, p := range parts {
+		out[i] = f.applyEntry(p)
+	}
+	return out
 }
 
 func (f *FSM) applyEntry(data []byte) *ApplyResult {

@@ -119,7 +119,7 @@ func newCluster(t *testing.T, n int, snapThreshold uint64) *cluster {
 }
 
 // Forward implements Forwarder.
-func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) ([]any, uint64, error) {
+func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) ([][]any, uint64, error) {
 	c.mu.Lock()
 	var n *Node
 	for _, m := range c.members {

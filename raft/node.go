@@ -25,13 +25,14 @@ import (
 // (cmd/ovsdb-server's vlog) receives this package's lines.
 func logger() *slog.Logger { return slog.Default().With("module", "raft") }
 
-// Forwarder sends an encoded Entry to the leader at address leader, which
-// proposes it (Node.ApplyForwarded on the leader) and answers with the
-// FSM's reply and the entry's log index. A nil reply with a nil error means
-// the transaction's "wait" ops were unsatisfied at index (ApplyResult
-// Blocked). Any error makes the caller retry with the same entry.
+// Forwarder sends an encoded Entry or batch of Entries to the leader at
+// address leader, which proposes it (Node.ApplyForwarded on the leader) and
+// answers with the FSM's replies, one per transaction in order, and the
+// log index. A nil reply means that transaction's "wait" ops were
+// unsatisfied at index (ApplyResult Blocked). Any error makes the caller
+// retry with the same data.
 type Forwarder interface {
-	Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) (reply []any, index uint64, err error)
+	Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) (replies [][]any, index uint64, err error)
 }
 
 // Config configures a Node.
@@ -60,6 +61,11 @@ type Config struct {
 	TrailingLogs      uint64
 	// DedupeSize bounds the dedupe table (DefaultDedupeSize if <= 0).
 	DedupeSize int
+	// MaxInFlight bounds the batches of client transactions this member
+	// has proposed and not yet seen committed (DefaultMaxInFlight if
+	// <= 0); transactions arriving meanwhile wait and go into the next
+	// batch (batch.go).
+	MaxInFlight int
 }
 
 // Node is one member of a clustered database.
@@ -70,6 +76,7 @@ type Node struct {
 	closed chan struct{}
 	once   sync.Once
 	store  *raftstore.Store // when opened with OpenStore
+	batch  *batcher
 }
 
 // HraftConfig returns the hashicorp/raft configuration for a member with
@@ -130,6 +137,7 @@ func Open(cfg Config) (*Node, error) {
 		hc.TrailingLogs = cfg.TrailingLogs
 	}
 	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
+	n.batch = newBatcher(n, cfg.MaxInFlight)
 	r, err := hraft.NewRaft(hc, n.fsm, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
 	if err != nil {
 		return nil, err
@@ -223,69 +231,85 @@ func (n *Node) voters() int {
 // ErrShutdown is returned once the node is closed.
 var ErrShutdown = errors.New("raft: member is shut down")
 
-// ApplyForwarded proposes an encoded entry received from another member;
-// the forwarding server calls it on the leader. It fails with
-// hraft.ErrNotLeader when this member is not the leader.
-func (n *Node) ApplyForwarded(ctx context.Context, entry []byte) (reply []any, index uint64, err error) {
+// ApplyForwarded proposes an encoded entry or batch received from another
+// member; the forwarding server calls it on the leader. It answers one
+// reply per transaction, in order (nil: that transaction's "wait" ops were
+// unsatisfied), and fails with hraft.ErrNotLeader when this member is not
+// the leader.
+func (n *Node) ApplyForwarded(ctx context.Context, data []byte) (replies [][]any, index uint64, err error) {
 	if n.raft.State() != hraft.Leader {
 		return nil, 0, hraft.ErrNotLeader
 	}
-	res, idx, err := n.applyLocal(ctx, entry)
+	parts, err := splitBatch(data)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, &decodeError{err}
 	}
-	if res.Blocked {
-		return nil, idx, nil
-	}
-	return res.Reply, idx, nil
+	// Through the leader's own batcher: everything proposed while earlier
+	// batches are in flight, from every member, goes into one log entry.
+	return n.batch.submitAll(ctx, parts)
 }
 
-func (n *Node) applyLocal(ctx context.Context, entry []byte) (*ApplyResult, uint64, error) {
+// applyLocal proposes data on this member (the leader) and waits until it
+// is committed and applied here.
+func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, uint64, error) {
 	timeout := 4 * n.cfg.ElectionTimer
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	f := n.raft.Apply(entry, timeout)
+	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
 		return nil, 0, err
 	}
-	res, _ := f.Response().(*ApplyResult)
-	if res == nil {
+	var results []*ApplyResult
+	switch r := f.Response().(type) {
+	case *ApplyResult:
+		results = []*ApplyResult{r}
+	case []*ApplyResult:
+		results = r
+	}
+	if results == nil {
 		return nil, 0, errors.New("raft: FSM returned no result")
 	}
-	if res.Err != nil {
-		return nil, 0, &decodeError{res.Err}
+	replies := make([][]any, len(results))
+	for i, res := range results {
+		if res.Err != nil {
+			return nil, 0, &decodeError{res.Err}
+		}
+		if !res.Blocked {
+			replies[i] = res.Reply
+		}
 	}
-	return res, f.Index(), nil
+	return replies, f.Index(), nil
 }
 
-// propose gets entry committed, on the leader directly or through the
-// Forwarder, retrying (with the same entry) across leader changes until ctx
-// is done or the node closes.
-func (n *Node) propose(ctx context.Context, entry []byte) (reply []any, blocked bool, index uint64, err error) {
+// propose gets data (an encoded Entry or batch) committed, on the leader
+// directly or through the Forwarder, retrying (with the same data) across
+// leader changes until ctx is done or the node closes. It answers one reply
+// per transaction (nil: blocked in "wait") and the log index.
+func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, index uint64, err error) {
 	backoff := 5 * time.Millisecond
 	for {
 		var perr error
 		if n.raft.State() == hraft.Leader {
-			res, idx, e := n.applyLocal(ctx, entry)
+			r, idx, e := n.applyLocal(ctx, data)
 			if e == nil {
-				return res.Reply, res.Blocked, idx, nil
+				return r, idx, nil
 			}
 			perr = e
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" && n.cfg.Forwarder != nil {
-			r, idx, e := n.cfg.Forwarder.Forward(ctx, addr, entry)
+			r, idx, e := n.cfg.Forwarder.Forward(ctx, addr, data)
 			if e == nil {
-				return r, r == nil, idx, nil
+				return r, idx, nil
 			}
 			perr = e
 		}
 		if perr != nil {
 			if errors.Is(perr, hraft.ErrRaftShutdown) && isClosed(n.closed) {
-				return nil, false, 0, ErrShutdown
+				return nil, 0, ErrShutdown
 			}
 			var de *decodeError
 			if errors.As(perr, &de) {
-				return nil, false, 0, perr
+				return nil, 0, perr
 			}
 			logger().Debug("proposal failed, retrying", "err", perr)
 		}
@@ -293,10 +317,10 @@ func (n *Node) propose(ctx context.Context, entry []byte) (reply []any, blocked 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, false, 0, ctx.Err()
+			return nil, 0, ctx.Err()
 		case <-n.closed:
 			t.Stop()
-			return nil, false, 0, ErrShutdown
+			return nil, 0, ErrShutdown
 		case <-t.C:
 		}
 		backoff = min(2*backoff, n.cfg.ElectionTimer/2)
@@ -378,7 +402,7 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		if err != nil {
 			return clusterError(err)
 		}
-		reply, blocked, idx, err := n.propose(ctx, data)
+		reply, blocked, idx, err := n.batch.submit(ctx, data)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -170,16 +170,18 @@ func TestRetrySameTxnAfterLeaderLoss(t *testing.T) {
 	e := &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: decodeOps(t, `[{"op":"insert","table":"K","row":{"k":"once"}}]`)}
 	data := entryBytes(t, e)
 	ctx := context.Background()
-	reply, blocked, _, err := c.node(li).propose(ctx, data)
+	replies, _, err := c.node(li).propose(ctx, data)
 	require.NoError(t, err)
-	require.False(t, blocked)
+	require.Len(t, replies, 1)
+	reply := replies[0]
+	require.NotNil(t, reply, "not blocked")
 	c.stop(li)
 	other := (li + 1) % 3
 	// The proposer lost the answer and retries the same entry through
 	// another member: the remembered reply, no second row.
-	reply2, _, idx, err := c.node(other).propose(ctx, data)
+	replies2, idx, err := c.node(other).propose(ctx, data)
 	require.NoError(t, err)
-	require.Equal(t, string(cjson.Marshal(reply)), string(cjson.Marshal(reply2)))
+	require.Equal(t, string(cjson.Marshal(reply)), string(cjson.Marshal(replies2[0])))
 	require.True(t, c.node(other).fsm.waitApplied(ctx, nil, idx))
 	require.Equal(t, []string{"once"}, keys(c.node(other).Database()))
 	c.start(li)

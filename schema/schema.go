@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/fastjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -81,6 +82,9 @@ func ParseSchemaBytes(data []byte) (*DatabaseSchema, error) {
 
 // DecodeJSON decodes one JSON value with numbers kept as json.Number.
 func DecodeJSON(data []byte) (any, error) {
+	if v, ok := fastjson.Decode(data); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any

@@ -16,6 +16,7 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/gctune"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/raft"
@@ -98,6 +99,7 @@ func OpenCluster(path string) (*Cluster, error) {
 		c.trans.Close()
 		return fail(err)
 	}
+	gctune.Start()
 	c.mux.SetHandler(&clusterHandler{NodeHandler: raft.NodeHandler{Node: c.node, Meta: c.handlerMeta}, c: c})
 	ch := make(chan hraft.Observation, 64)
 	c.obs = hraft.NewObserver(ch, false, nil)

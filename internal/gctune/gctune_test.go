@@ -1,4 +1,4 @@
-package standalone
+package gctune
 
 import (
 	"os"
@@ -34,7 +34,7 @@ func TestTuneGCAdapts(t *testing.T) {
 	if gogc || limit {
 		t.Skip("GOGC or GOMEMLIMIT is set in the environment: it must be left alone")
 	}
-	tuneGC()
+	Start()
 	// The target follows the live heap after each collection.
 	start := gcCycles.Load()
 	deadline := time.Now().Add(10 * time.Second)

@@ -1,4 +1,4 @@
-package jsonrpc
+package fastjson
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 )
@@ -67,14 +66,14 @@ var fastDecodeCases = []struct {
 func TestFastDecode(t *testing.T) {
 	for _, tc := range fastDecodeCases {
 		t.Run(tc.in, func(t *testing.T) {
-			v, ok := fastDecode([]byte(tc.in))
+			v, ok := Decode([]byte(tc.in))
 			require.Equal(t, tc.wantOK, ok)
 			want, wantErr := slowDecode([]byte(tc.in))
 			if ok {
 				require.NoError(t, wantErr)
 				require.Equal(t, want, v)
 			}
-			got, err := decodeValue([]byte(tc.in))
+			got, err := DecodeValue([]byte(tc.in))
 			if wantErr != nil {
 				require.Error(t, err)
 				return
@@ -83,10 +82,10 @@ func TestFastDecode(t *testing.T) {
 			require.Equal(t, want, got)
 		})
 	}
-	deep := strings.Repeat("[", maxFastDepth+5) + strings.Repeat("]", maxFastDepth+5)
-	_, ok := fastDecode([]byte(deep))
+	deep := strings.Repeat("[", MaxDepth+5) + strings.Repeat("]", MaxDepth+5)
+	_, ok := Decode([]byte(deep))
 	require.False(t, ok, "too deep for the fast path")
-	v, err := decodeValue([]byte(deep))
+	v, err := DecodeValue([]byte(deep))
 	require.NoError(t, err)
 	require.NotNil(t, v)
 }
@@ -97,19 +96,19 @@ func FuzzFastDecode(f *testing.F) {
 		f.Add([]byte(tc.in))
 	}
 	// shared is reused across inputs, as a session's decoder is.
-	var shared fastDecoder
+	var shared Decoder
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, wantErr := slowDecode(data)
-		if v, ok := fastDecode(data); ok {
+		if v, ok := Decode(data); ok {
 			require.NoError(t, wantErr)
 			require.Equal(t, want, v)
 		}
-		got, err := decodeValue(data)
+		got, err := DecodeValue(data)
 		require.Equal(t, wantErr != nil, err != nil)
 		if err == nil {
 			require.Equal(t, want, got)
 		}
-		got, err = shared.decodeValue(data)
+		got, err = shared.DecodeValue(data)
 		require.Equal(t, wantErr != nil, err != nil)
 		if err == nil {
 			require.Equal(t, want, got)
@@ -121,11 +120,11 @@ func FuzzFastDecode(f *testing.F) {
 // decoder: every result must equal encoding/json's, whatever was decoded
 // (or abandoned half-way) before, and the string cache stays bounded.
 func TestDecoderReuse(t *testing.T) {
-	var d fastDecoder
+	var d Decoder
 	for round := 0; round < 2; round++ {
 		for _, tc := range fastDecodeCases {
 			want, wantErr := slowDecode([]byte(tc.in))
-			got, err := d.decodeValue([]byte(tc.in))
+			got, err := d.DecodeValue([]byte(tc.in))
 			require.Equal(t, wantErr != nil, err != nil, tc.in)
 			if err == nil {
 				require.Equal(t, want, got, tc.in)
@@ -140,7 +139,7 @@ func TestDecoderReuse(t *testing.T) {
 
 	// Member names and "table" values are cached, other strings are not.
 	in := []byte(`{"zz_col":"v1","table":"My_Table","x":["My_Other"]}`)
-	v, ok := d.decode(in)
+	v, ok := d.Decode(in)
 	require.True(t, ok)
 	require.Equal(t, map[string]any{"zz_col": "v1", "table": "My_Table", "x": []any{"My_Other"}}, v)
 	require.Contains(t, d.cache, "zz_col")
@@ -161,60 +160,8 @@ func TestDecoderReuse(t *testing.T) {
 	b.WriteString("}")
 	want, err := slowDecode([]byte(b.String()))
 	require.NoError(t, err)
-	got, err := d.decodeValue([]byte(b.String()))
+	got, err := d.DecodeValue([]byte(b.String()))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	require.Len(t, d.cache, maxCached)
-}
-
-// TestReaderFraming splits back-to-back messages read one byte at a time
-// and in one piece, and enforces the size limit.
-func TestReaderFraming(t *testing.T) {
-	in := `  {"a":"}]"}[1,[2]]` + "\n" + `{"b":"x\"{"}{"c":"\\"}`
-	want := []string{`{"a":"}]"}`, `[1,[2]]`, `{"b":"x\"{"}`, `{"c":"\\"}`}
-	for name, r := range map[string]io.Reader{
-		"whole":    strings.NewReader(in),
-		"one-byte": iotest.OneByteReader(strings.NewReader(in)),
-	} {
-		t.Run(name, func(t *testing.T) {
-			rd := newReader(r, 0)
-			for _, w := range want {
-				b, err := rd.next()
-				require.NoError(t, err)
-				require.Equal(t, w, string(b))
-			}
-			_, err := rd.next()
-			require.ErrorIs(t, err, io.EOF)
-		})
-	}
-	rd := newReader(strings.NewReader(`[1,2]{"a":1}`), 5)
-	b, err := rd.next()
-	require.NoError(t, err)
-	require.Equal(t, `[1,2]`, string(b))
-	_, err = rd.next()
-	require.ErrorIs(t, err, errProtocol)
-	_, err = newReader(strings.NewReader(`[1,2`), 0).next()
-	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	_, err = newReader(strings.NewReader(` x`), 0).next()
-	require.ErrorIs(t, err, errProtocol)
-}
-
-// TestNormalizeNumbers checks ids are re-serialised as C does, canonical
-// integers being kept as they are.
-func TestNormalizeNumbers(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"17", "17"},
-		{"-5", "-5"},
-		{"0", "0"},
-		{"-0", "0"},
-		{"1.0", "1"},
-		{"1e2", "100"},
-		{"0.5", "0.5"},
-		{"-9223372036854775808", "-9223372036854775808"},
-	} {
-		got := normalize(json.Number(tc.in))
-		require.Equal(t, json.Number(tc.want), got, tc.in)
-	}
-	require.Equal(t, []any{json.Number("1"), map[string]any{"a": json.Number("2")}},
-		normalize([]any{json.Number("1.0"), map[string]any{"a": json.Number("2e0")}}))
 }

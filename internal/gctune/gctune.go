@@ -1,4 +1,4 @@
-package standalone
+package gctune
 
 import (
 	"os"
@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 )
 
-// The garbage collector target is adapted to the live heap once a database
-// file is opened, unless the user set GOGC or GOMEMLIMIT. The committed
+// The GC target is adapted to the live heap unless the user set GOGC or
+// GOMEMLIMIT. The committed
 // database is a large, long-lived heap that every collection marks again,
 // so a small heap gets a generous target (fewer collections: about a third
 // less CPU under an insert-heavy load), while a large one gets a tight
@@ -47,9 +47,10 @@ func gcPercentFor(live uint64) int {
 	return int(p)
 }
 
-// tuneGC starts adapting the GC target, once per process, unless GOGC or
-// GOMEMLIMIT is set in the environment.
-func tuneGC() {
+// Start starts adapting the GC target, once per process, unless GOGC or
+// GOMEMLIMIT is set in the environment. Servers call it once a database
+// (standalone or clustered) is open.
+func Start() {
 	gcOnce.Do(func() {
 		if _, set := os.LookupEnv("GOGC"); set {
 			return

@@ -1,0 +1,158 @@
+package raft
+
+import (
+	"context"
+	"sync"
+)
+
+// DefaultMaxInFlight is the default number of batches a member keeps
+// proposed and not yet answered. One is best measured on the 3-member
+// benchmark (benchmarks/RESULTS.md): more batches in flight are smaller,
+// and each costs a bbolt commit with two fsyncs on every member.
+const DefaultMaxInFlight = 1
+
+// Batch limits: a batch is closed at whichever comes first.
+const (
+	maxBatchEntries = 1024
+	maxBatchBytes   = 4 << 20
+)
+
+// batcher is the member's group commit. Client transactions (encoded
+// Entries) queue here; while fewer than max batches are in flight, the
+// whole queue is proposed as one batch: one Raft log entry, so one
+// forwarded RPC from a follower, one AppendEntries item and one FSM call,
+// and, because the queue grows while earlier batches are being committed,
+// more transactions per bbolt commit on every member. With no contention a
+// transaction is proposed at once, alone. On the leader, batches forwarded
+// by followers are split into their transactions and queued here too, so
+// one log entry carries what every member received meanwhile.
+//
+// The batch is proposed on the goroutine of the transaction that opened
+// it; when it is committed, the next queued batch (if any) is handed to a
+// new goroutine so that this one can answer its client.
+type batcher struct {
+	n   *Node
+	max int
+
+	mu       sync.Mutex
+	queue    []*waiter
+	inflight int
+}
+
+// waiter is one queued transaction and, once done is closed, its outcome.
+type waiter struct {
+	entry []byte
+	done  chan struct{}
+
+	reply []any
+	index uint64
+	err   error
+}
+
+func newBatcher(n *Node, max int) *batcher {
+	if max <= 0 {
+		max = DefaultMaxInFlight
+	}
+	return &batcher{n: n, max: max}
+}
+
+// submit proposes entry in a batch and waits for its outcome: the reply
+// (nil with blocked when its "wait" ops were unsatisfied), the batch's log
+// index, or the error that ended the batch. When ctx is done first it
+// returns ctx's error; the transaction may still be committed.
+func (b *batcher) submit(ctx context.Context, entry []byte) (reply []any, blocked bool, index uint64, err error) {
+	replies, index, err := b.submitAll(ctx, [][]byte{entry})
+	if err != nil {
+		return nil, false, 0, err
+	}
+	return replies[0], replies[0] == nil, index, nil
+}
+
+// submitAll queues entries (in order, possibly ending up in more than one
+// batch) and waits for all of them: one reply each, and the highest log
+// index among their batches.
+func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]any, index uint64, err error) {
+	ws := make([]*waiter, len(entries))
+	for i, e := range entries {
+		ws[i] = &waiter{entry: e, done: make(chan struct{})}
+	}
+	b.mu.Lock()
+	b.queue = append(b.queue, ws...)
+	var batch []*waiter
+	if b.inflight < b.max {
+		batch = b.takeLocked()
+		b.inflight++
+	}
+	b.mu.Unlock()
+	if batch != nil {
+		b.run(batch)
+	}
+	replies = make([][]any, len(ws))
+	for i, w := range ws {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+		if w.err != nil {
+			return nil, 0, w.err
+		}
+		replies[i] = w.reply
+		index = max(index, w.index)
+	}
+	return replies, index, nil
+}
+
+// takeLocked removes the next batch from the queue.
+func (b *batcher) takeLocked() []*waiter {
+	n, size := 0, 0
+	for n < len(b.queue) && n < maxBatchEntries {
+		size += len(b.queue[n].entry)
+		if n > 0 && size > maxBatchBytes {
+			break
+		}
+		n++
+	}
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	if len(b.queue) == 0 {
+		b.queue = nil
+	}
+	return batch
+}
+
+// run proposes batch, answers its waiters, then either releases the
+// in-flight slot or passes it to the next queued batch on a new goroutine.
+func (b *batcher) run(batch []*waiter) {
+	data := batch[0].entry
+	if len(batch) > 1 {
+		entries := make([][]byte, len(batch))
+		for i, w := range batch {
+			entries[i] = w.entry
+		}
+		data = encodeBatch(entries)
+	}
+	replies, index, err := b.n.propose(context.Background(), data)
+	if err == nil && len(replies) != len(batch) {
+		err = &decodeError{errBadEntry}
+	}
+	for i, w := range batch {
+		if err != nil {
+			w.err = err
+		} else {
+			w.reply, w.index = replies[i], index
+		}
+		close(w.done)
+	}
+	b.mu.Lock()
+	var next []*waiter
+	if len(b.queue) > 0 {
+		next = b.takeLocked()
+	} else {
+		b.inflight--
+	}
+	b.mu.Unlock()
+	if next != nil {
+		go b.run(next)
+	}
+}
