@@ -68,6 +68,9 @@ type Config struct {
 	MaxInFlight int
 }
 
+// logCacheSize is the number of latest log entries kept in memory.
+const logCacheSize = 64
+
 // Node is one member of a clustered database.
 type Node struct {
 	cfg    Config
@@ -138,7 +141,13 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
 	n.batch = newBatcher(n, cfg.MaxInFlight)
-	r, err := hraft.NewRaft(hc, n.fsm, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
+	// The leader reads back every entry it sends to followers: keep the
+	// latest in memory rather than in a bbolt read transaction each.
+	logs, err := hraft.NewLogCache(logCacheSize, cfg.LogStore)
+	if err != nil {
+		return nil, err
+	}
+	r, err := hraft.NewRaft(hc, n.fsm, logs, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
 	if err != nil {
 		return nil, err
 	}
