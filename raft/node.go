@@ -80,6 +80,10 @@ type Node struct {
 	once   sync.Once
 	store  *raftstore.Store // when opened with OpenStore
 	batch  *batcher
+
+	obs      *hraft.Observer
+	leaderMu sync.Mutex
+	leaderCh chan struct{} // closed and replaced at each leader change
 }
 
 // HraftConfig returns the hashicorp/raft configuration for a member with
@@ -152,7 +156,38 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.raft = r
+	n.leaderCh = make(chan struct{})
+	obsCh := make(chan hraft.Observation, 16)
+	n.obs = hraft.NewObserver(obsCh, false, func(o *hraft.Observation) bool {
+		_, ok := o.Data.(hraft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(n.obs)
+	go n.watchLeader(obsCh)
 	return n, nil
+}
+
+// watchLeader wakes the proposals waiting to retry (leaderChanged) on
+// every leader change, until the node closes.
+func (n *Node) watchLeader(ch <-chan hraft.Observation) {
+	for {
+		select {
+		case <-ch:
+			n.leaderMu.Lock()
+			close(n.leaderCh)
+			n.leaderCh = make(chan struct{})
+			n.leaderMu.Unlock()
+		case <-n.closed:
+			return
+		}
+	}
+}
+
+// leaderChanged returns a channel closed at the next leader change.
+func (n *Node) leaderChanged() <-chan struct{} {
+	n.leaderMu.Lock()
+	defer n.leaderMu.Unlock()
+	return n.leaderCh
 }
 
 // OpenStore starts the member stored in st (a raftstore file) on transport
@@ -218,6 +253,7 @@ func (n *Node) Close() error {
 			}
 		}
 		close(n.closed)
+		n.raft.DeregisterObserver(n.obs)
 		err = n.raft.Shutdown().Error()
 	})
 	return err
@@ -296,8 +332,9 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, uint64, er
 // leader changes until ctx is done or the node closes. It answers one reply
 // per transaction (nil: blocked in "wait") and the log index.
 func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, index uint64, err error) {
-	backoff := 5 * time.Millisecond
+	backoff := minRetryBackoff
 	for {
+		changed := n.leaderChanged()
 		var perr error
 		if n.raft.State() == hraft.Leader {
 			r, idx, e := n.applyLocal(ctx, data)
@@ -322,6 +359,9 @@ func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, index
 			}
 			logger().Debug("proposal failed, retrying", "err", perr)
 		}
+		// Retry after a backoff, or at once when the leader changes: the
+		// batch being retried holds back every transaction queued behind
+		// it (batch.go), so it must not sleep through a new leader.
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -330,11 +370,22 @@ func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, index
 		case <-n.closed:
 			t.Stop()
 			return nil, 0, ErrShutdown
+		case <-changed:
+			t.Stop()
+			backoff = minRetryBackoff
+			continue
 		case <-t.C:
 		}
-		backoff = min(2*backoff, n.cfg.ElectionTimer/2)
+		backoff = min(2*backoff, maxRetryBackoff, n.cfg.ElectionTimer/2)
 	}
 }
+
+// Bounds of the wait between two attempts of a proposal that failed with
+// the same leader (or none) known.
+const (
+	minRetryBackoff = 5 * time.Millisecond
+	maxRetryBackoff = 100 * time.Millisecond
+)
 
 type decodeError struct{ error }
 
