@@ -2,8 +2,11 @@
 // by hashicorp/raft among the members of a cluster.
 //
 // Each Raft log entry is one client transaction (Entry: transaction id,
-// database name, operations, UUID seed, held asserted locks, time). Every
-// member's FSM executes committed entries with the engine
+// database name, operations, UUID seed, held asserted locks, time) or a
+// batch of them: a member proposes everything its clients sent while its
+// previous batch was being committed as one entry (group commit, batch.go),
+// and the leader re-batches batches forwarded by followers. Every
+// member's FSM executes committed transactions in order with the engine
 // (ovsdb.Database.TransactOnce with a deterministic UUID source), so all
 // members reach the same state; the FSM remembers recent transaction ids
 // and answers a retried id with the old reply instead of executing it

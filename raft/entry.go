@@ -13,7 +13,8 @@ import (
 // entryVersion is the first byte of every encoded Entry.
 const entryVersion = 1
 
-// Entry is one replicated client transaction (one Raft log entry).
+// Entry is one replicated client transaction: a Raft log entry on its own
+// or one part of a batch (encodeBatch).
 //
 // Encoding (version 1): byte version, TxnID (16 bytes), Seed (16 bytes),
 // TimeMS and ElapsedMS (uvarint each), DB (uvarint length + bytes), Locks
