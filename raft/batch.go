@@ -45,7 +45,7 @@ type waiter struct {
 	done  chan struct{}
 
 	reply []any
-	index uint64
+	pos   Position
 	err   error
 }
 
@@ -58,20 +58,20 @@ func newBatcher(n *Node, max int) *batcher {
 
 // submit proposes entry in a batch and waits for its outcome: the reply
 // (nil with blocked when its "wait" ops were unsatisfied), the batch's log
-// index, or the error that ended the batch. When ctx is done first it
+// position, or the error that ended the batch. When ctx is done first it
 // returns ctx's error; the transaction may still be committed.
-func (b *batcher) submit(ctx context.Context, entry []byte) (reply []any, blocked bool, index uint64, err error) {
-	replies, index, err := b.submitAll(ctx, [][]byte{entry})
+func (b *batcher) submit(ctx context.Context, entry []byte) (reply []any, blocked bool, pos Position, err error) {
+	replies, pos, err := b.submitAll(ctx, [][]byte{entry})
 	if err != nil {
-		return nil, false, 0, err
+		return nil, false, Position{}, err
 	}
-	return replies[0], replies[0] == nil, index, nil
+	return replies[0], replies[0] == nil, pos, nil
 }
 
 // submitAll queues entries (in order, possibly ending up in more than one
-// batch) and waits for all of them: one reply each, and the highest log
-// index among their batches.
-func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]any, index uint64, err error) {
+// batch) and waits for all of them: one reply each, and the position of
+// the last of their batches.
+func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]any, pos Position, err error) {
 	ws := make([]*waiter, len(entries))
 	for i, e := range entries {
 		ws[i] = &waiter{entry: e, done: make(chan struct{})}
@@ -92,15 +92,17 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 		select {
 		case <-w.done:
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			return nil, Position{}, ctx.Err()
 		}
 		if w.err != nil {
-			return nil, 0, w.err
+			return nil, Position{}, w.err
 		}
 		replies[i] = w.reply
-		index = max(index, w.index)
+		if w.pos.Index > pos.Index {
+			pos = w.pos
+		}
 	}
-	return replies, index, nil
+	return replies, pos, nil
 }
 
 // takeLocked removes the next batch from the queue.
@@ -132,7 +134,7 @@ func (b *batcher) run(batch []*waiter) {
 		}
 		data = encodeBatch(entries)
 	}
-	replies, index, err := b.n.propose(context.Background(), data)
+	replies, pos, err := b.n.propose(context.Background(), data)
 	if err == nil && len(replies) != len(batch) {
 		err = &decodeError{errBadEntry}
 	}
@@ -140,7 +142,7 @@ func (b *batcher) run(batch []*waiter) {
 		if err != nil {
 			w.err = err
 		} else {
-			w.reply, w.index = replies[i], index
+			w.reply, w.pos = replies[i], pos
 		}
 		close(w.done)
 	}

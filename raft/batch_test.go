@@ -179,3 +179,46 @@ func FuzzApplyEntry(f *testing.F) {
 		require.Equal(t, uint64(1), fsm.AppliedIndex())
 	})
 }
+
+// TestFSMCatchUp: a follower applies committed entries it holds as soon as
+// the leader's answer names them (index and term), and hashicorp/raft's
+// later Apply of the same entries changes nothing.
+func TestFSMCatchUp(t *testing.T) {
+	logs := hraft.NewInmemStore()
+	put := func(i, term uint64, typ hraft.LogType, key string) *hraft.Log {
+		l := &hraft.Log{Index: i, Term: term, Type: typ}
+		if typ == hraft.LogCommand {
+			l.Data = entryBytes(t, &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: insertOps(t, key)})
+		}
+		require.NoError(t, logs.StoreLog(l))
+		return l
+	}
+	l1 := put(1, 2, hraft.LogCommand, "a")
+	put(2, 2, hraft.LogNoop, "")
+	l3 := put(3, 2, hraft.LogCommand, "b")
+	l4 := put(4, 3, hraft.LogCommand, "c")
+
+	f := NewFSM(testSchema(t), 0)
+	f.catchUp(logs, Position{Index: 3, Term: 3}) // term differs: not the leader's entry
+	require.Zero(t, f.AppliedIndex())
+	f.catchUp(logs, Position{Index: 9, Term: 3}) // not held here
+	require.Zero(t, f.AppliedIndex())
+	f.catchUp(logs, Position{Index: 3}) // no term: unknown
+	require.Zero(t, f.AppliedIndex())
+
+	f.catchUp(logs, Position{Index: 3, Term: 2})
+	require.Equal(t, uint64(3), f.AppliedIndex())
+	require.Equal(t, []string{"a", "b"}, keys(f.Database()))
+	// hashicorp/raft applies them later: skipped.
+	for _, l := range []*hraft.Log{l1, l3} {
+		r := f.Apply(l).(*ApplyResult)
+		require.ErrorIs(t, r.Err, errAlreadyApplied)
+	}
+	require.Equal(t, []string{"a", "b"}, keys(f.Database()))
+	// The next entry goes through Apply as usual.
+	r, ok := f.Apply(l4).(*ApplyResult)
+	require.True(t, ok)
+	require.NoError(t, r.Err)
+	require.Equal(t, []string{"a", "b", "c"}, keys(f.Database()))
+	require.Equal(t, uint64(4), f.AppliedIndex())
+}

@@ -48,6 +48,7 @@ type Request struct {
 type Response struct {
 	Reply     json.RawMessage `json:"reply,omitempty"`
 	Index     uint64          `json:"index,omitempty"`
+	Term      uint64          `json:"term,omitempty"` // of the entry at Index
 	Error     string          `json:"error,omitempty"`
 	NotLeader bool            `json:"not_leader,omitempty"`
 	Leader    string          `json:"leader,omitempty"`    // leader's address, when known
@@ -68,8 +69,9 @@ type Handler interface {
 const maxFrame = 1 << 30
 
 // frameApply starts the payload of a binary "apply" frame: the request is
-// the encoded Entry after this byte; a successful answer is this byte, the
-// log index (8 bytes big-endian) and the reply's JSON. JSON frames start
+// the encoded Entry or batch after this byte; a successful answer is this
+// byte, the log index and the entry's term (8 bytes big-endian each) and
+// the replies' JSON. JSON frames start
 // with '{', so the two never mix up. Binary frames save the base64 and JSON
 // passes over the entry on the hot path of every forwarded write.
 const frameApply = 'A'
@@ -107,9 +109,10 @@ func writeRequest(w io.Writer, req *Request) error {
 // frame when the request came as one.
 func writeResponse(w io.Writer, binaryApply bool, resp *Response) error {
 	if binaryApply && resp.Error == "" && !resp.NotLeader {
-		var head [9]byte
+		var head [17]byte
 		head[0] = frameApply
 		binary.BigEndian.PutUint64(head[1:], resp.Index)
+		binary.BigEndian.PutUint64(head[9:], resp.Term)
 		reply := []byte(resp.Reply)
 		if reply == nil {
 			reply = []byte("null")
@@ -158,10 +161,11 @@ func readResponse(r io.Reader) (*Response, error) {
 		return nil, err
 	}
 	if len(b) > 0 && b[0] == frameApply {
-		if len(b) < 9 {
+		if len(b) < 17 {
 			return nil, errors.New("cluster rpc: truncated apply answer")
 		}
-		return &Response{Index: binary.BigEndian.Uint64(b[1:9]), Reply: json.RawMessage(b[9:])}, nil
+		return &Response{Index: binary.BigEndian.Uint64(b[1:9]), Term: binary.BigEndian.Uint64(b[9:17]),
+			Reply: json.RawMessage(b[17:])}, nil
 	}
 	resp := &Response{}
 	if err := json.Unmarshal(b, resp); err != nil {
@@ -210,7 +214,7 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 	}
 	switch req.Op {
 	case "apply":
-		replies, idx, err := n.ApplyForwarded(ctx, req.Entry)
+		replies, pos, err := n.ApplyForwarded(ctx, req.Entry)
 		if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
 			return notLeader()
 		}
@@ -223,7 +227,7 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 				arr[i] = r
 			}
 		}
-		return &Response{Index: idx, Reply: cjson.Marshal(arr)}
+		return &Response{Index: pos.Index, Term: pos.Term, Reply: cjson.Marshal(arr)}
 	case "hello":
 		cid, name, sch := h.Meta()
 		if cid.IsZero() {
@@ -341,21 +345,21 @@ func (c *Client) Close() error {
 }
 
 // Forward implements Forwarder.
-func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) ([][]any, uint64, error) {
+func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) ([][]any, Position, error) {
 	resp, err := c.Call(ctx, string(leader), &Request{Op: "apply", Entry: data})
 	if err != nil {
-		return nil, 0, err
+		return nil, Position{}, err
 	}
 	if resp.Error != "" {
-		return nil, 0, errors.New(resp.Error)
+		return nil, Position{}, errors.New(resp.Error)
 	}
 	v, err := schema.DecodeJSON(resp.Reply)
 	if err != nil {
-		return nil, 0, fmt.Errorf("cluster rpc: reply: %w", err)
+		return nil, Position{}, fmt.Errorf("cluster rpc: reply: %w", err)
 	}
 	arr, ok := v.([]any)
 	if !ok {
-		return nil, 0, errors.New("cluster rpc: replies are not an array")
+		return nil, Position{}, errors.New("cluster rpc: replies are not an array")
 	}
 	replies := make([][]any, len(arr))
 	for i, r := range arr {
@@ -363,10 +367,10 @@ func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data [
 			continue
 		}
 		if replies[i], ok = r.([]any); !ok {
-			return nil, 0, errors.New("cluster rpc: reply is not an array")
+			return nil, Position{}, errors.New("cluster rpc: reply is not an array")
 		}
 	}
-	return replies, resp.Index, nil
+	return replies, Position{Index: resp.Index, Term: resp.Term}, nil
 }
 
 // Hello asks the members at remotes, in turn, for the cluster id, name

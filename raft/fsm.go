@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -40,6 +41,10 @@ type ApplyResult struct {
 // executes every committed entry with the engine, deterministically.
 type FSM struct {
 	db *ovsdb.Database
+
+	// applyMu serialises Apply (hashicorp/raft's FSM goroutine), catchUp
+	// (client goroutines on a follower), Snapshot's copy and Restore.
+	applyMu sync.Mutex
 
 	mu      sync.Mutex
 	applied uint64
@@ -100,6 +105,20 @@ func (f *FSM) setApplied(idx uint64) {
 // batch answers []*ApplyResult, one per Entry in batch order (a batch that
 // cannot be split answers one *ApplyResult with Err, nothing executed).
 func (f *FSM) Apply(l *hraft.Log) any {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if l.Index <= f.AppliedIndex() {
+		// Applied already by catchUp. Only committed entries of earlier
+		// leaders get here (never one a future of this leader waits for).
+		return &ApplyResult{Err: errAlreadyApplied}
+	}
+	return f.applyLocked(l)
+}
+
+var errAlreadyApplied = errors.New("raft: entry applied already")
+
+// applyLocked applies one log entry; applyMu is held.
+func (f *FSM) applyLocked(l *hraft.Log) any {
 	defer f.setApplied(l.Index)
 	if len(l.Data) == 0 || l.Data[0] != batchVersion {
 		return f.applyEntry(l.Data)
@@ -154,6 +173,49 @@ func (f *FSM) applyEntry(data []byte) *ApplyResult {
 	return &ApplyResult{Reply: res}
 }
 
+// maxCatchUp bounds the entries catchUp applies at once; a member further
+// behind leaves them to hashicorp/raft.
+const maxCatchUp = 256
+
+// catchUp applies, now, the committed entries up to pos that this member
+// holds and has not applied yet. A follower calls it when the leader has
+// answered its forwarded write with pos: it would otherwise learn that pos
+// is committed only from the leader's next AppendEntries, after storing
+// the entries that come with it. Safe because an entry with pos's index
+// and term in the local log means the local log equals the leader's up to
+// pos (Raft's log matching property), and pos is committed; hashicorp/raft
+// later offers the same entries to Apply, which skips them. Nothing is
+// done when the local entry at pos.Index is missing or of another term.
+func (f *FSM) catchUp(logs hraft.LogStore, pos Position) {
+	if pos.Term == 0 || f.AppliedIndex() >= pos.Index {
+		return
+	}
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	first := f.AppliedIndex() + 1
+	if first > pos.Index || pos.Index-first >= maxCatchUp {
+		return
+	}
+	var last hraft.Log
+	if logs.GetLog(pos.Index, &last) != nil || last.Term != pos.Term {
+		return
+	}
+	for i := first; i <= pos.Index; i++ {
+		l := &last
+		if i < pos.Index {
+			l = new(hraft.Log)
+			if logs.GetLog(i, l) != nil {
+				return
+			}
+		}
+		if l.Type == hraft.LogCommand {
+			f.applyLocked(l)
+		} else {
+			f.setApplied(i) // configuration, no-op, barrier: nothing for the FSM
+		}
+	}
+}
+
 // snapshotVersion is the "version" member of snapshot files.
 const snapshotVersion = 1
 
@@ -161,6 +223,8 @@ const snapshotVersion = 1
 // immutable rows) under the engine's read lock; Persist serialises them.
 func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
 	s := &fsmSnapshot{schema: f.db.Schema()}
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	f.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
 		s.tables = make(map[string]map[schema.UUID]*ovsdb.Row, len(tables))
 		for name, rows := range tables {
@@ -268,6 +332,8 @@ type snapshotFile struct {
 // ordinary commit) and reloads the dedupe table.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	var sf snapshotFile
 	if err := json.NewDecoder(bufio.NewReaderSize(rc, 1<<16)).Decode(&sf); err != nil {
 		return fmt.Errorf("raft snapshot: %w", err)

@@ -119,7 +119,7 @@ func newCluster(t *testing.T, n int, snapThreshold uint64) *cluster {
 }
 
 // Forward implements Forwarder.
-func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) ([][]any, uint64, error) {
+func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry []byte) ([][]any, Position, error) {
 	c.mu.Lock()
 	var n *Node
 	for _, m := range c.members {
@@ -129,7 +129,7 @@ func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry
 	}
 	c.mu.Unlock()
 	if n == nil {
-		return nil, 0, errors.New("leader unreachable")
+		return nil, Position{}, errors.New("leader unreachable")
 	}
 	return n.ApplyForwarded(ctx, entry)
 }

@@ -154,7 +154,7 @@ func TestClientRequests(t *testing.T) {
 		case "join":
 			return &Response{LeaderID: "L", ClusterID: req.ID}
 		case "apply":
-			return &Response{Index: 7, Reply: []byte(`[[{"count":1}],null]`)}
+			return &Response{Index: 7, Term: 3, Reply: []byte(`[[{"count":1}],null]`)}
 		}
 		return &Response{Error: "unexpected " + req.Op}
 	}))
@@ -173,7 +173,7 @@ func TestClientRequests(t *testing.T) {
 
 	reply, idx, err := cli.Forward(ctx, leader.Address(), []byte{1})
 	require.NoError(t, err)
-	require.Equal(t, uint64(7), idx)
+	require.Equal(t, Position{Index: 7, Term: 3}, idx)
 	require.Len(t, reply, 2, "one reply per transaction")
 	require.Len(t, reply[0], 1)
 	require.Nil(t, reply[1], "null: blocked")

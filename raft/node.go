@@ -28,11 +28,18 @@ func logger() *slog.Logger { return slog.Default().With("module", "raft") }
 // Forwarder sends an encoded Entry or batch of Entries to the leader at
 // address leader, which proposes it (Node.ApplyForwarded on the leader) and
 // answers with the FSM's replies, one per transaction in order, and the
-// log index. A nil reply means that transaction's "wait" ops were
+// entry's Position. A nil reply means that transaction's "wait" ops were
 // unsatisfied at index (ApplyResult Blocked). Any error makes the caller
 // retry with the same data.
 type Forwarder interface {
-	Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) (replies [][]any, index uint64, err error)
+	Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) (replies [][]any, pos Position, err error)
+}
+
+// Position identifies a committed log entry: its index and the term in
+// which it was appended. A member that holds an entry with the same index
+// and term holds the same log up to it (Raft's log matching property).
+type Position struct {
+	Index, Term uint64
 }
 
 // Config configures a Node.
@@ -80,6 +87,7 @@ type Node struct {
 	once   sync.Once
 	store  *raftstore.Store // when opened with OpenStore
 	batch  *batcher
+	logs   *hraft.LogCache // the log store hashicorp/raft writes through
 
 	obs      *hraft.Observer
 	leaderMu sync.Mutex
@@ -147,11 +155,12 @@ func Open(cfg Config) (*Node, error) {
 	n.batch = newBatcher(n, cfg.MaxInFlight)
 	// The leader reads back every entry it sends to followers: keep the
 	// latest in memory rather than in a bbolt read transaction each.
-	logs, err := hraft.NewLogCache(logCacheSize, cfg.LogStore)
+	var err error
+	n.logs, err = hraft.NewLogCache(logCacheSize, cfg.LogStore)
 	if err != nil {
 		return nil, err
 	}
-	r, err := hraft.NewRaft(hc, n.fsm, logs, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
+	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
 	if err != nil {
 		return nil, err
 	}
@@ -281,13 +290,13 @@ var ErrShutdown = errors.New("raft: member is shut down")
 // reply per transaction, in order (nil: that transaction's "wait" ops were
 // unsatisfied), and fails with hraft.ErrNotLeader when this member is not
 // the leader.
-func (n *Node) ApplyForwarded(ctx context.Context, data []byte) (replies [][]any, index uint64, err error) {
+func (n *Node) ApplyForwarded(ctx context.Context, data []byte) (replies [][]any, pos Position, err error) {
 	if n.raft.State() != hraft.Leader {
-		return nil, 0, hraft.ErrNotLeader
+		return nil, Position{}, hraft.ErrNotLeader
 	}
 	parts, err := splitBatch(data)
 	if err != nil {
-		return nil, 0, &decodeError{err}
+		return nil, Position{}, &decodeError{err}
 	}
 	// Through the leader's own batcher: everything proposed while earlier
 	// batches are in flight, from every member, goes into one log entry.
@@ -296,14 +305,14 @@ func (n *Node) ApplyForwarded(ctx context.Context, data []byte) (replies [][]any
 
 // applyLocal proposes data on this member (the leader) and waits until it
 // is committed and applied here.
-func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, uint64, error) {
+func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, Position, error) {
 	timeout := 4 * n.cfg.ElectionTimer
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
 	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
-		return nil, 0, err
+		return nil, Position{}, err
 	}
 	var results []*ApplyResult
 	switch r := f.Response().(type) {
@@ -313,49 +322,54 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, uint64, er
 		results = r
 	}
 	if results == nil {
-		return nil, 0, errors.New("raft: FSM returned no result")
+		return nil, Position{}, errors.New("raft: FSM returned no result")
 	}
 	replies := make([][]any, len(results))
 	for i, res := range results {
 		if res.Err != nil {
-			return nil, 0, &decodeError{res.Err}
+			return nil, Position{}, &decodeError{res.Err}
 		}
 		if !res.Blocked {
 			replies[i] = res.Reply
 		}
 	}
-	return replies, f.Index(), nil
+	pos := Position{Index: f.Index()}
+	var l hraft.Log
+	if n.logs.GetLog(pos.Index, &l) == nil { // from the log cache
+		pos.Term = l.Term
+	}
+	return replies, pos, nil
 }
 
 // propose gets data (an encoded Entry or batch) committed, on the leader
 // directly or through the Forwarder, retrying (with the same data) across
 // leader changes until ctx is done or the node closes. It answers one reply
 // per transaction (nil: blocked in "wait") and the log index.
-func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, index uint64, err error) {
+func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, pos Position, err error) {
 	backoff := minRetryBackoff
 	for {
 		changed := n.leaderChanged()
 		var perr error
 		if n.raft.State() == hraft.Leader {
-			r, idx, e := n.applyLocal(ctx, data)
+			r, p, e := n.applyLocal(ctx, data)
 			if e == nil {
-				return r, idx, nil
+				return r, p, nil
 			}
 			perr = e
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" && n.cfg.Forwarder != nil {
-			r, idx, e := n.cfg.Forwarder.Forward(ctx, addr, data)
+			r, p, e := n.cfg.Forwarder.Forward(ctx, addr, data)
 			if e == nil {
-				return r, idx, nil
+				return r, p, nil
 			}
 			perr = e
 		}
 		if perr != nil {
 			if errors.Is(perr, hraft.ErrRaftShutdown) && isClosed(n.closed) {
-				return nil, 0, ErrShutdown
+				return nil, Position{}, ErrShutdown
 			}
 			var de *decodeError
 			if errors.As(perr, &de) {
-				return nil, 0, perr
+				return nil, Position{}, perr
 			}
 			logger().Debug("proposal failed, retrying", "err", perr)
 		}
@@ -366,10 +380,10 @@ func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, index
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, 0, ctx.Err()
+			return nil, Position{}, ctx.Err()
 		case <-n.closed:
 			t.Stop()
-			return nil, 0, ErrShutdown
+			return nil, Position{}, ErrShutdown
 		case <-changed:
 			t.Stop()
 			backoff = minRetryBackoff
@@ -462,12 +476,18 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		if err != nil {
 			return clusterError(err)
 		}
-		reply, blocked, idx, err := n.batch.submit(ctx, data)
+		reply, blocked, pos, err := n.batch.submit(ctx, data)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return clusterError(err)
+		}
+		idx := pos.Index
+		if n.raft.State() != hraft.Leader {
+			// Apply the committed entry here now rather than after the
+			// leader's next AppendEntries (see FSM.catchUp).
+			n.fsm.catchUp(n.logs, pos)
 		}
 		if !n.fsm.waitApplied(ctx, n.closed, idx) {
 			if ctx.Err() != nil {

@@ -179,10 +179,10 @@ func TestRetrySameTxnAfterLeaderLoss(t *testing.T) {
 	other := (li + 1) % 3
 	// The proposer lost the answer and retries the same entry through
 	// another member: the remembered reply, no second row.
-	replies2, idx, err := c.node(other).propose(ctx, data)
+	replies2, pos, err := c.node(other).propose(ctx, data)
 	require.NoError(t, err)
 	require.Equal(t, string(cjson.Marshal(reply)), string(cjson.Marshal(replies2[0])))
-	require.True(t, c.node(other).fsm.waitApplied(ctx, nil, idx))
+	require.True(t, c.node(other).fsm.waitApplied(ctx, nil, pos.Index))
 	require.Equal(t, []string{"once"}, keys(c.node(other).Database()))
 	c.start(li)
 	c.converge()
