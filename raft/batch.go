@@ -3,13 +3,23 @@ package raft
 import (
 	"context"
 	"sync"
+
+	hraft "github.com/hashicorp/raft"
 )
 
-// DefaultMaxInFlight is the default number of batches a member keeps
+// DefaultMaxInFlight is the default number of batches the leader keeps
 // proposed and not yet answered. One is best measured on the 3-member
 // benchmark (benchmarks/RESULTS.md): more batches in flight are smaller,
 // and each costs a bbolt commit with two fsyncs on every member.
 const DefaultMaxInFlight = 1
+
+// DefaultMaxForwardInFlight is the default number of batches a follower
+// keeps forwarded and not yet answered. The leader re-batches what it
+// receives, so a follower forwards at once rather than waiting for its
+// previous batch (which would add a whole leader round to its clients'
+// latency: measured 11 ms against 7 ms for 32 clients); batching starts
+// only past this many forwards in flight.
+const DefaultMaxForwardInFlight = 16
 
 // Batch limits: a batch is closed at whichever comes first.
 const (
@@ -18,7 +28,7 @@ const (
 )
 
 // batcher is the member's group commit. Client transactions (encoded
-// Entries) queue here; while fewer than max batches are in flight, the
+// Entries) queue here; while fewer than limit() batches are in flight, the
 // whole queue is proposed as one batch: one Raft log entry, so one
 // forwarded RPC from a follower, one AppendEntries item and one FSM call,
 // and, because the queue grows while earlier batches are being committed,
@@ -31,8 +41,9 @@ const (
 // it; when it is committed, the next queued batch (if any) is handed to a
 // new goroutine so that this one can answer its client.
 type batcher struct {
-	n   *Node
-	max int
+	n          *Node
+	max        int // in flight while leading
+	maxForward int // in flight while following
 
 	mu       sync.Mutex
 	queue    []*waiter
@@ -49,11 +60,22 @@ type waiter struct {
 	err   error
 }
 
-func newBatcher(n *Node, max int) *batcher {
+func newBatcher(n *Node, max, maxForward int) *batcher {
 	if max <= 0 {
 		max = DefaultMaxInFlight
 	}
-	return &batcher{n: n, max: max}
+	if maxForward <= 0 {
+		maxForward = DefaultMaxForwardInFlight
+	}
+	return &batcher{n: n, max: max, maxForward: maxForward}
+}
+
+// limit is the number of batches allowed in flight in the member's role.
+func (b *batcher) limit() int {
+	if b.n.raft != nil && b.n.raft.State() != hraft.Leader {
+		return b.maxForward
+	}
+	return b.max
 }
 
 // submit proposes entry in a batch and waits for its outcome: the reply
@@ -79,7 +101,7 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 	b.mu.Lock()
 	b.queue = append(b.queue, ws...)
 	var batch []*waiter
-	if b.inflight < b.max {
+	if b.inflight < b.limit() {
 		batch = b.takeLocked()
 		b.inflight++
 	}
@@ -148,7 +170,7 @@ func (b *batcher) run(batch []*waiter) {
 	}
 	b.mu.Lock()
 	var next []*waiter
-	if len(b.queue) > 0 {
+	if len(b.queue) > 0 && b.inflight <= b.limit() {
 		next = b.takeLocked()
 	} else {
 		b.inflight--

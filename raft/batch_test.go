@@ -94,6 +94,7 @@ func holdSlot(t *testing.T, b *batcher) (release func(want int)) {
 // TestBatcherGroupsTransactions: transactions received on the leader and
 // forwarded by a follower while a batch is in flight are committed as one
 // log entry, each with its own reply, applied once on every member.
+// (TestFollowerBatches covers a follower's own batching.)
 func TestBatcherGroupsTransactions(t *testing.T) {
 	c := newCluster(t, 3, 0)
 	li := c.leader()
@@ -118,14 +119,9 @@ func TestBatcherGroupsTransactions(t *testing.T) {
 			replies[i] = n.Transact(ctx, insertOps(t, fmt.Sprintf("k%02d", i)), ovsdb.TransactOptions{})
 		}()
 	}
-	// The follower forwards its first transaction (alone: its own batch
-	// is in flight until the leader answers) and queues the other three.
-	eventually(t, "follower queue", func() bool {
-		fol.batch.mu.Lock()
-		defer fol.batch.mu.Unlock()
-		return len(fol.batch.queue) == onFollower-1
-	})
-	release(onLeader + 1)
+	// The follower forwards each transaction at once (fewer than
+	// MaxForwardInFlight in flight); they all queue on the leader.
+	release(onLeader + onFollower)
 	wg.Wait()
 	end := leader.Raft().LastIndex()
 
@@ -138,9 +134,8 @@ func TestBatcherGroupsTransactions(t *testing.T) {
 		uuids[id] = true
 	}
 	c.converge()
-	// Two log entries for ten transactions: the leader's six with the
-	// follower's first, then the follower's other three.
-	require.Equal(t, start+2, end)
+	// One log entry for the ten transactions.
+	require.Equal(t, start+1, end)
 	want := []string{}
 	for i := range onLeader + onFollower {
 		want = append(want, fmt.Sprintf("k%02d", i))
@@ -221,4 +216,43 @@ func TestFSMCatchUp(t *testing.T) {
 	require.NoError(t, r.Err)
 	require.Equal(t, []string{"a", "b", "c"}, keys(f.Database()))
 	require.Equal(t, uint64(4), f.AppliedIndex())
+}
+
+// TestFollowerBatches: a follower with its forwards in flight at the limit
+// queues further transactions and forwards them as one batch.
+func TestFollowerBatches(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	li := c.leader()
+	leader, fol := c.node(li), c.node((li+1)%3)
+	c.converge()
+	fol.batch.maxForward = 1
+	release := holdSlot(t, leader.batch)
+	const n = 5
+	var wg sync.WaitGroup
+	replies := make([][]any, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			replies[i] = fol.Transact(ctx, insertOps(t, fmt.Sprintf("f%d", i)), ovsdb.TransactOptions{})
+		}()
+	}
+	// One forwarded (waiting on the leader), four queued on the follower.
+	eventually(t, "follower queue", func() bool {
+		fol.batch.mu.Lock()
+		defer fol.batch.mu.Unlock()
+		return len(fol.batch.queue) == n-1
+	})
+	start := leader.Raft().LastIndex()
+	release(1)
+	wg.Wait()
+	// The first alone, then the other four as one forwarded batch.
+	require.Equal(t, start+2, leader.Raft().LastIndex())
+	for i, r := range replies {
+		require.Len(t, r, 2, "transaction %d: %v", i, r)
+	}
+	c.converge()
+	require.Equal(t, "f0,f1,f2,f3,f4", strings.Join(keys(leader.Database()), ","))
 }

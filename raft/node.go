@@ -68,11 +68,12 @@ type Config struct {
 	TrailingLogs      uint64
 	// DedupeSize bounds the dedupe table (DefaultDedupeSize if <= 0).
 	DedupeSize int
-	// MaxInFlight bounds the batches of client transactions this member
-	// has proposed and not yet seen committed (DefaultMaxInFlight if
-	// <= 0); transactions arriving meanwhile wait and go into the next
-	// batch (batch.go).
-	MaxInFlight int
+	// MaxInFlight bounds the batches of client transactions the member
+	// has proposed as leader and not yet seen committed
+	// (DefaultMaxInFlight if <= 0); transactions arriving meanwhile wait
+	// and go into the next batch (batch.go). MaxForwardInFlight is the
+	// same bound while following (DefaultMaxForwardInFlight if <= 0).
+	MaxInFlight, MaxForwardInFlight int
 }
 
 // logCacheSize is the number of latest log entries kept in memory.
@@ -152,7 +153,7 @@ func Open(cfg Config) (*Node, error) {
 		hc.TrailingLogs = cfg.TrailingLogs
 	}
 	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
-	n.batch = newBatcher(n, cfg.MaxInFlight)
+	n.batch = newBatcher(n, cfg.MaxInFlight, cfg.MaxForwardInFlight)
 	// The leader reads back every entry it sends to followers: keep the
 	// latest in memory rather than in a bbolt read transaction each.
 	var err error
