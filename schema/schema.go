@@ -1,8 +1,7 @@
 package schema
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"math"
 	"regexp"
 	"sort"
@@ -82,19 +81,11 @@ func ParseSchemaBytes(data []byte) (*DatabaseSchema, error) {
 
 // DecodeJSON decodes one JSON value with numbers kept as json.Number.
 func DecodeJSON(data []byte) (any, error) {
-	if v, ok := fastjson.Decode(data); ok {
-		return v, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
+	v, err := fastjson.DecodeValue(data)
+	if errors.Is(err, fastjson.ErrTrailing) {
 		return nil, errTrailing
 	}
-	return v, nil
+	return v, err
 }
 
 type trailingError struct{}
