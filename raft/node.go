@@ -345,7 +345,7 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, Position, 
 // propose gets data (an encoded Entry or batch) committed, on the leader
 // directly or through the Forwarder, retrying (with the same data) across
 // leader changes until ctx is done or the node closes. It answers one reply
-// per transaction (nil: blocked in "wait") and the log index.
+// per transaction (nil: blocked in "wait") and the entry's position.
 func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, pos Position, err error) {
 	backoff := minRetryBackoff
 	for {
