@@ -316,6 +316,8 @@ type normalizer struct {
 	sym     map[string]string // uuid -> "<uN>"
 	rev     []string          // N-1 -> uuid
 	literal map[string]bool
+	// versions lists, per row symbol, the distinct _version UUIDs seen.
+	versions map[string][]string
 }
 
 func newNormalizer() *normalizer {
@@ -431,6 +433,39 @@ func (n *normalizer) replaceUUIDsOnly(s string) string {
 	})
 }
 
+// version names a row's _version. Versions are random, so they cannot be
+// compared directly; what a client can observe is whether a row's version
+// stayed or changed, and whether it is the all-zero UUID (which C never
+// shows). With the row's _uuid at hand, a version is named by the row's
+// symbol and the ordinal of the distinct versions seen for that row so far
+// ("<u3>v2"); without it, "<version>" (or "<zero-version>").
+func (n *normalizer) version(rowUUID, v any) string {
+	vs, _ := v.(string)
+	if strings.Trim(vs, "0-") == "" {
+		return "<zero-version>"
+	}
+	p, ok := rowUUID.([]any)
+	if !ok || len(p) != 2 || p[0] != "uuid" {
+		return versionUUID
+	}
+	us, _ := p[1].(string)
+	row := n.replaceUUIDsOnly(us)
+	if row == unknownUUID {
+		return versionUUID
+	}
+	if n.versions == nil {
+		n.versions = map[string][]string{}
+	}
+	seen := n.versions[row]
+	for i, sv := range seen {
+		if sv == vs {
+			return fmt.Sprintf("%sv%d", row, i+1)
+		}
+	}
+	n.versions[row] = append(seen, vs)
+	return fmt.Sprintf("%sv%d", row, len(seen)+1)
+}
+
 // normalize returns a normalised copy of a decoded reply.
 func (n *normalizer) normalize(v any) any {
 	switch x := v.(type) {
@@ -454,7 +489,7 @@ func (n *normalizer) normalize(v any) any {
 		for k, e := range x {
 			if k == "_version" {
 				if p, ok := e.([]any); ok && len(p) == 2 && p[0] == "uuid" {
-					out[k] = []any{"uuid", versionUUID}
+					out[k] = []any{"uuid", n.version(x["_uuid"], p[1])}
 					continue
 				}
 			}

@@ -510,6 +510,10 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// As in C, an inserted row gets its _version now (whatever the
+		// request said): later operations of the transaction see it, and
+		// it is the row's _version after commit.
+		r.setVersion(x.newUUID())
 		x.insert(t, r)
 		return newInsertResult(id), nil
 	}
@@ -525,6 +529,7 @@ func execInsert(x *txn, p *parser, _ bool) (any, error) {
 		}
 	}
 	fields[schema.ColUUID] = schema.NewScalar(id)
+	fields[schema.ColVersion] = schema.NewScalar(x.newUUID())
 	x.insert(t, &Row{Fields: fields})
 	return newInsertResult(id), nil
 }

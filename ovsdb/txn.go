@@ -301,7 +301,9 @@ func (x *txn) precommit() (*ChangeSet, error) {
 				continue
 			}
 			if tr.new != nil {
-				if !x.detUUIDs {
+				// Inserted rows got their _version at insert (C's
+				// ovsdb_txn_row_insert); modified rows get a new one now.
+				if !x.detUUIDs && tr.old != nil {
 					tr.new.setVersion(x.newUUID())
 				}
 				tr.new.compact(tt.t.lay)
@@ -321,15 +323,16 @@ func (x *txn) precommit() (*ChangeSet, error) {
 	return cs, nil
 }
 
-// stampVersionsInOrder gives every row the change set will hold a new
-// _version from x.newUUID, visiting tables by name and rows by UUID: the
+// stampVersionsInOrder gives every modified row the change set will hold a
+// new _version from x.newUUID (inserted rows got theirs at insert, in
+// operation order), visiting tables by name and rows by UUID: the
 // order in which rows joined the transaction can depend on map iteration,
 // and a deterministic UUID source needs a deterministic order.
 func (x *txn) stampVersionsInOrder() {
 	var rows []*txnRow
 	for _, tt := range x.torder {
 		for _, tr := range tt.order {
-			if tr.dropped || tt.rows[tr.id] != tr || tr.new == nil || (tr.old != nil && !tr.anyChg) {
+			if tr.dropped || tt.rows[tr.id] != tr || tr.new == nil || tr.old == nil || !tr.anyChg {
 				continue
 			}
 			rows = append(rows, tr)
