@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
@@ -42,29 +44,36 @@ type tableMon struct {
 	// columns whose select allows that kind.
 	colSel []int
 	// check are the column indexes whose change makes a "modify": the
-	// monitored columns plus the columns of the condition (C adds
-	// condition columns to the monitored table as unmonitored columns).
+	// monitored columns plus the columns of every condition the monitor
+	// ever had for the table (C adds them to the monitored table as
+	// unmonitored columns and never removes them): those of all the
+	// table's requests, not only the one whose condition applies (see
+	// condOrder), and those of every monitor_cond_change.
 	check []int
 	// conds is the "where" disjunction (v2/v3); empty means true.
 	conds []ovsdb.Condition
+	// reqConds are the conditions of the table's requests, in request
+	// order, until finishTable picks the one C applies.
+	reqConds [][]ovsdb.Condition
 	// defaults are the default datums of cols (update2 omits defaults).
 	defaults []schema.Datum
 }
 
-func (tm *tableMon) setConds(conds []ovsdb.Condition) {
-	tm.conds = conds
-	seen := map[int]bool{}
-	tm.check = tm.check[:0]
-	for _, c := range tm.cols {
-		seen[c.Index] = true
+// addCheckCols adds the columns of conds to tm.check.
+func (tm *tableMon) addCheckCols(conds []ovsdb.Condition) {
+	for i := range conds {
+		c := conds[i].Column
+		if c == nil || slices.Contains(tm.check, c.Index) {
+			continue
+		}
 		tm.check = append(tm.check, c.Index)
 	}
-	for i := range conds {
-		if c := conds[i].Column; c != nil && !seen[c.Index] {
-			seen[c.Index] = true
-			tm.check = append(tm.check, c.Index)
-		}
-	}
+}
+
+// setConds makes conds the table's condition.
+func (tm *tableMon) setConds(conds []ovsdb.Condition) {
+	tm.conds = conds
+	tm.addCheckCols(conds)
 }
 
 // shapeKey describes everything that determines the updates' bytes.
@@ -76,6 +85,11 @@ func (tm *tableMon) shapeKey(b *strings.Builder) {
 		b.WriteByte(',')
 		b.WriteString(c.Name)
 		b.WriteByte(byte('0' + tm.colSel[i]))
+	}
+	b.WriteByte('|')
+	for _, i := range tm.check {
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte(',')
 	}
 	b.WriteByte('|')
 	js := make([]any, len(tm.conds))

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"github.com/ovsdb-go/ovsdb-server/internal/chash"
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
@@ -89,12 +90,15 @@ func parseTableRequest(tm *tableMon, v Version, req any, seen map[int]bool) erro
 				return err
 			}
 		}
-		tm.conds = conds
+		tm.reqConds = append(tm.reqConds, conds)
 	}
 	return nil
 }
 
-func finishTable(tm *tableMon) {
+// finishTable completes a table's monitor once all its requests are
+// parsed; found is the index of the request whose condition applies
+// (condOrder), ignored if the table has no condition (V1 or no request).
+func finishTable(tm *tableMon, found int) {
 	// Monitored columns in schema order (request order is irrelevant).
 	cols, sels := tm.cols, tm.colSel
 	for i := 1; i < len(cols); i++ {
@@ -107,7 +111,17 @@ func finishTable(tm *tableMon) {
 	for i, c := range cols {
 		tm.defaults[i] = schema.DefaultDatum(&c.Type)
 	}
-	tm.setConds(tm.conds)
+	tm.check = tm.check[:0]
+	for _, c := range cols {
+		tm.check = append(tm.check, c.Index)
+	}
+	for _, conds := range tm.reqConds {
+		tm.addCheckCols(conds)
+	}
+	if found < len(tm.reqConds) {
+		tm.setConds(tm.reqConds[found])
+	}
+	tm.reqConds = nil
 }
 
 // Create handles "monitor" (V1), "monitor_cond" (V2) and
@@ -136,7 +150,14 @@ func (mg *Manager) Create(ss Session, db *ovsdb.Database, v Version, params []an
 	}
 	sch := db.Schema()
 	m := &monitor{id: id, key: key, version: v, cl: cl, tables: map[string]*tableMon{}}
-	for _, name := range sortedKeys(reqObj) {
+	// C walks the request object in its hash-table order, which decides
+	// the error reported first and which request's condition applies to
+	// a table with several (condOrder). Members sharing a bucket would
+	// follow the request's textual order, which we do not keep: sorted
+	// stands in.
+	order := chash.Order(sortedKeys(reqObj)...)
+	counts := make(map[string]int, len(order))
+	for _, name := range order {
 		ts := sch.Tables[name]
 		if ts == nil {
 			return nil, synErr(nil, "no table named %s", name)
@@ -153,7 +174,11 @@ func (mg *Manager) Create(ss Session, db *ovsdb.Database, v Version, params []an
 		} else if err := parseTableRequest(tm, v, reqObj[name], seen); err != nil {
 			return nil, err
 		}
-		finishTable(tm)
+		counts[name] = len(tm.reqConds)
+	}
+	applied := condOrder(order, counts)
+	for name, tm := range m.tables {
+		finishTable(tm, applied[name])
 	}
 	var since schema.UUID
 	if v == V3 {
@@ -311,7 +336,8 @@ func (mg *Manager) CondChange(ss Session, params []any) (any, error) {
 	}
 	sch := m.ds.db.Schema()
 	newConds := map[string][]ovsdb.Condition{}
-	for _, name := range sortedKeys(reqs) {
+	condCols := map[string][][]ovsdb.Condition{}
+	for _, name := range chash.Order(sortedKeys(reqs)...) {
 		ts := sch.Tables[name]
 		if ts == nil {
 			return nil, synErr(nil, "no table named %s", name)
@@ -341,7 +367,11 @@ func (mg *Manager) CondChange(ss Session, params []any) (any, error) {
 				}
 			}
 			if m.version != V1 {
+				// Each request replaces the table's one applied
+				// condition (so the last one wins), and C adds the
+				// columns of every one to the table.
 				newConds[name] = conds
+				condCols[name] = append(condCols[name], conds)
 			}
 		}
 	}
@@ -358,6 +388,11 @@ func (mg *Manager) CondChange(ss Session, params []any) (any, error) {
 		// Every commit so far is queued: deliver it under the old
 		// conditions first.
 		ds.processLocked()
+		for name, list := range condCols {
+			for _, conds := range list {
+				m.tables[name].addCheckCols(conds)
+			}
+		}
 		out := map[string]any{}
 		for name, conds := range newConds {
 			tm := m.tables[name]
