@@ -37,6 +37,12 @@ type Options struct {
 	MaxBacklogMsgs  int
 	MaxBacklogBytes int
 	Logger          *slog.Logger
+	// NoHistory, if set, names the databases that keep no transaction
+	// history, as C's standalone databases: their last-txn-id is always
+	// all zeros (monitor_cond_since replies, update3) and
+	// monitor_cond_since never finds the client's id. It is asked once,
+	// when the database gets its first monitor, without locks held.
+	NoHistory func(db *ovsdb.Database) bool
 }
 
 // Manager owns the monitors of all sessions and databases.
@@ -105,6 +111,9 @@ type dbState struct {
 	histBase schema.UUID // the txn just before history[0]
 	histRows int
 	monitors map[*monitor]struct{}
+	// noHistory (Options.NoHistory): lastID and histBase stay zero and
+	// history empty.
+	noHistory bool
 
 	// queued is the seq of the last commit observed and processed the
 	// seq of the last one turned into client updates: Flush processes
@@ -137,14 +146,23 @@ func (m *monitor) computeShape() {
 
 func (mg *Manager) dbFor(db *ovsdb.Database) *dbState {
 	mg.mu.Lock()
+	if ds := mg.dbs[db]; ds != nil {
+		mg.mu.Unlock()
+		return ds
+	}
+	mg.mu.Unlock()
+	noHist := mg.opts.NoHistory != nil && mg.opts.NoHistory(db)
+	mg.mu.Lock()
 	defer mg.mu.Unlock()
 	if ds := mg.dbs[db]; ds != nil {
 		return ds
 	}
 	ds := &dbState{mgr: mg, db: db, kick: make(chan struct{}, 1), done: make(chan struct{}),
-		monitors: map[*monitor]struct{}{}}
+		monitors: map[*monitor]struct{}{}, noHistory: noHist}
 	ds.stop = db.Observe(func(_ map[string]map[schema.UUID]*ovsdb.Row, last schema.UUID) {
-		ds.lastID, ds.histBase = last, last
+		if !noHist {
+			ds.lastID, ds.histBase = last, last
+		}
 	}, ds.observe)
 	mg.dbs[db] = ds
 	if !mg.noLoop {
@@ -163,8 +181,13 @@ func (ds *dbState) observe(id schema.UUID, cs *ovsdb.ChangeSet) {
 	ds.seq++
 	ds.queued.Store(ds.seq)
 	rec := txnRec{seq: ds.seq, id: id, cs: cs, rows: n}
-	ds.lastID = id
 	ds.pending = append(ds.pending, rec)
+	if ds.noHistory {
+		ds.mu.Unlock()
+		ds.kickLoop()
+		return
+	}
+	ds.lastID = id
 	ds.history = append(ds.history, rec)
 	ds.histRows += n
 	o := &ds.mgr.opts
@@ -175,6 +198,10 @@ func (ds *dbState) observe(id schema.UUID, cs *ovsdb.ChangeSet) {
 		ds.history = ds.history[1:]
 	}
 	ds.mu.Unlock()
+	ds.kickLoop()
+}
+
+func (ds *dbState) kickLoop() {
 	select {
 	case ds.kick <- struct{}{}:
 	default:
@@ -247,6 +274,9 @@ func (m *monitor) notification(txn schema.UUID, raw json.RawMessage) outMsg {
 		return outMsg{"update", []any{m.id, raw}, len(raw)}
 	case V2:
 		return outMsg{"update2", []any{m.id, raw}, len(raw)}
+	}
+	if m.ds.noHistory {
+		txn = schema.UUID{}
 	}
 	return outMsg{"update3", []any{m.id, txn.String(), raw}, len(raw)}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
@@ -51,8 +52,42 @@ func (s *Server) databaseGone(name, comment string, keep *jsonrpc.Session) {
 		}
 	}
 	for _, ss := range s.rpc.Sessions() {
+		if DBChangeAware(ss) {
+			// C cancels the database's triggers: blocked transacts of
+			// db-change-aware sessions are answered "canceled" (the
+			// others are disconnected below, without a reply).
+			ss.CancelTransacts(name)
+		}
+	}
+	s.reconnectUnaware(comment, keep)
+}
+
+// sessionNameKey is the jsonrpc.Session value naming a session in logs
+// as C does: "unix#N" or "tcp:IP:PORT".
+type sessionNameKey struct{}
+
+func sessionName(ss *jsonrpc.Session) string {
+	if v, ok := ss.Get(sessionNameKey{}); ok {
+		if n, ok := v.(string); ok {
+			return n
+		}
+	}
+	return ss.RemoteAddr()
+}
+
+// reconnectUnaware disconnects every session that is not
+// db-change-aware, but keep (if not nil), logging C's
+// "NAME: disconnecting (COMMENT)" (C's ovsdb_jsonrpc_server_reconnect with
+// force=false). C does it when a database is added, removed or converted.
+func (s *Server) reconnectUnaware(comment string, keep *jsonrpc.Session) {
+	log := s.opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("module", "ovsdb_jsonrpc_server")
+	for _, ss := range s.rpc.Sessions() {
 		if ss != keep && !DBChangeAware(ss) {
-			s.log().Info(ss.RemoteAddr() + ": disconnecting (" + comment + ")")
+			log.Info(sessionName(ss) + ": disconnecting (" + comment + ")")
 			_ = ss.Close()
 		}
 	}
@@ -68,6 +103,7 @@ func (s *Server) registerDBChangeMethods() {
 			return nil, ovsdberr.Syntax(params, "set_db_change_aware: true or false parameter expected")
 		}
 		ss.Set(dbChangeAwareKey{}, b)
+		ss.SetDBChangeAware(b) // the JSON-RPC layer answers cancels accordingly
 		return map[string]any{}, nil
 	}})
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
@@ -40,6 +41,14 @@ type Options struct {
 	JSONRPC jsonrpc.Options
 	// Logger defaults to slog.Default(); "module" is set per component.
 	Logger *slog.Logger
+	// DisableStandaloneHistory makes monitor_cond_since and update3 behave
+	// exactly as C ovsdb-server 3.1: no transaction history for standalone
+	// databases and for _Server, so their last-txn-id is always all zeros
+	// and a monitor_cond_since with a known id gets found=false and the
+	// full initial contents. Clustered databases keep their history, as in
+	// C. By default (false) every database keeps a history, so clients
+	// that reconnect to a standalone database resume from their last id.
+	DisableStandaloneHistory bool
 }
 
 type dbEntry struct {
@@ -74,6 +83,9 @@ type Server struct {
 	remotes map[string]*remote
 	closed  bool
 	wg      sync.WaitGroup
+	// unixSeq numbers accepted unix-socket sessions for their log names
+	// ("unix#N", as C).
+	unixSeq atomic.Uint64
 }
 
 func (s *Server) log() *slog.Logger {
@@ -104,7 +116,7 @@ func New(opts Options) *Server {
 	s.sysRow = schema.NewUUID()
 	s.setSysRow(s.sysRow, nil, s.sys)
 	s.rpc = jsonrpc.NewServer(s, opts.JSONRPC)
-	s.mon = monitor.NewManager(monitor.Options{Logger: opts.Logger})
+	s.mon = monitor.NewManager(monitor.Options{Logger: opts.Logger, NoHistory: s.noHistory})
 	s.registerMonitorMethods()
 	s.locks = NewLocks()
 	s.registerLockMethods()
@@ -166,6 +178,35 @@ func (s *Server) Engine(name string) *ovsdb.Database {
 	return nil
 }
 
+// noHistory tells the monitor manager which databases keep no
+// transaction history (Options.DisableStandaloneHistory): all but the
+// clustered ones, _Server included, as C.
+func (s *Server) noHistory(db *ovsdb.Database) bool {
+	if !s.opts.DisableStandaloneHistory {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.dbs[db.Name()]; e != nil && e.db == db {
+		_, clustered := e.storage.(*Cluster)
+		return !clustered
+	}
+	return true
+}
+
+// DatabaseFiles returns the file names of the served databases (not
+// _Server), sorted, as given to AddDatabase.
+func (s *Server) DatabaseFiles() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.dbs))
+	for _, e := range s.dbs {
+		out = append(out, e.path)
+	}
+	sort.Strings(out)
+	return out
+}
+
 type dbAdapter struct{ db *ovsdb.Database }
 
 func (a dbAdapter) Name() string    { return a.db.Name() }
@@ -206,6 +247,11 @@ func (s *Server) AddDatabase(path string) error {
 	}
 	db := st.Database()
 	name := db.Name()
+	// As C (ovsdb_jsonrpc_server_add_db, called before the name checks):
+	// sessions that are not db-change-aware are disconnected, so they
+	// never see the new _Server.Database row; aware ones get it as an
+	// update.
+	s.reconnectUnaware("adding "+name+" database", nil)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -248,9 +294,7 @@ func (s *Server) RemoveDatabase(name string) error {
 	}
 	delete(s.dbs, name)
 	s.mu.Unlock()
-	comment := "removing " + name + " database by user request"
-	s.log().Info(comment)
-	s.databaseGone(name, comment, nil)
+	s.databaseGone(name, "removing "+name+" database by user request", nil)
 	s.deleteSysRow(e.rowID)
 	return e.storage.Close()
 }
@@ -343,8 +387,16 @@ func (s *Server) deleteSysRow(id schema.UUID) {
 // "ptcp:PORT[:IP]" (PORT 0 picks a free port; see RemoteAddr). Other
 // remotes (active unix:/tcp:, ssl:, pssl:, db:) are recorded so that
 // ListRemotes shows them, as C does, but return ErrUnsupportedRemote.
-// Adding a remote that is already present does nothing.
+// A "db:DB,TABLE,COLUMN" remote naming a database, table or column that
+// does not exist is refused, not recorded, with an *InvalidRemoteError
+// carrying C's text. Adding a remote that is already present does
+// nothing.
 func (s *Server) AddRemote(name string) error {
+	if strings.HasPrefix(name, "db:") {
+		if err := s.checkDBRemote(name); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -396,6 +448,46 @@ func (s *Server) AddRemote(name string) error {
 	return nil
 }
 
+// InvalidRemoteError is AddRemote's refusal of a "db:" remote; Error()
+// is C's text, e.g. "\"db:x,y,z\": no database named x".
+type InvalidRemoteError struct{ Msg string }
+
+func (e *InvalidRemoteError) Error() string { return e.Msg }
+
+// checkDBRemote validates "db:DB,TABLE,COLUMN" as C's parse_db_column:
+// the three names are the first three non-empty comma-separated tokens
+// after the first ':' (strtok), and must name a database (_Server
+// included), one of its tables and one of that table's columns (_uuid
+// and _version included). The column's type is not checked here (C
+// ignores columns of other types when it reads the remotes).
+func (s *Server) checkDBRemote(name string) error {
+	bad := func(format string, args ...any) error {
+		return &InvalidRemoteError{Msg: fmt.Sprintf("\"%s\": ", name) + fmt.Sprintf(format, args...)}
+	}
+	_, rest, _ := strings.Cut(name, ":")
+	var tok []string
+	for _, f := range strings.Split(rest, ",") {
+		if f != "" {
+			tok = append(tok, f)
+		}
+	}
+	if len(tok) < 3 {
+		return bad("invalid syntax")
+	}
+	db := s.Engine(tok[0])
+	if db == nil {
+		return bad("no database named %s", tok[0])
+	}
+	t := db.Schema().Tables[tok[1]]
+	if t == nil {
+		return bad("no table named %s", tok[1])
+	}
+	if _, ok := t.ByName[tok[2]]; !ok {
+		return bad("table \"%s\" has no column \"%s\"", tok[1], tok[2])
+	}
+	return nil
+}
+
 // ErrUnsupportedRemote is returned by AddRemote for remotes this server
 // records but cannot serve.
 var ErrUnsupportedRemote = errors.New("unsupported remote")
@@ -440,6 +532,11 @@ func (s *Server) acceptLoop(r *remote, ln net.Listener, probe time.Duration) {
 		ss, err := s.rpc.ServeConn(c, probe)
 		if err != nil {
 			return
+		}
+		if _, ok := c.(*net.UnixConn); ok {
+			ss.Set(sessionNameKey{}, fmt.Sprintf("unix#%d", s.unixSeq.Add(1)-1))
+		} else {
+			ss.Set(sessionNameKey{}, "tcp:"+c.RemoteAddr().String())
 		}
 		s.mu.Lock()
 		if s.remotes[r.name] != r {
