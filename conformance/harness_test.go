@@ -224,13 +224,21 @@ func dial(t *testing.T, sock string) *rpcClient {
 
 // call sends one request and returns the raw reply and the notifications
 // (update, locked, ...) received before it. Server-initiated echo requests
-// are answered and not returned.
+// are answered and not returned. Replies to other requests (sent with
+// sendRaw, for example a blocked transact canceled meanwhile) count as
+// notifications.
 func (c *rpcClient) call(method string, params any) (json.RawMessage, []json.RawMessage, error) {
+	return c.callID(nil, method, params)
+}
+
+// callID is call with an explicit request id (nil: the next number).
+func (c *rpcClient) callID(id any, method string, params any) (json.RawMessage, []json.RawMessage, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nextID++
-	id := c.nextID
-	var notes []json.RawMessage
+	if id == nil {
+		c.nextID++
+		id = c.nextID
+	}
 	req, err := json.Marshal(map[string]any{"method": method, "params": params, "id": id})
 	if err != nil {
 		return nil, nil, err
@@ -239,37 +247,95 @@ func (c *rpcClient) call(method string, params any) (json.RawMessage, []json.Raw
 	if _, err := c.conn.Write(req); err != nil {
 		return nil, nil, err
 	}
+	want := canon(id)
+	var notes []json.RawMessage
 	for {
-		var raw json.RawMessage
-		if err := c.dec.Decode(&raw); err != nil {
+		raw, msg, err := c.read()
+		if err != nil {
 			return nil, notes, err
 		}
-		var msg struct {
-			ID     any    `json:"id"`
-			Method string `json:"method"`
-			Params any    `json:"params"`
-		}
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&msg); err != nil {
-			return nil, notes, err
-		}
-		if msg.Method != "" {
-			if msg.ID != nil && msg.Method == "echo" {
-				b, _ := json.Marshal(map[string]any{"result": msg.Params, "error": nil, "id": msg.ID})
-				if _, err := c.conn.Write(b); err != nil {
-					return nil, notes, err
-				}
-				continue
-			}
-			notes = append(notes, raw)
+		if msg == nil {
 			continue
 		}
-		if n, ok := msg.ID.(json.Number); ok && n.String() == strconv.Itoa(id) {
+		if msg.Method == "" && canon(msg.ID) == want {
 			return raw, notes, nil
 		}
-		return nil, notes, fmt.Errorf("reply with unexpected id %v (want %d): %s", msg.ID, id, raw)
+		notes = append(notes, raw)
 	}
+}
+
+// wireMsg is the envelope of a received message.
+type wireMsg struct {
+	ID     any    `json:"id"`
+	Method string `json:"method"`
+	Params any    `json:"params"`
+}
+
+// read returns the next message, answering (and returning nil for) a
+// server-initiated echo request.
+func (c *rpcClient) read() (json.RawMessage, *wireMsg, error) {
+	var raw json.RawMessage
+	if err := c.dec.Decode(&raw); err != nil {
+		return nil, nil, err
+	}
+	var msg wireMsg
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&msg); err != nil {
+		return nil, nil, err
+	}
+	if msg.Method == "echo" && msg.ID != nil {
+		b, _ := json.Marshal(map[string]any{"result": msg.Params, "error": nil, "id": msg.ID})
+		if _, err := c.conn.Write(b); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, nil
+	}
+	return raw, &msg, nil
+}
+
+// sendRaw writes b as is (a request not waited for, a notification, text
+// that is not even JSON) and then collects what the server sends until it
+// has answered a synchronising echo and every id in expect: replies to the
+// requests in b and notifications, in arrival order, without the echo's
+// reply (a blocked transact's reply may come before or after it).
+func (c *rpcClient) sendRaw(b []byte, expect []any) ([]json.RawMessage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID++
+	syncID := fmt.Sprintf("sync%d", c.nextID)
+	echo, _ := json.Marshal(map[string]any{"method": "echo", "params": []any{}, "id": syncID})
+	_ = c.conn.SetDeadline(time.Now().Add(replyTimeout))
+	if _, err := c.conn.Write(b); err != nil {
+		return nil, err
+	}
+	var got []json.RawMessage
+	if _, err := c.conn.Write(echo); err != nil {
+		return got, err
+	}
+	waiting := map[string]bool{canon(syncID): true}
+	for _, id := range expect {
+		waiting[canon(id)] = true
+	}
+	for len(waiting) > 0 {
+		raw, msg, err := c.read()
+		if err != nil {
+			return got, err
+		}
+		if msg == nil {
+			continue
+		}
+		if msg.Method == "" {
+			k := canon(msg.ID)
+			if k == canon(syncID) {
+				delete(waiting, k)
+				continue
+			}
+			delete(waiting, k)
+		}
+		got = append(got, raw)
+	}
+	return got, nil
 }
 
 // decode parses JSON with numbers kept as json.Number.
@@ -318,6 +384,9 @@ type normalizer struct {
 	literal map[string]bool
 	// versions lists, per row symbol, the distinct _version UUIDs seen.
 	versions map[string][]string
+	// vowner maps a _version UUID to the symbol of the first row seen
+	// with it.
+	vowner map[string]string
 }
 
 func newNormalizer() *normalizer {
@@ -367,6 +436,19 @@ func (n *normalizer) denormalize(v any) any {
 	}
 	return v
 }
+
+// denormalizeText replaces the symbols "<uN>" in raw request text by this
+// server's UUIDs.
+func (n *normalizer) denormalizeText(s string) string {
+	return symbolTextRE.ReplaceAllStringFunc(s, func(sym string) string {
+		if v, ok := n.denormalize(sym).(string); ok {
+			return v
+		}
+		return sym
+	})
+}
+
+var symbolTextRE = regexp.MustCompile(`<u[0-9]+>`)
 
 // registerInserts assigns symbols to the UUIDs returned by a transact
 // reply, in result order.
@@ -455,7 +537,14 @@ func (n *normalizer) version(rowUUID, v any) string {
 	}
 	if n.versions == nil {
 		n.versions = map[string][]string{}
+		n.vowner = map[string]string{}
 	}
+	// C gives every row version its own random UUID: one shown by two
+	// rows is named after the row that showed it first.
+	if owner, ok := n.vowner[vs]; ok && owner != row {
+		return "<version of " + owner + ">"
+	}
+	n.vowner[vs] = row
 	seen := n.versions[row]
 	for i, sv := range seen {
 		if sv == vs {
@@ -518,11 +607,27 @@ func sortByCanon(xs []any) {
 // request is one request of a case file. Conn selects the connection
 // (0 unless the case says "conn": N); Close asks to close that connection
 // instead of sending anything.
+//
+// ID, when not nil, is the request's JSON-RPC id (otherwise the
+// connection's next number). Async sends the request without waiting for
+// its reply (a transact that blocks in "wait", to be canceled later);
+// Notify sends it as a notification (id null, for "cancel"); Raw sends the
+// text as is (symbols "<uN>" in it replaced), for input that the request
+// encoder cannot produce. After these three the harness collects what the
+// server sends until it has answered a synchronising echo (and the
+// requests with ids found in Raw): the outcome is that list of messages,
+// ending with "<connection closed>" if the server closed the connection.
+// Async is only comparable for a request that blocks: C answers echo
+// after it, our server ahead of it.
 type request struct {
 	Method string
 	Params any
 	Conn   int
 	Close  bool
+	ID     any
+	Async  bool
+	Notify bool
+	Raw    string
 }
 
 // describe renders a request for messages.
@@ -530,10 +635,24 @@ func (r request) describe() string {
 	if r.Close {
 		return fmt.Sprintf("close connection %d", r.Conn)
 	}
+	var b strings.Builder
 	if r.Conn != 0 {
-		return fmt.Sprintf("[conn %d] %s %s", r.Conn, r.Method, canon(r.Params))
+		fmt.Fprintf(&b, "[conn %d] ", r.Conn)
 	}
-	return r.Method + " " + canon(r.Params)
+	switch {
+	case r.Raw != "":
+		b.WriteString("raw " + r.Raw)
+		return b.String()
+	case r.Async:
+		b.WriteString("async ")
+	case r.Notify:
+		b.WriteString("notify ")
+	}
+	if r.ID != nil {
+		fmt.Fprintf(&b, "id=%s ", canon(r.ID))
+	}
+	b.WriteString(r.Method + " " + canon(r.Params))
+	return b.String()
 }
 
 // caseFile is a parsed case file. Multi is set when the file uses more than
@@ -605,7 +724,17 @@ func parseCaseFile(path string) (caseFile, error) {
 				r.Conn = n
 				cf.Multi = true
 			}
-			if ops, ok := x["ops"].([]any); ok {
+			r.ID = x["id"]
+			r.Async, _ = x["async"].(bool)
+			r.Notify, _ = x["notify"].(bool)
+			if r.Async && r.Notify {
+				return cf, fmt.Errorf("%s: element %d: \"async\" and \"notify\" exclude each other", path, i)
+			}
+			if raw, ok := x["raw"]; ok {
+				if r.Raw, ok = raw.(string); !ok || r.Raw == "" {
+					return cf, fmt.Errorf("%s: element %d: \"raw\" must be a non-empty string", path, i)
+				}
+			} else if ops, ok := x["ops"].([]any); ok {
 				r.Method, r.Params = "transact", append([]any{dbName}, ops...)
 			} else if m, ok := x["method"].(string); ok {
 				r.Method, r.Params = m, x["params"]
@@ -699,7 +828,10 @@ type outcome struct {
 // exchange sends one request to one server and returns its normalised reply
 // (with notifications received before it, if any).
 func exchange(c *rpcClient, n *normalizer, r request) (any, json.RawMessage, error) {
-	raw, notes, err := c.call(r.Method, n.denormalize(r.Params))
+	if r.Raw != "" || r.Async || r.Notify {
+		return exchangeRaw(c, n, r)
+	}
+	raw, notes, err := c.callID(r.ID, r.Method, n.denormalize(r.Params))
 	if isClosed(err) {
 		// C drops the connection on JSON-RPC level errors (for example
 		// params that are not an array); that is compared as an outcome.
@@ -723,6 +855,83 @@ func exchange(c *rpcClient, n *normalizer, r request) (any, json.RawMessage, err
 		return nil, raw, err
 	}
 	return append([]any{n.normalize(v)}, nv...), raw, nil
+}
+
+// exchangeRaw sends an Async, Notify or Raw request and returns the
+// normalised messages received until the synchronising echo's reply.
+func exchangeRaw(c *rpcClient, n *normalizer, r request) (any, json.RawMessage, error) {
+	var b []byte
+	var expect []any
+	var err error
+	switch {
+	case r.Raw != "":
+		text := n.denormalizeText(r.Raw)
+		b, expect = []byte(text), rawRequestIDs(text)
+	case r.Notify:
+		b, err = json.Marshal(map[string]any{"method": r.Method, "params": n.denormalize(r.Params), "id": nil})
+	default:
+		id := r.ID
+		if id == nil {
+			c.mu.Lock()
+			c.nextID++
+			id = c.nextID
+			c.mu.Unlock()
+		}
+		b, err = json.Marshal(map[string]any{"method": r.Method, "params": n.denormalize(r.Params), "id": id})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	got, err := c.sendRaw(b, expect)
+	closed := isClosed(err)
+	if err != nil && !closed {
+		return nil, nil, err
+	}
+	for _, m := range got {
+		if v, err := decode(m); err == nil {
+			n.registerInserts(v)
+		}
+	}
+	out, err := normalizeNotes(n, got)
+	if err != nil {
+		return nil, nil, err
+	}
+	if closed {
+		out = append(out, connClosed)
+	}
+	return out, nil, nil
+}
+
+// rawRequestIDs returns the ids of the requests in text that a server
+// answers: objects with a "method" and a non-null "id", read until the text
+// stops being valid JSON for the harness's decoder.
+func rawRequestIDs(text string) []any {
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	var ids []any
+	for {
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return ids
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		if _, ok := m["method"].(string); ok && m["id"] != nil {
+			ids = append(ids, m["id"])
+		}
+	}
+}
+
+// endsClosed reports whether an outcome says that the server closed the
+// connection: connClosed itself or a message list ending with it.
+func endsClosed(v any) bool {
+	if v == connClosed {
+		return true
+	}
+	l, ok := v.([]any)
+	return ok && len(l) > 0 && l[len(l)-1] == connClosed
 }
 
 // normalizeNotes decodes and normalises notifications received in this
@@ -976,7 +1185,7 @@ func (s *session) send(r request) (o outcome, err error) {
 		}
 	}
 	o.rawRef, o.rawGo = raws[sideRef], raws[sideTest]
-	if out[sideRef] == connClosed || out[sideTest] == connClosed {
+	if endsClosed(out[sideRef]) || endsClosed(out[sideTest]) {
 		// give a crashing server a moment to be reaped before the check
 		time.Sleep(50 * time.Millisecond)
 		if err := s.redial(r.Conn); err != nil {

@@ -65,9 +65,10 @@ type Options struct {
 	// ProbeInterval is the inactivity probe on TCP sessions; 0 means C's
 	// default of 5 s, negative disables it. Unix sockets have no probe.
 	ProbeInterval time.Duration
-	// ReplyOnCancel makes a canceled transact answered with error
-	// "canceled" as RFC 7047 describes. The C server 3.1 sends no reply
-	// at all for a canceled request, which is the default.
+	// ReplyOnCancel makes every canceled transact answered with the error
+	// "canceled" as RFC 7047 describes. The C server 3.1 answers so only
+	// the sessions that are db-change-aware (Session.SetDBChangeAware) and
+	// sends no reply at all to the others, which is the default.
 	ReplyOnCancel bool
 	// MaxQueued bounds the requests of one session read but not yet
 	// answered; reading pauses when it is reached. 0 means 1024.

@@ -155,31 +155,65 @@ func TestEchoIsAnsweredWhileTransactPending(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	tests := []struct {
-		name      string
-		reply     bool
-		wantFirst string
+		name  string
+		reply bool // Options.ReplyOnCancel
+		aware bool // Session.SetDBChangeAware(true)
+		want  string
 	}{
-		{"C behaviour: no reply", false, `{"id":3,"result":[],"error":null}`},
-		{"RFC 7047 reply", true, `{"id":[9],"error":{"error":"canceled"}}`},
+		// C 3.1 (execute_cancel, ovsdb_jsonrpc_trigger_complete): no reply
+		// unless the session is db-change-aware.
+		{"C behaviour: no reply", false, false, ""},
+		{"C behaviour: db-change-aware session", false, true, `{"id":[9],"error":"canceled"}`},
+		{"RFC 7047 reply", true, false, `{"id":[9],"error":"canceled"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Options{ReplyOnCancel: tc.reply})
+			if tc.aware {
+				f.srv.OnSession(func(ss *Session) { ss.SetDBChangeAware(true) })
+			}
 			c := f.raw(t)
 			c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":[9]}`)
 			f.db.waitStarted(t, "k")
 			// Cancel of an unknown id and a malformed cancel are ignored.
 			c.send(`{"method":"cancel","params":[8],"id":null}{"method":"cancel","params":[],"id":null}`)
-			c.send(`{"method":"cancel","params":[[9]],"id":null}{"method":"list_dbs","params":[],"id":3}`)
-			if tc.reply {
-				require.Equal(t, tc.wantFirst, c.next())
+			c.send(`{"method":"cancel","params":[[9]],"id":null}{"method":"echo","params":[],"id":3}`)
+			// The "canceled" reply is sent when the cancel is read, before
+			// the echo that follows it is answered.
+			if tc.want != "" {
+				require.Equal(t, tc.want, c.next())
 			}
+			require.Equal(t, `{"id":3,"result":[],"error":null}`, c.next())
 			// list_dbs is ordered after the transact, so if the canceled
-			// transact were answered its reply would come first.
-			require.Equal(t, `{"id":3,"result":["OVN_Northbound","_Server"],"error":null}`, c.next())
+			// transact were answered (again) its reply would come first.
+			require.Equal(t, `{"id":4,"result":["OVN_Northbound","_Server"],"error":null}`,
+				c.roundTrip(`{"method":"list_dbs","params":[],"id":4}`))
 			require.Equal(t, []string{"k"}, f.db.Canceled())
+			// The id is free again.
+			require.Equal(t, `{"id":[9],"result":[{}],"error":null}`,
+				c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":1}],"id":[9]}`))
 		})
 	}
+}
+
+// TestCancelTransacts checks the cancellation of a session's pending
+// transacts on one database (online conversion of a db-change-aware
+// session's database): each is answered "canceled", others keep running.
+func TestCancelTransacts(t *testing.T) {
+	f := newFixture(t, Options{})
+	sessions := make(chan *Session, 1)
+	f.srv.OnSession(func(ss *Session) { sessions <- ss })
+	c := f.raw(t)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":"w"}`)
+	f.db.waitStarted(t, "k")
+	ss := <-sessions
+	ss.CancelTransacts("Other")
+	require.Equal(t, `{"id":1,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":1}`))
+	ss.CancelTransacts("OVN_Northbound")
+	require.Equal(t, `{"id":"w","error":"canceled"}`, c.next())
+	require.Equal(t, `{"id":2,"result":["OVN_Northbound","_Server"],"error":null}`,
+		c.roundTrip(`{"method":"list_dbs","params":[],"id":2}`))
+	require.Equal(t, []string{"k"}, f.db.Canceled())
 }
 
 func TestCancelBeforeStartSkipsExecution(t *testing.T) {

@@ -40,9 +40,21 @@ type outbound struct {
 	suppress bool // send nothing (canceled request, closed session)
 }
 
+// pendingReq is a cancelable request (C's trigger) read and not yet
+// answered. Its fields are guarded by the session's mu.
 type pendingReq struct {
-	cancel   context.CancelFunc
+	cancel context.CancelFunc
+	key    string // cjson text of the id, the key in Session.pending
+	id     any
+	method string
+	db     string // params[0] when it is a string
+	// canceled: a cancel (notification, database replaced, session end)
+	// took the request over; its handler's result is dropped and the
+	// canceler sent whatever reply there is.
 	canceled bool
+	// done: the handler has returned; a cancel no longer applies and the
+	// worker sends the handler's reply.
+	done bool
 }
 
 // Session is one client connection.
@@ -71,8 +83,10 @@ type Session struct {
 	values  map[any]any
 	onClose []func()
 	closed  bool
-	hasLock func(string) bool
-	after   func() // see AfterReply
+	// dbChangeAware is set by set_db_change_aware (see SetDBChangeAware).
+	dbChangeAware bool
+	hasLock       func(string) bool
+	after         func() // see AfterReply
 
 	handlers sync.WaitGroup
 }
@@ -175,6 +189,23 @@ func (ss *Session) SetHasLock(fn func(name string) bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.hasLock = fn
+}
+
+// SetDBChangeAware records the session's set_db_change_aware setting. As
+// in C, a db-change-aware session gets the error reply "canceled" for a
+// request canceled by a "cancel" notification or by the replacement of its
+// database (CancelTransacts); other sessions get no reply at all.
+func (ss *Session) SetDBChangeAware(b bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.dbChangeAware = b
+}
+
+// DBChangeAware reports the session's set_db_change_aware setting.
+func (ss *Session) DBChangeAware() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.dbChangeAware
 }
 
 // TransactOptions returns the options for a transaction of this session.
@@ -390,17 +421,18 @@ func (ss *Session) execute(in *inbound) *outbound {
 	if ctx.Err() == nil {
 		res, err = ss.safeCall(ctx, in)
 	}
-	if in.pending != nil {
+	if p := in.pending; p != nil {
 		ss.mu.Lock()
-		canceled := in.pending.canceled
-		delete(ss.pending, cjson.String(in.id))
+		canceled := p.canceled
+		p.done = true
+		if !canceled {
+			delete(ss.pending, p.key)
+		}
 		ss.mu.Unlock()
-		in.pending.cancel()
+		p.cancel()
 		if canceled {
-			if !ss.srv.opts.ReplyOnCancel {
-				return &outbound{suppress: true}
-			}
-			return &outbound{id: in.id, err: ovsdberr.Tagged(ovsdberr.TagCanceled)}
+			// The canceler answered (or not) in our place.
+			return &outbound{suppress: true}
 		}
 	}
 	if ss.ctx.Err() != nil {
@@ -420,27 +452,81 @@ func (ss *Session) safeCall(ctx context.Context, in *inbound) (res any, err erro
 }
 
 // cancelRequest handles the "cancel" notification for a pending request.
+// Like C's execute_cancel, it answers a db-change-aware session (or any
+// session with Options.ReplyOnCancel) at once with the error "canceled" and
+// sends nothing to other sessions. A request whose handler has already
+// returned is not affected: its reply is on its way.
 func (ss *Session) cancelRequest(id any) {
 	ss.mu.Lock()
 	p := ss.pending[cjson.String(id)]
-	if p != nil {
-		p.canceled = true
-	}
+	reply := ss.dbChangeAware || ss.srv.opts.ReplyOnCancel
 	ss.mu.Unlock()
 	if p != nil {
-		p.cancel()
+		ss.cancelPending([]*pendingReq{p}, reply)
 	}
 }
+
+// CancelTransacts cancels the session's pending "transact" requests on
+// database db and answers each with the error "canceled", as C does for
+// the triggers of a database replaced by an online conversion (C then
+// disconnects the sessions that are not db-change-aware instead).
+func (ss *Session) CancelTransacts(db string) {
+	ss.mu.Lock()
+	var ps []*pendingReq
+	for _, p := range ss.pending {
+		if p.method == "transact" && p.db == db {
+			ps = append(ps, p)
+		}
+	}
+	ss.mu.Unlock()
+	ss.cancelPending(ps, true)
+}
+
+// cancelPending takes over the requests of ps whose handlers have not
+// returned: they leave the pending set (their ids can be used again),
+// their contexts are canceled and, if reply, each is answered with the
+// JSON-RPC error "canceled" (after the session's due monitor updates, as
+// every reply).
+func (ss *Session) cancelPending(ps []*pendingReq, reply bool) {
+	for _, p := range ps {
+		ss.mu.Lock()
+		if p.done || p.canceled {
+			ss.mu.Unlock()
+			continue
+		}
+		p.canceled = true
+		if ss.pending[p.key] == p {
+			delete(ss.pending, p.key)
+		}
+		ss.mu.Unlock()
+		p.cancel()
+		if reply && ss.ctx.Err() == nil {
+			b := appendErrorReply(nil, p.id, errCanceled)
+			if h := ss.srv.beforeReply.Load(); h != nil {
+				ss.beginCollect()
+				(*h)(ss)
+				_ = ss.endCollect(b)
+			} else {
+				_ = ss.write(b)
+			}
+		}
+	}
+}
+
+// errCanceled is C's reply error for a canceled request: the bare string
+// "canceled" (RFC 7047 section 4.1.4).
+var errCanceled = &ErrorValue{Value: "canceled"}
 
 // drain cancels the pending cancelable requests (without reply) and waits
 // until every request read so far has been answered.
 func (ss *Session) drain() {
 	ss.mu.Lock()
+	ps := make([]*pendingReq, 0, len(ss.pending))
 	for _, p := range ss.pending {
-		p.canceled = true
-		p.cancel()
+		ps = append(ps, p)
 	}
 	ss.mu.Unlock()
+	ss.cancelPending(ps, false)
 	ss.handlers.Wait()
 }
 
@@ -536,7 +622,10 @@ func (c *serverCodec) dispatch(m *message) error {
 		} else {
 			ctx, cancel := context.WithCancel(ss.ctx)
 			in.ctx = ctx
-			in.pending = &pendingReq{cancel: cancel}
+			in.pending = &pendingReq{cancel: cancel, key: key, id: m.id, method: m.method}
+			if len(m.params) > 0 {
+				in.pending.db, _ = m.params[0].(string)
+			}
 			ss.pending[key] = in.pending
 		}
 		ss.mu.Unlock()
