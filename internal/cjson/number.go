@@ -2,31 +2,28 @@ package cjson
 
 import (
 	"encoding/json"
-	"math"
-	"math/big"
 	"strconv"
 )
 
 // ClassifyNumber interprets a JSON number literal the way C's JSON lexer
-// does: any number whose exact value is an integer in int64 range
-// (including "1.0" or "1e3") is an integer; everything else is a real.
-// ok is false for literals that are not numbers or overflow a double.
+// does (see LexNumber): an integer when C reduces it to one ("1.0", "1e3"
+// and "-0" are integers), else a real. ok is false for literals that are
+// not JSON numbers or that C refuses (1e999).
 func ClassifyNumber(s string) (i int64, f float64, isInt bool, ok bool) {
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil && !hasLeadingZero(s) {
 		return v, float64(v), true, true
 	}
-	r, okr := new(big.Rat).SetString(s)
-	if !okr {
+	if !validNumber(s) {
 		return 0, 0, false, false
 	}
-	if r.IsInt() && r.Num().IsInt64() {
-		v := r.Num().Int64()
+	v, isInt, _, err := lexNumber(s)
+	switch {
+	case err != nil:
+		return 0, 0, false, false
+	case isInt:
 		return v, float64(v), true, true
 	}
-	fv, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(fv, 0) {
-		return 0, 0, false, false
-	}
+	fv, _ := strconv.ParseFloat(s, 64) // in range: checked by lexNumber
 	if fv == 0 {
 		fv = 0 // C suppresses negative zero
 	}

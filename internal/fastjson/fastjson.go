@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 )
 
 // Decode decodes one complete JSON value from b into the same
@@ -35,6 +37,9 @@ type Decoder struct {
 	b   []byte
 	i   int
 	bad bool
+	// err is set with bad when the input is valid JSON that C's parser
+	// refuses (a number out of range): no fallback then.
+	err error
 
 	// stack collects array elements and object members while they are
 	// parsed, so each array and map is allocated once at its final size.
@@ -48,7 +53,7 @@ type Decoder struct {
 
 // Decode is the package's Decode with the decoder's scratch memory and cache.
 func (d *Decoder) Decode(b []byte) (v any, ok bool) {
-	d.b, d.i, d.bad = b, 0, false
+	d.b, d.i, d.bad, d.err = b, 0, false, nil
 	v = d.value(0, false)
 	d.skipSpace()
 	ok = !d.bad && d.i == len(b)
@@ -195,7 +200,9 @@ func (d *Decoder) number() any {
 		d.bad = true
 		return nil
 	}
+	plain := true
 	if i < len(b) && b[i] == '.' {
+		plain = false
 		i++
 		if i >= len(b) || b[i] < '0' || b[i] > '9' {
 			d.bad = true
@@ -206,6 +213,7 @@ func (d *Decoder) number() any {
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		plain = false
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
@@ -221,6 +229,15 @@ func (d *Decoder) number() any {
 	d.i = i
 	if i-start == 1 && b[start] >= '0' && b[start] <= '9' {
 		return smallNumbers[b[start]-'0']
+	}
+	if !plain || i-start > 18 {
+		// A fraction, an exponent or many digits: read it as C does.
+		t, err := cjson.LexNumber(string(b[start:i]))
+		if err != nil {
+			d.bad, d.err = true, err
+			return nil
+		}
+		return json.Number(t)
 	}
 	return json.Number(string(b[start:i]))
 }
@@ -363,6 +380,8 @@ func DecodeValue(b []byte) (any, error) {
 func (d *Decoder) DecodeValue(b []byte) (any, error) {
 	if v, ok := d.Decode(b); ok {
 		return v, nil
+	} else if d.err != nil {
+		return nil, d.err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -372,6 +391,39 @@ func (d *Decoder) DecodeValue(b []byte) (any, error) {
 	}
 	if dec.More() {
 		return nil, ErrTrailing
+	}
+	return lexNumbers(v)
+}
+
+// lexNumbers applies C's reading of numbers (cjson.LexNumber) to every
+// number of v, in place.
+func lexNumbers(v any) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		t, err := cjson.LexNumber(string(x))
+		if err != nil {
+			return nil, err
+		}
+		return json.Number(t), nil
+	case []any:
+		for i, e := range x {
+			ne, err := lexNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = ne
+		}
+	case map[string]any:
+		for k, e := range x {
+			if _, leaf := e.(string); leaf || e == nil {
+				continue
+			}
+			ne, err := lexNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = ne
+		}
 	}
 	return v, nil
 }
