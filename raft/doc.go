@@ -14,5 +14,8 @@
 // it through a Forwarder, and replies once the member has applied the
 // entry; read-only transactions run on the member's own state.
 // Snapshots copy the table maps under the engine's read lock and serialise
-// them outside it. See DESIGN.md for the reasons.
+// them outside it. The position of every entry is recorded before it is
+// applied (Config.AppliedLog), and Open applies the local log up to the
+// last recorded one before serving, so a restarted member never serves an
+// older state than it did before. See DESIGN.md for the reasons.
 package raft

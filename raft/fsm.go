@@ -50,6 +50,11 @@ type FSM struct {
 	applied uint64
 	notify  chan struct{} // closed and replaced when applied changes
 	dedupe  *lru
+
+	// record, when set, is told the position of each command entry
+	// before its effects become visible (Config.AppliedLog); called
+	// with applyMu held.
+	record func(Position)
 }
 
 // NewFSM returns an FSM over an empty database of schema s remembering the
@@ -101,6 +106,17 @@ func (f *FSM) setApplied(idx uint64) {
 	f.mu.Unlock()
 }
 
+// raiseApplied sets the applied index to idx if it is lower: the entries
+// up to idx were applied (or are non-command entries covered by the
+// restored snapshot).
+func (f *FSM) raiseApplied(idx uint64) {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if idx > f.AppliedIndex() {
+		f.setApplied(idx)
+	}
+}
+
 // Apply implements hraft.FSM. A single Entry answers *ApplyResult; a
 // batch answers []*ApplyResult, one per Entry in batch order (a batch that
 // cannot be split answers one *ApplyResult with Err, nothing executed).
@@ -119,6 +135,9 @@ var errAlreadyApplied = errors.New("raft: entry applied already")
 
 // applyLocked applies one log entry; applyMu is held.
 func (f *FSM) applyLocked(l *hraft.Log) any {
+	if f.record != nil {
+		f.record(Position{Index: l.Index, Term: l.Term})
+	}
 	defer f.setApplied(l.Index)
 	if len(l.Data) == 0 || l.Data[0] != batchVersion {
 		return f.applyEntry(l.Data)
@@ -192,20 +211,61 @@ func (f *FSM) catchUp(logs hraft.LogStore, pos Position) {
 	}
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
+	f.applyUpTo(logs, pos, maxCatchUp)
+}
+
+// replay applies the local log up to pos, a position this member recorded
+// as applied before it stopped (Config.AppliedLog), so that a restarted
+// member serves at once the state it served before, not its last snapshot.
+// The same rule as catchUp makes it safe, without a bound. It reports how
+// many entries were applied; 0 and false when the log does not hold pos
+// (then nothing is applied).
+func (f *FSM) replay(logs hraft.LogStore, pos Position) (int, bool) {
+	if pos.Term == 0 {
+		return 0, false
+	}
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	before := f.AppliedIndex()
+	if before >= pos.Index {
+		return 0, true
+	}
+	if !f.applyUpTo(logs, pos, 0) {
+		return 0, false
+	}
+	return int(f.AppliedIndex() - before), true
+}
+
+// applyUpTo applies the local entries after the applied index up to pos
+// if the local entry at pos.Index has pos.Term and all of them are held
+// (limit > 0 bounds their number); applyMu is held. It reports whether it
+// applied up to pos.
+func (f *FSM) applyUpTo(logs hraft.LogStore, pos Position, limit uint64) bool {
 	first := f.AppliedIndex() + 1
-	if first > pos.Index || pos.Index-first >= maxCatchUp {
-		return
+	if first > pos.Index {
+		return true
+	}
+	if limit > 0 && pos.Index-first >= limit {
+		return false
 	}
 	var last hraft.Log
 	if logs.GetLog(pos.Index, &last) != nil || last.Term != pos.Term {
-		return
+		return false
+	}
+	if first < pos.Index {
+		// All held? (Below the log's first index are only entries the
+		// restored snapshot covers; a gap means nothing can be applied.)
+		var l hraft.Log
+		if logs.GetLog(first, &l) != nil {
+			return false
+		}
 	}
 	for i := first; i <= pos.Index; i++ {
 		l := &last
 		if i < pos.Index {
 			l = new(hraft.Log)
 			if logs.GetLog(i, l) != nil {
-				return
+				return false
 			}
 		}
 		if l.Type == hraft.LogCommand {
@@ -214,6 +274,7 @@ func (f *FSM) catchUp(logs hraft.LogStore, pos Position) {
 			f.setApplied(i) // configuration, no-op, barrier: nothing for the FSM
 		}
 	}
+	return true
 }
 
 // snapshotVersion is the "version" member of snapshot files.

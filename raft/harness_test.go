@@ -16,6 +16,7 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/schema"
+	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
 )
 
 const testSchemaJSON = `{"name":"T","version":"1.0.0","tables":{
@@ -80,6 +81,31 @@ type member struct {
 	snaps *hraft.InmemSnapshotStore
 	trans *hraft.InmemTransport
 	node  *Node
+	// applied is the member's recorded applied position (nil: none kept,
+	// the behaviour before Config.AppliedLog).
+	applied *memApplied
+}
+
+// memApplied is an in-memory Config.AppliedLog that survives restarts.
+type memApplied struct {
+	mu   sync.Mutex
+	last *raftstore.Applied
+}
+
+func (m *memApplied) RecordApplied(a raftstore.Applied) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.last = &a
+	return nil
+}
+
+func (m *memApplied) AppliedHints() []raftstore.Applied {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last == nil {
+		return nil
+	}
+	return []raftstore.Applied{*m.last}
 }
 
 // cluster is an in-process cluster on raft.NewInmemTransport; it is also
@@ -99,7 +125,7 @@ func newCluster(t *testing.T, n int, snapThreshold uint64) *cluster {
 	for i := 0; i < n; i++ {
 		c.members = append(c.members, &member{
 			id: hraft.ServerID(fmt.Sprintf("s%d", i)), addr: hraft.ServerAddress(fmt.Sprintf("m%d", i)),
-			logs: hraft.NewInmemStore(), snaps: hraft.NewInmemSnapshotStore(),
+			logs: hraft.NewInmemStore(), snaps: hraft.NewInmemSnapshotStore(), applied: &memApplied{},
 		})
 	}
 	var servers []hraft.Server
@@ -135,21 +161,38 @@ func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry
 }
 
 func (c *cluster) start(i int) {
+	c.startIsolated(i)
+	c.connect(i)
+}
+
+// startIsolated starts member i without connecting it to the others.
+func (c *cluster) startIsolated(i int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.members[i]
 	_, m.trans = hraft.NewInmemTransport(m.addr)
+	cfg := Config{ID: m.id, Address: m.addr, Schema: c.schema, ElectionTimer: c.timer,
+		LogStore: m.logs, StableStore: m.logs, SnapshotStore: m.snaps, Transport: m.trans,
+		Forwarder: c, SnapshotThreshold: c.snapThr, TrailingLogs: c.snapThr}
+	if m.applied != nil {
+		cfg.AppliedLog = m.applied
+	}
+	n, err := Open(cfg)
+	require.NoError(c.t, err)
+	m.node = n
+}
+
+// connect connects member i's transport with the running members'.
+func (c *cluster) connect(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.members[i]
 	for _, o := range c.members {
 		if o != m && o.node != nil {
 			m.trans.Connect(o.addr, o.trans)
 			o.trans.Connect(m.addr, m.trans)
 		}
 	}
-	n, err := Open(Config{ID: m.id, Address: m.addr, Schema: c.schema, ElectionTimer: c.timer,
-		LogStore: m.logs, StableStore: m.logs, SnapshotStore: m.snaps, Transport: m.trans,
-		Forwarder: c, SnapshotThreshold: c.snapThr, TrailingLogs: c.snapThr})
-	require.NoError(c.t, err)
-	m.node = n
 }
 
 func (c *cluster) stop(i int) {

@@ -74,6 +74,21 @@ type Config struct {
 	// and go into the next batch (batch.go). MaxForwardInFlight is the
 	// same bound while following (DefaultMaxForwardInFlight if <= 0).
 	MaxInFlight, MaxForwardInFlight int
+	// AppliedLog, when set, records the position of every entry before
+	// the FSM applies it, and at Open the member applies its own log up to
+	// the position recorded last (before it serves anything), so that a
+	// restarted member does not serve an older state than it did before
+	// (raftstore.Store implements it).
+	AppliedLog AppliedLog
+}
+
+// AppliedLog keeps the position of the last entry applied, across
+// restarts.
+type AppliedLog interface {
+	// RecordApplied is called before the entry at a is applied.
+	RecordApplied(a raftstore.Applied) error
+	// AppliedHints returns recorded positions, highest first.
+	AppliedHints() []raftstore.Applied
 }
 
 // logCacheSize is the number of latest log entries kept in memory.
@@ -161,11 +176,28 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if al := cfg.AppliedLog; al != nil {
+		var failed bool
+		n.fsm.record = func(p Position) {
+			if err := al.RecordApplied(raftstore.Applied{Index: p.Index, Term: p.Term}); err != nil && !failed {
+				failed = true // once: it is only a hint for restarts
+				logger().Warn("cannot record the applied position", "err", err)
+			}
+		}
+	}
 	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
 	if err != nil {
 		return nil, err
 	}
 	n.raft = r
+	// The restored snapshot may end with entries the FSM never sees
+	// (configuration, no-op: create-cluster's initial snapshot is index 1
+	// while its FSM index is 0); the log after a snapshot starts after its
+	// Raft index.
+	n.fsm.raiseApplied(r.AppliedIndex())
+	if cfg.AppliedLog != nil {
+		n.replayApplied(cfg.AppliedLog)
+	}
 	n.leaderCh = make(chan struct{})
 	obsCh := make(chan hraft.Observation, 16)
 	n.obs = hraft.NewObserver(obsCh, false, func(o *hraft.Observation) bool {
@@ -175,6 +207,29 @@ func Open(cfg Config) (*Node, error) {
 	r.RegisterObserver(n.obs)
 	go n.watchLeader(obsCh)
 	return n, nil
+}
+
+// replayApplied applies the local log up to the last applied position
+// recorded by the previous run: hashicorp/raft has restored the latest
+// snapshot and would apply the entries after it only once a leader tells
+// it they are committed. Entries up to a recorded position were applied,
+// so committed; a position is used only if the local log holds an entry
+// with its index and term (FSM.replay). hashicorp/raft later offers the
+// same entries to Apply, which skips them.
+func (n *Node) replayApplied(al AppliedLog) {
+	start := time.Now()
+	for _, a := range al.AppliedHints() {
+		cnt, ok := n.fsm.replay(n.logs, Position{Index: a.Index, Term: a.Term})
+		if !ok {
+			logger().Info("recorded applied position not in the log, ignored", "index", a.Index, "term", a.Term)
+			continue
+		}
+		if cnt > 0 {
+			logger().Info(fmt.Sprintf("applied %d committed log entries up to index %d at start-up", cnt, n.fsm.AppliedIndex()),
+				"elapsed", time.Since(start).String())
+		}
+		return
+	}
 }
 
 // watchLeader wakes the proposals waiting to retry (leaderChanged) on
@@ -212,7 +267,7 @@ func OpenStore(st *raftstore.Store, trans hraft.Transport, fwd Forwarder) (*Node
 		ID: hraft.ServerID(m.ServerID.String()), Address: hraft.ServerAddress(m.LocalAddress),
 		ClusterID: m.ClusterID, Schema: s, ElectionTimer: time.Duration(m.ElectionTimerMS) * time.Millisecond,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
-		Transport: trans, Forwarder: fwd,
+		Transport: trans, Forwarder: fwd, AppliedLog: st,
 	})
 	if err != nil {
 		return nil, err

@@ -51,6 +51,9 @@ type Cluster struct {
 	failed   map[hraft.ServerID]bool // followers whose heartbeats fail (leader)
 	lastMsg  map[hraft.ServerID]time.Time
 	nDisconn int
+	// everLeader: a leader has been known since the member started (C's
+	// ever_had_leader).
+	everLeader bool
 }
 
 // IsClusteredFile reports whether path is one of our clustered (bbolt)
@@ -242,16 +245,25 @@ func (c *Cluster) Left() bool {
 }
 
 // Connected is C's raft_is_connected: a member that has joined, is not
-// leaving, and knows a leader.
+// leaving, has heard from a leader since it started (a restarted member
+// is not connected until then, whatever state it serves) and is not
+// retrying an election: losing the leader keeps the member connected
+// through one election timer as a candidate, as C's candidate_retrying
+// does through one election.
 func (c *Cluster) Connected() bool {
 	c.mu.Lock()
-	joining, gone := c.meta.Joining(), c.leaving || c.left
-	c.mu.Unlock()
-	if joining || gone {
+	defer c.mu.Unlock()
+	if c.meta.Joining() || c.leaving || c.left {
 		return false
 	}
-	addr, _ := c.node.Raft().LeaderWithID()
-	return addr != ""
+	if addr, _ := c.node.Raft().LeaderWithID(); addr != "" {
+		c.everLeader = true
+		return true
+	}
+	if !c.everLeader {
+		return false
+	}
+	return c.node.Raft().State() != hraft.Candidate || c.elStart.IsZero() || time.Since(c.elStart) <= c.timer
 }
 
 // Database implements Storage: the member's applied state.

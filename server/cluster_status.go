@@ -52,6 +52,7 @@ func (c *Cluster) record(o hraft.Observation, now time.Time) {
 	case hraft.LeaderObservation:
 		if d.LeaderID != "" {
 			c.lastMsg[d.LeaderID] = now
+			c.everLeader = true
 		}
 	}
 }

@@ -13,6 +13,11 @@
 // transaction records their metadata, so log appends are never held up for
 // long and a snapshot interrupted by a crash is discarded on the next Open.
 //
+// The position of the last entry applied is recorded (RecordApplied) in a
+// side file, one pwrite per entry, and with each StoreLogs, so that a
+// restarted member applies its own log up to it (AppliedHints) before it
+// hears from a leader.
+//
 // Standalone databases do not use this package: they stay in the OVSDB log
 // format of package storage. IsCluster and Sniff tell the formats apart.
 //

@@ -151,7 +151,8 @@ func (ls *logStore) StoreLogs(logs []*raft.Log) error {
 				return err
 			}
 		}
-		return nil
+		// The applied position rides along (applied.go).
+		return ls.s.putApplied(tx)
 	})
 }
 

@@ -173,6 +173,7 @@ type Store struct {
 
 	metaMu sync.Mutex
 	meta   Meta
+	sid    schema.UUID // meta.ServerID, which never changes
 
 	// writeTxns counts committed read-write transactions (tests check that a
 	// batch costs one).
@@ -181,6 +182,12 @@ type Store struct {
 	snapMu  sync.Mutex
 	readers map[string]int // snapshot ID -> open readers
 	closed  bool
+
+	// The applied position (applied.go).
+	appliedMu     sync.Mutex
+	applied       Applied
+	appliedFile   *os.File // the side file, opened at the first record
+	appliedFailed bool     // the side file could not be opened
 }
 
 // Options tune Open.
@@ -344,6 +351,7 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 	})
 	if err == nil {
 		s.meta, err = decodeMeta(hdr)
+		s.sid = s.meta.ServerID
 	}
 	if err != nil {
 		db.Close()
@@ -396,6 +404,13 @@ func (s *Store) Close() error {
 	s.snapMu.Lock()
 	s.closed = true
 	s.snapMu.Unlock()
+	s.appliedMu.Lock()
+	if s.appliedFile != nil {
+		s.appliedFile.Close()
+		s.appliedFile = nil
+	}
+	s.appliedFailed = true // no side file after Close
+	s.appliedMu.Unlock()
 	return s.db.Close()
 }
 
