@@ -582,7 +582,11 @@ func columnsString(r *Row, cols []*schema.Column) string {
 }
 
 func (x *txn) duplicateIndex(t *table, cols []*schema.Column, a, b *Row) error {
-	if compareRows(a, b, nil) > 0 {
+	// C names first the greater row, comparing every column (_uuid and
+	// _version included) in its hash order of the table's columns: the
+	// first column in that order where the rows differ decides. (When that
+	// is _uuid or _version the order is as random as those are.)
+	if compareRows(a, b, cColumns(t.ts)) < 0 {
 		a, b = b, a
 	}
 	var sb strings.Builder
