@@ -55,6 +55,8 @@ type config struct {
 	verbose   []string
 	ignored   []string
 	help, ver bool
+	// noStandaloneHistory: --disable-standalone-history.
+	noStandaloneHistory bool
 }
 
 type optKind int
@@ -74,6 +76,7 @@ var longOpts = map[string]optKind{
 	"peer-ca-cert": reqArg, "ssl-protocols": reqArg, "ssl-ciphers": reqArg,
 	"sync-from": reqArg, "sync-exclude-tables": reqArg, "active": noArg, "no-dbs": noArg,
 	"disable-file-column-diff": noArg, "record": optArg, "replay": optArg,
+	"disable-standalone-history": noArg,
 }
 
 var shortOpts = map[byte]string{'h': "help", 'V': "version", 'v': "verbose", 'p': "private-key", 'c': "certificate", 'C': "ca-cert"}
@@ -112,6 +115,8 @@ func parseArgs(args []string) (*config, error) {
 			cfg.logFile = &s
 		case "verbose":
 			cfg.verbose = append(cfg.verbose, v)
+		case "disable-standalone-history":
+			cfg.noStandaloneHistory = true
 		case "overwrite-pidfile":
 		default:
 			cfg.ignored = append(cfg.ignored, "--"+name)
@@ -238,6 +243,12 @@ Logging options:
                            (default: %s/%s.log)
 
 Other options:
+  --disable-standalone-history
+                          keep no transaction history for standalone
+                          databases (and _Server), as C ovsdb-server:
+                          monitor_cond_since and update3 then always carry
+                          the all-zeros last-txn-id and a reconnecting
+                          client gets the full contents again
   --unixctl=SOCKET        override default control socket name
   -h, --help              display this help message
   -V, --version           display version information
@@ -288,6 +299,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.pidfile {
 		cfg.daemon.PidFile = absUnder(daemon.PidFilePath(cfg.daemon.PidFile, program))
 	}
+	// As C's config_tmpfile: the remotes and databases changed at run time
+	// survive a restart by --monitor. A restarted daemon takes them from
+	// there rather than from the command line.
+	rc, err := openRunConfig(cfg)
+	if err != nil {
+		return fatal(err.Error())
+	}
+	liveRunConfig = rc
 
 	// The log file is opened before daemon.Start so that a --monitor
 	// process logs the daemon's crashes and restarts there too.
@@ -318,15 +337,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info(version)
 
-	srv := server.New(server.Options{})
+	srv := server.New(server.Options{DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
 	for _, p := range cfg.dbs {
 		if err := srv.AddDatabase(p); err != nil {
 			return fatal(err.Error())
 		}
 	}
+	// As C: a "db:" remote naming a missing database, table or column is
+	// fatal at startup (one line per bad remote, then an empty line; C
+	// lists several in its hash-set order, we in command-line order).
+	var remoteErrs strings.Builder
 	for _, r := range cfg.remotes {
-		addRemote(srv, log, r)
+		if err := addRemote(srv, log, r); err != nil {
+			remoteErrs.WriteString(err.Error() + "\n")
+		}
+	}
+	if remoteErrs.Len() > 0 {
+		return fatal(remoteErrs.String())
 	}
 
 	ctl := unixctl.New(version)
@@ -335,7 +363,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fatal(err.Error())
 	}
 	exitCh := make(chan struct{}, 1)
-	registerCommands(ctl, srv, logger, log, exitCh)
+	registerCommands(ctl, srv, logger, log, exitCh, func() {
+		files := srv.DatabaseFiles()
+		for i, f := range files {
+			files[i] = absUnder(f)
+		}
+		if err := rc.save(srv.ListRemotes(), files); err != nil {
+			log.Error(err.Error())
+		}
+	})
 	logger.RegisterCommands(ctl)
 
 	d.Ready()
@@ -359,18 +395,30 @@ func absUnder(p string) string {
 	return p
 }
 
-func addRemote(srv *server.Server, log *slog.Logger, r string) {
+// liveRunConfig keeps the run-time configuration file open for the life
+// of the process (a monitor passes it to each daemon it restarts).
+var liveRunConfig *runConfig
+
+// addRemote adds r, logging the problems C reports in its log; it
+// returns only C's refusal of a "db:" remote (*server.InvalidRemoteError).
+func addRemote(srv *server.Server, log *slog.Logger, r string) error {
 	err := srv.AddRemote(r)
+	var inv *server.InvalidRemoteError
 	switch {
 	case err == nil:
+	case errors.As(err, &inv):
+		return err
 	case errors.Is(err, server.ErrUnsupportedRemote):
 		log.Warn(fmt.Sprintf("%s: remote type is not supported by this server, ignoring it", r))
 	default:
 		log.Error(err.Error())
 	}
+	return nil
 }
 
-func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logger, log *slog.Logger, exitCh chan struct{}) {
+// registerCommands registers the ovs-appctl commands; saveConfig records
+// the remotes and databases after a command changes them.
+func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logger, log *slog.Logger, exitCh chan struct{}, saveConfig func()) {
 	ctl.Register("exit", "", 0, 0, func([]string) (string, error) {
 		select {
 		case exitCh <- struct{}{}:
@@ -392,10 +440,17 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 	ctl.Register("ovsdb-server/add-db", "DB", 1, 1, func(a []string) (string, error) {
 		err := srv.AddDatabase(a[0])
 		ensureClusterCommands(ctl, srv)
+		if err == nil {
+			saveConfig()
+		}
 		return "", err
 	})
 	ctl.Register("ovsdb-server/remove-db", "DB", 1, 1, func(a []string) (string, error) {
-		return "", srv.RemoveDatabase(a[0])
+		err := srv.RemoveDatabase(a[0])
+		if err == nil {
+			saveConfig()
+		}
+		return "", err
 	})
 	ctl.Register("ovsdb-server/list-remotes", "", 0, 0, func([]string) (string, error) {
 		var b strings.Builder
@@ -405,12 +460,21 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 		return b.String(), nil
 	})
 	ctl.Register("ovsdb-server/add-remote", "REMOTE", 1, 1, func(a []string) (string, error) {
-		// C accepts any remote here and reports problems in the log.
-		addRemote(srv, log, a[0])
+		// C refuses a "db:" remote naming a missing database, table or
+		// column; it accepts any other remote and reports its problems
+		// in the log.
+		if err := addRemote(srv, log, a[0]); err != nil {
+			return "", err
+		}
+		saveConfig()
 		return "", nil
 	})
 	ctl.Register("ovsdb-server/remove-remote", "REMOTE", 1, 1, func(a []string) (string, error) {
-		return "", srv.RemoveRemote(a[0])
+		err := srv.RemoveRemote(a[0])
+		if err == nil {
+			saveConfig()
+		}
+		return "", err
 	})
 	ctl.Register("ovsdb-server/compact", "", 0, 1, func(a []string) (string, error) {
 		return "", srv.Compact(a...)
