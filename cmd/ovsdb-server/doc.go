@@ -10,7 +10,24 @@
 // listed but warned about as unsupported), --unixctl, --pidfile[=FILE],
 // --detach, --no-chdir, --monitor, --user, --log-file[=FILE],
 // -v[SPEC]/--verbose[=SPEC], -h/--help, -V/--version. SSL, sync and replay
-// options are accepted and ignored with a warning.
+// options are accepted and ignored with a warning. A "db:DB,TABLE,COLUMN"
+// remote naming a missing database, table or column is fatal at startup
+// and refused by ovsdb-server/add-remote, with C's texts; valid ones are
+// listed but not served.
+//
+// --disable-standalone-history (ours, not C's) keeps no transaction
+// history for standalone databases and _Server, so monitor_cond_since and
+// update3 are exactly C's (all-zeros last-txn-id, found=false, full
+// contents on resume). By default every database keeps a history and a
+// reconnecting client resumes from its last id (see
+// conformance/DIFFERENCES.md).
+//
+// As C (its config_tmpfile), the remotes and databases added or removed
+// with ovs-appctl survive the restart of a crashed daemon by --monitor:
+// the first process saves them in an unlinked temporary file that the
+// detached child, the monitor and every restarted daemon inherit
+// (descriptor in OVSDB_GO_RUN_CONFIG_FD); the daemon rewrites it after
+// each change and a restarted daemon reads it instead of the command line.
 //
 // --version prints "ovsdb-server (Open vSwitch) 3.1.0", the same line as
 // the C server, because tools and scripts parse it; the unixctl "version"
