@@ -7,7 +7,7 @@ RUNDIR ?= $(CURDIR)/run
 DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-ic-db python3-openvswitch
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build deps run test vet fuzz bench sidebyside clean
+.PHONY: all build deps run test vet fuzz difffuzz bench sidebyside clean
 
 all: build
 
@@ -53,6 +53,18 @@ fuzz:
 		pkg=$$(dirname $$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1)); \
 		echo "== $$t in $$pkg"; $(GO) test -run XXX -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Differential random testing against the C server with any seed and size:
+# make difffuzz SEED=123 N=5000 (SEED may be a comma-separated list). At the
+# first difference it shrinks the request sequence and prints it as a case
+# file; DIFFFUZZ_ALL=1 logs every difference instead; SERVER=/path tests a
+# prebuilt binary.
+SEED ?= 1
+N ?= 2000
+difffuzz: deps
+	set -o pipefail; cd conformance && CONFORMANCE_SEED=$(SEED) CONFORMANCE_RANDOM_N=$(N) \
+		$(if $(DIFFFUZZ_ALL),CONFORMANCE_RANDOM_ALL=1) $(if $(SERVER),CONFORMANCE_SERVER=$(SERVER)) \
+		$(GO) test -count=1 -timeout 120m -run 'TestRandom$$' -v . | grep -v '^=== RUN'
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./benchmarks/

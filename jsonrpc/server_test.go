@@ -510,3 +510,22 @@ func TestClientAnswersProbes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `["alive"]`, string(res))
 }
+
+// TestCloseAfterReply checks that a session closed after a reply writes
+// nothing after it, even for requests read meanwhile.
+func TestCloseAfterReply(t *testing.T) {
+	for range 20 {
+		f := newFixture(t, Options{})
+		f.srv.Register("bye", Method{Handler: func(_ context.Context, ss *Session, _ []any) (any, error) {
+			ss.CloseAfterReply()
+			return "bye", nil
+		}})
+		c := f.raw(t)
+		require.Equal(t, `{"id":1,"result":"bye","error":null}`, c.roundTrip(`{"method":"bye","params":[],"id":1}`))
+		_, _ = c.conn.Write([]byte(`{"method":"echo","params":[],"id":2}`))
+		require.NoError(t, c.conn.SetReadDeadline(time.Now().Add(waitLimit)))
+		n, err := c.conn.Read(make([]byte, 100))
+		require.Error(t, err)
+		require.Zero(t, n, "nothing may follow the reply")
+	}
+}

@@ -76,7 +76,10 @@ type Session struct {
 	// (guarded by wmu).
 	collecting int
 	wbuf       []byte
-	lastRecv   atomic.Int64 // unix nanoseconds of the last received bytes
+	// wclosed: the connection was closed right after a reply
+	// (CloseAfterReply); nothing more is written (guarded by wmu).
+	wclosed  bool
+	lastRecv atomic.Int64 // unix nanoseconds of the last received bytes
 
 	mu      sync.Mutex
 	pending map[string]*pendingReq
@@ -87,6 +90,7 @@ type Session struct {
 	dbChangeAware bool
 	hasLock       func(string) bool
 	after         func() // see AfterReply
+	closeAfter    bool   // see CloseAfterReply
 
 	handlers sync.WaitGroup
 }
@@ -225,6 +229,17 @@ func (ss *Session) AfterReply(fn func()) {
 	ss.after = fn
 }
 
+// CloseAfterReply makes the session close its connection as soon as the
+// reply to the running request is written, in the same critical section,
+// so that nothing else (a reply to a pipelined echo, an update) is written
+// after that reply: C disconnects before it reads further input. Only for
+// ordinary (non-Immediate) handlers.
+func (ss *Session) CloseAfterReply() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.closeAfter = true
+}
+
 // ErrSessionClosed is returned when sending on an ended session.
 var ErrSessionClosed = errors.New("jsonrpc: session closed")
 
@@ -258,6 +273,9 @@ const maxCollect = 64 << 10
 // writeLocked writes b after whatever is queued, or queues it while a
 // before-reply hook runs. Called with wmu held.
 func (ss *Session) writeLocked(b []byte) error {
+	if ss.wclosed {
+		return ErrSessionClosed
+	}
 	if ss.collecting > 0 && len(ss.wbuf)+len(b) <= maxCollect {
 		ss.wbuf = append(ss.wbuf, b...)
 		return nil
@@ -286,12 +304,21 @@ func (ss *Session) beginCollect() {
 	ss.wmu.Unlock()
 }
 
-// endCollect ends collecting and writes reply (with the queue).
-func (ss *Session) endCollect(reply []byte) error {
+// endCollect ends collecting and writes reply (with the queue); with
+// closeAfter it then closes the connection (see CloseAfterReply).
+func (ss *Session) endCollect(reply []byte, collected, closeAfter bool) error {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
-	ss.collecting--
-	return ss.writeLocked(reply)
+	if collected {
+		ss.collecting--
+	}
+	err := ss.writeLocked(reply)
+	if closeAfter && !ss.wclosed {
+		ss.wclosed = true
+		ss.cancel()
+		_ = ss.cd.Close()
+	}
+	return err
 }
 
 func (ss *Session) run() {
@@ -374,9 +401,11 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	for in := range q {
 		out := ss.execute(in)
 		var after func()
+		closeAfter := false
 		if in.early == nil && !in.m.Immediate {
 			ss.mu.Lock()
 			after, ss.after = ss.after, nil
+			closeAfter, ss.closeAfter = ss.closeAfter, false
 			ss.mu.Unlock()
 		}
 		if !out.suppress {
@@ -391,11 +420,7 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 			} else {
 				buf = appendReply(buf[:0], out.id, out.result)
 			}
-			if h != nil {
-				_ = ss.endCollect(buf)
-			} else {
-				_ = ss.write(buf)
-			}
+			_ = ss.endCollect(buf, h != nil, closeAfter)
 			if cap(buf) > 1<<20 {
 				buf = nil // do not pin huge replies
 			}
@@ -502,13 +527,12 @@ func (ss *Session) cancelPending(ps []*pendingReq, reply bool) {
 		p.cancel()
 		if reply && ss.ctx.Err() == nil {
 			b := appendErrorReply(nil, p.id, errCanceled)
-			if h := ss.srv.beforeReply.Load(); h != nil {
+			h := ss.srv.beforeReply.Load()
+			if h != nil {
 				ss.beginCollect()
 				(*h)(ss)
-				_ = ss.endCollect(b)
-			} else {
-				_ = ss.write(b)
 			}
+			_ = ss.endCollect(b, h != nil, false)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func (s *Server) registerConvert() {
 				return nil, err
 			}
 			if !DBChangeAware(ss) {
-				ss.AfterReply(func() { _ = ss.Close() })
+				ss.CloseAfterReply()
 			}
 			return map[string]any{}, nil
 		}})
