@@ -17,5 +17,7 @@
 // them outside it. The position of every entry is recorded before it is
 // applied (Config.AppliedLog), and Open applies the local log up to the
 // last recorded one before serving, so a restarted member never serves an
-// older state than it did before. See DESIGN.md for the reasons.
+// older state than it did before. Raft connections carry their target's
+// server id (Transport, Mux): a member refuses RPCs meant for another id.
+// See DESIGN.md for the reasons.
 package raft

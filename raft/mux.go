@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -39,8 +40,9 @@ func SplitAddress(addr string) (string, error) {
 }
 
 // Mux is the one TCP listener of a member on its cluster address. Every
-// accepted connection starts with one protocol byte: Raft connections go
-// to the StreamLayer (Mux.Transport), forwarding connections to the
+// accepted connection starts with one protocol byte: Raft connections
+// (whose preamble must name this member's server id, see SetServerID) go
+// to the StreamLayer (Mux.NewTransport), forwarding connections to the
 // Handler set with SetHandler.
 type Mux struct {
 	ln      net.Listener
@@ -50,9 +52,12 @@ type Mux struct {
 	once    sync.Once
 	wg      sync.WaitGroup
 
-	mu      sync.Mutex
-	handler Handler
-	conns   map[net.Conn]struct{}
+	mu       sync.Mutex
+	handler  Handler
+	conns    map[net.Conn]struct{}
+	serverID string // Raft connections for another id are refused ("": any)
+	refusals logLimiter
+	refused  atomic.Int64 // Raft connections refused
 }
 
 // Listen opens the member's listener on its cluster address (C's
@@ -88,6 +93,20 @@ func (m *Mux) SetHandler(h Handler) {
 	m.mu.Unlock()
 }
 
+// SetServerID sets the member's server id: Raft connections meant for
+// another server id are refused from then on (see raftAccept).
+func (m *Mux) SetServerID(id string) {
+	m.mu.Lock()
+	m.serverID = id
+	m.mu.Unlock()
+}
+
+func (m *Mux) getServerID() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.serverID
+}
+
 func (m *Mux) getHandler() Handler {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -120,15 +139,20 @@ func (m *Mux) route(c net.Conn) {
 		c.Close()
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
 	switch b[0] {
 	case protoRaft:
+		if !m.acceptRaft(c) {
+			c.Close()
+			return
+		}
+		_ = c.SetReadDeadline(time.Time{})
 		select {
 		case m.raftCh <- c:
 		case <-m.closed:
 			c.Close()
 		}
 	case protoForward:
+		_ = c.SetReadDeadline(time.Time{})
 		if !m.track(c) {
 			c.Close()
 			return
@@ -139,6 +163,29 @@ func (m *Mux) route(c net.Conn) {
 		netLogger().Warn("cluster connection with unknown protocol byte", "byte", b[0], "remote", c.RemoteAddr().String())
 		c.Close()
 	}
+}
+
+// acceptRaft reads a Raft connection's preamble and answers it: accepted
+// if it names this member's server id (or the Mux has none).
+func (m *Mux) acceptRaft(c net.Conn) bool {
+	target, err := readPreamble(c)
+	if err != nil {
+		return false
+	}
+	self := m.getServerID()
+	if self == "" || target == self {
+		_, err := c.Write([]byte{raftAccept})
+		return err == nil
+	}
+	m.refused.Add(1)
+	if m.refusals.allow(target) {
+		netLogger().Warn(fmt.Sprintf("refused Raft connection from %s meant for server %s: this member is server %s "+
+			"(the configuration names another server at this address)", c.RemoteAddr(), Nickname(target), Nickname(self)),
+			"target_sid", target, "sid", self)
+	}
+	ans, _ := appendPreamble([]byte{raftRefuse}, self)
+	_, _ = c.Write(ans)
+	return false
 }
 
 func (m *Mux) track(c net.Conn) bool {
@@ -191,10 +238,16 @@ func (s streamLayer) Close() error   { return nil } // the Mux owns the listener
 func (s streamLayer) Addr() net.Addr { return muxAddr(s.m.address) }
 
 func (s streamLayer) Dial(address hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialProto(string(address), protoRaft, timeout)
+	return dialRaft(string(address), timeout)
 }
 
 func dialProto(address string, proto byte, timeout time.Duration) (net.Conn, error) {
+	return dialWith(address, []byte{proto}, timeout)
+}
+
+// dialWith connects to address and writes head (protocol byte and
+// preamble).
+func dialWith(address string, head []byte, timeout time.Duration) (net.Conn, error) {
 	hp, err := SplitAddress(address)
 	if err != nil {
 		return nil, err
@@ -203,7 +256,7 @@ func dialProto(address string, proto byte, timeout time.Duration) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Write([]byte{proto}); err != nil {
+	if _, err := c.Write(head); err != nil {
 		c.Close()
 		return nil, err
 	}

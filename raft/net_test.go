@@ -39,30 +39,47 @@ func TestSplitAddress(t *testing.T) {
 // netMember is a member on a real Mux with in-memory stores.
 type netMember struct {
 	mux   *Mux
-	trans *hraft.NetworkTransport
+	trans *Transport
 	cli   *Client
 	node  *Node
 	cid   schema.UUID
+	logs  *hraft.InmemStore
 }
 
 func startNetMember(t *testing.T, id string, cid schema.UUID) *netMember {
-	mux, err := Listen("tcp:127.0.0.1:0")
+	return startNetMemberAt(t, id, cid, "tcp:127.0.0.1:0")
+}
+
+// startNetMemberAt starts member id listening on address; its Mux refuses
+// Raft connections meant for another id.
+func startNetMemberAt(t *testing.T, id string, cid schema.UUID, address string) *netMember {
+	var mux *Mux
+	var err error
+	for try := 0; ; try++ { // an address just closed may take a moment
+		if mux, err = Listen(address); err == nil || try == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	require.NoError(t, err)
-	m := &netMember{mux: mux, trans: mux.NewTransport(0), cli: NewClient(), cid: cid}
+	mux.SetServerID(id)
+	m := &netMember{mux: mux, trans: mux.NewTransport(0), cli: NewClient(), cid: cid, logs: hraft.NewInmemStore()}
 	m.node, err = Open(Config{ID: hraft.ServerID(id), Address: mux.Address(), ClusterID: cid, Schema: testSchema(t),
-		ElectionTimer: 300 * time.Millisecond, LogStore: hraft.NewInmemStore(), StableStore: hraft.NewInmemStore(),
+		ElectionTimer: 300 * time.Millisecond, LogStore: m.logs, StableStore: m.logs,
 		SnapshotStore: hraft.NewInmemSnapshotStore(), Transport: m.trans, Forwarder: m.cli})
 	require.NoError(t, err)
 	mux.SetHandler(&NodeHandler{Node: m.node, Meta: func() (schema.UUID, string, []byte) {
 		return m.cid, "T", []byte(testSchemaJSON)
 	}})
-	t.Cleanup(func() {
-		m.node.Close()
-		m.cli.Close()
-		m.trans.Close()
-		m.mux.Close()
-	})
+	t.Cleanup(m.stop)
 	return m
+}
+
+func (m *netMember) stop() {
+	m.node.Close()
+	m.cli.Close()
+	m.trans.Close()
+	m.mux.Close()
 }
 
 func TestNetForwardAndJoin(t *testing.T) {
@@ -117,6 +134,74 @@ func TestNetForwardAndJoin(t *testing.T) {
 	eventually(t, "y once on both", func() bool {
 		return strings.Join(keys(a.node.Database()), ",") == "x,y" && strings.Join(keys(b.node.Database()), ",") == "x,y"
 	})
+}
+
+// TestRaftConnectionNamesTarget: a Raft connection names the server id it
+// is meant for; the Mux accepts its own id and refuses another, answering
+// with its own.
+func TestRaftConnectionNamesTarget(t *testing.T) {
+	mux, err := Listen("tcp:127.0.0.1:0")
+	require.NoError(t, err)
+	defer mux.Close()
+	mux.SetServerID("b")
+	c, err := dialRaft(string(targetAddress("b", mux.Address())), 5*time.Second)
+	require.NoError(t, err)
+	c.Close()
+	_, err = dialRaft(string(targetAddress("a", mux.Address())), 5*time.Second)
+	var re *RefusedError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, RefusedError{Address: string(mux.Address()), Target: "a", Actual: "b"}, *re)
+	require.Equal(t, int64(1), mux.refused.Load())
+}
+
+// TestFreshMemberAtWipedAddressRefused (issue 8): a member with a new
+// server id listening at the address of a member whose data was wiped
+// neither acknowledges entries nor votes as the old member. With the
+// third member stopped too, the leader has no quorum and steps down
+// (before, the fresh member answered as the old one and kept it leader).
+func TestFreshMemberAtWipedAddressRefused(t *testing.T) {
+	cid := schema.NewUUID()
+	ms := []*netMember{startNetMember(t, "a", cid), startNetMember(t, "b", cid), startNetMember(t, "c", cid)}
+	var servers []hraft.Server
+	for i, m := range ms {
+		servers = append(servers, hraft.Server{Suffrage: hraft.Voter, ID: hraft.ServerID("abc"[i : i+1]), Address: m.mux.Address()})
+	}
+	require.NoError(t, ms[0].node.Bootstrap(servers))
+	var li int
+	eventually(t, "a leader", func() bool {
+		for i, m := range ms {
+			if m.node.Raft().State() == hraft.Leader {
+				li = i
+				return true
+			}
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.Len(t, ms[li].node.Transact(ctx, insertOps(t, "x"), ovsdb.TransactOptions{}), 2)
+
+	// The wiped member: stopped, and a fresh one (id "fresh", empty
+	// stores) listens at its address.
+	wi, oi := (li+1)%3, (li+2)%3
+	addr := ms[wi].mux.Address()
+	ms[wi].stop()
+	fresh := startNetMemberAt(t, "fresh", schema.UUID{}, string(addr))
+	eventually(t, "the leader's RPCs for the wiped member refused", func() bool { return fresh.mux.refused.Load() > 0 })
+
+	// The other follower stops: 1 of 3 left, the leader steps down.
+	ms[oi].stop()
+	eventually(t, "the leader steps down without a quorum", func() bool {
+		return ms[li].node.Raft().State() != hraft.Leader
+	})
+	last, err := fresh.logs.LastIndex()
+	require.NoError(t, err)
+	require.Zero(t, last, "the fresh member stored no entry")
+	term, err := fresh.logs.GetUint64([]byte("CurrentTerm"))
+	if err == nil {
+		require.Zero(t, term, "the fresh member took part in no election")
+	}
+	require.Empty(t, keys(fresh.node.Database()))
 }
 
 func TestMuxUnknownProtocolClosed(t *testing.T) {

@@ -22,20 +22,20 @@ type PeerInfo struct {
 // Heartbeats go through AppendEntries (not the pipeline), so the record
 // is at most one heartbeat interval old.
 type TrackedTransport struct {
-	*hraft.NetworkTransport
+	*Transport
 	mu    sync.Mutex
 	peers map[hraft.ServerID]PeerInfo
 }
 
 // NewTrackedTransport is NewTransport with peer tracking.
 func (m *Mux) NewTrackedTransport(timeout time.Duration) *TrackedTransport {
-	return &TrackedTransport{NetworkTransport: m.NewTransport(timeout), peers: map[hraft.ServerID]PeerInfo{}}
+	return &TrackedTransport{Transport: m.NewTransport(timeout), peers: map[hraft.ServerID]PeerInfo{}}
 }
 
 // AppendEntries implements hraft.Transport and records a successful reply.
 func (t *TrackedTransport) AppendEntries(id hraft.ServerID, target hraft.ServerAddress, args *hraft.AppendEntriesRequest,
 	resp *hraft.AppendEntriesResponse) error {
-	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
+	err := t.Transport.AppendEntries(id, target, args, resp)
 	if err == nil && resp.Success {
 		t.mu.Lock()
 		t.peers[id] = PeerInfo{LastContact: time.Now(), LastLog: resp.LastLog}

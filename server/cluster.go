@@ -87,6 +87,9 @@ func OpenCluster(path string) (*Cluster, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// Raft RPCs meant for another server id (this address's member in the
+	// leader's configuration, when this file was made afresh) are refused.
+	c.mux.SetServerID(c.meta.ServerID.String())
 	if c.meta.Joining() && len(c.meta.Schema) == 0 {
 		if err := c.hello(); err != nil {
 			return fail(err)
