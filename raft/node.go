@@ -613,6 +613,9 @@ func (n *Node) Status() (Status, error) {
 	// Configuration and no-op entries never reach the FSM: hashicorp's
 	// applied index counts them.
 	st.AppliedIndex = max(st.AppliedIndex, n.raft.AppliedIndex())
+	// Applied entries are committed (a restarted member applies its log up
+	// to its recorded position before hashicorp/raft hears of commits).
+	st.CommitIndex = max(st.CommitIndex, st.AppliedIndex)
 	st.Role = strings.ToLower(n.raft.State().String())
 	st.LeaderAddress, st.LeaderID = n.raft.LeaderWithID()
 	if t, err := strconv.ParseUint(n.raft.Stats()["term"], 10, 64); err == nil {
