@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
@@ -226,9 +225,9 @@ func notStr(want bool) string {
 	return " not"
 }
 
-// normalize rewrites numbers the way C re-serialises them: an integral
-// value in int64 range becomes an integer, any other number a real printed
-// with %.15g.
+// normalize rewrites numbers the way C re-serialises them: a number C's
+// lexer reads as an integer (cjson.ClassifyNumber) in decimal, any other a
+// real printed with %.15g.
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
@@ -240,12 +239,12 @@ func normalize(v any) any {
 			}
 			return json.Number(strconv.FormatInt(i, 10))
 		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
+		i, f, isInt, ok := cjson.ClassifyNumber(s)
+		switch {
+		case !ok:
 			return x
-		}
-		if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
-			return json.Number(strconv.FormatInt(int64(f), 10))
+		case isInt:
+			return json.Number(strconv.FormatInt(i, 10))
 		}
 		return json.Number(cjson.FormatReal(f))
 	case []any:
