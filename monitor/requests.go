@@ -73,7 +73,14 @@ func parseTableRequest(tm *tableMon, v Version, req any, seen map[int]bool) erro
 			}
 		}
 	} else {
-		for _, c := range ts.Columns {
+		// Every column but _uuid, in C's hash order of the table's
+		// columns: with another request naming some of them, the first
+		// in that order is the one reported "mentioned more than once".
+		cols := ts.CColumns
+		if len(cols) != len(ts.Columns) {
+			cols = ts.Columns
+		}
+		for _, c := range cols {
 			if c.Index == schema.ColUUID {
 				continue
 			}
