@@ -7,7 +7,8 @@
 // any method registered later with Server.Register) and writes replies with
 // the C serialisation (internal/cjson) and C's member order.
 //
-// Requests of one connection are executed in arrival order; different
+// Requests of one connection are executed in arrival order (a transact
+// blocked in "wait" lets the next ones run, as C's triggers do); different
 // connections run in parallel. Each server session has its own read loop
 // and two worker goroutines (ordinary and immediate requests).
 //

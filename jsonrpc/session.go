@@ -394,43 +394,68 @@ func (ss *Session) prober(log interface{ Warn(string, ...any) }) {
 }
 
 // worker answers the requests of one queue in order: each reply is
-// written before the next request of the queue runs.
+// written before the next request of the queue runs, except that a
+// transaction blocked in a "wait" hands the queue over to a new worker
+// (C turns it into a trigger and goes on with the next request); the
+// blocked one is answered whenever it finishes, and its worker then ends.
 func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var buf []byte
 	for in := range q {
+		handedOff := false
+		if in.pending != nil && in.early == nil {
+			in.ctx = ovsdb.WithBlockedHook(in.ctx, func() {
+				// Called in this goroutine, inside execute.
+				handedOff = true
+				wg.Add(1)
+				go ss.worker(q, wg)
+			})
+		}
 		out := ss.execute(in)
-		var after func()
-		closeAfter := false
-		if in.early == nil && !in.m.Immediate {
-			ss.mu.Lock()
-			after, ss.after = ss.after, nil
-			closeAfter, ss.closeAfter = ss.closeAfter, false
-			ss.mu.Unlock()
+		buf = ss.finish(in, out, buf, !handedOff)
+		if handedOff {
+			return
 		}
-		if !out.suppress {
-			h := ss.srv.beforeReply.Load()
-			if h != nil {
-				// What the hook sends goes out with the reply, in one write.
-				ss.beginCollect()
-				(*h)(ss)
-			}
-			if out.err != nil {
-				buf = appendErrorReply(buf[:0], out.id, out.err)
-			} else {
-				buf = appendReply(buf[:0], out.id, out.result)
-			}
-			_ = ss.endCollect(buf, h != nil, closeAfter)
-			if cap(buf) > 1<<20 {
-				buf = nil // do not pin huge replies
-			}
-		}
-		if after != nil {
-			after()
-		}
-		<-ss.cd.sem
-		ss.handlers.Done()
 	}
+}
+
+// finish writes the reply of in (unless suppressed), after the session's
+// due notifications, runs what the request's handler asked to run after
+// its reply and releases the request's queue slot. takeAfter is false for
+// a request that finishes after its queue was handed over: the "after"
+// actions then belong to the request running now.
+func (ss *Session) finish(in *inbound, out *outbound, buf []byte, takeAfter bool) []byte {
+	var after func()
+	closeAfter := false
+	if takeAfter && in.early == nil && !in.m.Immediate {
+		ss.mu.Lock()
+		after, ss.after = ss.after, nil
+		closeAfter, ss.closeAfter = ss.closeAfter, false
+		ss.mu.Unlock()
+	}
+	if !out.suppress {
+		h := ss.srv.beforeReply.Load()
+		if h != nil {
+			// What the hook sends goes out with the reply, in one write.
+			ss.beginCollect()
+			(*h)(ss)
+		}
+		if out.err != nil {
+			buf = appendErrorReply(buf[:0], out.id, out.err)
+		} else {
+			buf = appendReply(buf[:0], out.id, out.result)
+		}
+		_ = ss.endCollect(buf, h != nil, closeAfter)
+		if cap(buf) > 1<<20 {
+			buf = nil // do not pin huge replies
+		}
+	}
+	if after != nil {
+		after()
+	}
+	<-ss.cd.sem
+	ss.handlers.Done()
+	return buf
 }
 
 func (ss *Session) execute(in *inbound) *outbound {

@@ -238,6 +238,7 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 		if !blocked {
 			return res
 		}
+		NotifyBlocked(ctx)
 		var timer <-chan time.Time
 		if timeout != math.MaxInt64 {
 			wait := time.Duration(timeout)*time.Millisecond - time.Since(start)

@@ -200,9 +200,10 @@ type TransactOptions struct {
 	ReadOnly bool
 	// NewUUID, when non-nil, supplies every UUID the transaction creates:
 	// the _uuid of inserted rows without a "uuid" member, the UUIDs bound
-	// to "named-uuid" symbols (in parse order) and the new _version of
-	// every inserted or modified row (drawn after all other UUIDs, tables
-	// in name order, rows in _uuid order). A deterministic source makes
+	// to "named-uuid" symbols (in parse order), the _version of every
+	// inserted row (at its insert) and the new _version of every modified
+	// row (drawn after all other UUIDs, tables in name order, rows in _uuid
+	// order). A deterministic source makes
 	// the same operations on the same state produce the same change set on
 	// every Raft member. Nil means random UUIDs (standalone).
 	NewUUID func() schema.UUID

@@ -554,6 +554,7 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		if !blocked {
 			return reply
 		}
+		ovsdb.NotifyBlocked(ctx)
 		// Re-propose when the state has changed after idx, or when the
 		// wait's timeout expires (the FSM then reports "timed out").
 		var timer <-chan time.Time
