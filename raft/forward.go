@@ -33,6 +33,8 @@ import (
 //	       address, which the joiner tries next.
 //	member: "is this server id in your configuration?", answered by the
 //	       leader only (others answer not_leader with a hint).
+//	commit: leader -> follower, "the entry at index/term is committed"
+//	       (notify.go), for the server id in "id"; answered at once.
 //	remove, removed, timer: member-level requests handled by the
 //	       server (server/cluster.go): remove a member (on the leader),
 //	       "you were removed" (leader -> removed member), election timer.
@@ -43,6 +45,9 @@ type Request struct {
 	Entry   []byte `json:"entry,omitempty"`
 	ID      string `json:"id,omitempty"`
 	Address string `json:"address,omitempty"`
+	// Index and Term: the committed entry of a "commit" notice.
+	Index uint64 `json:"index,omitempty"`
+	Term  uint64 `json:"term,omitempty"`
 }
 
 // Response is one cluster RPC response.
@@ -241,6 +246,12 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 			}
 		}
 		return &Response{Index: pos.Index, Term: pos.Term, Reply: cjson.Marshal(arr)}
+	case "commit":
+		if req.ID != string(n.cfg.ID) {
+			return &Response{Error: fmt.Sprintf("commit notice for server %s: this member is server %s", req.ID, n.cfg.ID)}
+		}
+		n.HandleCommitNotice(ctx, Position{Index: req.Index, Term: req.Term})
+		return &Response{}
 	case "hello":
 		cid, name, sch := h.Meta()
 		if cid.IsZero() {
@@ -384,6 +395,18 @@ func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data [
 		}
 	}
 	return replies, Position{Index: resp.Index, Term: resp.Term}, nil
+}
+
+// NotifyCommit implements CommitNotifier.
+func (c *Client) NotifyCommit(ctx context.Context, server hraft.Server, pos Position) error {
+	resp, err := c.Call(ctx, string(server.Address), &Request{Op: "commit", ID: string(server.ID), Index: pos.Index, Term: pos.Term})
+	if err != nil {
+		return err
+	}
+	if resp.Error != "" {
+		return errors.New(resp.Error)
+	}
+	return nil
 }
 
 // Hello asks the members at remotes, in turn, for the cluster id, name

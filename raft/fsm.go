@@ -55,6 +55,10 @@ type FSM struct {
 	// before its effects become visible (Config.AppliedLog); called
 	// with applyMu held.
 	record func(Position)
+	// onApply, when set, is told the position of each entry
+	// hashicorp/raft has had applied (the leader's commit notices);
+	// called with applyMu held, it must not block.
+	onApply func(Position)
 }
 
 // NewFSM returns an FSM over an empty database of schema s remembering the
@@ -128,7 +132,11 @@ func (f *FSM) Apply(l *hraft.Log) any {
 		// leaders get here (never one a future of this leader waits for).
 		return &ApplyResult{Err: errAlreadyApplied}
 	}
-	return f.applyLocked(l)
+	res := f.applyLocked(l)
+	if f.onApply != nil {
+		f.onApply(Position{Index: l.Index, Term: l.Term})
+	}
+	return res
 }
 
 var errAlreadyApplied = errors.New("raft: entry applied already")

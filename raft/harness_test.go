@@ -115,13 +115,26 @@ type cluster struct {
 	schema  *schema.DatabaseSchema
 	timer   time.Duration
 	snapThr uint64
+	// noNotices leaves out commit notices; commitTimeout overrides
+	// hashicorp's commit timeout (both for TestCommitNotices).
+	noNotices     bool
+	commitTimeout time.Duration
 
 	mu      sync.Mutex
 	members []*member
 }
 
 func newCluster(t *testing.T, n int, snapThreshold uint64) *cluster {
+	return newClusterWith(t, n, snapThreshold, nil)
+}
+
+// newClusterWith is newCluster with options set by opt before any member
+// starts.
+func newClusterWith(t *testing.T, n int, snapThreshold uint64, opt func(*cluster)) *cluster {
 	c := &cluster{t: t, schema: testSchema(t), timer: 100 * time.Millisecond, snapThr: snapThreshold}
+	if opt != nil {
+		opt(c)
+	}
 	for i := 0; i < n; i++ {
 		c.members = append(c.members, &member{
 			id: hraft.ServerID(fmt.Sprintf("s%d", i)), addr: hraft.ServerAddress(fmt.Sprintf("m%d", i)),
@@ -160,6 +173,23 @@ func (c *cluster) Forward(ctx context.Context, leader hraft.ServerAddress, entry
 	return n.ApplyForwarded(ctx, entry)
 }
 
+// NotifyCommit implements CommitNotifier.
+func (c *cluster) NotifyCommit(ctx context.Context, server hraft.Server, pos Position) error {
+	c.mu.Lock()
+	var n *Node
+	for _, m := range c.members {
+		if m.id == server.ID && m.addr == server.Address {
+			n = m.node
+		}
+	}
+	c.mu.Unlock()
+	if n == nil {
+		return errors.New("member unreachable")
+	}
+	n.HandleCommitNotice(ctx, pos)
+	return nil
+}
+
 func (c *cluster) start(i int) {
 	c.startIsolated(i)
 	c.connect(i)
@@ -173,7 +203,10 @@ func (c *cluster) startIsolated(i int) {
 	_, m.trans = hraft.NewInmemTransport(m.addr)
 	cfg := Config{ID: m.id, Address: m.addr, Schema: c.schema, ElectionTimer: c.timer,
 		LogStore: m.logs, StableStore: m.logs, SnapshotStore: m.snaps, Transport: m.trans,
-		Forwarder: c, SnapshotThreshold: c.snapThr, TrailingLogs: c.snapThr}
+		Forwarder: c, SnapshotThreshold: c.snapThr, TrailingLogs: c.snapThr, CommitTimeout: c.commitTimeout}
+	if !c.noNotices {
+		cfg.Notifier = c
+	}
 	if m.applied != nil {
 		cfg.AppliedLog = m.applied
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -74,6 +75,11 @@ type Config struct {
 	// and go into the next batch (batch.go). MaxForwardInFlight is the
 	// same bound while following (DefaultMaxForwardInFlight if <= 0).
 	MaxInFlight, MaxForwardInFlight int
+	// Notifier, when set, sends the leader's commit notices to followers
+	// (notify.go); OpenStore uses the Forwarder if it is one.
+	Notifier CommitNotifier
+	// CommitTimeout overrides hashicorp/raft's commit timeout (tests).
+	CommitTimeout time.Duration
 	// AppliedLog, when set, records the position of every entry before
 	// the FSM applies it, and at Open the member applies its own log up to
 	// the position recorded last (before it serves anything), so that a
@@ -103,7 +109,11 @@ type Node struct {
 	once   sync.Once
 	store  *raftstore.Store // when opened with OpenStore
 	batch  *batcher
-	logs   *hraft.LogCache // the log store hashicorp/raft writes through
+	logs   *signalLogs // the log store hashicorp/raft writes through
+
+	// noticeApplies counts the commit notices that made this member
+	// apply entries (notify.go).
+	noticeApplies atomic.Uint64
 
 	obs      *hraft.Observer
 	leaderMu sync.Mutex
@@ -172,9 +182,18 @@ func Open(cfg Config) (*Node, error) {
 	// The leader reads back every entry it sends to followers: keep the
 	// latest in memory rather than in a bbolt read transaction each.
 	var err error
-	n.logs, err = hraft.NewLogCache(logCacheSize, cfg.LogStore)
+	cache, err := hraft.NewLogCache(logCacheSize, cfg.LogStore)
 	if err != nil {
 		return nil, err
+	}
+	n.logs = newSignalLogs(cache)
+	if cfg.CommitTimeout > 0 {
+		hc.CommitTimeout = cfg.CommitTimeout
+	}
+	var nt *notifier
+	if cfg.Notifier != nil {
+		nt = newNotifier(n, cfg.Notifier)
+		n.fsm.onApply = nt.applied
 	}
 	if al := cfg.AppliedLog; al != nil {
 		var failed bool
@@ -206,6 +225,9 @@ func Open(cfg Config) (*Node, error) {
 	})
 	r.RegisterObserver(n.obs)
 	go n.watchLeader(obsCh)
+	if nt != nil {
+		go nt.run()
+	}
 	return n, nil
 }
 
@@ -255,6 +277,12 @@ func (n *Node) leaderChanged() <-chan struct{} {
 	return n.leaderCh
 }
 
+// notifierOf returns fwd as a CommitNotifier when it is one (Client is).
+func notifierOf(fwd Forwarder) CommitNotifier {
+	cn, _ := fwd.(CommitNotifier)
+	return cn
+}
+
 // OpenStore starts the member stored in st (a raftstore file) on transport
 // trans. The caller keeps ownership of st and closes it after Close.
 func OpenStore(st *raftstore.Store, trans hraft.Transport, fwd Forwarder) (*Node, error) {
@@ -267,7 +295,7 @@ func OpenStore(st *raftstore.Store, trans hraft.Transport, fwd Forwarder) (*Node
 		ID: hraft.ServerID(m.ServerID.String()), Address: hraft.ServerAddress(m.LocalAddress),
 		ClusterID: m.ClusterID, Schema: s, ElectionTimer: time.Duration(m.ElectionTimerMS) * time.Millisecond,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
-		Transport: trans, Forwarder: fwd, AppliedLog: st,
+		Transport: trans, Forwarder: fwd, AppliedLog: st, Notifier: notifierOf(fwd),
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,254 @@
+package raft
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+)
+
+// Commit notices: the leader tells each follower the position of every
+// entry it has applied, as soon as it applies it, and a follower that holds
+// that entry applies its log up to it at once (FSM.catchUp, the log
+// matching rule).
+//
+// Why: hashicorp/raft tells followers the commit index only with its next
+// AppendEntries, which on an idle leader comes from the commit-timeout
+// probe (10-20 ms later). A client that wrote through the leader and then
+// reads on a follower, or a follower's monitor, saw the write that much
+// later; C's followers see it within a fraction of a millisecond
+// (benchmarks/RESULTS.md, read freshness). Under load the notice costs one
+// small frame per applied entry and follower; notices to one follower are
+// coalesced (only the latest position is sent), so a slow follower delays
+// nothing but its own notices.
+//
+// Safety: an entry the leader applied is committed, whoever sends the
+// notice (even a deposed leader): the follower applies only entries its
+// own log holds with the notice's index and term.
+
+// CommitNotifier sends commit notices to followers.
+type CommitNotifier interface {
+	// NotifyCommit tells the member server that the entry at pos is
+	// committed; the member refuses a notice meant for another server id.
+	NotifyCommit(ctx context.Context, server hraft.Server, pos Position) error
+}
+
+// noticeTimeout bounds one notice; configRefresh is how often the leader
+// re-reads the configuration to learn its followers.
+const (
+	noticeTimeout = time.Second
+	configRefresh = time.Second
+)
+
+// notifier sends the leader's commit notices, one goroutine per follower.
+type notifier struct {
+	n    *Node
+	cn   CommitNotifier
+	wake chan struct{} // capacity 1: "the applied position moved"
+
+	mu      sync.Mutex
+	latest  Position
+	peers   map[hraft.ServerID]*peerNotice
+	fetched time.Time // last configuration read
+}
+
+// peerNotice is the latest-value mailbox of one follower.
+type peerNotice struct {
+	server hraft.Server
+	wake   chan struct{} // capacity 1
+	stop   chan struct{}
+}
+
+func newNotifier(n *Node, cn CommitNotifier) *notifier {
+	return &notifier{n: n, cn: cn, wake: make(chan struct{}, 1), peers: map[hraft.ServerID]*peerNotice{}}
+}
+
+// applied records pos, applied by hashicorp/raft's FSM goroutine; it does
+// not block.
+func (nt *notifier) applied(pos Position) {
+	nt.mu.Lock()
+	nt.latest = pos
+	nt.mu.Unlock()
+	select {
+	case nt.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run dispatches notices while this member leads, until the node closes.
+func (nt *notifier) run() {
+	for {
+		select {
+		case <-nt.n.closed:
+			nt.mu.Lock()
+			for id, p := range nt.peers {
+				close(p.stop)
+				delete(nt.peers, id)
+			}
+			nt.mu.Unlock()
+			return
+		case <-nt.wake:
+		}
+		if nt.n.raft.State() != hraft.Leader {
+			continue
+		}
+		nt.refreshPeers()
+		nt.mu.Lock()
+		for _, p := range nt.peers {
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
+		nt.mu.Unlock()
+	}
+}
+
+// refreshPeers starts a sender for each new follower in the configuration
+// and stops those of members that left, at most every configRefresh.
+func (nt *notifier) refreshPeers() {
+	nt.mu.Lock()
+	fresh := time.Since(nt.fetched) < configRefresh
+	nt.mu.Unlock()
+	if fresh {
+		return
+	}
+	f := nt.n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	nt.fetched = time.Now()
+	seen := map[hraft.ServerID]bool{}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == nt.n.cfg.ID {
+			continue
+		}
+		seen[s.ID] = true
+		if p, ok := nt.peers[s.ID]; ok && p.server.Address == s.Address {
+			continue
+		} else if ok {
+			close(p.stop)
+		}
+		p := &peerNotice{server: s, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		nt.peers[s.ID] = p
+		go nt.send(p)
+	}
+	for id, p := range nt.peers {
+		if !seen[id] {
+			close(p.stop)
+			delete(nt.peers, id)
+		}
+	}
+}
+
+// send delivers the latest position to one follower whenever woken,
+// skipping positions it has sent already.
+func (nt *notifier) send(p *peerNotice) {
+	var sent Position
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		}
+		nt.mu.Lock()
+		pos := nt.latest
+		nt.mu.Unlock()
+		if pos.Index <= sent.Index {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), noticeTimeout)
+		err := nt.cn.NotifyCommit(ctx, p.server, pos)
+		cancel()
+		if err != nil {
+			// The follower is down or slow: hashicorp/raft's own
+			// replication tells it later. Back off a little.
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		sent = pos
+	}
+}
+
+// HandleCommitNotice applies, on a follower, the local log up to pos, an
+// entry the leader reports committed. The entry may not be stored here yet
+// (the notice can overtake the AppendEntries that carries it): the member
+// then waits for its log to grow, at most maxNoticeWait.
+func (n *Node) HandleCommitNotice(ctx context.Context, pos Position) {
+	if n.raft.State() == hraft.Leader {
+		return
+	}
+	deadline := time.NewTimer(maxNoticeWait)
+	defer deadline.Stop()
+	for {
+		stored := n.logs.stored()
+		before := n.fsm.AppliedIndex()
+		n.fsm.catchUp(n.logs, pos)
+		if after := n.fsm.AppliedIndex(); after >= pos.Index {
+			if after > before {
+				n.noticeApplies.Add(1)
+			}
+			return
+		}
+		select {
+		case <-stored:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-n.closed:
+			return
+		}
+	}
+}
+
+// maxNoticeWait bounds how long a follower waits for the entry of a
+// commit notice to be stored.
+const maxNoticeWait = 200 * time.Millisecond
+
+// signalLogs is the member's log store (hashicorp's LogCache over the
+// file) with a signal after each write, for HandleCommitNotice.
+type signalLogs struct {
+	*hraft.LogCache
+	mu     sync.Mutex
+	notify chan struct{} // closed and replaced after each StoreLogs
+}
+
+func newSignalLogs(c *hraft.LogCache) *signalLogs {
+	return &signalLogs{LogCache: c, notify: make(chan struct{})}
+}
+
+// stored returns a channel closed after the next write.
+func (s *signalLogs) stored() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
+}
+
+func (s *signalLogs) signal() {
+	s.mu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// StoreLog implements hraft.LogStore.
+func (s *signalLogs) StoreLog(l *hraft.Log) error {
+	err := s.LogCache.StoreLog(l)
+	s.signal()
+	return err
+}
+
+// StoreLogs implements hraft.LogStore.
+func (s *signalLogs) StoreLogs(ls []*hraft.Log) error {
+	err := s.LogCache.StoreLogs(ls)
+	s.signal()
+	return err
+}
