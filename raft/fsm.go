@@ -56,8 +56,8 @@ type FSM struct {
 	// with applyMu held.
 	record func(Position)
 	// onApply, when set, is told the position of each entry
-	// hashicorp/raft has had applied (the leader's commit notices);
-	// called with applyMu held, it must not block.
+	// hashicorp/raft hands to Apply, before it is applied (the leader's
+	// commit notices); called with applyMu held, it must not block.
 	onApply func(Position)
 }
 
@@ -132,11 +132,11 @@ func (f *FSM) Apply(l *hraft.Log) any {
 		// leaders get here (never one a future of this leader waits for).
 		return &ApplyResult{Err: errAlreadyApplied}
 	}
-	res := f.applyLocked(l)
 	if f.onApply != nil {
+		// Committed: followers may apply it while this member does.
 		f.onApply(Position{Index: l.Index, Term: l.Term})
 	}
-	return res
+	return f.applyLocked(l)
 }
 
 var errAlreadyApplied = errors.New("raft: entry applied already")

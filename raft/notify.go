@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -43,14 +44,17 @@ const (
 
 // notifier sends the leader's commit notices, one goroutine per follower.
 type notifier struct {
-	n    *Node
-	cn   CommitNotifier
-	wake chan struct{} // capacity 1: "the applied position moved"
+	n  *Node
+	cn CommitNotifier
 
-	mu      sync.Mutex
-	latest  Position
-	peers   map[hraft.ServerID]*peerNotice
-	fetched time.Time // last configuration read
+	mu     sync.Mutex
+	latest Position
+	peers  map[hraft.ServerID]*peerNotice
+	// woken is the followers to wake on each applied entry: empty while
+	// this member does not lead.
+	woken atomic.Pointer[[]*peerNotice]
+	// refresh asks run to read the configuration now (capacity 1).
+	refresh chan struct{}
 }
 
 // peerNotice is the latest-value mailbox of one follower.
@@ -61,68 +65,72 @@ type peerNotice struct {
 }
 
 func newNotifier(n *Node, cn CommitNotifier) *notifier {
-	return &notifier{n: n, cn: cn, wake: make(chan struct{}, 1), peers: map[hraft.ServerID]*peerNotice{}}
+	nt := &notifier{n: n, cn: cn, peers: map[hraft.ServerID]*peerNotice{}, refresh: make(chan struct{}, 1)}
+	nt.woken.Store(&[]*peerNotice{})
+	return nt
 }
 
-// applied records pos, applied by hashicorp/raft's FSM goroutine; it does
-// not block.
+// applied records pos, about to be applied by hashicorp/raft's FSM
+// goroutine (so committed), and wakes the followers' senders; it does not
+// block.
 func (nt *notifier) applied(pos Position) {
-	nt.mu.Lock()
-	nt.latest = pos
-	nt.mu.Unlock()
-	select {
-	case nt.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run dispatches notices while this member leads, until the node closes.
-func (nt *notifier) run() {
-	for {
-		select {
-		case <-nt.n.closed:
-			nt.mu.Lock()
-			for id, p := range nt.peers {
-				close(p.stop)
-				delete(nt.peers, id)
-			}
-			nt.mu.Unlock()
-			return
-		case <-nt.wake:
-		}
-		if nt.n.raft.State() != hraft.Leader {
-			continue
-		}
-		nt.refreshPeers()
-		nt.mu.Lock()
-		for _, p := range nt.peers {
+	ps := *nt.woken.Load()
+	if len(ps) == 0 {
+		if nt.n.raft.State() == hraft.Leader {
+			// Leading, but run has not read the configuration yet
+			// (the leader observation can precede the state change).
 			select {
-			case p.wake <- struct{}{}:
+			case nt.refresh <- struct{}{}:
 			default:
 			}
 		}
-		nt.mu.Unlock()
+		return
+	}
+	nt.mu.Lock()
+	nt.latest = pos
+	nt.mu.Unlock()
+	for _, p := range ps {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// refreshPeers starts a sender for each new follower in the configuration
-// and stops those of members that left, at most every configRefresh.
-func (nt *notifier) refreshPeers() {
-	nt.mu.Lock()
-	fresh := time.Since(nt.fetched) < configRefresh
-	nt.mu.Unlock()
-	if fresh {
-		return
+// run keeps one sender per follower while this member leads (the
+// configuration is read again every configRefresh and at each leader
+// change), until the node closes.
+func (nt *notifier) run() {
+	tick := time.NewTicker(configRefresh)
+	defer tick.Stop()
+	for {
+		nt.refreshPeers(nt.n.raft.State() == hraft.Leader)
+		select {
+		case <-nt.n.closed:
+			nt.refreshPeers(false)
+			return
+		case <-tick.C:
+		case <-nt.refresh:
+		case <-nt.n.leaderChanged():
+		}
 	}
-	f := nt.n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return
+}
+
+// refreshPeers starts a sender for each follower in the configuration and
+// stops those of members that left (all of them when !leading).
+func (nt *notifier) refreshPeers(leading bool) {
+	var servers []hraft.Server
+	if leading {
+		f := nt.n.raft.GetConfiguration()
+		if f.Error() != nil {
+			return
+		}
+		servers = f.Configuration().Servers
 	}
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
-	nt.fetched = time.Now()
 	seen := map[hraft.ServerID]bool{}
-	for _, s := range f.Configuration().Servers {
+	for _, s := range servers {
 		if s.ID == nt.n.cfg.ID {
 			continue
 		}
@@ -142,6 +150,11 @@ func (nt *notifier) refreshPeers() {
 			delete(nt.peers, id)
 		}
 	}
+	ps := make([]*peerNotice, 0, len(nt.peers))
+	for _, p := range nt.peers {
+		ps = append(ps, p)
+	}
+	nt.woken.Store(&ps)
 }
 
 // send delivers the latest position to one follower whenever woken,
