@@ -288,9 +288,10 @@ type Client struct {
 	// Timeout bounds one request when the context has no deadline.
 	Timeout time.Duration
 
-	mu     sync.Mutex
-	idle   map[string][]net.Conn
-	closed bool
+	mu      sync.Mutex
+	idle    map[string][]net.Conn
+	notices map[string]net.Conn // commit notice streams by "ADDRESS#ID"
+	closed  bool
 }
 
 // NewClient returns a Client.
@@ -365,6 +366,10 @@ func (c *Client) Close() error {
 		}
 	}
 	c.idle = nil
+	for _, conn := range c.notices {
+		conn.Close()
+	}
+	c.notices = nil
 	return nil
 }
 
@@ -397,14 +402,48 @@ func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data [
 	return replies, Position{Index: resp.Index, Term: resp.Term}, nil
 }
 
-// NotifyCommit implements CommitNotifier.
+// NotifyCommit implements CommitNotifier: it writes the position on the
+// member's commit notice stream (protoNotice, one-way), opening it first if
+// needed. Calls for one server must not be concurrent (the notifier has one
+// sender per follower).
 func (c *Client) NotifyCommit(ctx context.Context, server hraft.Server, pos Position) error {
-	resp, err := c.Call(ctx, string(server.Address), &Request{Op: "commit", ID: string(server.ID), Index: pos.Index, Term: pos.Term})
-	if err != nil {
-		return err
+	key := string(targetAddress(server.ID, server.Address))
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errors.New("cluster rpc: client closed")
 	}
-	if resp.Error != "" {
-		return errors.New(resp.Error)
+	conn := c.notices[key]
+	c.mu.Unlock()
+	if conn == nil {
+		var err error
+		if conn, err = dialNotices(ctx, string(server.Address), string(server.ID)); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			conn.Close()
+			return errors.New("cluster rpc: client closed")
+		}
+		if c.notices == nil {
+			c.notices = map[string]net.Conn{}
+		}
+		c.notices[key] = conn
+		c.mu.Unlock()
+	}
+	var frame [noticeFrameLen]byte
+	binary.BigEndian.PutUint64(frame[:8], pos.Index)
+	binary.BigEndian.PutUint64(frame[8:], pos.Term)
+	_ = conn.SetWriteDeadline(time.Now().Add(noticeTimeout))
+	if _, err := conn.Write(frame[:]); err != nil {
+		conn.Close()
+		c.mu.Lock()
+		if c.notices[key] == conn {
+			delete(c.notices, key)
+		}
+		c.mu.Unlock()
+		return err
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 const (
 	protoRaft    byte = 'R' // hashicorp/raft NetworkTransport traffic
 	protoForward byte = 'F' // forwarding / join RPC (forward.go)
+	protoNotice  byte = 'N' // the leader's commit notices (notify.go)
 )
 
 // SplitAddress turns C's cluster address "tcp:IP:PORT" (or "IP:PORT")
@@ -151,6 +152,19 @@ func (m *Mux) route(c net.Conn) {
 		case <-m.closed:
 			c.Close()
 		}
+	case protoNotice:
+		target, ok := m.acceptTarget(c)
+		if !ok {
+			c.Close()
+			return
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		if !m.track(c) {
+			c.Close()
+			return
+		}
+		serveNotices(c, target, m.getHandler)
+		m.untrack(c)
 	case protoForward:
 		_ = c.SetReadDeadline(time.Time{})
 		if !m.track(c) {
@@ -168,14 +182,21 @@ func (m *Mux) route(c net.Conn) {
 // acceptRaft reads a Raft connection's preamble and answers it: accepted
 // if it names this member's server id (or the Mux has none).
 func (m *Mux) acceptRaft(c net.Conn) bool {
+	_, ok := m.acceptTarget(c)
+	return ok
+}
+
+// acceptTarget is acceptRaft that also returns the server id the
+// preamble named.
+func (m *Mux) acceptTarget(c net.Conn) (string, bool) {
 	target, err := readPreamble(c)
 	if err != nil {
-		return false
+		return "", false
 	}
 	self := m.getServerID()
 	if self == "" || target == self {
 		_, err := c.Write([]byte{raftAccept})
-		return err == nil
+		return target, err == nil
 	}
 	m.refused.Add(1)
 	if m.refusals.allow(target) {
@@ -185,7 +206,7 @@ func (m *Mux) acceptRaft(c net.Conn) bool {
 	}
 	ans, _ := appendPreamble([]byte{raftRefuse}, self)
 	_, _ = c.Write(ans)
-	return false
+	return "", false
 }
 
 func (m *Mux) track(c net.Conn) bool {

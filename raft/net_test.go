@@ -53,6 +53,12 @@ func startNetMember(t *testing.T, id string, cid schema.UUID) *netMember {
 // startNetMemberAt starts member id listening on address; its Mux refuses
 // Raft connections meant for another id.
 func startNetMemberAt(t *testing.T, id string, cid schema.UUID, address string) *netMember {
+	return startNetMemberWith(t, id, cid, address, 0)
+}
+
+// startNetMemberWith is startNetMemberAt with hashicorp's commit timeout
+// (0: the default).
+func startNetMemberWith(t *testing.T, id string, cid schema.UUID, address string, commitTimeout time.Duration) *netMember {
 	var mux *Mux
 	var err error
 	for try := 0; ; try++ { // an address just closed may take a moment
@@ -66,7 +72,8 @@ func startNetMemberAt(t *testing.T, id string, cid schema.UUID, address string) 
 	m := &netMember{mux: mux, trans: mux.NewTransport(0), cli: NewClient(), cid: cid, logs: hraft.NewInmemStore()}
 	m.node, err = Open(Config{ID: hraft.ServerID(id), Address: mux.Address(), ClusterID: cid, Schema: testSchema(t),
 		ElectionTimer: 300 * time.Millisecond, LogStore: m.logs, StableStore: m.logs,
-		SnapshotStore: hraft.NewInmemSnapshotStore(), Transport: m.trans, Forwarder: m.cli})
+		SnapshotStore: hraft.NewInmemSnapshotStore(), Transport: m.trans, Forwarder: m.cli, Notifier: m.cli,
+		CommitTimeout: commitTimeout})
 	require.NoError(t, err)
 	mux.SetHandler(&NodeHandler{Node: m.node, Meta: func() (schema.UUID, string, []byte) {
 		return m.cid, "T", []byte(testSchemaJSON)
@@ -371,4 +378,35 @@ Servers:
 			require.Equal(t, tc.want, FormatStatus(tc.st, tc.x, now))
 		})
 	}
+}
+
+// TestNetCommitNotices: over TCP, with hashicorp's commit timeout at an
+// hour, a write through the leader reaches the follower's state through
+// the commit notice stream; a stream opened for another server id is
+// refused.
+func TestNetCommitNotices(t *testing.T) {
+	cid := schema.NewUUID()
+	a := startNetMemberWith(t, "a", cid, "tcp:127.0.0.1:0", time.Hour)
+	require.NoError(t, a.node.Bootstrap(nil))
+	eventually(t, "a leads", func() bool { return a.node.Raft().State() == hraft.Leader })
+	b := startNetMemberWith(t, "b", schema.UUID{}, "tcp:127.0.0.1:0", time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := b.cli.Join(ctx, []string{string(a.mux.Address())}, "b", string(b.mux.Address()))
+	require.NoError(t, err)
+	eventually(t, "b follows a", func() bool {
+		_, id := b.node.Raft().LeaderWithID()
+		return id == "a"
+	})
+	res := a.node.Transact(ctx, insertOps(t, "n1"), ovsdb.TransactOptions{})
+	require.Len(t, res, 2, "%v", res)
+	idx := a.node.AppliedIndex()
+	eventually(t, "b applied the write", func() bool { return b.node.AppliedIndex() >= idx })
+	require.Equal(t, []string{"n1"}, keys(b.node.Database()))
+	require.NotZero(t, b.node.noticeApplies.Load(), "b did not apply through a notice")
+
+	_, err = dialNotices(ctx, string(b.mux.Address()), "someone-else")
+	var re *RefusedError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "b", re.Actual)
 }

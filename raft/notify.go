@@ -1,7 +1,11 @@
 package raft
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +78,9 @@ func newNotifier(n *Node, cn CommitNotifier) *notifier {
 // goroutine (so committed), and wakes the followers' senders; it does not
 // block.
 func (nt *notifier) applied(pos Position) {
+	nt.mu.Lock()
+	nt.latest = pos
+	nt.mu.Unlock()
 	ps := *nt.woken.Load()
 	if len(ps) == 0 {
 		if nt.n.raft.State() == hraft.Leader {
@@ -86,9 +93,6 @@ func (nt *notifier) applied(pos Position) {
 		}
 		return
 	}
-	nt.mu.Lock()
-	nt.latest = pos
-	nt.mu.Unlock()
 	for _, p := range ps {
 		select {
 		case p.wake <- struct{}{}:
@@ -141,6 +145,7 @@ func (nt *notifier) refreshPeers(leading bool) {
 			close(p.stop)
 		}
 		p := &peerNotice{server: s, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		p.wake <- struct{}{} // send the latest position at once
 		nt.peers[s.ID] = p
 		go nt.send(p)
 	}
@@ -225,6 +230,57 @@ func (n *Node) HandleCommitNotice(ctx context.Context, pos Position) {
 // maxNoticeWait bounds how long a follower waits for the entry of a
 // commit notice to be stored.
 const maxNoticeWait = 200 * time.Millisecond
+
+// The commit notice stream (protocol byte protoNotice): the leader opens
+// it with the same preamble as a Raft connection (the target's server id;
+// the member accepts only its own), then writes one noticeFrameLen frame
+// per position (index and term, 8 bytes big-endian each) and never reads
+// an answer. The member hands each frame to its Handler as a "commit"
+// request. One-way frames save a JSON round trip per notice.
+const noticeFrameLen = 16
+
+// dialNotices opens a commit notice stream to the member id at address.
+func dialNotices(ctx context.Context, address, id string) (net.Conn, error) {
+	head, err := appendPreamble([]byte{protoNotice}, id)
+	if err != nil {
+		return nil, err
+	}
+	timeout := noticeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	c, err := dialWith(address, head, timeout)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	err = readAnswer(c, address, id)
+	_ = c.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// serveNotices reads the frames of a commit notice stream accepted for
+// server id and hands each to the handler, until the stream fails.
+func serveNotices(c net.Conn, id string, handler func() Handler) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	var frame [noticeFrameLen]byte
+	for {
+		if _, err := io.ReadFull(r, frame[:]); err != nil {
+			return
+		}
+		h := handler()
+		if h == nil {
+			continue
+		}
+		req := &Request{Op: "commit", ID: id, Index: binary.BigEndian.Uint64(frame[:8]), Term: binary.BigEndian.Uint64(frame[8:])}
+		h.HandleCluster(context.Background(), req)
+	}
+}
 
 // signalLogs is the member's log store (hashicorp's LogCache over the
 // file) with a signal after each write, for HandleCommitNotice.
