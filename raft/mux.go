@@ -44,7 +44,8 @@ func SplitAddress(addr string) (string, error) {
 // accepted connection starts with one protocol byte: Raft connections
 // (whose preamble must name this member's server id, see SetServerID) go
 // to the StreamLayer (Mux.NewTransport), forwarding connections to the
-// Handler set with SetHandler.
+// Handler set with SetHandler, and commit notice streams (same preamble)
+// to that Handler as "commit" requests.
 type Mux struct {
 	ln      net.Listener
 	address hraft.ServerAddress
