@@ -241,26 +241,11 @@ const noticeFrameLen = 16
 
 // dialNotices opens a commit notice stream to the member id at address.
 func dialNotices(ctx context.Context, address, id string) (net.Conn, error) {
-	head, err := appendPreamble([]byte{protoNotice}, id)
-	if err != nil {
-		return nil, err
-	}
 	timeout := noticeTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	c, err := dialWith(address, head, timeout)
-	if err != nil {
-		return nil, err
-	}
-	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	err = readAnswer(c, address, id)
-	_ = c.SetReadDeadline(time.Time{})
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	return dialTarget(protoNotice, address, id, timeout)
 }
 
 // serveNotices reads the frames of a commit notice stream accepted for

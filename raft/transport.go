@@ -184,11 +184,23 @@ func (t *Transport) TimeoutNow(id hraft.ServerID, target hraft.ServerAddress, ar
 // from Transport) and has it accept the server id.
 func dialRaft(target string, timeout time.Duration) (c net.Conn, err error) {
 	addr, id := splitTarget(target)
-	b, err := appendPreamble([]byte{protoRaft}, id)
+	c, err = dialTarget(protoRaft, addr, id, timeout)
+	var re *RefusedError
+	if errors.As(err, &re) && dialRefusals.allow(target) {
+		netLogger().Warn(err.Error())
+	}
+	return c, err
+}
+
+// dialTarget opens a connection of protocol proto (Raft or commit notices)
+// to the member at addr, with the preamble naming server id, and reads the
+// member's answer: a *RefusedError when it is another server.
+func dialTarget(proto byte, addr, id string, timeout time.Duration) (net.Conn, error) {
+	b, err := appendPreamble([]byte{proto}, id)
 	if err != nil {
 		return nil, err
 	}
-	c, err = dialWith(addr, b, timeout)
+	c, err := dialWith(addr, b, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +209,6 @@ func dialRaft(target string, timeout time.Duration) (c net.Conn, err error) {
 	_ = c.SetReadDeadline(time.Time{})
 	if err != nil {
 		c.Close()
-		var re *RefusedError
-		if errors.As(err, &re) && dialRefusals.allow(target) {
-			netLogger().Warn(err.Error())
-		}
 		return nil, err
 	}
 	return c, nil
