@@ -167,3 +167,38 @@ func PrintServers(w io.Writer, servers []ServerSpec) {
 		fmt.Fprintf(w, "  %s: %s\n", s.Name, s.Binary)
 	}
 }
+
+// ClusterKind is one server implementation with its matching ovsdb-tool
+// (the cluster file formats differ).
+type ClusterKind struct {
+	Name, Server, Tool string
+}
+
+// ClusterKinds returns the kinds f selects, C first: C's binaries from
+// f.C/cTool or PATH, ours built into tmp unless given.
+func (f *Flags) ClusterKinds(tmp, cTool, oursTool string) ([]ClusterKind, error) {
+	var kinds []ClusterKind
+	if f.Runs("c") {
+		s, err := ResolveTool(f.C, "ovsdb-server")
+		if err != nil {
+			return nil, err
+		}
+		t, err := ResolveTool(cTool, "ovsdb-tool")
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, ClusterKind{"c", s, t})
+	}
+	if f.Runs("ours") {
+		s, err := BuildOurs(f.Ours, tmp, "ovsdb-server-ours", "./cmd/ovsdb-server")
+		if err != nil {
+			return nil, err
+		}
+		t, err := BuildOurs(oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, ClusterKind{"ours", s, t})
+	}
+	return kinds, nil
+}

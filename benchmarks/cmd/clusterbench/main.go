@@ -25,11 +25,6 @@ func main() {
 	}
 }
 
-// kind is one server implementation with its matching ovsdb-tool.
-type kind struct {
-	Name, Server, Tool string
-}
-
 // report is everything measured, per server kind.
 type report struct {
 	Load      []loadgen.Result                   `json:"load"`
@@ -65,28 +60,9 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 
-	var kinds []kind
-	if f.Runs("c") {
-		s, err := loadgen.ResolveTool(f.C, "ovsdb-server")
-		if err != nil {
-			return err
-		}
-		t, err := loadgen.ResolveTool(*cTool, "ovsdb-tool")
-		if err != nil {
-			return err
-		}
-		kinds = append(kinds, kind{"c", s, t})
-	}
-	if f.Runs("ours") {
-		s, err := loadgen.BuildOurs(f.Ours, tmp, "ovsdb-server-ours", "./cmd/ovsdb-server")
-		if err != nil {
-			return err
-		}
-		t, err := loadgen.BuildOurs(*oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
-		if err != nil {
-			return err
-		}
-		kinds = append(kinds, kind{"ours", s, t})
+	kinds, err := f.ClusterKinds(tmp, *cTool, *oursTool)
+	if err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

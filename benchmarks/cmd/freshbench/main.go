@@ -47,40 +47,20 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	type kind struct{ name, server, tool string }
-	var kinds []kind
-	if f.Runs("c") {
-		s, err := loadgen.ResolveTool(f.C, "ovsdb-server")
-		if err != nil {
-			return err
-		}
-		t, err := loadgen.ResolveTool(*cTool, "ovsdb-tool")
-		if err != nil {
-			return err
-		}
-		kinds = append(kinds, kind{"c", s, t})
-	}
-	if f.Runs("ours") {
-		s, err := loadgen.BuildOurs(f.Ours, tmp, "ovsdb-server-ours", "./cmd/ovsdb-server")
-		if err != nil {
-			return err
-		}
-		t, err := loadgen.BuildOurs(*oursTool, tmp, "ovsdb-tool-ours", "./cmd/ovsdb-tool")
-		if err != nil {
-			return err
-		}
-		kinds = append(kinds, kind{"ours", s, t})
+	kinds, err := f.ClusterKinds(tmp, *cTool, *oursTool)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var all []loadgen.FreshnessResult
 	for _, k := range kinds {
-		c, err := loadgen.StartCluster(ctx, loadgen.ClusterOptions{Server: k.server, Tool: k.tool,
+		c, err := loadgen.StartCluster(ctx, loadgen.ClusterOptions{Server: k.Server, Tool: k.Tool,
 			SchemaPath: f.Schema, ElectionTimerMS: *election, TempDir: tmp})
 		if err != nil {
-			return fmt.Errorf("%s: %w", k.name, err)
+			return fmt.Errorf("%s: %w", k.Name, err)
 		}
-		rs, err := loadgen.ReadFreshness(ctx, c, k.name, loadgen.FreshnessOptions{Table: *table, Column: *column,
+		rs, err := loadgen.ReadFreshness(ctx, c, k.Name, loadgen.FreshnessOptions{Table: *table, Column: *column,
 			Samples: *samples, LoadClients: *loadN})
 		c.Stop()
 		if err != nil {
