@@ -104,22 +104,7 @@ func startServer(t *testing.T, bin, dir string) string {
 		"--pidfile="+filepath.Join(dir, "pid"), "--log-file="+filepath.Join(dir, "log"), "-vconsole:off", db)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		default:
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		}
-	})
+	done := startStopped(t, cmd)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if st, err := os.Stat(ctl); err == nil && st.Mode()&os.ModeSocket != 0 {
@@ -306,4 +291,28 @@ func strconvAtoi(s string) (int, error) {
 		n = n*10 + int(c-'0')
 	}
 	return n, nil
+}
+
+// startStopped starts cmd and registers a cleanup that stops exactly that
+// process (SIGTERM, then SIGKILL after 10 s); the returned channel is
+// closed when it has exited.
+func startStopped(t *testing.T, cmd *exec.Cmd) <-chan struct{} {
+	t.Helper()
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+	})
+	return done
 }
