@@ -886,7 +886,7 @@ func (g *generator) blockedTransact(conn int) (request, any) {
 }
 
 // cancelStep blocks a transact on connection 3, sometimes after setting
-// the connection's db-change-awareness, lets other connections work, and
+// the connection's db-change-awareness, lets every connection work, and
 // cancels it (sometimes a wrong id first).
 func (g *generator) cancelStep() step {
 	const conn = 3
@@ -903,7 +903,9 @@ func (g *generator) cancelStep() step {
 		for range 1 + g.r.IntN(3) {
 			ops = append(ops, g.op())
 		}
-		reqs = append(reqs, transact(g.r.IntN(3), ops))
+		// The blocked connection too: C goes on with its next requests
+		// while a transact waits.
+		reqs = append(reqs, transact(g.r.IntN(4), ops))
 	}
 	if g.chance(0.2) {
 		reqs = append(reqs, request{Method: "cancel", Params: []any{"nosuch"}, Conn: conn, Notify: true})
