@@ -23,7 +23,8 @@ const waitLimit = 10 * time.Second
 // fakeDB interprets a tiny operation language:
 //
 //	{"op":"log","v":X}      appends X to the database's log, result {}
-//	{"op":"block","key":K}  waits until release(K) or ctx is canceled
+//	{"op":"block","key":K}  waits until release(K) or ctx is canceled (a slow transaction)
+//	{"op":"wait","key":K}   the same, as a transaction blocked in "wait" (a C trigger)
 //	{"op":"opts"}           result {"haslock": HasLock("x")}
 type fakeDB struct {
 	name string
@@ -92,8 +93,13 @@ func (d *fakeDB) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOpt
 			d.log = append(d.log, cjson.String(m["v"]))
 			d.mu.Unlock()
 			out = append(out, map[string]any{})
-		case "block":
+		case "block", "wait":
 			key, _ := m["key"].(string)
+			if m["op"] == "wait" {
+				// A "wait" op blocked as the engine's are: the
+				// session lets the next requests run.
+				ovsdb.NotifyBlocked(ctx)
+			}
 			g, st := d.gate(key)
 			d.mu.Lock()
 			select {

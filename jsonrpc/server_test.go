@@ -173,7 +173,7 @@ func TestCancel(t *testing.T) {
 				f.srv.OnSession(func(ss *Session) { ss.SetDBChangeAware(true) })
 			}
 			c := f.raw(t)
-			c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":[9]}`)
+			c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"wait","key":"k"}],"id":[9]}`)
 			f.db.waitStarted(t, "k")
 			// Cancel of an unknown id and a malformed cancel are ignored.
 			c.send(`{"method":"cancel","params":[8],"id":null}{"method":"cancel","params":[],"id":null}`)
@@ -204,7 +204,7 @@ func TestCancelTransacts(t *testing.T) {
 	sessions := make(chan *Session, 1)
 	f.srv.OnSession(func(ss *Session) { sessions <- ss })
 	c := f.raw(t)
-	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":"w"}`)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"wait","key":"k"}],"id":"w"}`)
 	f.db.waitStarted(t, "k")
 	ss := <-sessions
 	ss.CancelTransacts("Other")
@@ -216,20 +216,31 @@ func TestCancelTransacts(t *testing.T) {
 	require.Equal(t, []string{"k"}, f.db.Canceled())
 }
 
-func TestCancelBeforeStartSkipsExecution(t *testing.T) {
+// TestCancelBeforeBlock: a cancel for a transact that has not blocked
+// (here: queued behind a slow one) does not stop it. C runs a session's
+// requests one after another, so when it reads the cancel the transaction
+// has run to its end (and is answered) or to its block (and is canceled
+// then, answered "canceled" only in a db-change-aware session).
+func TestCancelBeforeBlock(t *testing.T) {
 	f := newFixture(t, Options{})
 	c := f.raw(t)
 	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
 	f.db.waitStarted(t, "k")
-	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"never"}],"id":2}`)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"runs"}],"id":2}`)
 	c.send(`{"method":"cancel","params":[2],"id":null}`)
-	// The cancel is read before the next echo is answered.
-	require.Equal(t, `{"id":3,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":3}`))
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"wait","key":"w"}],"id":3}`)
+	c.send(`{"method":"cancel","params":[3],"id":null}`)
+	// The cancels are read before the next echo is answered.
+	require.Equal(t, `{"id":4,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":4}`))
 	f.db.release("k")
 	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, c.next())
-	require.Equal(t, `{"id":4,"result":[{}],"error":null}`,
-		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"after"}],"id":4}`))
-	require.Equal(t, []string{`"after"`}, f.db.Log())
+	require.Equal(t, `{"id":2,"result":[{}],"error":null}`, c.next())
+	// 3 blocks, is canceled at once, and is not answered (C: not
+	// db-change-aware); 5 is answered next.
+	require.Equal(t, `{"id":5,"result":[{}],"error":null}`,
+		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"after"}],"id":5}`))
+	require.Equal(t, []string{`"runs"`, `"after"`}, f.db.Log())
+	require.Equal(t, []string{"w"}, f.db.Canceled())
 }
 
 func TestDuplicateRequestID(t *testing.T) {

@@ -55,6 +55,13 @@ type pendingReq struct {
 	// done: the handler has returned; a cancel no longer applies and the
 	// worker sends the handler's reply.
 	done bool
+	// blocked: the transaction is waiting in a "wait" (a C trigger).
+	// Only then does a "cancel" or a conversion take it over; one that
+	// arrives before sets cancelOnBlock (and reply: answer "canceled"),
+	// applied if the transaction blocks. C, which runs a session's
+	// requests one after another, has always executed the transaction up
+	// to its block or its end before it reads the cancel.
+	blocked, cancelOnBlock, replyOnBlock bool
 }
 
 // Session is one client connection.
@@ -403,12 +410,19 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	var buf []byte
 	for in := range q {
 		handedOff := false
-		if in.pending != nil && in.early == nil {
+		if p := in.pending; p != nil && in.early == nil {
 			in.ctx = ovsdb.WithBlockedHook(in.ctx, func() {
 				// Called in this goroutine, inside execute.
 				handedOff = true
 				wg.Add(1)
 				go ss.worker(q, wg)
+				ss.mu.Lock()
+				p.blocked = true
+				cancel, reply := p.cancelOnBlock, p.replyOnBlock
+				ss.mu.Unlock()
+				if cancel {
+					ss.cancelPending([]*pendingReq{p}, reply)
+				}
 			})
 		}
 		out := ss.execute(in)
@@ -510,6 +524,11 @@ func (ss *Session) cancelRequest(id any) {
 	ss.mu.Lock()
 	p := ss.pending[cjson.String(id)]
 	reply := ss.dbChangeAware || ss.srv.opts.ReplyOnCancel
+	if p != nil && !p.blocked {
+		// Not (yet) blocked: C would have run it to its block or end.
+		p.cancelOnBlock, p.replyOnBlock = true, reply
+		p = nil
+	}
 	ss.mu.Unlock()
 	if p != nil {
 		ss.cancelPending([]*pendingReq{p}, reply)
@@ -525,7 +544,12 @@ func (ss *Session) CancelTransacts(db string) {
 	var ps []*pendingReq
 	for _, p := range ss.pending {
 		if p.method == "transact" && p.db == db {
-			ps = append(ps, p)
+			if p.blocked {
+				ps = append(ps, p)
+			} else {
+				// Canceled if it blocks (on the replaced database).
+				p.cancelOnBlock, p.replyOnBlock = true, true
+			}
 		}
 	}
 	ss.mu.Unlock()
