@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 )
 
 // DefaultPort is the OVSDB port used when a tcp remote names none.
@@ -133,7 +135,7 @@ func (s *Server) Listen(remote string) (*Listener, error) {
 	} else if s.opts.ProbeInterval > 0 {
 		probe = s.opts.ProbeInterval
 	}
-	ln, err := net.Listen(r.Network, r.Address)
+	ln, err := fsmode.Listen(r.Network, r.Address)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen failed: %w", remote, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 	"github.com/ovsdb-go/ovsdb-server/monitor"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
@@ -420,7 +421,7 @@ func (s *Server) AddRemote(name string) error {
 			_ = os.Remove(addr)
 		}
 	}
-	ln, err := net.Listen(network, addr)
+	ln, err := fsmode.Listen(network, addr)
 	if err != nil {
 		err = fmt.Errorf("%s: listen failed (%w)", name, err)
 		s.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -43,7 +44,7 @@ func lock(path string) (*lockFile, error) {
 	if held[abs] {
 		return nil, ioError(syscall.EDEADLK, "%s: failed to lock lockfile", path)
 	}
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, fsmode.Lock)
 	if err != nil {
 		return nil, ioError(err, "%s: failed to lock lockfile", path)
 	}

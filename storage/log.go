@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
@@ -182,7 +183,7 @@ func openFile(path string, mode Mode) (*os.File, error) {
 				flags = os.O_RDWR | os.O_CREATE // dangling symlink, as C
 			}
 		}
-		return os.OpenFile(path, flags, 0o660)
+		return os.OpenFile(path, flags, fsmode.Database)
 	}
 }
 

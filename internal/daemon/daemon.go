@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 )
 
 func logger() *slog.Logger { return slog.Default().With("module", "daemon_unix") }
@@ -140,7 +142,7 @@ func (d *Daemon) makePidFile() error {
 	}
 	tmp := path + ".tmp"
 	_ = os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, fsmode.PidFile)
 	if err != nil {
 		return fmt.Errorf("%s: create failed (%v)", tmp, errnoOf(err))
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 )
 
 // logger is looked up at each use so that a handler installed later with
@@ -130,7 +131,7 @@ func (s *Server) Listen(path string) error {
 	if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
 		_ = os.Remove(path)
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := fsmode.Listen("unix", path)
 	if err != nil {
 		return fmt.Errorf("%s: could not initialize control socket (%w)", path, err)
 	}

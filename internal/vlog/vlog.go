@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 )
 
 // Level is a C vlog level.
@@ -313,7 +315,7 @@ func (l *Logger) Reopen() error {
 		l.mu.Unlock()
 		return errors.New("Logging to file not configured")
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, fsmode.Log)
 	if err != nil {
 		l.mu.Unlock()
 		return err

@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
@@ -87,7 +88,7 @@ func (s *Store) RecordApplied(a Applied) error {
 		if s.appliedFailed {
 			return nil // reported once already
 		}
-		f, err := os.OpenFile(appliedPath(s.path), os.O_RDWR|os.O_CREATE, 0o640)
+		f, err := os.OpenFile(appliedPath(s.path), os.O_RDWR|os.O_CREATE, fsmode.Database)
 		if err != nil {
 			s.appliedFailed = true
 			return ioError(err, "%s: open failed", appliedPath(s.path))

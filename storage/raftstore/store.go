@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
@@ -254,14 +255,14 @@ func Create(path string, m Meta) error {
 		return ioError(syscall.EEXIST, "%s: create failed", path)
 	}
 	dir := filepath.Dir(path)
-	tmpf, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmpf, err := fsmode.CreateTemp(dir, "."+filepath.Base(path)+".tmp*", fsmode.Database)
 	if err != nil {
 		return ioError(err, "%s: create failed", path)
 	}
 	tmp := tmpf.Name()
 	tmpf.Close()
 	defer os.Remove(tmp)
-	db, err := bolt.Open(tmp, 0o640, boltOptions(0))
+	db, err := bolt.Open(tmp, fsmode.Database, boltOptions(0))
 	if err != nil {
 		return ioError(err, "%s: create failed", path)
 	}
@@ -321,7 +322,7 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 	if f != FormatBolt {
 		return nil, ovsdberr.New(ovsdberr.TagOVSDB, "%s: not a clustered database file of this server (%s)", path, f)
 	}
-	db, err := bolt.Open(path, 0o640, boltOptions(opts.LockTimeout))
+	db, err := bolt.Open(path, fsmode.Database, boltOptions(opts.LockTimeout))
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, ioError(syscall.EAGAIN, "%s: failed to lock lockfile", path)
