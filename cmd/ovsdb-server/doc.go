@@ -29,9 +29,17 @@
 // (descriptor in OVSDB_GO_RUN_CONFIG_FD); the daemon rewrites it after
 // each change and a restarted daemon reads it instead of the command line.
 //
-// --version prints "ovsdb-server (Open vSwitch) 3.1.0", the same line as
-// the C server, because tools and scripts parse it; the unixctl "version"
-// command replies with the same text.
+// --version prints two lines: first "ovsdb-server (Open vSwitch) 3.1.0",
+// the C server's line, unchanged because tools and scripts parse it (ovs-lib
+// takes the last word of the first line of "ovs-appctl version"), then
+// "ovsdb-server-go VERSION (BUILD)", which names this project, its version
+// and what the binary records of its build (internal/version). The unixctl
+// "version" command replies with the same two lines and the log starts with
+// them.
+//
+// Sockets and files are created with C's modes minus the umask
+// (internal/fsmode): unix sockets 0770 (others can never connect), database
+// and log files 0660, lock files 0600, the pidfile 0666.
 //
 // The control socket (ovs-appctl -t) serves exit, version, list-commands,
 // memory/show, vlog/*, and the ovsdb-server/* commands list-dbs, add-db,

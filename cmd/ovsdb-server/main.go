@@ -15,16 +15,19 @@ import (
 
 	"github.com/ovsdb-go/ovsdb-server/internal/daemon"
 	"github.com/ovsdb-go/ovsdb-server/internal/unixctl"
+	"github.com/ovsdb-go/ovsdb-server/internal/version"
 	"github.com/ovsdb-go/ovsdb-server/internal/vlog"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/server"
 )
 
-const (
-	program = "ovsdb-server"
-	version = "ovsdb-server (Open vSwitch) 3.1.0"
-)
+const program = "ovsdb-server"
+
+// versionText is what --version prints and the control command "version"
+// replies: C's line, then the line that names this project
+// (internal/version).
+var versionText = version.Text(program)
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -267,7 +270,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if cfg.ver {
-		fmt.Fprintln(stdout, version)
+		fmt.Fprintln(stdout, versionText)
 		return 0
 	}
 
@@ -335,7 +338,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, o := range cfg.ignored {
 		log.Warn(fmt.Sprintf("%s is not supported by this server, ignoring it", o))
 	}
-	log.Info(version)
+	log.Info(version.C(program))
+	log.Info(version.Line())
 
 	srv := server.New(server.Options{DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
@@ -357,7 +361,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fatal(remoteErrs.String())
 	}
 
-	ctl := unixctl.New(version)
+	ctl := unixctl.New(versionText)
 	ctlPath := unixctl.SocketPath(cfg.unixctl, program)
 	if err := ctl.Listen(ctlPath); err != nil {
 		return fatal(err.Error())

@@ -49,7 +49,7 @@ func TestDetachMonitor(t *testing.T) {
 	monitor := testutil.ProcParent(t, daemon1)
 	started = append(started, daemon1, monitor)
 	require.NotEqual(t, cmd.Process.Pid, monitor, "the foreground process exited")
-	require.Equal(t, result{version + "\n", "", 0}, runCmd(t, appctl, "-t", ctl, "version"))
+	require.Equal(t, result{versionText + "\n", "", 0}, runCmd(t, appctl, "-t", ctl, "version"))
 
 	require.NoError(t, syscall.Kill(daemon1, syscall.SIGSEGV))
 	daemon2 := waitPid(daemon1)
@@ -58,7 +58,7 @@ func TestDetachMonitor(t *testing.T) {
 	// The new daemon serves: its control socket answers (bounded wait for
 	// it to replace the old one).
 	require.Eventually(t, func() bool {
-		return runCmd(t, appctl, "-t", ctl, "version") == result{version + "\n", "", 0}
+		return runCmd(t, appctl, "-t", ctl, "version") == result{versionText + "\n", "", 0}
 	}, 20*time.Second, 50*time.Millisecond)
 	require.Eventually(t, func() bool {
 		data, err := os.ReadFile(logFile)

@@ -25,9 +25,14 @@
 // db-local-address. Our own clustered files (storage/raftstore, bbolt) are
 // answered from their metadata through the clusterStore hook (cluster.go).
 //
-// --version prints "ovsdb-tool (Open vSwitch) 3.1.0": the version is the
-// one of the C tool this program is compatible with, so that scripts that
-// parse it keep working.
+// --version prints two lines: "ovsdb-tool (Open vSwitch) 3.1.0", the line of
+// the C tool this program is compatible with, so that scripts that parse it
+// keep working, then "ovsdb-server-go VERSION (BUILD)", which names this
+// project, its version and build (internal/version).
+//
+// Files are created with C's modes minus the umask (internal/fsmode):
+// databases, standalone or clustered, 0660 (a compacted or converted
+// replacement gets that mode anew), lock files 0600.
 //
 // Known differences from C: JSON syntax error messages (from Go's decoder,
 // not C's parser); "query" with a write operation fails the transaction

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/internal/version"
 	"github.com/ovsdb-go/ovsdb-server/internal/vlog"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
@@ -20,7 +21,7 @@ import (
 )
 
 // cVersion is the C release whose behaviour this tool reproduces.
-const cVersion = "3.1.0"
+const cVersion = version.OVS
 
 // logger is looked up at each use so that the vlog handler main installs
 // (or a test's) applies. C logs the ephemeral-column warning from its
@@ -286,7 +287,8 @@ func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {
 		}
 		return true, nil
 	case "version":
-		fmt.Fprintf(t.stdout, "%s (Open vSwitch) %s\n", t.prog, cVersion)
+		// C's line (scripts parse it), then the one naming this project.
+		fmt.Fprintf(t.stdout, "%s\n%s\n", version.C(t.prog), version.Line())
 		return true, nil
 	}
 	return false, nil
