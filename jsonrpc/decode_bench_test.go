@@ -31,3 +31,20 @@ func BenchmarkDecodeInsert100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeInsert100NonASCII is insert100 with a non-ASCII
+// character and an escape in every name (the decoder's slow string path).
+func BenchmarkDecodeInsert100NonASCII(b *testing.B) {
+	msg := []byte(strings.ReplaceAll(string(insertRequest(100)), `"lg-3-`, `"lg-é\\t-`))
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := decodeValue(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := parseMessage(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -191,8 +191,8 @@ func CheckAtom(b *BaseType, a Atom) error {
 		return rangeError(FormatReal(x), FormatReal(b.MinReal), FormatReal(b.MaxReal),
 			b.MinReal != def.MinReal, b.MaxReal != def.MaxReal)
 	case string:
-		if !utf8.ValidString(x) {
-			return ovsdberr.New(ovsdberr.TagConstraint, "not a valid UTF-8 string: invalid UTF-8 sequence")
+		if msg := InvalidUTF8(x); msg != "" {
+			return ovsdberr.New(ovsdberr.TagConstraint, "not a valid UTF-8 string: %s", msg)
 		}
 		if b.MinLength == 0 && b.MaxLength >= len(x) {
 			return nil
@@ -208,6 +208,82 @@ func CheckAtom(b *BaseType, a Atom) error {
 		}
 	}
 	return nil
+}
+
+// InvalidUTF8 checks s as C's utf8_validate does and returns "" for valid
+// UTF-8, else C's message naming the offending bytes: "invalid UTF-8
+// sequence 0xed 0xa0". As in C, the bytes given are those of the sequence up
+// to and including the first one that does not fit (a byte past the end of
+// s is C's terminating null, 0x00), and s ends at its first null byte.
+func InvalidUTF8(s string) string {
+	if isASCII(s) {
+		return ""
+	}
+	at := func(i int) byte {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	for i := 0; i < len(s) && s[i] != 0; {
+		c := s[i]
+		if c < 0x80 {
+			i++
+			continue
+		}
+		// The allowed range of each byte after the first (Unicode's table
+		// of well-formed sequences, which C's lookup table encodes).
+		var next [3][2]byte
+		n := 0
+		switch {
+		case c >= 0xc2 && c <= 0xdf:
+			next, n = [3][2]byte{{0x80, 0xbf}}, 1
+		case c == 0xe0:
+			next, n = [3][2]byte{{0xa0, 0xbf}, {0x80, 0xbf}}, 2
+		case c >= 0xe1 && c <= 0xec, c == 0xee, c == 0xef:
+			next, n = [3][2]byte{{0x80, 0xbf}, {0x80, 0xbf}}, 2
+		case c == 0xed:
+			next, n = [3][2]byte{{0x80, 0x9f}, {0x80, 0xbf}}, 2
+		case c == 0xf0:
+			next, n = [3][2]byte{{0x90, 0xbf}, {0x80, 0xbf}, {0x80, 0xbf}}, 3
+		case c >= 0xf1 && c <= 0xf3:
+			next, n = [3][2]byte{{0x80, 0xbf}, {0x80, 0xbf}, {0x80, 0xbf}}, 3
+		case c == 0xf4:
+			next, n = [3][2]byte{{0x80, 0x8f}, {0x80, 0xbf}, {0x80, 0xbf}}, 3
+		default:
+			return invalidSequence(s[i:], 1)
+		}
+		for k := 1; k <= n; k++ {
+			if b := at(i + k); b < next[k-1][0] || b > next[k-1][1] {
+				return invalidSequence(s[i:], k+1)
+			}
+		}
+		i += n + 1
+	}
+	return ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidSequence is C's message for the first n bytes of s (0x00 past its
+// end).
+func invalidSequence(s string, n int) string {
+	b := []byte("invalid UTF-8 sequence")
+	for i := 0; i < n; i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		b = fmt.Appendf(b, " 0x%02x", c)
+	}
+	return string(b)
 }
 
 func rangeError(v, lo, hi string, hasMin, hasMax bool) error {

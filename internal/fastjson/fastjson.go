@@ -1,27 +1,25 @@
 package fastjson
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 )
 
 // Decode decodes one complete JSON value from b into the same
 // representation encoding/json produces with UseNumber (map[string]any,
-// []any, string, bool, nil, json.Number). It handles the common subset
-// only: strings of printable ASCII without escapes. For anything else,
-// including every syntax error, it reports ok=false and the caller falls
-// back to encoding/json, so accepted input and error behaviour are
-// exactly encoding/json's.
+// []any, string, bool, nil, json.Number), accepting exactly what C's JSON
+// parser accepts (see DecodeValue). ok is false for any input it refuses.
 func Decode(b []byte) (v any, ok bool) {
 	var d Decoder
 	return d.Decode(b)
 }
 
-// MaxDepth bounds recursion; deeper input goes to encoding/json (which
-// has its own limit).
+// MaxDepth is C's JSON_MAX_HEIGHT: at most this many arrays and objects
+// may be open at once; one more is a syntax error ("input exceeds maximum
+// nesting depth 1000").
 const MaxDepth = 1000
 
 // Limits of a decoder's string cache: it holds object member names and
@@ -37,9 +35,10 @@ type Decoder struct {
 	b   []byte
 	i   int
 	bad bool
-	// err is set with bad when the input is valid JSON that C's parser
-	// refuses (a number out of range): no fallback then.
+	// err says why the input was refused (set with bad).
 	err error
+	// sbuf is scratch for strings with escapes or non-ASCII bytes.
+	sbuf []byte
 
 	// stack collects array elements and object members while they are
 	// parsed, so each array and map is allocated once at its final size.
@@ -56,7 +55,10 @@ func (d *Decoder) Decode(b []byte) (v any, ok bool) {
 	d.b, d.i, d.bad, d.err = b, 0, false, nil
 	v = d.value(0, false)
 	d.skipSpace()
-	ok = !d.bad && d.i == len(b)
+	if !d.bad && d.i != len(b) {
+		d.fail(ErrTrailing)
+	}
+	ok = !d.bad
 	d.b = nil
 	if d.bad {
 		// Abandoned members and elements: drop references to them.
@@ -64,11 +66,26 @@ func (d *Decoder) Decode(b []byte) (v any, ok bool) {
 	}
 	d.stack = d.stack[:0]
 	d.keys = d.keys[:0]
+	if cap(d.stack) > maxScratch {
+		d.stack = nil // do not pin the scratch of a huge message
+	}
+	if cap(d.keys) > maxScratch {
+		d.keys = nil
+	}
+	if cap(d.sbuf) > maxScratch {
+		d.sbuf = nil
+	}
 	if !ok {
+		if d.err == nil {
+			d.err = errSyntax
+		}
 		return nil, false
 	}
 	return v, true
 }
+
+// maxScratch bounds the scratch memory a decoder keeps between values.
+const maxScratch = 64 << 10
 
 func (d *Decoder) skipSpace() {
 	for d.i < len(d.b) {
@@ -82,16 +99,22 @@ func (d *Decoder) skipSpace() {
 }
 
 // value parses one value; cache says a string value may be cached.
+// depth is the number of arrays and objects open around it.
 func (d *Decoder) value(depth int, cache bool) any {
 	d.skipSpace()
-	if d.i >= len(d.b) || depth > MaxDepth {
-		d.bad = true
+	if d.i >= len(d.b) {
+		d.fail(errEOF)
 		return nil
 	}
 	switch c := d.b[d.i]; {
-	case c == '{':
-		return d.object(depth)
-	case c == '[':
+	case c == '{', c == '[':
+		if depth >= MaxDepth {
+			d.fail(ErrDepth)
+			return nil
+		}
+		if c == '{' {
+			return d.object(depth)
+		}
 		return d.array(depth)
 	case c == '"':
 		return d.strValue(cache)
@@ -104,21 +127,22 @@ func (d *Decoder) value(depth int, cache bool) any {
 	case c == 'n':
 		return d.literal("null", nil)
 	}
-	d.bad = true
+	d.fail(errExpectValue)
 	return nil
 }
 
 func (d *Decoder) literal(lit string, v any) any {
 	if len(d.b)-d.i < len(lit) || string(d.b[d.i:d.i+len(lit)]) != lit {
-		d.bad = true
+		d.fail(errKeyword)
 		return nil
 	}
 	d.i += len(lit)
 	return v
 }
 
-// rawStr scans a string of printable ASCII without escapes and returns
-// its contents (pointing into the input).
+// rawStr scans a string and returns its contents: a slice of the input
+// when it is printable ASCII without escapes, else the decoded bytes in
+// the decoder's scratch buffer (valid until the next string).
 func (d *Decoder) rawStr() ([]byte, bool) {
 	d.i++ // opening quote
 	start := d.i
@@ -130,12 +154,165 @@ func (d *Decoder) rawStr() ([]byte, bool) {
 			return raw, true
 		}
 		if c < ' ' || c == '\\' || c >= 0x80 {
-			break
+			return d.slowStr(start)
 		}
 		d.i++
 	}
-	d.bad = true
+	d.fail(errEOFString)
 	return nil, false
+}
+
+// slowStr decodes a string that starts at b[start] (after its opening
+// quote) and holds an escape, a byte >= 0x80 or a control character, as C's
+// JSON lexer does. First the string's end is found (the first quote not
+// escaped; a control character before it is an error, the byte after a
+// backslash is taken whatever it is), then its contents are unescaped
+// within it: bytes other than escapes are kept as they are (invalid UTF-8
+// included: C checks it where it checks it, in string atoms), "\u0000" and
+// an escaped leading surrogate not followed by an escaped trailing one are
+// errors, and a lone escaped trailing surrogate becomes its three bytes
+// (not valid UTF-8).
+func (d *Decoder) slowStr(start int) ([]byte, bool) {
+	b := d.b
+	end := -1
+	for j := d.i; j < len(b); j++ {
+		c := b[j]
+		if c == '\\' {
+			j++
+			continue
+		}
+		if c == '"' {
+			end = j
+			break
+		}
+		if c < ' ' {
+			d.i = j
+			d.fail(controlError(c))
+			return nil, false
+		}
+	}
+	if end < 0 {
+		d.i = len(b)
+		d.fail(errEOFString)
+		return nil, false
+	}
+	out := d.sbuf[:0]
+	for i := start; i < end; {
+		c := b[i]
+		if c != '\\' {
+			j := i + 1
+			for j < end && b[j] != '\\' {
+				j++
+			}
+			out = append(out, b[i:j]...)
+			i = j
+			continue
+		}
+		i++ // never at end: the byte after a backslash is part of the string
+		switch e := b[i]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			var err error
+			out, i, err = unicodeEscape(out, b[:end], i+1)
+			if err != nil {
+				d.i = i
+				d.fail(err)
+				return nil, false
+			}
+			continue
+		default:
+			d.i = i
+			d.fail(fmt.Errorf("bad escape \\%c", e))
+			return nil, false
+		}
+		i++
+	}
+	d.i = end + 1
+	d.sbuf = out
+	return out, true
+}
+
+// unicodeEscape decodes the escape whose four hex digits start at b[i]
+// (after "\\u"; b ends where the string does) and, for a leading
+// surrogate, the escaped trailing surrogate that must follow; it appends
+// the code point's UTF-8 bytes.
+func unicodeEscape(out, b []byte, i int) ([]byte, int, error) {
+	c0, err := hex4(b, i)
+	if err != nil {
+		return nil, i, err
+	}
+	i += 4
+	if c0 < 0xd800 || c0 > 0xdbff {
+		// Not a leading surrogate (a trailing one is encoded as is, as C does).
+		return appendUTF8(out, c0), i, nil
+	}
+	if i+2 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return nil, i, ErrSurrogatePair
+	}
+	i += 2
+	c1, err := hex4(b, i)
+	if err != nil {
+		return nil, i, err
+	}
+	i += 4
+	if c1 < 0xdc00 || c1 > 0xdfff {
+		return nil, i, ErrTrailingSurrogate
+	}
+	return appendUTF8(out, 0x10000+(c0-0xd800)<<10+(c1-0xdc00)), i, nil
+}
+
+// hex4 reads the four hex digits of a \u escape at b[i:].
+func hex4(b []byte, i int) (rune, error) {
+	if i+4 > len(b) {
+		return 0, errEscapeEnd
+	}
+	var v rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, errEscapeMalformed
+		}
+		v = v<<4 | rune(c)
+	}
+	if v == 0 {
+		return 0, ErrNullEscape
+	}
+	return v, nil
+}
+
+// appendUTF8 encodes any code point below 0x110000 in UTF-8's byte
+// pattern, surrogates included (utf8.AppendRune would replace those).
+func appendUTF8(out []byte, r rune) []byte {
+	switch {
+	case r < 0x80:
+		return append(out, byte(r))
+	case r < 0x800:
+		return append(out, 0xc0|byte(r>>6), 0x80|byte(r&0x3f))
+	case r < 0x10000:
+		return append(out, 0xe0|byte(r>>12), 0x80|byte(r>>6&0x3f), 0x80|byte(r&0x3f))
+	}
+	return append(out, 0xf0|byte(r>>18), 0x80|byte(r>>12&0x3f), 0x80|byte(r>>6&0x3f), 0x80|byte(r&0x3f))
+}
+
+func controlError(c byte) error {
+	return fmt.Errorf("U+%04X must be escaped in quoted string", c)
 }
 
 // lookup returns the shared boxed copy of raw, if there is one, and
@@ -197,7 +374,7 @@ func (d *Decoder) number() any {
 			i++
 		}
 	default:
-		d.bad = true
+		d.fail(errNumber)
 		return nil
 	}
 	plain := true
@@ -205,7 +382,7 @@ func (d *Decoder) number() any {
 		plain = false
 		i++
 		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			d.bad = true
+			d.fail(errNumber)
 			return nil
 		}
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
@@ -219,7 +396,7 @@ func (d *Decoder) number() any {
 			i++
 		}
 		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			d.bad = true
+			d.fail(errNumber)
 			return nil
 		}
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
@@ -234,7 +411,7 @@ func (d *Decoder) number() any {
 		// A fraction, an exponent or many digits: read it as C does.
 		t, err := cjson.LexNumber(string(b[start:i]))
 		if err != nil {
-			d.bad, d.err = true, err
+			d.fail(err)
 			return nil
 		}
 		return json.Number(t)
@@ -266,7 +443,7 @@ func (d *Decoder) array(depth int) any {
 		d.stack = append(d.stack, v)
 		d.skipSpace()
 		if d.i >= len(d.b) {
-			d.bad = true
+			d.fail(errEOF)
 			return nil
 		}
 		switch d.b[d.i] {
@@ -280,7 +457,7 @@ func (d *Decoder) array(depth int) any {
 			d.stack = d.stack[:base]
 			return out
 		default:
-			d.bad = true
+			d.fail(errArrayNext)
 			return nil
 		}
 	}
@@ -297,7 +474,7 @@ func (d *Decoder) object(depth int) any {
 	for {
 		d.skipSpace()
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
-			d.bad = true
+			d.fail(errObjectName)
 			return nil
 		}
 		k, ok := d.key()
@@ -306,7 +483,7 @@ func (d *Decoder) object(depth int) any {
 		}
 		d.skipSpace()
 		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			d.bad = true
+			d.fail(errObjectColon)
 			return nil
 		}
 		d.i++
@@ -318,7 +495,7 @@ func (d *Decoder) object(depth int) any {
 		d.stack = append(d.stack, v)
 		d.skipSpace()
 		if d.i >= len(d.b) {
-			d.bad = true
+			d.fail(errEOF)
 			return nil
 		}
 		switch d.b[d.i] {
@@ -337,7 +514,7 @@ func (d *Decoder) object(depth int) any {
 			d.keys = d.keys[:len(d.keys)-n]
 			return out
 		default:
-			d.bad = true
+			d.fail(errObjectNext)
 			return nil
 		}
 	}
@@ -363,13 +540,55 @@ var interned = func() map[string]any {
 	return m
 }()
 
-// ErrTrailing is returned by DecodeValue when a complete value is followed
-// by more than white space.
-var ErrTrailing = errors.New("trailing data after JSON value")
+// Errors. Any of them makes C's JSON-RPC layer drop the connection; the
+// texts are C's (without its "line, column, byte" prefix).
+var (
+	// ErrTrailing: a complete value is followed by more than white space.
+	ErrTrailing = errors.New("trailing garbage at end of input")
+	// ErrDepth: more than MaxDepth arrays and objects are open at once.
+	ErrDepth = fmt.Errorf("input exceeds maximum nesting depth %d", MaxDepth)
+	// ErrNullEscape: "\u0000" (C strings cannot hold a null byte).
+	ErrNullEscape = errors.New("null bytes not supported in quoted strings")
+	// ErrSurrogatePair: an escaped leading surrogate (\uD800-\uDBFF) not
+	// followed by another \u escape.
+	ErrSurrogatePair = errors.New("malformed escaped surrogate pair")
+	// ErrTrailingSurrogate: an escaped leading surrogate followed by an
+	// escape that is not a trailing surrogate (\uDC00-\uDFFF).
+	ErrTrailingSurrogate = errors.New("second half of escaped surrogate pair is not trailing surrogate")
+
+	errSyntax          = errors.New("syntax error")
+	errEOF             = errors.New("unexpected end of input")
+	errEOFString       = errors.New("unexpected end of input in quoted string")
+	errEscapeEnd       = errors.New("quoted string ends within \\u escape")
+	errEscapeMalformed = errors.New("malformed \\u escape")
+	errExpectValue     = errors.New("syntax error expecting value")
+	errKeyword         = errors.New("invalid keyword")
+	errNumber          = errors.New("syntax error in number")
+	errArrayNext       = errors.New("syntax error expecting ']' or ','")
+	errObjectName      = errors.New("syntax error parsing object expecting string")
+	errObjectColon     = errors.New("syntax error parsing object expecting ':'")
+	errObjectNext      = errors.New("syntax error expecting '}' or ','")
+)
+
+// fail marks the input refused for err (the first error is kept).
+func (d *Decoder) fail(err error) {
+	if !d.bad {
+		d.bad, d.err = true, err
+	}
+}
 
 // DecodeValue decodes one complete JSON value with json.Number for
-// numbers: the fast path when it applies, else encoding/json (whose error
-// it returns, or ErrTrailing).
+// numbers. It accepts exactly what C's JSON parser (lib/json.c) accepts,
+// except that any value may stand at the top level:
+//   - strings keep their bytes as they are, invalid UTF-8 included (C
+//     checks UTF-8 only in string atoms; see schema.CheckAtom), escapes are
+//     decoded as C decodes them: "\u0000" and an escaped leading surrogate
+//     without an escaped trailing one are errors, a lone escaped trailing
+//     surrogate becomes its three (invalid UTF-8) bytes;
+//   - numbers are read as C reads them (cjson.LexNumber);
+//   - at most MaxDepth arrays and objects may be nested.
+//
+// Errors carry C's texts (ErrTrailing after a complete value).
 func DecodeValue(b []byte) (any, error) {
 	var d Decoder
 	return d.DecodeValue(b)
@@ -378,52 +597,9 @@ func DecodeValue(b []byte) (any, error) {
 // DecodeValue is the package's DecodeValue with d's scratch memory and
 // string cache.
 func (d *Decoder) DecodeValue(b []byte) (any, error) {
-	if v, ok := d.Decode(b); ok {
-		return v, nil
-	} else if d.err != nil {
+	v, ok := d.Decode(b)
+	if !ok {
 		return nil, d.err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, ErrTrailing
-	}
-	return lexNumbers(v)
-}
-
-// lexNumbers applies C's reading of numbers (cjson.LexNumber) to every
-// number of v, in place.
-func lexNumbers(v any) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		t, err := cjson.LexNumber(string(x))
-		if err != nil {
-			return nil, err
-		}
-		return json.Number(t), nil
-	case []any:
-		for i, e := range x {
-			ne, err := lexNumbers(e)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = ne
-		}
-	case map[string]any:
-		for k, e := range x {
-			if _, leaf := e.(string); leaf || e == nil {
-				continue
-			}
-			ne, err := lexNumbers(e)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = ne
-		}
 	}
 	return v, nil
 }
