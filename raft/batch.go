@@ -28,26 +28,47 @@ const (
 )
 
 // batcher is the member's group commit. Client transactions (encoded
-// Entries) queue here; while fewer than limit() batches are in flight, the
-// whole queue is proposed as one batch: one Raft log entry, so one
-// forwarded RPC from a follower, one AppendEntries item and one FSM call,
-// and, because the queue grows while earlier batches are being committed,
-// more transactions per bbolt commit on every member. With no contention a
-// transaction is proposed at once, alone. On the leader, batches forwarded
-// by followers are split into their transactions and queued here too, so
-// one log entry carries what every member received meanwhile.
+// Entries) queue here; while the member's role allows one more batch in
+// flight (limits below), the whole queue is proposed as one batch: one Raft
+// log entry, so one forwarded RPC from a follower, one AppendEntries item
+// and one FSM call, and, because the queue grows while earlier batches are
+// being committed, more transactions per bbolt commit on every member.
+// With no contention a transaction is proposed at once, alone. On the
+// leader, batches forwarded by followers are split into their transactions
+// and queued here too, so one log entry carries what every member received
+// meanwhile.
 //
-// The batch is proposed on the goroutine of the transaction that opened
-// it; when it is committed, the next queued batch (if any) is handed to a
-// new goroutine so that this one can answer its client.
+// Limits: while leading, at most max batches being proposed to this
+// member's own log (local); while following, at most maxForward batches
+// forwarded to the leader or waiting to retry (remote). A batch moves
+// between the two as leadership changes under it (each attempt of propose
+// tells which it is). Only local batches hold up the leader's queue: a
+// leader's queue must never wait for a batch this member forwarded to
+// another member, whose answer may itself wait in this queue. (Counting
+// every batch against one limit did that: after a leader change, A's
+// batch forwarded to the new leader B queued behind B's batch forwarded to
+// A, queued behind A's; both waited for ever. Issue 9, TestTorture under
+// CPU load; TestForwardCycleAfterLeaderChange.)
+//
+// A batch is proposed on the goroutine of the transaction that opened it;
+// when it is committed, or when a slot frees otherwise (a batch becomes
+// remote, leadership changes), queued batches start on new goroutines.
 type batcher struct {
 	n          *Node
-	max        int // in flight while leading
-	maxForward int // in flight while following
+	max        int // local batches while leading
+	maxForward int // remote batches while following
 
-	mu       sync.Mutex
-	queue    []*waiter
-	inflight int
+	mu     sync.Mutex
+	queue  []*waiter
+	local  int // batches whose current attempt proposes to this member's log
+	remote int // batches forwarded, or waiting to retry
+	closed bool
+}
+
+// batchRun is one batch in flight.
+type batchRun struct {
+	waiters []*waiter
+	local   bool // counted in local (else in remote)
 }
 
 // waiter is one queued transaction and, once done is closed, its outcome.
@@ -70,12 +91,8 @@ func newBatcher(n *Node, max, maxForward int) *batcher {
 	return &batcher{n: n, max: max, maxForward: maxForward}
 }
 
-// limit is the number of batches allowed in flight in the member's role.
-func (b *batcher) limit() int {
-	if b.n.raft != nil && b.n.raft.State() != hraft.Leader {
-		return b.maxForward
-	}
-	return b.max
+func (b *batcher) leading() bool {
+	return b.n.raft != nil && b.n.raft.State() == hraft.Leader
 }
 
 // submit proposes entry in a batch and waits for its outcome: the reply
@@ -92,22 +109,23 @@ func (b *batcher) submit(ctx context.Context, entry []byte) (reply []any, blocke
 
 // submitAll queues entries (in order, possibly ending up in more than one
 // batch) and waits for all of them: one reply each, and the position of
-// the last of their batches.
+// the last of their batches. It fails with ErrShutdown once the member is
+// closed.
 func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]any, pos Position, err error) {
 	ws := make([]*waiter, len(entries))
 	for i, e := range entries {
 		ws[i] = &waiter{entry: e, done: make(chan struct{})}
 	}
 	b.mu.Lock()
-	b.queue = append(b.queue, ws...)
-	var batch []*waiter
-	if b.inflight < b.limit() {
-		batch = b.takeLocked()
-		b.inflight++
+	if b.closed {
+		b.mu.Unlock()
+		return nil, Position{}, ErrShutdown
 	}
+	b.queue = append(b.queue, ws...)
+	r := b.nextLocked()
 	b.mu.Unlock()
-	if batch != nil {
-		b.run(batch)
+	if r != nil {
+		b.run(r)
 	}
 	replies = make([][]any, len(ws))
 	for i, w := range ws {
@@ -125,6 +143,75 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 		}
 	}
 	return replies, pos, nil
+}
+
+// nextLocked takes the next batch from the queue and counts it in flight,
+// if the member's role allows one more (nil otherwise).
+func (b *batcher) nextLocked() *batchRun {
+	if len(b.queue) == 0 || b.closed {
+		return nil
+	}
+	leading := b.leading()
+	if leading && b.local >= b.max || !leading && b.remote >= b.maxForward {
+		return nil
+	}
+	r := &batchRun{waiters: b.takeLocked(), local: leading}
+	if leading {
+		b.local++
+	} else {
+		b.remote++
+	}
+	return r
+}
+
+// startQueued starts, each on a new goroutine, the queued batches the
+// member's role allows in flight now.
+func (b *batcher) startQueued() {
+	var rs []*batchRun
+	b.mu.Lock()
+	for r := b.nextLocked(); r != nil; r = b.nextLocked() {
+		rs = append(rs, r)
+	}
+	b.mu.Unlock()
+	for _, r := range rs {
+		go b.run(r)
+	}
+}
+
+// setLocal records whether r's next attempt proposes to this member's own
+// log (local) or forwards (remote); a slot it leaves may start a queued
+// batch.
+func (b *batcher) setLocal(r *batchRun, local bool) {
+	b.mu.Lock()
+	if r.local == local {
+		b.mu.Unlock()
+		return
+	}
+	if r.local {
+		b.local--
+		b.remote++
+	} else {
+		b.remote--
+		b.local++
+	}
+	r.local = local
+	b.mu.Unlock()
+	b.startQueued()
+}
+
+// shutdown fails every queued transaction with ErrShutdown and refuses
+// new ones; batches in flight end as propose returns (the node's context
+// is canceled).
+func (b *batcher) shutdown() {
+	b.mu.Lock()
+	b.closed = true
+	q := b.queue
+	b.queue = nil
+	b.mu.Unlock()
+	for _, w := range q {
+		w.err = ErrShutdown
+		close(w.done)
+	}
 }
 
 // takeLocked removes the next batch from the queue.
@@ -145,9 +232,10 @@ func (b *batcher) takeLocked() []*waiter {
 	return batch
 }
 
-// run proposes batch, answers its waiters, then either releases the
-// in-flight slot or passes it to the next queued batch on a new goroutine.
-func (b *batcher) run(batch []*waiter) {
+// run proposes r's batch, answers its waiters, then releases its slot and
+// starts what the queue holds.
+func (b *batcher) run(r *batchRun) {
+	batch := r.waiters
 	data := batch[0].entry
 	if len(batch) > 1 {
 		entries := make([][]byte, len(batch))
@@ -156,7 +244,7 @@ func (b *batcher) run(batch []*waiter) {
 		}
 		data = encodeBatch(entries)
 	}
-	replies, pos, err := b.n.propose(context.Background(), data)
+	replies, pos, err := b.n.proposeAs(b.n.ctx, data, func(local bool) { b.setLocal(r, local) })
 	if err == nil && len(replies) != len(batch) {
 		err = &decodeError{errBadEntry}
 	}
@@ -169,14 +257,19 @@ func (b *batcher) run(batch []*waiter) {
 		close(w.done)
 	}
 	b.mu.Lock()
-	var next []*waiter
-	if len(b.queue) > 0 && b.inflight <= b.limit() {
-		next = b.takeLocked()
+	if r.local {
+		b.local--
 	} else {
-		b.inflight--
+		b.remote--
 	}
 	b.mu.Unlock()
-	if next != nil {
-		go b.run(next)
-	}
+	b.startQueued()
+}
+
+// inFlight reports the batches in flight and queued transactions, for
+// diagnostics.
+func (b *batcher) inFlight() (local, remote, queued int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.local, b.remote, len(b.queue)
 }

@@ -70,12 +70,13 @@ func TestFSMAppliesBatch(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, keys(f.Database()))
 }
 
-// holdSlot occupies b's in-flight slots, so submitted transactions queue;
-// the returned function waits until want transactions are queued and then
-// proposes them as one batch.
+// holdSlot occupies b's leader slots (b must be the leader's), so
+// submitted transactions queue; the returned function waits until want
+// transactions are queued and then proposes them as one batch in one of
+// those slots.
 func holdSlot(t *testing.T, b *batcher) (release func(want int)) {
 	b.mu.Lock()
-	b.inflight = b.max
+	b.local += b.max
 	b.mu.Unlock()
 	return func(want int) {
 		eventually(t, fmt.Sprintf("%d queued transactions", want), func() bool {
@@ -84,10 +85,10 @@ func holdSlot(t *testing.T, b *batcher) (release func(want int)) {
 			return len(b.queue) == want
 		})
 		b.mu.Lock()
-		batch := b.takeLocked()
-		b.inflight = b.max - 1
+		r := &batchRun{waiters: b.takeLocked(), local: true}
+		b.local -= b.max - 1
 		b.mu.Unlock()
-		go b.run(batch)
+		go b.run(r)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -149,6 +150,7 @@ func newClusterWith(t *testing.T, n int, snapThreshold uint64, opt func(*cluster
 		c.start(i)
 	}
 	require.NoError(t, c.members[0].node.Bootstrap(servers))
+	c.watchdog()
 	t.Cleanup(func() {
 		for i := range c.members {
 			c.stop(i)
@@ -265,31 +267,135 @@ func (c *cluster) running() []*Node {
 	return out
 }
 
-// eventually polls cond for at most 20 s.
-func eventually(t *testing.T, what string, cond func() bool) {
+// eventually polls cond for at most 20 s; on time out it fails the test
+// naming what it waited for and the outputs of diag (member states).
+func eventually(t *testing.T, what string, cond func() bool, diag ...func() string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	start := time.Now()
+	deadline := start.Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			var b strings.Builder
+			for _, d := range diag {
+				b.WriteString("\n")
+				b.WriteString(d())
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", time.Since(start).Round(time.Millisecond), what, b.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
+// eventually is the package's eventually with the members' states.
+func (c *cluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	eventually(c.t, what, cond, c.state)
+}
+
+// state describes every member for failure messages: role, term, known
+// leader, hashicorp's last/commit/applied indexes, the FSM's applied index,
+// last contact with a leader and the batcher's batches in flight (local:
+// proposed to this member's log; remote: forwarded or waiting to retry)
+// and queued transactions. It never blocks on a member's Raft loop.
+func (c *cluster) state() string {
+	c.mu.Lock()
+	type snap struct {
+		m *member
+		n *Node
+	}
+	var ms []snap
+	for _, m := range c.members {
+		ms = append(ms, snap{m, m.node})
+	}
+	c.mu.Unlock()
+	var b strings.Builder
+	b.WriteString("cluster state:")
+	for _, s := range ms {
+		term, _ := s.m.logs.GetUint64([]byte("CurrentTerm"))
+		if s.n == nil {
+			fmt.Fprintf(&b, "\n  %s: stopped (stored term %d)", s.m.id, term)
+			continue
+		}
+		r := s.n.Raft()
+		_, lid := r.LeaderWithID()
+		local, remote, queued := s.n.batch.inFlight()
+		contact := "never"
+		if lc := r.LastContact(); !lc.IsZero() {
+			contact = time.Since(lc).Round(time.Millisecond).String() + " ago"
+		}
+		fmt.Fprintf(&b, "\n  %s: %s term %d leader %q log last %d commit %d applied %d fsm %d; last contact %s; batches local %d remote %d, queued %d",
+			s.m.id, r.State(), term, lid, r.LastIndex(), r.CommitIndex(), r.AppliedIndex(), s.n.AppliedIndex(),
+			contact, local, remote, queued)
+	}
+	return b.String()
+}
+
+// raftStacks returns the stacks of the goroutines running this package's
+// code (batches, proposals, forwards, test goroutines), for a diagnosis.
+func raftStacks() string {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "ovsdb-server/raft.") && !strings.Contains(g, "raft.raftStacks") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// within runs step on a new goroutine and fails the test with the members'
+// states and the package's goroutine stacks if it does not return within
+// limit (the step is left running). A step that fails the test (require)
+// ends as it would on the test goroutine.
+func (c *cluster) within(what string, limit time.Duration, step func()) {
+	c.t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		step()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		c.t.Fatalf("%s: not done after %v\n%s\ngoroutines:\n%s", what, limit, c.state(), raftStacks())
+	}
+}
+
+// watchdogLimit bounds a whole cluster test: past it, the test binary
+// panics with the members' states and the package's goroutines rather
+// than wait for go test's own timeout (25 minutes under make test).
+const watchdogLimit = 4 * time.Minute
+
+// watchdog arms watchdogLimit for the cluster's test.
+func (c *cluster) watchdog() {
+	name := c.t.Name()
+	timer := time.AfterFunc(watchdogLimit, func() {
+		panic(fmt.Sprintf("%s: still running after %v (raft watchdog)\n%s\ngoroutines:\n%s",
+			name, watchdogLimit, c.state(), raftStacks()))
+	})
+	c.t.Cleanup(func() { timer.Stop() })
+}
+
 // leader waits for a running leader and returns its member index.
 func (c *cluster) leader() int {
 	idx := -1
-	eventually(c.t, "a leader", func() bool {
-		for i := range c.members {
-			if n := c.node(i); n != nil && n.Raft().State() == hraft.Leader {
-				idx = i
-				return true
-			}
-		}
-		return false
+	c.eventually("a leader", func() bool {
+		idx = c.leaderNow()
+		return idx >= 0
 	})
 	return idx
+}
+
+// leaderNow returns the index of a running member that is leader now, or
+// -1.
+func (c *cluster) leaderNow() int {
+	for i := range c.members {
+		if n := c.node(i); n != nil && n.Raft().State() == hraft.Leader {
+			return i
+		}
+	}
+	return -1
 }
 
 // converge waits until every running member has applied the leader's
@@ -297,15 +403,15 @@ func (c *cluster) leader() int {
 func (c *cluster) converge() string {
 	li := c.leader()
 	ln := c.node(li)
-	require.NoError(c.t, ln.Raft().Barrier(10*time.Second).Error())
+	require.NoError(c.t, ln.Raft().Barrier(10*time.Second).Error(), "barrier on the leader\n%s", c.state())
 	target := ln.AppliedIndex()
 	nodes := c.running()
 	for _, n := range nodes {
-		eventually(c.t, "catch-up", func() bool { return n.AppliedIndex() >= target })
+		c.eventually(fmt.Sprintf("catch-up of every member to index %d", target), func() bool { return n.AppliedIndex() >= target })
 	}
 	want := dumpDB(ln.Database())
 	for _, n := range nodes {
-		require.Equal(c.t, want, dumpDB(n.Database()))
+		require.Equal(c.t, want, dumpDB(n.Database()), "member %s differs from the leader\n%s", n.cfg.ID, c.state())
 	}
 	return want
 }

@@ -106,6 +106,10 @@ type Node struct {
 	fsm    *FSM
 	raft   *hraft.Raft
 	closed chan struct{}
+	// ctx is canceled when the node closes: batches in flight (which
+	// outlive their clients' contexts) stop retrying and forwarding.
+	ctx    context.Context
+	cancel context.CancelFunc
 	once   sync.Once
 	store  *raftstore.Store // when opened with OpenStore
 	batch  *batcher
@@ -178,6 +182,7 @@ func Open(cfg Config) (*Node, error) {
 		hc.TrailingLogs = cfg.TrailingLogs
 	}
 	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.batch = newBatcher(n, cfg.MaxInFlight, cfg.MaxForwardInFlight)
 	// The leader reads back every entry it sends to followers: keep the
 	// latest in memory rather than in a bbolt read transaction each.
@@ -206,6 +211,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
 	if err != nil {
+		n.cancel()
 		return nil, err
 	}
 	n.raft = r
@@ -254,8 +260,9 @@ func (n *Node) replayApplied(al AppliedLog) {
 	}
 }
 
-// watchLeader wakes the proposals waiting to retry (leaderChanged) on
-// every leader change, until the node closes.
+// watchLeader wakes the proposals waiting to retry (leaderChanged) and
+// starts the queued batches the new role allows on every leader change,
+// until the node closes.
 func (n *Node) watchLeader(ch <-chan hraft.Observation) {
 	for {
 		select {
@@ -264,6 +271,7 @@ func (n *Node) watchLeader(ch <-chan hraft.Observation) {
 			close(n.leaderCh)
 			n.leaderCh = make(chan struct{})
 			n.leaderMu.Unlock()
+			n.batch.startQueued()
 		case <-n.closed:
 			return
 		}
@@ -346,6 +354,8 @@ func (n *Node) Close() error {
 			}
 		}
 		close(n.closed)
+		n.cancel()
+		n.batch.shutdown()
 		n.raft.DeregisterObserver(n.obs)
 		err = n.raft.Shutdown().Error()
 	})
@@ -430,11 +440,22 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) ([][]any, Position, 
 // leader changes until ctx is done or the node closes. It answers one reply
 // per transaction (nil: blocked in "wait") and the entry's position.
 func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, pos Position, err error) {
+	return n.proposeAs(ctx, data, nil)
+}
+
+// proposeAs is propose calling attempt (when not nil) before each attempt
+// with whether it proposes to this member's own log (leading) or not
+// (forwarding, or waiting for a leader): the batcher's accounting.
+func (n *Node) proposeAs(ctx context.Context, data []byte, attempt func(local bool)) (replies [][]any, pos Position, err error) {
 	backoff := minRetryBackoff
 	for {
 		changed := n.leaderChanged()
 		var perr error
-		if n.raft.State() == hraft.Leader {
+		leading := n.raft.State() == hraft.Leader
+		if attempt != nil {
+			attempt(leading)
+		}
+		if leading {
 			r, p, e := n.applyLocal(ctx, data)
 			if e == nil {
 				return r, p, nil
@@ -447,10 +468,10 @@ func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, pos P
 			}
 			perr = e
 		}
+		if isClosed(n.closed) {
+			return nil, Position{}, ErrShutdown
+		}
 		if perr != nil {
-			if errors.Is(perr, hraft.ErrRaftShutdown) && isClosed(n.closed) {
-				return nil, Position{}, ErrShutdown
-			}
 			var de *decodeError
 			if errors.As(perr, &de) {
 				return nil, Position{}, perr
@@ -464,6 +485,9 @@ func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, pos P
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if isClosed(n.closed) {
+				return nil, Position{}, ErrShutdown
+			}
 			return nil, Position{}, ctx.Err()
 		case <-n.closed:
 			t.Stop()

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,14 +248,23 @@ func TestSnapshotInstallAndRestart(t *testing.T) {
 	require.Equal(t, want, c.converge())
 }
 
+// TestTorture: 10 writers add 50 keys each through the 5 members in turn
+// while members are stopped and restarted, every third time the leader.
+// Every key must end up on every member exactly once. Under CPU load it
+// used to stall for ever (issue 9: a forwarding cycle between two members'
+// batchers after a leader change, TestForwardCycleAfterLeaderChange); each
+// step is bounded and fails with the members' states, the writers'
+// progress and the package's goroutines.
 func TestTorture(t *testing.T) {
 	const writers, perWriter, size = 10, 50, 5
+	const writeLimit = 2 * time.Minute // ~1 s idle, a few seconds with two CPU burners
 	c := newCluster(t, size, 64)
 	c.leader()
 	ctx := context.Background()
 	stopChaos := make(chan struct{})
 	chaosDone := make(chan struct{})
 	threeRestarts := make(chan struct{})
+	var restarts atomic.Int64
 	go func() {
 		defer close(chaosDone)
 		for i := 0; ; i++ {
@@ -267,13 +278,34 @@ func TestTorture(t *testing.T) {
 			}
 			victim := i % size
 			if i%3 == 0 {
-				victim = c.leader()
+				if li := c.leaderNow(); li >= 0 {
+					victim = li
+				}
 			}
 			c.stop(victim)
 			time.Sleep(50 * time.Millisecond)
 			c.start(victim)
+			restarts.Add(1)
 		}
 	}()
+	// progress[w]: the key writer w is adding and its attempt, or "done".
+	var progressMu sync.Mutex
+	progress := make([]string, writers)
+	setProgress := func(w int, s string) {
+		progressMu.Lock()
+		progress[w] = s
+		progressMu.Unlock()
+	}
+	describe := func() string {
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d restarts; writers:", restarts.Load())
+		for w, p := range progress {
+			fmt.Fprintf(&b, "\n  w%d: %s", w, p)
+		}
+		return b.String()
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -281,10 +313,17 @@ func TestTorture(t *testing.T) {
 			defer wg.Done()
 			for k := 0; k < perWriter; k++ {
 				key := fmt.Sprintf("w%d-k%d", w, k)
+				var last string
 				for attempt := 0; ; attempt++ {
-					require.Less(t, attempt, 200, "key %s never acknowledged", key)
-					n := c.node((w + attempt) % size)
+					if attempt == 200 {
+						t.Errorf("key %s never acknowledged in 200 attempts (last: %s)", key, last)
+						return
+					}
+					mi := (w + attempt) % size
+					setProgress(w, fmt.Sprintf("key %s attempt %d through s%d (last: %s)", key, attempt, mi, last))
+					n := c.node(mi)
 					if n == nil {
+						last = "member stopped"
 						continue
 					}
 					tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -294,17 +333,34 @@ func TestTorture(t *testing.T) {
 					if len(res) == 2 && res[1] != nil {
 						break // inserted
 					}
-					if len(res) == 2 && bytes.Contains([]byte(js), []byte(`"timed out"`)) {
+					if len(res) == 2 && strings.Contains(js, `"timed out"`) {
 						break // an earlier attempt did it
 					}
+					last = js
 				}
 			}
+			setProgress(w, "done")
 		}()
 	}
-	wg.Wait()
-	<-threeRestarts // the writers ran while members were restarted
+	writersDone := make(chan struct{})
+	go func() { wg.Wait(); close(writersDone) }()
+	select {
+	case <-writersDone:
+	case <-time.After(writeLimit):
+		t.Fatalf("writers not done after %v\n%s\n%s\ngoroutines:\n%s", writeLimit, describe(), c.state(), raftStacks())
+	}
+	require.False(t, t.Failed(), describe())
+	select {
+	case <-threeRestarts: // the writers ran while members were restarted
+	case <-time.After(time.Minute):
+		t.Fatalf("fewer than three restarts after a minute\n%s\n%s", describe(), c.state())
+	}
 	close(stopChaos)
-	<-chaosDone
+	select {
+	case <-chaosDone:
+	case <-time.After(time.Minute):
+		t.Fatalf("the restart loop did not stop within a minute\n%s\ngoroutines:\n%s", c.state(), raftStacks())
+	}
 	for i := range c.members {
 		if c.node(i) == nil {
 			c.start(i)
@@ -313,9 +369,9 @@ func TestTorture(t *testing.T) {
 	c.converge()
 	for _, n := range c.running() {
 		ks := keys(n.Database())
-		require.Len(t, ks, writers*perWriter)
+		require.Len(t, ks, writers*perWriter, "member %s", n.cfg.ID)
 		for i := 1; i < len(ks); i++ {
-			require.NotEqual(t, ks[i-1], ks[i])
+			require.NotEqual(t, ks[i-1], ks[i], "member %s", n.cfg.ID)
 		}
 	}
 }
