@@ -42,9 +42,21 @@ type table struct {
 	// allChanged is all true, one per column: the changed flags of
 	// inserted and deleted transaction rows (never written).
 	allChanged []bool
+	// undo maps each row that a pending (applied to rows, not yet
+	// durable) change set touches to its durable value, nil when the row
+	// does not exist durably (group commit, groupcommit.go). Readers see
+	// rows through it; hasUndo says whether the table is in
+	// Database.undoTables.
+	undo    map[schema.UUID]*Row
+	hasUndo bool
 }
 
 // Database is one database: its schema and committed state.
+//
+// With a GroupCommitter, tables hold the tip: the durable state plus the
+// change sets that are applied but not yet durable (pending). Write
+// transactions execute against the tip; everything else sees the durable
+// state through the tables' undo maps (see groupcommit.go).
 type Database struct {
 	schema *schema.DatabaseSchema
 	tables map[string]*table
@@ -53,6 +65,22 @@ type Database struct {
 	// readers share (RLock).
 	mu        sync.RWMutex
 	committer Committer
+
+	// Group commit, guarded by mu: pending change sets in commit order,
+	// the tables with undo entries, and the gate of Exclusive (write
+	// transactions wait on exclCond while exclusive > 0).
+	pending    []*commitEntry
+	undoTables []*table
+	exclusive  int
+	exclCond   sync.Cond
+
+	// Group commit, guarded by gm (taken after mu when both are held):
+	// the change sets not yet handed to a write, whether a write is in
+	// progress, and gcond (L = &gm), broadcast when a write ends.
+	gm       sync.Mutex
+	gcond    sync.Cond
+	queue    []*commitEntry
+	flushing bool
 
 	// changed is closed and replaced at every commit; "wait" ops block on it.
 	chMu    sync.Mutex
@@ -71,6 +99,8 @@ func NewDatabase(s *schema.DatabaseSchema, c Committer) *Database {
 	}
 	db := &Database{schema: s, tables: make(map[string]*table, len(s.Tables)), committer: c,
 		changed: make(chan struct{})}
+	db.exclCond.L = &db.mu
+	db.gcond.L = &db.gm
 	for name, ts := range s.Tables {
 		t := &table{ts: ts, rows: map[schema.UUID]*Row{}, refs: map[schema.UUID]int{},
 			weakIn: map[schema.UUID]map[srcRef]int{}}
@@ -124,7 +154,7 @@ func (db *Database) SetCommitter(c Committer) {
 	db.mu.Unlock()
 }
 
-// Row returns the committed row or nil.
+// Row returns the committed (durable) row or nil.
 func (db *Database) Row(tableName string, id schema.UUID) *Row {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -132,24 +162,74 @@ func (db *Database) Row(tableName string, id schema.UUID) *Row {
 	if t == nil {
 		return nil
 	}
+	if r, ok := t.undo[id]; ok {
+		return r
+	}
 	return t.rows[id]
 }
 
-// Read calls fn with a consistent read-only view of the committed state.
-// fn must not modify the maps or rows and must not call back into db
-// write methods.
+// Read calls fn with a consistent read-only view of the committed
+// (durable) state. fn must not modify the maps or rows and must not call
+// back into db write methods.
 func (db *Database) Read(fn func(tables map[string]map[schema.UUID]*Row)) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
+	fn(db.durableTablesLocked())
+}
+
+// durableTablesLocked returns the durable rows of every table: the tables'
+// own maps, or, for a table with pending changes, a copy without them.
+// Called with mu held.
+func (db *Database) durableTablesLocked() map[string]map[schema.UUID]*Row {
 	m := make(map[string]map[schema.UUID]*Row, len(db.tables))
 	for name, t := range db.tables {
-		m[name] = t.rows
+		if len(t.undo) == 0 {
+			m[name] = t.rows
+			continue
+		}
+		c := make(map[schema.UUID]*Row, len(t.rows))
+		for id, r := range t.rows {
+			if _, ok := t.undo[id]; !ok {
+				c[id] = r
+			}
+		}
+		for id, r := range t.undo {
+			if r != nil {
+				c[id] = r
+			}
+		}
+		m[name] = c
 	}
-	fn(m)
+	return m
+}
+
+// Exclusive runs fn when no change set is pending, with no write
+// transaction executing: write transactions that start meanwhile wait
+// until fn returns (an online conversion replaces the file this way).
+// fn receives the committed state; if it returns a Committer, that
+// becomes the database's committer before any waiting transaction runs.
+// fn must not call back into db.
+func (db *Database) Exclusive(fn func(tables map[string]map[schema.UUID]*Row) Committer) {
+	db.mu.Lock()
+	db.exclusive++
+	for len(db.pending) > 0 {
+		db.mu.Unlock()
+		db.Flush()
+		db.mu.Lock()
+	}
+	if c := fn(db.durableTablesLocked()); c != nil {
+		db.committer = c
+	}
+	db.exclusive--
+	if db.exclusive == 0 {
+		db.exclCond.Broadcast()
+	}
+	db.mu.Unlock()
 }
 
 // Apply applies a change set to the committed state without calling the
-// Committer and without checking anything (log replay, replication).
+// Committer and without checking anything (log replay, replication). It
+// must not be used while group commits are pending.
 func (db *Database) Apply(cs *ChangeSet) {
 	db.mu.Lock()
 	db.compactLocked(cs)
@@ -292,21 +372,15 @@ func (db *Database) adjustRefs(t *table, id schema.UUID, r *Row, delta int) {
 	})
 }
 
-// commitLocked runs the committer and applies cs. Called with mu held.
-// For a GroupCommitter, wait is non-nil on success and must be called
-// after mu is released (see GroupCommitter).
-func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet, txnID schema.UUID) (wait func() error, err error) {
-	if gc, ok := db.committer.(GroupCommitter); ok {
-		wait, err = gc.CommitAsync(ctx, cs)
-	} else {
-		err = db.committer.Commit(ctx, cs)
-	}
-	if err != nil {
-		return nil, err
+// commitLocked commits cs through a plain Committer and applies it.
+// Called with mu held. (A GroupCommitter is used through queueLocked.)
+func (db *Database) commitLocked(ctx context.Context, cs *ChangeSet, txnID schema.UUID) error {
+	if err := db.committer.Commit(ctx, cs); err != nil {
+		return err
 	}
 	db.applyLocked(cs)
 	db.observeLocked(cs, txnID)
-	return wait, nil
+	return nil
 }
 
 // cColumns returns ts's columns in the order C's server iterates them

@@ -227,14 +227,7 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 	var elapsed int64
 	for {
 		changed := db.changedChan()
-		res, timeout, blocked, wait := db.transactOnce(ctx, ops, opts, ro, elapsed)
-		if wait != nil {
-			// Group commit: the write lock is released; wait until the
-			// change set is durable before answering.
-			if err := wait(); err != nil {
-				res = append(res, ovsdberr.ToJSON(err))
-			}
-		}
+		res, timeout, blocked := db.settle(db.transactOnce(ctx, ops, opts, ro, elapsed))
 		if !blocked {
 			return res
 		}
@@ -273,32 +266,58 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 // after its state has changed.
 func (db *Database) TransactOnce(ctx context.Context, ops []any, opts TransactOptions,
 	elapsedMS int64) (res []any, blocked bool) {
-	res, _, blocked, wait := db.transactOnce(ctx, ops, opts, isReadOnly(ops), elapsedMS)
-	if wait != nil {
-		if err := wait(); err != nil {
-			res = append(res, ovsdberr.ToJSON(err))
-		}
-	}
+	res, _, blocked = db.settle(db.transactOnce(ctx, ops, opts, isReadOnly(ops), elapsedMS))
 	if blocked {
 		return nil, true
 	}
 	return res, false
 }
 
+// settle waits, for a transaction queued for group commit (e non-nil),
+// until it is durable, and returns its final outcome: the result of its
+// last execution, with the write error appended if its write failed (see
+// GroupCommitter; a transaction executed again after an earlier one's
+// failure may be queued again, or be blocked or fail this time).
+func (db *Database) settle(res []any, timeout int64, blocked bool, e *commitEntry) ([]any, int64, bool) {
+	for e != nil {
+		db.awaitDurable(e)
+		if r := e.redo; r != nil {
+			res, timeout, blocked, e = r.res, r.timeout, r.blocked, r.next
+			continue
+		}
+		if e.err != nil {
+			res = append(res, ovsdberr.ToJSON(e.err))
+		}
+		break
+	}
+	return res, timeout, blocked
+}
+
 // transactOnce executes ops once. blocked reports an unsatisfied wait that
 // should be retried later; timeout is then the smallest wait timeout. A
-// non-nil wait is a GroupCommitter's wait, to be called after return (the
-// write lock is released by then).
+// non-nil e is a transaction queued for group commit, to be settled after
+// return (the write lock is released by then).
 func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOptions, ro bool,
-	elapsed int64) (res []any, timeout int64, blocked bool, wait func() error) {
+	elapsed int64) (res []any, timeout int64, blocked bool, e *commitEntry) {
 	if ro {
 		db.mu.RLock()
 		defer db.mu.RUnlock()
 	} else {
 		db.mu.Lock()
 		defer db.mu.Unlock()
+		for db.exclusive > 0 {
+			db.exclCond.Wait()
+		}
 	}
+	return db.executeLocked(ctx, ops, opts, ro, elapsed)
+}
+
+// executeLocked is transactOnce with mu held (for reading if ro, which
+// then reads the durable state; for writing otherwise).
+func (db *Database) executeLocked(ctx context.Context, ops []any, opts TransactOptions, ro bool,
+	elapsed int64) (res []any, timeout int64, blocked bool, e *commitEntry) {
 	x := newTxn(db)
+	x.readDurable = ro && len(db.pending) > 0
 	x.setUUIDSource(opts.NewUUID)
 	x.elapsed = elapsed
 	x.sizeHint = len(ops)
@@ -350,23 +369,36 @@ func (db *Database) transactOnce(ctx context.Context, ops []any, opts TransactOp
 	for len(results) < len(ops) {
 		results = append(results, nil)
 	}
-	if failed != nil {
-		return results, 0, false, nil
+	var err error
+	var cs *ChangeSet
+	if failed == nil && len(x.torder) > 0 {
+		cs, err = x.precommit()
+		if err == nil && cs.Empty() {
+			cs = nil
+		}
 	}
-	if len(x.torder) == 0 {
-		return results, 0, false, nil
-	}
-	cs, err := x.precommit()
-	if err == nil && !cs.Empty() {
-		wait, err = db.commitLocked(ctx, cs, opts.TxnID)
-		if err == nil {
+	gc, group := db.committer.(GroupCommitter)
+	switch {
+	case err != nil || (cs == nil && !ro && len(db.pending) > 0):
+		// Nothing to commit, but the results may show pending change
+		// sets: answer once they are durable (groupcommit.go).
+		cs = nil
+		if group && len(db.pending) > 0 {
+			e = db.queueLocked(ctx, gc, nil, ops, opts, elapsed)
+		}
+	case cs == nil:
+	case group:
+		e = db.queueLocked(ctx, gc, cs, ops, opts, elapsed)
+		db.notify()
+	default:
+		if err = db.commitLocked(ctx, cs, opts.TxnID); err == nil {
 			db.notify()
 		}
 	}
 	if err != nil {
 		results = append(results, ovsdberr.ToJSON(err))
 	}
-	return results, 0, false, wait
+	return results, 0, false, e
 }
 
 func checkAssert(p *parser, opts TransactOptions) error {

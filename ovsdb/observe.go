@@ -3,7 +3,8 @@ package ovsdb
 import "github.com/ovsdb-go/ovsdb-server/schema"
 
 // CommitObserver receives every change set made visible in db (by Transact
-// or Apply), in commit order, with the transaction's id. It is called
+// or Apply), in commit order, with the transaction's id. With a
+// GroupCommitter a change set is made visible only once it is durable. It is called
 // synchronously with the database's write lock held, so it must be quick
 // (typically: append to a queue) and must not call back into db.
 type CommitObserver func(txnID schema.UUID, cs *ChangeSet)
@@ -23,11 +24,7 @@ func (db *Database) Observe(snapshot func(tables map[string]map[schema.UUID]*Row
 	e := &observerEntry{fn: obs}
 	db.mu.Lock()
 	if snapshot != nil {
-		m := make(map[string]map[schema.UUID]*Row, len(db.tables))
-		for name, t := range db.tables {
-			m[name] = t.rows
-		}
-		snapshot(m, db.lastTxn)
+		snapshot(db.durableTablesLocked(), db.lastTxn)
 	}
 	db.observers = append(db.observers, e)
 	db.mu.Unlock()

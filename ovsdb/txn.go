@@ -53,6 +53,10 @@ type txn struct {
 	// deterministic.
 	newUUID  func() schema.UUID
 	detUUIDs bool
+	// readDurable: a read-only transaction that must see the durable
+	// state while group commits are pending (rows through the tables'
+	// undo).
+	readDurable bool
 }
 
 func newTxn(db *Database) *txn {
@@ -94,6 +98,11 @@ func (x *txn) findTxnRow(t *table, id schema.UUID) *txnRow {
 func (x *txn) get(t *table, id schema.UUID) *Row {
 	if tr := x.findTxnRow(t, id); tr != nil {
 		return tr.new
+	}
+	if x.readDurable {
+		if r, ok := t.undo[id]; ok {
+			return r
+		}
 	}
 	return t.rows[id]
 }
@@ -178,6 +187,23 @@ func (x *txn) findOrMake(t *table, id schema.UUID) *txnRow {
 // modify the transaction; callers collect first and modify afterwards.
 func (x *txn) scan(t *table, fn func(*Row) bool) {
 	tt := x.tables[t]
+	if x.readDurable && len(t.undo) > 0 {
+		// Read-only (tt is nil): the durable rows.
+		for id, r := range t.rows {
+			if _, ok := t.undo[id]; ok {
+				continue
+			}
+			if !fn(r) {
+				return
+			}
+		}
+		for _, r := range t.undo {
+			if r != nil && !fn(r) {
+				return
+			}
+		}
+		return
+	}
 	for id, r := range t.rows {
 		if tt != nil {
 			if tr := tt.rows[id]; tr != nil {

@@ -178,8 +178,9 @@ func (cs *ChangeSet) Empty() bool { return len(cs.Tables) == 0 }
 // makes it visible. It is called with the database's write lock held, in
 // commit order. An error aborts the transaction; the error is sent to the
 // client as the last element of the result array. A committer that also
-// implements GroupCommitter (groupcommit.go) is called through CommitAsync
-// instead, and finishes after the lock is released (group commit).
+// implements GroupCommitter (groupcommit.go) is called through WriteBatch
+// instead, without the lock, and its change sets become visible only once
+// written (group commit).
 type Committer interface {
 	Commit(ctx context.Context, cs *ChangeSet) error
 }

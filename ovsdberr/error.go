@@ -3,6 +3,9 @@ package ovsdberr
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
+	"syscall"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 )
@@ -37,15 +40,51 @@ type Error struct {
 	// the "syntax" member as C does.
 	Syntax    any
 	HasSyntax bool
+	// IOError, when not empty, is the text of the system error behind an
+	// I/O error, as C's strerror gives it ("No space left on device"):
+	// C sends it as the "io-error" member and appends it to the message
+	// in parentheses.
+	IOError string
 	// Cause is an optional wrapped error (not sent to clients).
 	Cause error
 }
 
 func (e *Error) Error() string {
-	if e.Details == "" {
-		return e.Tag
+	s := e.Tag
+	if e.Details != "" {
+		s += ": " + e.Details
 	}
-	return e.Tag + ": " + e.Details
+	if e.IOError != "" {
+		s += " (" + e.IOError + ")"
+	}
+	return s
+}
+
+// Strerror returns C's strerror text for err's system error number (Go's
+// text with a capital first letter, as glibc writes them), "End of file"
+// for io.EOF, or err's own text.
+func Strerror(err error) string {
+	if errors.Is(err, io.EOF) {
+		return "End of file"
+	}
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		if g := en.Error(); g != "" {
+			return strings.ToUpper(g[:1]) + g[1:]
+		}
+	}
+	return err.Error()
+}
+
+// IO makes an "I/O error" with formatted details caused by err (nil: no
+// system error), as C's ovsdb_io_error.
+func IO(err error, format string, args ...any) *Error {
+	e := New(TagIOError, format, args...)
+	if err != nil {
+		e.IOError = Strerror(err)
+		e.Cause = err
+	}
+	return e
 }
 
 // Unwrap returns the cause.
@@ -94,7 +133,7 @@ func As(err error) *Error {
 }
 
 // ToJSON renders err as the JSON object C sends: {"error": tag,
-// "details": text, "syntax": json-text}. This is the single translation point
+// "details": text, "syntax": json-text, "io-error": strerror text}. This is the single translation point
 // from Go errors to the wire.
 func ToJSON(err error) map[string]any {
 	e := As(err)
@@ -104,6 +143,9 @@ func ToJSON(err error) map[string]any {
 	}
 	if e.HasSyntax {
 		m["syntax"] = cjson.String(e.Syntax)
+	}
+	if e.IOError != "" {
+		m["io-error"] = e.IOError
 	}
 	return m
 }

@@ -85,18 +85,11 @@ type Log struct {
 }
 
 func ioError(err error, format string, args ...any) *ovsdberr.Error {
-	e := ovsdberr.New(ovsdberr.TagIOError, format, args...)
-	if err != nil && err != io.EOF {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		e.Details += " (" + err.Error() + ")"
-		e.Cause = err
-	} else if err == io.EOF {
-		e.Details += " (End of file)"
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
-	return e
+	return ovsdberr.IO(err, format, args...)
 }
 
 func syntaxError(format string, args ...any) *ovsdberr.Error {
@@ -388,7 +381,13 @@ func appendHeader(dst []byte, magic string, data []byte) []byte {
 // touch the file, so it may be called concurrently with the other methods;
 // the result is written with WriteRecords.
 func (l *Log) AppendRecord(dst, data []byte) []byte {
-	return append(appendHeader(dst, l.magic, data), data...)
+	return AppendRecord(dst, l.magic, data)
+}
+
+// AppendRecord appends to dst one complete record (header and data) of a
+// log with the given magic.
+func AppendRecord(dst []byte, magic string, data []byte) []byte {
+	return append(appendHeader(dst, magic, data), data...)
 }
 
 // Write appends a record holding json (an object or array). If some
@@ -435,6 +434,31 @@ func (l *Log) WriteRecords(recs []byte) error {
 		return l.err
 	}
 	l.offset += int64(len(recs))
+	return nil
+}
+
+// WriteBatch appends complete records (as built by AppendRecord) with one
+// write and, if sync, makes everything written so far durable
+// (fdatasync). It is all or nothing: when the write or the sync fails, the
+// file is truncated back to where the batch started, so no part of the
+// batch can be read back (C leaves a record whose fsync failed in the
+// file), and the next write truncates again first in case that failed too.
+func (l *Log) WriteBatch(recs []byte, sync bool) error {
+	start := l.offset
+	if err := l.WriteRecords(recs); err != nil {
+		return err
+	}
+	if !sync {
+		return nil
+	}
+	if err := l.Commit(); err != nil {
+		logger().Warn("fsync failed, removing the records just written", "file", l.abs, "err", err)
+		l.offset = start
+		_ = l.f.Truncate(start)
+		_, _ = l.f.Seek(start, io.SeekStart)
+		l.err, l.st = err, stWriteError
+		return err
+	}
 	return nil
 }
 

@@ -395,6 +395,9 @@ func errText(err error) string {
 		b.WriteString(": ")
 		b.WriteString(cErrno(e.Details, e.Cause))
 	}
+	if e.IOError != "" {
+		b.WriteString(" (" + e.IOError + ")")
+	}
 	return b.String()
 }
 

@@ -82,11 +82,13 @@ func (d *DB) Convert(ns *schema.DatabaseSchema) (*DB, error) {
 	defer d.compactMu.Unlock()
 	var nd *DB
 	var err error
-	d.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+	// No transaction pending or executing while the file is replaced (so
+	// no WriteBatch runs and d.mu is free).
+	d.db.Exclusive(func(tables map[string]map[schema.UUID]*ovsdb.Row) ovsdb.Committer {
 		var ndb *ovsdb.Database
 		ndb, err = ConvertDatabase(tables, d.schema, ns)
 		if err != nil {
-			return
+			return nil
 		}
 		rows := map[string][]*ovsdb.Row{}
 		ndb.Read(func(nt map[string]map[schema.UUID]*ovsdb.Row) {
@@ -101,24 +103,22 @@ func (d *DB) Convert(ns *schema.DatabaseSchema) (*DB, error) {
 		defer d.mu.Unlock()
 		if d.closed || d.closing {
 			err = ovsdberr.New(ovsdberr.TagIOError, "%s: database is closed", d.path)
-			return
+			return nil
 		}
-		d.idleLocked()
 		if err = d.log.Replace(schemaRecord(ns), data); err != nil {
-			return
+			return nil
 		}
-		d.finishPendingLocked(nil) // the converted snapshot holds them
 		nd = &DB{path: d.path, schema: ns, db: ndb, log: d.log, nRead: 2, now: d.now}
 		nd.scheduleNext(false)
 		ndb.SetCommitter(nd)
 		// d no longer owns the file.
 		d.closed, d.closing = true, true
 		d.log = nil
+		return closedCommitter{d.path}
 	})
 	if err != nil {
 		return nil, err
 	}
-	d.db.SetCommitter(closedCommitter{d.path})
 	return nd, nil
 }
 

@@ -51,13 +51,13 @@ type DB struct {
 	closed   bool
 	wg       sync.WaitGroup
 
-	// Group commit (groupcommit.go).
-	cur      *batch    // records not yet handed to a write; nil if none
-	flushing bool      // a goroutine is writing: only it may use log
-	cond     sync.Cond // L is &mu (set lazily); broadcast when a write ends
-	spare    []byte    // a written batch's buffer, for reuse
+	// Group commit (groupcommit.go): buffers reused by WriteBatch, which
+	// the engine never runs concurrently (used without mu).
+	wbuf    []byte   // the batch's records
+	scratch []byte   // one record's data
+	spans   [][2]int // each record's data in wbuf
 	// writeHook, if set (tests), runs before each group write with the
-	// records; an error fails the write.
+	// records, under mu; an error fails the write.
 	writeHook func(recs []byte) error
 	// compactHook, if set (tests), runs during compaction without d.mu:
 	// "prepared" after the snapshot is in the temporary file, "round"
@@ -213,26 +213,27 @@ const (
 
 func (d *DB) compact() error {
 	start := d.now()
-	// 1. A consistent view: no commit runs while Read's callback does, so
-	// the log holds exactly the records reflected in these rows, and every
-	// later commit's record goes to d.tail.
+	// 1. A consistent view: the log holds exactly the records reflected
+	// in these rows, and every later record goes to d.tail.
+	// d.mu first: a write and its publication happen under d.mu
+	// (WriteBatch), so the snapshot holds every record written so far.
 	rows := map[string][]*ovsdb.Row{}
-	closed := false
-	var lg *storage.Log
-	d.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
-		for name, t := range tables {
-			rs := make([]*ovsdb.Row, 0, len(t))
-			for _, r := range t {
-				rs = append(rs, r)
+	d.mu.Lock()
+	closed := d.closed
+	lg := d.log
+	if !closed {
+		d.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+			for name, t := range tables {
+				rs := make([]*ovsdb.Row, 0, len(t))
+				for _, r := range t {
+					rs = append(rs, r)
+				}
+				rows[name] = rs
 			}
-			rows[name] = rs
-		}
-		d.mu.Lock()
-		closed = d.closed
-		lg = d.log
+		})
 		d.tail = [][]byte{}
-		d.mu.Unlock()
-	})
+	}
+	d.mu.Unlock()
 	if closed {
 		return errClosed
 	}
@@ -278,10 +279,8 @@ func (d *DB) compact() error {
 	if d.closed {
 		return fail(p, errClosed)
 	}
-	// 5. Under d.mu from here to the end (idleLocked may release it while
-	// it waits, so the last part of the tail is taken only afterwards):
-	// no write in progress, then the last records, fsync, rename, switch.
-	d.idleLocked()
+	// 5. Under d.mu from here to the end (no write in progress): the last
+	// records, fsync, rename, switch.
 	tail := d.tail
 	d.tail = nil
 	if err := p.Append(records(tail)...); err != nil {
@@ -291,9 +290,6 @@ func (d *DB) compact() error {
 		return fail(nil, err)
 	}
 	d.scheduleNext(false)
-	// Pending records are in the new file: in the snapshot if committed
-	// before it was taken, in the tail otherwise.
-	d.finishPendingLocked(nil)
 	elapsed := d.now().Sub(start)
 	lvl := slog.LevelDebug
 	if elapsed > time.Second {
@@ -327,26 +323,15 @@ func (d *DB) Close() error {
 	d.compactMu.Lock()
 	defer d.compactMu.Unlock()
 	d.db.SetCommitter(closedCommitter{d.path})
+	// Write what is still queued (no new commits can come now).
+	d.db.Flush()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.idleLocked()
-	// Write what is still pending (no new commits can come now).
-	var werr error
-	if b := d.cur; b != nil && d.log != nil {
-		werr = d.log.WriteRecords(b.buf)
-		if werr == nil && b.durable {
-			werr = d.log.Commit()
-		}
-		if werr != nil {
-			logger().Error("cannot write pending transactions at close", "file", d.path, "err", werr)
-		}
-	}
-	d.finishPendingLocked(werr)
 	d.closed = true
 	if d.log == nil {
-		return werr
+		return nil
 	}
-	return errors.Join(werr, d.log.Close())
+	return d.log.Close()
 }
 
 type closedCommitter struct{ path string }

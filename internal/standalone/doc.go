@@ -18,8 +18,12 @@
 // file). Measured with benchmarks/cmd/stallbench at 50,050 rows, the
 // worst transaction during a compaction went from 55-92 ms to ~35 ms.
 //
-// Commits use group commit (ovsdb.GroupCommitter): records are queued
-// under the engine lock and written, many per write system call, after
-// it is released but before the transactions are answered. A failed write
-// differs from C: see groupcommit.go.
+// Commits use group commit (ovsdb.GroupCommitter): the engine queues
+// committed transactions, and WriteBatch writes the records of all that
+// queued while the previous write ran, many per write system call, without
+// the engine lock. A transaction becomes visible to readers and monitors
+// only once its record is written (and synced if durable); a failed write
+// leaves nothing in the file, fails its first transaction with C's I/O
+// error and nothing else, and the next write succeeds as soon as there is
+// space again (see groupcommit.go).
 package standalone

@@ -214,10 +214,9 @@ func cErrno(err error) string {
 }
 
 func ioError(err error, format string, args ...any) *ovsdberr.Error {
-	e := ovsdberr.New(ovsdberr.TagIOError, format, args...)
+	e := ovsdberr.IO(err, format, args...)
 	if err != nil {
-		e.Details += " (" + cErrno(err) + ")"
-		e.Cause = err
+		e.IOError = cErrno(err)
 	}
 	return e
 }
