@@ -241,7 +241,7 @@ func TestFollowerBatches(t *testing.T) {
 		}()
 	}
 	// One forwarded (waiting on the leader), four queued on the follower.
-	eventually(t, "follower queue", func() bool {
+	c.eventually("follower queue", func() bool {
 		fol.batch.mu.Lock()
 		defer fol.batch.mu.Unlock()
 		return len(fol.batch.queue) == n-1
@@ -265,11 +265,10 @@ func TestCatchUpSnapshotRestart(t *testing.T) {
 	c := newCluster(t, 3, 0)
 	li := c.leader()
 	fi := (li + 1) % 3
-	ctx := context.Background()
 	for i := range 20 {
 		// A plain insert: executed twice, it would add a second row.
 		ops := decodeOps(t, fmt.Sprintf(`[{"op":"insert","table":"K","row":{"k":"s%02d"}}]`, i))
-		r := c.node(fi).Transact(ctx, ops, ovsdb.TransactOptions{})
+		r := c.transact(c.node(fi), ops)
 		require.Len(t, r, 1, "%v", r)
 		if i == 9 {
 			// Right after a catch-up, before hashicorp/raft delivered the

@@ -36,13 +36,13 @@ func TestForwardCycleAfterLeaderChange(t *testing.T) {
 	defer cancel()
 	done := make(chan []any, 1)
 	go func() { done <- b.Transact(ctx, insertOps(t, "y"), ovsdb.TransactOptions{}) }()
-	eventually(t, "B's transaction queued on A", func() bool {
+	c.eventually("B's transaction queued on A", func() bool {
 		ab.mu.Lock()
 		defer ab.mu.Unlock()
 		return len(ab.queue) == 1
 	})
 	require.NoError(t, a.Raft().LeadershipTransferToServer(c.members[bi].id, c.members[bi].addr).Error())
-	eventually(t, "B leads", func() bool { return b.Raft().State() == hraft.Leader })
+	c.eventually("B leads", func() bool { return b.Raft().State() == hraft.Leader })
 	// A's batch holding B's transaction, begun while A led, now goes to B.
 	ab.mu.Lock()
 	r := &batchRun{waiters: ab.takeLocked(), local: true}

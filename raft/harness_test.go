@@ -362,6 +362,22 @@ func (c *cluster) within(what string, limit time.Duration, step func()) {
 	}
 }
 
+// stepLimit bounds one client transaction of a cluster test.
+const stepLimit = time.Minute
+
+// transact runs ops on n, bounded by stepLimit. A transaction that does
+// not finish in time is reported (t.Errorf, so any goroutine may call it)
+// with the members' states, and answers nil.
+func (c *cluster) transact(n *Node, ops []any) []any {
+	ctx, cancel := context.WithTimeout(context.Background(), stepLimit)
+	defer cancel()
+	res := n.Transact(ctx, ops, ovsdb.TransactOptions{})
+	if res == nil {
+		c.t.Errorf("transaction through %s not answered within %v: %s\n%s", n.cfg.ID, stepLimit, cjson.Marshal(ops), c.state())
+	}
+	return res
+}
+
 // watchdogLimit bounds a whole cluster test: past it, the test binary
 // panics with the members' states and the package's goroutines rather
 // than wait for go test's own timeout (25 minutes under make test).

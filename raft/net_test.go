@@ -2,6 +2,7 @@ package raft
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -82,6 +83,25 @@ func startNetMemberWith(t *testing.T, id string, cid schema.UUID, address string
 	return m
 }
 
+// netState describes members over TCP for failure messages (see
+// cluster.state).
+func netState(ms ...*netMember) func() string {
+	return func() string {
+		var b strings.Builder
+		b.WriteString("members:")
+		for _, m := range ms {
+			r := m.node.Raft()
+			_, lid := r.LeaderWithID()
+			term, _ := m.logs.GetUint64([]byte("CurrentTerm"))
+			local, remote, queued := m.node.batch.inFlight()
+			fmt.Fprintf(&b, "\n  %s at %s: %s term %d leader %q log last %d commit %d fsm %d; batches local %d remote %d, queued %d",
+				m.node.cfg.ID, m.mux.Address(), r.State(), term, lid, r.LastIndex(), r.CommitIndex(), m.node.AppliedIndex(),
+				local, remote, queued)
+		}
+		return b.String()
+	}
+}
+
 func (m *netMember) stop() {
 	m.node.Close()
 	m.cli.Close()
@@ -93,7 +113,7 @@ func TestNetForwardAndJoin(t *testing.T) {
 	cid := schema.NewUUID()
 	a := startNetMember(t, "a", cid)
 	require.NoError(t, a.node.Bootstrap(nil))
-	eventually(t, "a leads", func() bool { return a.node.Raft().State() == hraft.Leader })
+	eventually(t, "a leads", func() bool { return a.node.Raft().State() == hraft.Leader }, netState(a))
 
 	b := startNetMember(t, "b", schema.UUID{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -113,14 +133,14 @@ func TestNetForwardAndJoin(t *testing.T) {
 	eventually(t, "b follows a", func() bool {
 		_, id := b.node.Raft().LeaderWithID()
 		return id == "a"
-	})
+	}, netState(a, b))
 
 	// A write on the follower is forwarded, and b replies once applied.
 	res := b.node.Transact(ctx, insertOps(t, "x"), ovsdb.TransactOptions{})
-	require.Len(t, res, 2, "%v", res)
+	require.Len(t, res, 2, "%v\n%s", res, netState(a, b)())
 	require.NotNil(t, res[1].(map[string]any)["uuid"], "%v", res)
 	require.Equal(t, []string{"x"}, keys(b.node.Database()))
-	eventually(t, "a applied x", func() bool { return len(keys(a.node.Database())) == 1 })
+	eventually(t, "a applied x", func() bool { return len(keys(a.node.Database())) == 1 }, netState(a, b))
 
 	// A forwarded apply sent to the follower is refused with a leader hint.
 	e := &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: insertOps(t, "y")}
@@ -140,7 +160,7 @@ func TestNetForwardAndJoin(t *testing.T) {
 	require.NotZero(t, idx1)
 	eventually(t, "y once on both", func() bool {
 		return strings.Join(keys(a.node.Database()), ",") == "x,y" && strings.Join(keys(b.node.Database()), ",") == "x,y"
-	})
+	}, netState(a, b))
 }
 
 // TestRaftConnectionNamesTarget: a Raft connection names the server id it
@@ -183,7 +203,7 @@ func TestFreshMemberAtWipedAddressRefused(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, netState(ms...))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.Len(t, ms[li].node.Transact(ctx, insertOps(t, "x"), ovsdb.TransactOptions{}), 2)
@@ -194,13 +214,13 @@ func TestFreshMemberAtWipedAddressRefused(t *testing.T) {
 	addr := ms[wi].mux.Address()
 	ms[wi].stop()
 	fresh := startNetMemberAt(t, "fresh", schema.UUID{}, string(addr))
-	eventually(t, "the leader's RPCs for the wiped member refused", func() bool { return fresh.mux.refused.Load() > 0 })
+	eventually(t, "the leader's RPCs for the wiped member refused", func() bool { return fresh.mux.refused.Load() > 0 }, netState(ms[li], ms[oi], fresh))
 
 	// The other follower stops: 1 of 3 left, the leader steps down.
 	ms[oi].stop()
 	eventually(t, "the leader steps down without a quorum", func() bool {
 		return ms[li].node.Raft().State() != hraft.Leader
-	})
+	}, netState(ms[li], fresh))
 	last, err := fresh.logs.LastIndex()
 	require.NoError(t, err)
 	require.Zero(t, last, "the fresh member stored no entry")
@@ -388,7 +408,7 @@ func TestNetCommitNotices(t *testing.T) {
 	cid := schema.NewUUID()
 	a := startNetMemberWith(t, "a", cid, "tcp:127.0.0.1:0", time.Hour)
 	require.NoError(t, a.node.Bootstrap(nil))
-	eventually(t, "a leads", func() bool { return a.node.Raft().State() == hraft.Leader })
+	eventually(t, "a leads", func() bool { return a.node.Raft().State() == hraft.Leader }, netState(a))
 	b := startNetMemberWith(t, "b", schema.UUID{}, "tcp:127.0.0.1:0", time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -397,11 +417,11 @@ func TestNetCommitNotices(t *testing.T) {
 	eventually(t, "b follows a", func() bool {
 		_, id := b.node.Raft().LeaderWithID()
 		return id == "a"
-	})
+	}, netState(a, b))
 	res := a.node.Transact(ctx, insertOps(t, "n1"), ovsdb.TransactOptions{})
-	require.Len(t, res, 2, "%v", res)
+	require.Len(t, res, 2, "%v\n%s", res, netState(a, b)())
 	idx := a.node.AppliedIndex()
-	eventually(t, "b applied the write", func() bool { return b.node.AppliedIndex() >= idx })
+	eventually(t, "b applied the write", func() bool { return b.node.AppliedIndex() >= idx }, netState(a, b))
 	require.Equal(t, []string{"n1"}, keys(b.node.Database()))
 	require.NotZero(t, b.node.noticeApplies.Load(), "b did not apply through a notice")
 

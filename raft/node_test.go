@@ -120,7 +120,6 @@ func TestClusterWritersAndLeaderLoss(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			c := newCluster(t, size, 0)
 			c.leader()
-			ctx := context.Background()
 			write := func(round int) {
 				var wg sync.WaitGroup
 				for w, n := range c.running() {
@@ -129,10 +128,10 @@ func TestClusterWritersAndLeaderLoss(t *testing.T) {
 						defer wg.Done()
 						for k := 0; k < 10; k++ {
 							key := fmt.Sprintf("r%d-w%d-k%d", round, w, k)
-							res := n.Transact(ctx, insertOps(t, key), ovsdb.TransactOptions{})
+							res := c.transact(n, insertOps(t, key))
 							require.Len(t, res, 2, "%s: %s", key, cjson.Marshal(res))
 							// Read-your-write on the member that answered.
-							sel := n.Transact(ctx, decodeOps(t, `[{"op":"select","table":"K","where":[["k","==","`+key+`"]],"columns":["k"]}]`), ovsdb.TransactOptions{})
+							sel := c.transact(n, decodeOps(t, `[{"op":"select","table":"K","where":[["k","==","`+key+`"]],"columns":["k"]}]`))
 							require.Equal(t, `[{"rows":[{"k":"`+key+`"}]}]`, string(cjson.Marshal(sel)))
 						}
 					}()
@@ -171,9 +170,10 @@ func TestRetrySameTxnAfterLeaderLoss(t *testing.T) {
 	li := c.leader()
 	e := &Entry{TxnID: schema.NewUUID(), DB: "T", Ops: decodeOps(t, `[{"op":"insert","table":"K","row":{"k":"once"}}]`)}
 	data := entryBytes(t, e)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), stepLimit)
+	defer cancel()
 	replies, _, err := c.node(li).propose(ctx, data)
-	require.NoError(t, err)
+	require.NoError(t, err, c.state())
 	require.Len(t, replies, 1)
 	reply := replies[0]
 	require.NotNil(t, reply, "not blocked")
@@ -182,7 +182,7 @@ func TestRetrySameTxnAfterLeaderLoss(t *testing.T) {
 	// The proposer lost the answer and retries the same entry through
 	// another member: the remembered reply, no second row.
 	replies2, pos, err := c.node(other).propose(ctx, data)
-	require.NoError(t, err)
+	require.NoError(t, err, c.state())
 	require.Equal(t, string(cjson.Marshal(reply)), string(cjson.Marshal(replies2[0])))
 	require.True(t, c.node(other).fsm.waitApplied(ctx, nil, pos.Index))
 	require.Equal(t, []string{"once"}, keys(c.node(other).Database()))
@@ -195,7 +195,8 @@ func TestBlockedWaitReproposed(t *testing.T) {
 	c := newCluster(t, 3, 0)
 	li := c.leader()
 	fol := c.node((li + 1) % 3)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), stepLimit)
+	defer cancel()
 	done := make(chan []any, 1)
 	go func() {
 		done <- fol.Transact(ctx, decodeOps(t, `[{"op":"wait","table":"K","where":[["k","==","go"]],"columns":["k"],"until":"==","rows":[{"k":"go"}],"timeout":20000},
@@ -207,7 +208,7 @@ func TestBlockedWaitReproposed(t *testing.T) {
 	case r := <-done:
 		require.Len(t, r, 2, string(cjson.Marshal(r)))
 	case <-time.After(20 * time.Second):
-		t.Fatal("blocked transaction never completed")
+		t.Fatalf("blocked transaction never completed\n%s", c.state())
 	}
 	c.converge()
 	require.Equal(t, []string{"after", "go"}, keys(fol.Database()))
@@ -220,15 +221,14 @@ func TestBlockedWaitReproposed(t *testing.T) {
 func TestSnapshotInstallAndRestart(t *testing.T) {
 	c := newCluster(t, 3, 20)
 	li := c.leader()
-	ctx := context.Background()
 	fi := (li + 1) % 3
 	for i := 0; i < 30; i++ {
-		require.Len(t, c.node(li).Transact(ctx, insertOps(t, fmt.Sprintf("a%d", i)), ovsdb.TransactOptions{}), 2)
+		require.Len(t, c.transact(c.node(li), insertOps(t, fmt.Sprintf("a%d", i))), 2)
 	}
 	c.converge()
 	c.stop(fi)
 	for i := 0; i < 60; i++ {
-		require.Len(t, c.node(li).Transact(ctx, insertOps(t, fmt.Sprintf("b%d", i)), ovsdb.TransactOptions{}), 2)
+		require.Len(t, c.transact(c.node(li), insertOps(t, fmt.Sprintf("b%d", i))), 2)
 	}
 	// Compact the leader's log past what the stopped member has.
 	require.NoError(t, c.node(li).Raft().Snapshot().Error())

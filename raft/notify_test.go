@@ -34,7 +34,7 @@ func TestCommitNotices(t *testing.T) {
 			continue
 		}
 		f := c.node(i)
-		eventually(t, "follower applied the write", func() bool { return f.AppliedIndex() >= idx })
+		c.eventually("follower applied the write", func() bool { return f.AppliedIndex() >= idx })
 		require.Equal(t, []string{"a"}, keys(f.Database()))
 		require.Equal(t, hraft.Follower, f.Raft().State())
 		byNotice += f.noticeApplies.Load()

@@ -1,14 +1,12 @@
 package raft
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	hraft "github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
@@ -33,9 +31,8 @@ func TestRestartServesAppliedState(t *testing.T) {
 			}
 			li := c.leader()
 			fi := (li + 1) % 3
-			ctx := context.Background()
 			for i := 0; i < 45; i++ {
-				require.Len(t, c.node(li).Transact(ctx, insertOps(t, fmt.Sprintf("a%02d", i)), ovsdb.TransactOptions{}), 2)
+				require.Len(t, c.transact(c.node(li), insertOps(t, fmt.Sprintf("a%02d", i))), 2)
 				if i == 29 {
 					c.converge()
 					require.NoError(t, c.node(fi).Raft().Snapshot().Error())
@@ -56,7 +53,7 @@ func TestRestartServesAppliedState(t *testing.T) {
 			require.Equal(t, want, dumpDB(c.node(fi).Database()), "same rows, same uuids")
 			c.connect(fi)
 			for i := 0; i < 5; i++ {
-				require.Len(t, c.node(c.leader()).Transact(ctx, insertOps(t, fmt.Sprintf("b%d", i)), ovsdb.TransactOptions{}), 2)
+				require.Len(t, c.transact(c.node(c.leader()), insertOps(t, fmt.Sprintf("b%d", i))), 2)
 			}
 			c.converge()
 			require.Len(t, keys(c.node(fi).Database()), 50)
