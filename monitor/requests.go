@@ -191,7 +191,8 @@ func (mg *Manager) Create(ss Session, db *ovsdb.Database, v Version, params []an
 	if v == V3 {
 		s, ok := params[3].(string)
 		if !ok {
-			return nil, synErr(params[3], "last-txn-id must be string")
+			// Syntax, not synErr: a JSON null is shown ("syntax":"null").
+			return nil, ovsdberr.Syntax(params[3], "last-txn-id must be string")
 		}
 		u, err := schema.ParseUUID(s)
 		if err != nil {
