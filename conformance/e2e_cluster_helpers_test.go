@@ -240,10 +240,49 @@ func (c *ovnCluster) waitLeader(among []*clusterMember) *clusterMember {
 		}
 		last = strings.Join(states, "; ")
 		if time.Now().After(deadline) {
-			c.t.Fatalf("%s: no single connected leader within %v: %s", c.dbName, e2eWait, last)
+			c.t.Fatalf("%s: no single connected leader within %v: %s\n%s", c.dbName, e2eWait, last, c.diagnose())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// diagnose describes every member for a failure message: whether its
+// process runs, the key lines of its cluster/status (asked with a short
+// timeout) and the tail of its log.
+func (c *ovnCluster) diagnose() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s cluster state:", c.dbName)
+	for _, m := range c.members {
+		fmt.Fprintf(&b, "\n--- %s (%s): ", filepath.Base(m.db), m.addr)
+		if !m.alive() {
+			b.WriteString("not running")
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			r, err := rpcOnce(ctx, m.ctl, "cluster/status", c.dbName)
+			cancel()
+			if err != nil {
+				fmt.Fprintf(&b, "cluster/status: %v", err)
+			} else {
+				s, _ := r.(string)
+				var keep []string
+				for _, l := range strings.Split(s, "\n") {
+					for _, k := range []string{"Status:", "Role:", "Term:", "Leader:", "Log:", "Entries not yet", "Connections:"} {
+						if strings.HasPrefix(l, k) {
+							keep = append(keep, l)
+						}
+					}
+				}
+				b.WriteString(strings.Join(keep, "; "))
+			}
+		}
+		data, _ := os.ReadFile(m.log)
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		fmt.Fprintf(&b, "\n    %s", strings.Join(lines, "\n    "))
+	}
+	return b.String()
 }
 
 func (c *ovnCluster) logTails() string {
@@ -396,14 +435,33 @@ func (c *ovnCluster) switchNames(m *clusterMember) ([]string, error) {
 	return out, nil
 }
 
-// waitForCond polls cond until it holds, failing the test after e2eWait.
-func waitForCond(t *testing.T, what string, cond func() bool) {
+// waitForCond polls cond until it holds, failing the test after e2eWait
+// with the outputs of diag (a cluster's diagnose).
+func waitForCond(t *testing.T, what string, cond func() bool, diag ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(e2eWait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out (%v) waiting until %s", e2eWait, what)
+			var b strings.Builder
+			for _, d := range diag {
+				b.WriteString("\n")
+				b.WriteString(d())
+			}
+			t.Fatalf("timed out (%v) waiting until %s%s", e2eWait, what, b.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ctlRun runs an ovn-nbctl / ovn-sbctl command against the cluster (ctl's
+// remotes are its members) and fails the test unless it succeeds, with
+// the members' states; it returns stdout. (ovn-nbctl is itself bounded by
+// --timeout.)
+func (c *ovnCluster) ctlRun(ctl *ovnCtl, args ...string) string {
+	c.t.Helper()
+	out, errOut, err := ctl.exec(args...)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v\nstderr: %s\n%s", filepath.Base(ctl.bin), strings.Join(args, " "), err, errOut, c.diagnose())
+	}
+	return out
 }

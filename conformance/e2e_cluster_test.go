@@ -31,17 +31,17 @@ func TestE2EClusterOVN(t *testing.T) {
 	rundir := t.TempDir()
 	nbctl := &ovnCtl{bin: testutil.RequireTool(t, "ovn-nbctl"), db: nb.remotes(), rundir: rundir}
 	sbctl := &ovnCtl{bin: testutil.RequireTool(t, "ovn-sbctl"), db: sb.remotes(), rundir: rundir}
-	sbctl.run(t, "init")
+	sb.ctlRun(sbctl, "init")
 	nd := startNorthdRemotes(t, nb.remotes(), sb.remotes())
 
 	for _, args := range ovnScript {
-		nbctl.run(t, args...)
+		nb.ctlRun(nbctl, args...)
 	}
 	sync := func(step string) {
 		t.Helper()
 		_, errOut, err := nbctl.exec("--wait=sb", "sync")
-		require.NoError(t, err, "%s: ovn-nbctl --wait=sb sync: %s\nnorthd log:\n%s\nNB logs:\n%s\nSB logs:\n%s",
-			step, errOut, nd.logTail(), nb.logTails(), sb.logTails())
+		require.NoError(t, err, "%s: ovn-nbctl --wait=sb sync: %s\nnorthd log:\n%s\n%s\n%s",
+			step, errOut, nd.logTail(), nb.diagnose(), sb.diagnose())
 	}
 	sync("after script")
 	require.Equal(t, "Status: active\n", nd.status(t), "ovn-northd holds the SB lock")
@@ -49,12 +49,12 @@ func TestE2EClusterOVN(t *testing.T) {
 	for _, s := range []string{"30.0.0.10", "tcp.dst == 22", "ip4.src == 10.0.0.12 && udp", "50:54:00:00:00:02"} {
 		require.Contains(t, flows, s, "logical flows lack %q", s)
 	}
-	require.Contains(t, nbctl.run(t, "show"), "(lr0)")
+	require.Contains(t, nb.ctlRun(nbctl, "show"), "(lr0)")
 
 	// The Python IDL follows the NB cluster.
 	idl := startIDLClient(t, nb.remotes(), rundir)
 	require.Equal(t, "seen sw0", idl.do("wait sw0"))
-	nbctl.run(t, "ls-add", "before-kill")
+	nb.ctlRun(nbctl, "ls-add", "before-kill")
 	require.Equal(t, "seen before-kill", idl.do("wait before-kill"))
 	require.Equal(t, "insert py-before: success", idl.do("insert py-before"))
 
@@ -69,12 +69,12 @@ func TestE2EClusterOVN(t *testing.T) {
 	require.NotSame(t, sbLeader, newSB)
 
 	// ovn-nbctl writes go through the survivors; northd propagates them.
-	nbctl.run(t, "ls-add", "sw-after")
-	nbctl.run(t, "lsp-add", "sw-after", "sw-after-p1")
-	nbctl.run(t, "lsp-set-addresses", "sw-after-p1", "50:54:00:00:09:01 10.0.9.11")
-	nbctl.run(t, "lsp-set-port-security", "sw-after-p1", "50:54:00:00:09:01 10.0.9.11")
-	nbctl.run(t, "acl-add", "sw-after", "from-lport", "1003", "ip4.src == 10.0.9.11 && tcp.dst == 8080", "drop")
-	nbctl.run(t, "lrp-add", "lr0", "lr0-sw-after", "00:00:00:00:ff:09", "10.0.9.1/24")
+	nb.ctlRun(nbctl, "ls-add", "sw-after")
+	nb.ctlRun(nbctl, "lsp-add", "sw-after", "sw-after-p1")
+	nb.ctlRun(nbctl, "lsp-set-addresses", "sw-after-p1", "50:54:00:00:09:01 10.0.9.11")
+	nb.ctlRun(nbctl, "lsp-set-port-security", "sw-after-p1", "50:54:00:00:09:01 10.0.9.11")
+	nb.ctlRun(nbctl, "acl-add", "sw-after", "from-lport", "1003", "ip4.src == 10.0.9.11 && tcp.dst == 8080", "drop")
+	nb.ctlRun(nbctl, "lrp-add", "lr0", "lr0-sw-after", "00:00:00:00:ff:09", "10.0.9.1/24")
 	sync("after leader kill")
 	require.Equal(t, "Status: active\n", nd.status(t), "ovn-northd holds the SB lock after the SB leader kill")
 	after := logicalFlows(t, sbctl)
@@ -83,7 +83,7 @@ func TestE2EClusterOVN(t *testing.T) {
 		require.Contains(t, after, s, "logical flows after the leader kill lack %q", s)
 	}
 	require.Greater(t, len(strings.Split(after, "\n")), len(strings.Split(flows, "\n")), "new datapath adds flows")
-	require.Contains(t, sbctl.run(t, "--bare", "--columns=logical_port", "list", "Port_Binding"), "sw-after-p1")
+	require.Contains(t, sb.ctlRun(sbctl, "--bare", "--columns=logical_port", "list", "Port_Binding"), "sw-after-p1")
 
 	// The Python IDL reconnected to the new leader, sees the changes and
 	// commits.
@@ -93,13 +93,13 @@ func TestE2EClusterOVN(t *testing.T) {
 	require.Equal(t, "bye", idl.do("quit"))
 
 	// Every switch exactly once, as seen through the surviving members.
-	names := sortedLines(nbctl.run(t, "--bare", "--columns=name", "list", "Logical_Switch"))
+	names := sortedLines(nb.ctlRun(nbctl, "--bare", "--columns=name", "list", "Logical_Switch"))
 	require.Equal(t, []string{"before-kill", "py-after", "py-before", "sw-after", "sw0", "sw1"}, names)
 	// and on each surviving NB member's own replica (followers included).
 	for _, m := range nb.live() {
 		waitForCond(t, "NB member "+m.db+" replicated every switch", func() bool {
 			got, err := nb.switchNames(m)
 			return err == nil && equalStrings(got, names)
-		})
+		}, nb.diagnose)
 	}
 }

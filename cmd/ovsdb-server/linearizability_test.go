@@ -248,9 +248,9 @@ func linInit(t *testing.T, tc *testCluster) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	require.True(t, ok, "inserting the registers")
+	require.True(t, ok, "inserting the registers\n%s", tc.diagnose())
 	for _, m := range tc.members {
-		waitFor(t, "registers on "+m.db, 30*time.Second, func() bool {
+		tc.waitFor("registers on "+m.db, 30*time.Second, func() bool {
 			got, err := selectRegs(m.sock)
 			return err == nil && len(got) == len(linKeys)
 		})

@@ -34,6 +34,7 @@ type testCluster struct {
 	dir     string
 	server  string
 	tool    string
+	dbName  string // the clustered database (diagnose asks its cluster/status)
 	members []*member
 }
 
@@ -77,6 +78,7 @@ func newTestClusterSchema(t *testing.T, n int, dbName, schemaText string) *testC
 // every member and stops them (by PID) when the test ends.
 func (tc *testCluster) createMembers(n int, prefix, schemaPath, dbName string) {
 	t := tc.t
+	tc.dbName = dbName
 	addrs := make([]string, n)
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
@@ -97,6 +99,7 @@ func (tc *testCluster) createMembers(n int, prefix, schemaPath, dbName string) {
 			tc.kill(m)
 		}
 	})
+	tc.watchdog()
 	for _, m := range tc.members {
 		tc.start(m)
 	}
@@ -151,19 +154,24 @@ func (tc *testCluster) appctl(m *member, args ...string) (string, error) {
 
 // insert adds key k through member m; it reports whether the insert was
 // acknowledged without error.
-func insert(m *member, k string) bool {
+func insert(m *member, k string) bool { return insertErr(m, k) == nil }
+
+// insertErr adds key k through member m; it fails with the member's
+// answer (or the connection's error) unless the insert was acknowledged.
+func insertErr(m *member, k string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	r, err := call(ctx, m.sock, "transact", "C", map[string]any{"op": "insert", "table": "T", "row": map[string]any{"k": k}})
 	if err != nil {
-		return false
+		return fmt.Errorf("%s: %w", filepath.Base(m.db), err)
 	}
 	res, _ := r.([]any)
-	if len(res) != 1 {
-		return false
+	if len(res) == 1 {
+		if obj, _ := res[0].(map[string]any); obj["uuid"] != nil && obj["error"] == nil {
+			return nil
+		}
 	}
-	obj, _ := res[0].(map[string]any)
-	return obj["uuid"] != nil && obj["error"] == nil
+	return fmt.Errorf("%s: reply %v", filepath.Base(m.db), r)
 }
 
 // keys returns the count of each key in member m's table T.
@@ -187,13 +195,20 @@ func keys(m *member) (map[string]int, error) {
 	return out, nil
 }
 
-// waitFor polls cond (bounded) until it holds.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+// waitFor polls cond (bounded) until it holds; on time out it fails the
+// test naming what it waited for, with the outputs of diag (testCluster's
+// waitFor gives the members' states).
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool, diag ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			var b strings.Builder
+			for _, d := range diag {
+				b.WriteString("\n")
+				b.WriteString(d())
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", limit, what, b.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -221,17 +236,33 @@ func (tc *testCluster) leader(live []*member) *member {
 	return nil
 }
 
-// writeAll inserts n keys named prefix-i through the members in turn,
-// retrying each (with the same key) on another member until acknowledged.
-func writeAll(t *testing.T, via []*member, prefix string, n int, acked *sync.Map) {
+// writeKeys inserts n keys named prefix-i through the members in turn,
+// retrying each (with the same key) on another member until acknowledged,
+// at most 20 times; it fails naming the key and the last answers.
+func writeKeys(via []*member, prefix string, n int, acked *sync.Map) error {
 	for i := 0; i < n; i++ {
 		k := fmt.Sprintf("%s-%d", prefix, i)
+		var errs []string
 		ok := false
 		for try := 0; try < 20 && !ok; try++ {
-			ok = insert(via[(i+try)%len(via)], k)
+			err := insertErr(via[(i+try)%len(via)], k)
+			if ok = err == nil; !ok {
+				errs = append(errs, err.Error())
+			}
 		}
-		require.True(t, ok, "insert %s never acknowledged", k)
+		if !ok {
+			return fmt.Errorf("insert %s never acknowledged in 20 tries; last answers: %s", k, strings.Join(errs[max(0, len(errs)-3):], " | "))
+		}
 		acked.Store(k, true)
+	}
+	return nil
+}
+
+// writeAll is writeKeys failing the test with the members' states.
+func (tc *testCluster) writeAll(via []*member, prefix string, n int, acked *sync.Map) {
+	tc.t.Helper()
+	if err := writeKeys(via, prefix, n, acked); err != nil {
+		tc.t.Fatalf("writing %s keys: %v\n%s", prefix, err, tc.diagnose())
 	}
 }
 
@@ -241,7 +272,7 @@ func TestProcessCluster(t *testing.T) {
 	}
 	tc := newTestCluster(t, 3)
 	all := tc.members
-	waitFor(t, "3 members joined", 30*time.Second, func() bool {
+	tc.waitFor("3 members joined", 30*time.Second, func() bool {
 		for _, m := range all {
 			s, err := tc.appctl(m, "cluster/status", "C")
 			if err != nil || !strings.Contains(s, "Status: cluster member") || strings.Count(s, " at tcp:") != 3 {
@@ -254,18 +285,24 @@ func TestProcessCluster(t *testing.T) {
 
 	// Transactions through every member, concurrently.
 	var wg sync.WaitGroup
+	errs := make(chan error, len(all))
 	for i, m := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeAll(t, []*member{m}, fmt.Sprintf("w%d", i), 20, &acked)
+			if err := writeKeys([]*member{m}, fmt.Sprintf("w%d", i), 20, &acked); err != nil {
+				errs <- err
+			}
 		}()
 	}
-	wg.Wait()
+	wg.Wait() // bounded: each insert times out after 15 s, at most 20 tries per key
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent writes: %v\n%s", err, tc.diagnose())
+	}
 
 	// Leader kill -9, writes through the others, restart.
-	ldr := tc.leader(all)
-	require.NotNil(t, ldr)
+	ldr := tc.waitLeader(all)
 	tc.kill(ldr)
 	var rest []*member
 	for _, m := range all {
@@ -273,13 +310,13 @@ func TestProcessCluster(t *testing.T) {
 			rest = append(rest, m)
 		}
 	}
-	writeAll(t, rest, "after-leader-kill", 20, &acked)
+	tc.writeAll(rest, "after-leader-kill", 20, &acked)
 	tc.start(ldr)
-	writeAll(t, all, "after-leader-restart", 10, &acked)
+	tc.writeAll(all, "after-leader-restart", 10, &acked)
 
 	// Follower kill, writes, restart.
 	ldr = nil
-	waitFor(t, "a leader", 20*time.Second, func() bool { ldr = tc.leader(all); return ldr != nil })
+	tc.waitFor("a leader", 20*time.Second, func() bool { ldr = tc.leader(all); return ldr != nil })
 	var fol *member
 	for _, m := range all {
 		if m != ldr {
@@ -288,16 +325,16 @@ func TestProcessCluster(t *testing.T) {
 		}
 	}
 	tc.kill(fol)
-	writeAll(t, []*member{ldr}, "after-follower-kill", 10, &acked)
+	tc.writeAll([]*member{ldr}, "after-follower-kill", 10, &acked)
 	tc.start(fol)
-	writeAll(t, all, "after-follower-restart", 10, &acked)
+	tc.writeAll(all, "after-follower-restart", 10, &acked)
 
 	// Every acknowledged key on every member exactly once.
 	var want []string
 	acked.Range(func(k, _ any) bool { want = append(want, k.(string)); return true })
 	require.Len(t, want, 3*20+20+10+10+10)
 	for _, m := range all {
-		waitFor(t, "member "+m.db+" caught up", 30*time.Second, func() bool {
+		tc.waitFor("member "+m.db+" caught up", 30*time.Second, func() bool {
 			got, err := keys(m)
 			if err != nil {
 				return false
@@ -310,14 +347,14 @@ func TestProcessCluster(t *testing.T) {
 			return true
 		})
 		got, err := keys(m)
-		require.NoError(t, err)
+		require.NoError(t, err, "keys on %s\n%s", m.db, tc.diagnose())
 		for k, n := range got {
 			require.Equal(t, 1, n, "key %s on %s", k, m.db)
 		}
 	}
 
 	// cluster/status in C's layout, on the leader and a follower.
-	waitFor(t, "a leader", 20*time.Second, func() bool { ldr = tc.leader(all); return ldr != nil })
+	tc.waitFor("a leader", 20*time.Second, func() bool { ldr = tc.leader(all); return ldr != nil })
 	for _, m := range all {
 		s, err := tc.appctl(m, "cluster/status", "C")
 		require.NoError(t, err)
@@ -325,7 +362,7 @@ func TestProcessCluster(t *testing.T) {
 	}
 
 	// _Server.Database rows: clustered, connected, one leader, same cid.
-	waitFor(t, "_Server rows settled", 20*time.Second, func() bool {
+	tc.waitFor("_Server rows settled", 20*time.Second, func() bool {
 		leaders, cids := 0, map[string]bool{}
 		for _, m := range all {
 			row := serverRow(t, m)
@@ -398,7 +435,7 @@ func TestProcessCluster(t *testing.T) {
 	r, err := tc.appctl(ldr, "cluster/kick", "C", strings.TrimSpace(vsid))
 	require.NoError(t, err)
 	require.Equal(t, "started removal\n", r)
-	waitFor(t, "two servers left", 20*time.Second, func() bool {
+	tc.waitFor("two servers left", 20*time.Second, func() bool {
 		s, err := tc.appctl(ldr, "cluster/status", "C")
 		return err == nil && strings.Count(s, " at tcp:") == 2
 	})
@@ -408,16 +445,16 @@ func TestProcessCluster(t *testing.T) {
 			remaining = append(remaining, m)
 		}
 	}
-	writeAll(t, remaining, "after-kick", 5, &acked)
+	tc.writeAll(remaining, "after-kick", 5, &acked)
 
 	// The kicked member knows it left, before and after a restart with
 	// its old file: "left cluster", _Server row disconnected, no writes.
 	checkLeft := func() {
-		waitFor(t, "kicked member reports left", 20*time.Second, func() bool {
+		tc.waitFor("kicked member reports left", 20*time.Second, func() bool {
 			s, err := tc.appctl(victim, "cluster/status", "C")
 			return err == nil && strings.Contains(s, "Status: left cluster\n")
 		})
-		waitFor(t, "kicked member's _Server row disconnected", 10*time.Second, func() bool {
+		tc.waitFor("kicked member's _Server row disconnected", 10*time.Second, func() bool {
 			row := serverRow(t, victim)
 			return row != nil && row["connected"] == false && row["leader"] == false
 		})
@@ -427,7 +464,7 @@ func TestProcessCluster(t *testing.T) {
 	tc.kill(victim)
 	tc.start(victim)
 	checkLeft()
-	writeAll(t, remaining, "after-kick-restart", 5, &acked)
+	tc.writeAll(remaining, "after-kick-restart", 5, &acked)
 	s, err := tc.appctl(ldr, "cluster/status", "C")
 	require.NoError(t, err)
 	require.Equal(t, 2, strings.Count(s, " at tcp:"), "kicked member must not be re-added")

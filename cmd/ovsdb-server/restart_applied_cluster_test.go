@@ -13,7 +13,8 @@ import (
 
 // firstRead polls m's client socket until the restarted server accepts a
 // connection, then reads table T at once: the first answer a client gets.
-func firstRead(t *testing.T, m *member) map[string]int {
+func (tc *testCluster) firstRead(m *member) map[string]int {
+	t := tc.t
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -26,7 +27,7 @@ func firstRead(t *testing.T, m *member) map[string]int {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no answer after restart: %v", m.db, err)
+			t.Fatalf("%s: no answer after restart (30 s): %v\n%s", m.db, err, tc.diagnose())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -60,14 +61,14 @@ func TestClusterRestartServesAppliedState(t *testing.T) {
 	all := tc.members
 	tc.waitMembers(all, 3)
 	var acked sync.Map
-	writeAll(t, all, "r", 50, &acked)
+	tc.writeAll(all, "r", 50, &acked)
 	var want []string
 	acked.Range(func(k, _ any) bool { want = append(want, k.(string)); return true })
 	sort.Strings(want)
 
 	ldr := tc.waitLeader(all)
 	fol := without(all, ldr)[0]
-	waitFor(t, "the follower serves every row", 20*time.Second, func() bool {
+	tc.waitFor("the follower serves every row", 20*time.Second, func() bool {
 		got, err := keys(fol)
 		return err == nil && len(got) == len(want)
 	})
@@ -78,7 +79,7 @@ func TestClusterRestartServesAppliedState(t *testing.T) {
 	// 1. Follower kill -9 and restart, the others running.
 	tc.kill(fol)
 	tc.start(fol)
-	first := firstRead(t, fol)
+	first := tc.firstRead(fol)
 	if len(first) != len(want) {
 		b, _ := os.ReadFile(fol.log)
 		t.Logf("log of %s:\n%s", fol.db, b)
@@ -95,7 +96,7 @@ func TestClusterRestartServesAppliedState(t *testing.T) {
 		tc.kill(m)
 	}
 	tc.start(fol)
-	require.Equal(t, want, rowKeyList(firstRead(t, fol)), "first read after restart (alone)")
+	require.Equal(t, want, rowKeyList(tc.firstRead(fol)), "first read after restart (alone)")
 	row := serverRow(t, fol)
 	require.NotNil(t, row)
 	require.Equal(t, false, row["connected"], "no leader heard since the restart: %v", row)
@@ -106,12 +107,12 @@ func TestClusterRestartServesAppliedState(t *testing.T) {
 		tc.start(m)
 	}
 	tc.waitMembers(all, 3)
-	waitFor(t, "restarted member connected", 20*time.Second, func() bool {
+	tc.waitFor("restarted member connected", 20*time.Second, func() bool {
 		r := serverRow(t, fol)
 		return r != nil && r["connected"] == true
 	})
-	writeAll(t, all, "after", 5, &acked)
-	waitFor(t, "every row on the restarted member", 20*time.Second, func() bool {
+	tc.writeAll(all, "after", 5, &acked)
+	tc.waitFor("every row on the restarted member", 20*time.Second, func() bool {
 		got, err := keys(fol)
 		return err == nil && len(got) == 55
 	})

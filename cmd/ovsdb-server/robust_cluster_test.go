@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -59,6 +61,7 @@ func addKey(ctx context.Context, via []*member, start int, k string) error {
 			}
 			last = fmt.Sprintf("reply %v", r)
 		}
+		last = fmt.Sprintf("try %d through %s: %s", try, filepath.Base(m.db), last)
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
@@ -67,21 +70,25 @@ func addKey(ctx context.Context, via []*member, start int, k string) error {
 }
 
 // addKeys adds prefix-0 .. prefix-(n-1) through via, recording each
-// acknowledged key in acked.
-func addKeys(t *testing.T, via []*member, prefix string, n int, acked *sync.Map) {
+// acknowledged key in acked; it fails with the members' states after 60 s.
+func (tc *testCluster) addKeys(via []*member, prefix string, n int, acked *sync.Map) {
+	t := tc.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for i := 0; i < n; i++ {
 		k := fmt.Sprintf("%s-%d", prefix, i)
-		require.NoError(t, addKey(ctx, via, i, k))
+		if err := addKey(ctx, via, i, k); err != nil {
+			t.Fatalf("adding %s keys (60 s): %v\n%s", prefix, err, tc.diagnose())
+		}
 		acked.Store(k, true)
 	}
 }
 
 // requireExactlyOnce waits (bounded) until every member holds exactly the
 // acknowledged keys, each in exactly one row.
-func requireExactlyOnce(t *testing.T, members []*member, acked *sync.Map) {
+func (tc *testCluster) requireExactlyOnce(members []*member, acked *sync.Map) {
+	t := tc.t
 	t.Helper()
 	want := map[string]int{}
 	acked.Range(func(k, _ any) bool { want[k.(string)] = 1; return true })
@@ -99,7 +106,9 @@ func requireExactlyOnce(t *testing.T, members []*member, acked *sync.Map) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		require.Equal(t, want, got, "keys on %s", m.db)
+		if !assert.Equal(t, want, got, "keys on %s after 30 s", m.db) {
+			t.Fatal(tc.diagnose())
+		}
 	}
 }
 
@@ -107,7 +116,7 @@ func requireExactlyOnce(t *testing.T, members []*member, acked *sync.Map) {
 // member of an n-server configuration that knows its leader.
 func (tc *testCluster) waitMembers(ms []*member, n int) {
 	tc.t.Helper()
-	waitFor(tc.t, fmt.Sprintf("%d members in an %d-server cluster with a leader", len(ms), n), 60*time.Second, func() bool {
+	tc.waitFor(fmt.Sprintf("%d members in an %d-server cluster with a leader", len(ms), n), 60*time.Second, func() bool {
 		for _, m := range ms {
 			s, err := tc.appctl(m, "cluster/status", "C")
 			if err != nil || !strings.Contains(s, "Status: cluster member") || strings.Count(s, " at tcp:") != n ||
@@ -122,7 +131,7 @@ func (tc *testCluster) waitMembers(ms []*member, n int) {
 func (tc *testCluster) waitLeader(ms []*member) *member {
 	tc.t.Helper()
 	var ldr *member
-	waitFor(tc.t, "a leader", 30*time.Second, func() bool { ldr = tc.leader(ms); return ldr != nil })
+	tc.waitFor("a leader", 30*time.Second, func() bool { ldr = tc.leader(ms); return ldr != nil })
 	return ldr
 }
 
@@ -189,21 +198,21 @@ func TestClusterScenarios(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
+			wg.Wait() // bounded: addKey gives up at its context's 60 s
 			close(errs)
 			for err := range errs {
-				require.NoError(t, err)
+				t.Fatalf("concurrent writes: %v\n%s", err, tc.diagnose())
 			}
-			requireExactlyOnce(t, all, &acked)
+			tc.requireExactlyOnce(all, &acked)
 
 			// Leader kill -9: the others elect a leader and take writes.
 			ldr := tc.waitLeader(all)
 			tc.kill(ldr)
-			addKeys(t, without(all, ldr), "leader-kill", 10, &acked)
+			tc.addKeys(without(all, ldr), "leader-kill", 10, &acked)
 			tc.start(ldr)
 			tc.waitMembers(all, n)
-			addKeys(t, all, "leader-restart", 10, &acked)
-			requireExactlyOnce(t, all, &acked)
+			tc.addKeys(all, "leader-restart", 10, &acked)
+			tc.requireExactlyOnce(all, &acked)
 
 			// Follower kills: as many as the majority allows.
 			ldr = tc.waitLeader(all)
@@ -211,22 +220,22 @@ func TestClusterScenarios(t *testing.T) {
 			for _, f := range fols {
 				tc.kill(f)
 			}
-			addKeys(t, without(all, fols...), "follower-kill", 10, &acked)
+			tc.addKeys(without(all, fols...), "follower-kill", 10, &acked)
 			for _, f := range fols {
 				tc.start(f)
 			}
 			tc.waitMembers(all, n)
-			requireExactlyOnce(t, all, &acked)
+			tc.requireExactlyOnce(all, &acked)
 
 			// Rolling restart (SIGTERM, restart, rejoin) of every member,
 			// with writes through the others while each one is down.
 			for i, m := range all {
 				tc.stop(m)
-				addKeys(t, without(all, m), fmt.Sprintf("rolling-%d", i), 5, &acked)
+				tc.addKeys(without(all, m), fmt.Sprintf("rolling-%d", i), 5, &acked)
 				tc.start(m)
 				tc.waitMembers(all, n)
 			}
-			requireExactlyOnce(t, all, &acked)
+			tc.requireExactlyOnce(all, &acked)
 
 			// kill -9 of every member, then a full restart.
 			for _, m := range all {
@@ -236,8 +245,8 @@ func TestClusterScenarios(t *testing.T) {
 				tc.start(m)
 			}
 			tc.waitMembers(all, n)
-			requireExactlyOnce(t, all, &acked)
-			addKeys(t, all, "full-restart", 10, &acked)
+			tc.requireExactlyOnce(all, &acked)
+			tc.addKeys(all, "full-restart", 10, &acked)
 
 			// Kick a follower, re-add a member at its address with a
 			// fresh join-cluster file (a kicked server id cannot rejoin).
@@ -251,8 +260,8 @@ func TestClusterScenarios(t *testing.T) {
 			rest := without(all, victim)
 			tc.waitMembers(rest, n-1)
 			tc.kill(victim)
-			addKeys(t, rest, "after-kick", 10, &acked)
-			requireExactlyOnce(t, rest, &acked)
+			tc.addKeys(rest, "after-kick", 10, &acked)
+			tc.requireExactlyOnce(rest, &acked)
 
 			require.NoError(t, os.Remove(victim.db))
 			out, err := exec.Command(tc.tool, "join-cluster", victim.db, "C", victim.addr, ldr.addr).CombinedOutput()
@@ -262,8 +271,8 @@ func TestClusterScenarios(t *testing.T) {
 			nsid, err := tc.appctl(victim, "cluster/sid", "C")
 			require.NoError(t, err)
 			require.NotEqual(t, vsid, nsid)
-			addKeys(t, all, "after-readd", 10, &acked)
-			requireExactlyOnce(t, all, &acked)
+			tc.addKeys(all, "after-readd", 10, &acked)
+			tc.requireExactlyOnce(all, &acked)
 
 			total := 0
 			acked.Range(func(_, _ any) bool { total++; return true })

@@ -36,7 +36,7 @@ func nbStatus(appctl string, m *member) (string, error) {
 // from both followers; it returns the leader's and a follower's status.
 func waitNBStatus(t *testing.T, appctl string, tc *testCluster) (leader, follower string) {
 	t.Helper()
-	waitFor(t, "3-member OVN_Northbound cluster settled", 60*time.Second, func() bool {
+	tc.waitFor("3-member OVN_Northbound cluster settled", 60*time.Second, func() bool {
 		leader, follower = "", ""
 		for _, m := range tc.members {
 			s, err := nbStatus(appctl, m)

@@ -82,10 +82,14 @@ func TestClusterTorture(t *testing.T) {
 		tc.start(victim)
 		tc.waitMembers(all, n)
 	}
-	<-done
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute): // addKey gives up at ctx's 120 s
+		t.Fatalf("writers not done after 3 minutes\n%s", tc.diagnose())
+	}
 	close(errs)
 	for err := range errs {
-		require.NoError(t, err)
+		t.Fatalf("writer: %v\n%s", err, tc.diagnose())
 	}
 	require.GreaterOrEqual(t, kills, 2, "writers finished before the members were killed")
 	t.Logf("%d kills during the writes", kills)
@@ -93,5 +97,5 @@ func TestClusterTorture(t *testing.T) {
 	total := 0
 	acked.Range(func(_, _ any) bool { total++; return true })
 	require.Equal(t, writers*perWriter, total)
-	requireExactlyOnce(t, all, &acked)
+	tc.requireExactlyOnce(all, &acked)
 }

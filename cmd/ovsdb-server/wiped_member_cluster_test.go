@@ -34,7 +34,7 @@ func TestClusterFreshMemberAtWipedAddress(t *testing.T) {
 	all := tc.members
 	tc.waitMembers(all, 3)
 	var acked sync.Map
-	writeAll(t, all, "before", 10, &acked)
+	tc.writeAll(all, "before", 10, &acked)
 
 	ldr := tc.waitLeader(all)
 	victim, other := without(all, ldr)[0], without(all, ldr)[1]
@@ -51,7 +51,7 @@ func TestClusterFreshMemberAtWipedAddress(t *testing.T) {
 	require.NoError(t, os.Truncate(victim.log, 0))
 	tc.start(victim)
 	newSID := ""
-	waitFor(t, "the fresh member answers", 20*time.Second, func() bool {
+	tc.waitFor("the fresh member answers", 20*time.Second, func() bool {
 		s, err := tc.appctl(victim, "cluster/sid", "C")
 		newSID = strings.TrimSpace(s)
 		return err == nil
@@ -59,16 +59,16 @@ func TestClusterFreshMemberAtWipedAddress(t *testing.T) {
 	require.NotEqual(t, oldSID, newSID)
 
 	// The leader's RPCs for the old id are refused, and both sides say so.
-	waitFor(t, "the fresh member logs a refusal", 20*time.Second, func() bool {
+	tc.waitFor("the fresh member logs a refusal", 20*time.Second, func() bool {
 		return logContains(victim, "refused Raft connection") && logContains(victim, "meant for server "+oldSID[:4])
 	})
-	waitFor(t, "the leader logs the refusal", 20*time.Second, func() bool {
+	tc.waitFor("the leader logs the refusal", 20*time.Second, func() bool {
 		return logContains(ldr, "member refuses Raft RPCs for server "+oldSID[:4])
 	})
 
 	// 1 of 3 left when the other follower dies: the leader steps down.
 	tc.kill(other)
-	waitFor(t, "the leader steps down without a quorum", 30*time.Second, func() bool {
+	tc.waitFor("the leader steps down without a quorum", 30*time.Second, func() bool {
 		r := tc.role(ldr)
 		return r != "" && r != "leader"
 	})
@@ -87,7 +87,7 @@ func TestClusterFreshMemberAtWipedAddress(t *testing.T) {
 	// keeps waiting, empty.
 	tc.start(other)
 	tc.waitMembers([]*member{ldr, other}, 3)
-	writeAll(t, []*member{ldr, other}, "after", 5, &acked)
+	tc.writeAll([]*member{ldr, other}, "after", 5, &acked)
 	s, err = tc.appctl(victim, "cluster/status", "C")
 	require.NoError(t, err)
 	require.Contains(t, s, "Status: joining cluster")
