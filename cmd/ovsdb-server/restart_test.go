@@ -66,14 +66,23 @@ func restartScript(t *testing.T, bin, dir string) []string {
 	require.NoError(t, syscall.Kill(daemon1, syscall.SIGSEGV))
 	daemon2 := testutil.WaitPidfile(t, pidfile, daemon1)
 	pids = append(pids, daemon2)
-	require.Eventually(t, func() bool { return appctl(t, ctl, "version").status == 0 }, 20*time.Second, 50*time.Millisecond)
+	// Bounded waits that fail with the daemon's log.
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: restarted daemon %d (%s): not within 20 s\nlog:\n%s", bin, daemon2, what, logTail(filepath.Join(dir, "log"), 20))
+			}
+		}
+	}
+	waitUntil("answers version on its control socket", func() bool { return appctl(t, ctl, "version").status == 0 })
 	do("ovsdb-server/list-dbs")
 	do("ovsdb-server/list-remotes")
 	var dbs any
-	require.Eventually(t, func() bool {
+	waitUntil("answers list_dbs on the remote added at run time", func() bool {
 		dbs, err = testutil.RPCOnce(t.Context(), filepath.Join(dir, "extra.sock"), "list_dbs")
 		return err == nil
-	}, 20*time.Second, 50*time.Millisecond)
+	})
 	require.Equal(t, []any{"Local_Config", "_Server"}, dbs)
 	return res
 }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -34,21 +35,29 @@ func ProcParent(t testing.TB, pid int) int {
 }
 
 // WaitPidfile polls pidfile until it names a live process other than not,
-// for at most 20 s, and returns that pid.
+// for at most 20 s, and returns that pid; on time out the test fails with
+// what the pidfile held last.
 func WaitPidfile(t testing.TB, pidfile string, not int) int {
 	t.Helper()
-	var pid int
-	require.Eventually(t, func() bool {
+	last := "nothing read yet"
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		data, err := os.ReadFile(pidfile)
 		if err != nil {
-			return false
+			last = err.Error()
+			continue
 		}
 		p, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || p == not || !ProcAlive(p) {
-			return false
+		switch {
+		case err != nil:
+			last = fmt.Sprintf("content %q", data)
+		case p == not:
+			last = fmt.Sprintf("still the old pid %d", p)
+		case !ProcAlive(p):
+			last = fmt.Sprintf("pid %d not running", p)
+		default:
+			return p
 		}
-		pid = p
-		return true
-	}, 20*time.Second, 20*time.Millisecond)
-	return pid
+	}
+	t.Fatalf("pidfile %s named no live process other than %d within 20 s (last: %s)", pidfile, not, last)
+	return 0
 }
