@@ -79,10 +79,10 @@ func TestBeforeReplyNotificationsShareTheReplyWrite(t *testing.T) {
 			_, err := srv.ServeConn(wc, 0)
 			require.NoError(t, err)
 			go func() { _, _ = client.Write([]byte(`{"method":"echo","params":["x"],"id":1}`)) }()
-			r := newReader(client, 1<<20)
+			r := newReader(client, 1<<20, nil)
 			var got string
 			for !strings.HasSuffix(got, `{"id":1,"result":["x"],"error":null}`) {
-				b, err := r.next()
+				b, _, err := r.next()
 				require.NoError(t, err)
 				got += string(b)
 			}

@@ -71,7 +71,7 @@ func NewClient(conn net.Conn, opts ...ClientOption) *Client {
 	for _, o := range opts {
 		o(cd)
 	}
-	cd.r = newReader(conn, cd.max)
+	cd.r = newReader(conn, cd.max, nil)
 	c := &Client{rc: rpc2.NewClientWithCodec(cd), cd: cd, done: make(chan struct{})}
 	// Notifications are delivered in order on the read loop.
 	c.rc.SetBlocking(true)
@@ -135,7 +135,7 @@ type clientCodec struct {
 }
 
 func (c *clientCodec) ReadHeader(req *rpc2.Request, resp *rpc2.Response) error {
-	raw, err := c.r.next()
+	raw, _, err := c.r.next()
 	if err != nil {
 		return err
 	}

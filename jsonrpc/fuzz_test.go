@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,8 +13,9 @@ import (
 )
 
 // FuzzSession feeds arbitrary bytes as a whole client session through the
-// real server handlers over net.Pipe, then checks the server survives and
-// still serves another client.
+// real server handlers over net.Pipe, with small input limits, then checks
+// the server survives, returned every input charge and still serves
+// another client.
 func FuzzSession(f *testing.F) {
 	for _, s := range []string{
 		`{"method":"list_dbs","params":[],"id":0}`,
@@ -24,11 +26,14 @@ func FuzzSession(f *testing.F) {
 		`{"method":"echo","params":[],"id":1}}`,
 		`{"result":[],"id":"echo"}{"method":"foo","params":[],"id":null}`,
 		`[1]`, `"x"`, `{"method":"echo","params":["\ud800"],"id":1e400}`,
+		`{"method":"echo","params":["a\udc00\u00e9ÿ"],"id":"À"}{"method":"echo","params":["\ud800x"],"id":2}`,
+		`{"method":"echo","params":[` + strings.Repeat("[", 999) + strings.Repeat("]", 999) + `],"id":1}` + strings.Repeat("[", 1001),
+		`{"method":"echo","params":["` + strings.Repeat("q", 5000) + `"],"id":1}`,
 	} {
 		f.Add([]byte(s))
 	}
 	db := newFakeDB("OVN_Northbound")
-	srv := NewServer(&fakeBackend{dbs: map[string]*fakeDB{"OVN_Northbound": db}}, Options{MaxMessageSize: 4096})
+	srv := NewServer(&fakeBackend{dbs: map[string]*fakeDB{"OVN_Northbound": db}}, Options{MaxMessageSize: 4096, InputBudget: 3 << 10})
 	f.Cleanup(func() { srv.Close() })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// "block" ops of fuzz input would wait forever; the session is
@@ -46,6 +51,7 @@ func FuzzSession(f *testing.F) {
 		case <-time.After(waitLimit):
 			t.Fatal("session did not end")
 		}
+		require.Zero(t, srv.InputBuffered(), "input charges returned")
 
 		// Another client is still served correctly.
 		c2, s2 := net.Pipe()

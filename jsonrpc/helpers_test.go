@@ -167,7 +167,7 @@ func dialRaw(t *testing.T, network, addr string) *rawConn {
 	c, err := net.Dial(network, addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, conn: c, r: newReader(c, 0)}
+	return &rawConn{t: t, conn: c, r: newReader(c, 0, nil)}
 }
 
 func (f *fixture) raw(t *testing.T) *rawConn { return dialRaw(t, "unix", f.sock) }
@@ -182,7 +182,7 @@ func (c *rawConn) send(s string) {
 func (c *rawConn) next() string {
 	c.t.Helper()
 	require.NoError(c.t, c.conn.SetReadDeadline(time.Now().Add(waitLimit)))
-	b, err := c.r.next()
+	b, _, err := c.r.next()
 	require.NoError(c.t, err)
 	return string(b)
 }

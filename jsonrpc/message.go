@@ -1,7 +1,7 @@
 package jsonrpc
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +12,6 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/internal/fastjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
-
-// DefaultMaxMessageSize bounds one received JSON-RPC message.
-const DefaultMaxMessageSize = 256 << 20
 
 // msgKind is the JSON-RPC message type, determined as C does: result ->
 // reply, else error -> error, else id -> request, else notification.
@@ -38,99 +35,283 @@ type message struct {
 	result any
 	err    any
 	id     any
+	size   int64 // input bytes charged (servers)
 }
 
 // errProtocol marks a stream that violated JSON or JSON-RPC syntax.
 var errProtocol = errors.New("jsonrpc: protocol error")
 
-// reader splits a byte stream into JSON values without separators.
+// reader splits a byte stream into JSON values without separators, as C's
+// stream parser does: each must be an object or an array, at most
+// fastjson.MaxDepth (1000) arrays and objects may be open at once (one more
+// is C's "input exceeds maximum nesting depth 1000", found as soon as the
+// bracket arrives), and, ours only, a message may not exceed max bytes.
+//
+// A message that fits in the read buffer is returned where it was read. A
+// larger one is collected in chunks that are never copied while it grows
+// (an incomplete message costs what it holds), charged to the account, and
+// assembled once complete.
 type reader struct {
-	br  *bufio.Reader
-	max int
-	buf []byte
+	rd   io.Reader
+	max  int
+	acct *account // nil: no accounting
+
+	own  []byte // the read buffer
+	buf  []byte // own, or the tail of a chunk read past a big message
+	r, w int    // buf[r:w] is unread or part of the message
+
+	// Scanner state of the message being read.
+	scan     int // next byte of buf to scan (small messages)
+	depth    int
+	inString bool
+	escaped  bool
+
+	// A message larger than buf: its bytes so far.
+	chunks [][]byte
+	size   int
 }
 
-func newReader(r io.Reader, max int) *reader {
+func newReader(rd io.Reader, max int, acct *account) *reader {
 	if max <= 0 {
 		max = DefaultMaxMessageSize
 	}
-	return &reader{br: bufio.NewReaderSize(r, 64<<10), max: max}
+	buf := make([]byte, readBufSize)
+	return &reader{rd: rd, max: max, acct: acct, own: buf, buf: buf}
 }
 
-// next returns the bytes of the next top-level JSON object or array. The
-// returned slice is valid until the next call.
-func (r *reader) next() ([]byte, error) {
-	r.buf = r.buf[:0]
-	// Skip whitespace between values.
-	var c byte
-	var err error
+// Errors of the reader (all errProtocol: C closes the connection).
+var errDepth = fmt.Errorf("%w: %v", errProtocol, fastjson.ErrDepth)
+
+func (r *reader) tooBig() error {
+	return fmt.Errorf("%w: message exceeds %d bytes", errProtocol, r.max)
+}
+
+// overBudget is the error of a session that cannot get input budget.
+func (r *reader) overBudget() error {
+	return fmt.Errorf("%w: input memory budget of %d bytes exhausted", errProtocol, r.acct.b.limit)
+}
+
+// next returns the bytes of the next top-level JSON object or array and,
+// when the reader has an account, the bytes charged for it, which the
+// caller must release once the message has been handled (requests: when
+// they start). The returned slice is valid until the next call.
+func (r *reader) next() ([]byte, int64, error) {
+	// Skip white space between values.
 	for {
-		c, err = r.br.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+		for r.r < r.w {
+			switch r.buf[r.r] {
+			case ' ', '\t', '\n', '\r':
+				r.r++
+				continue
+			}
 			break
 		}
+		if r.r < r.w {
+			break
+		}
+		if err := r.fill(); err != nil {
+			return nil, 0, err
+		}
 	}
-	if c != '{' && c != '[' {
-		return nil, fmt.Errorf("%w: message does not start with '{' or '['", errProtocol)
+	if c := r.buf[r.r]; c != '{' && c != '[' {
+		return nil, 0, fmt.Errorf("%w: message does not start with '{' or '['", errProtocol)
 	}
-	r.buf = append(r.buf, c)
-	depth := 1
-	inString, escaped := false, false
+	r.scan, r.depth, r.inString, r.escaped = r.r, 0, false, false
 	for {
-		// Scan what is buffered without copying byte by byte; block for
-		// more only when the buffer is empty.
-		n := r.br.Buffered()
-		if n == 0 {
-			if _, err := r.br.Peek(1); err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return nil, err
-			}
-			n = r.br.Buffered()
+		end, err := r.scanBytes(r.buf[r.scan:r.w])
+		if err != nil {
+			return nil, 0, err
 		}
-		chunk, _ := r.br.Peek(n)
-		end := -1
-	scan:
-		for i, c := range chunk {
-			switch {
-			case inString:
-				switch {
-				case escaped:
-					escaped = false
-				case c == '\\':
-					escaped = true
-				case c == '"':
-					inString = false
-				}
-			case c == '"':
-				inString = true
-			case c == '{' || c == '[':
-				depth++
-			case c == '}' || c == ']':
-				depth--
-				if depth == 0 {
-					end = i + 1
-					break scan
-				}
-			}
-		}
-		take := len(chunk)
 		if end >= 0 {
-			take = end
+			msg := r.buf[r.r : r.scan+end]
+			r.r = r.scan + end
+			if len(msg) > r.max {
+				return nil, 0, r.tooBig()
+			}
+			n := int64(len(msg))
+			if !r.acct.charge(n, false) {
+				return nil, 0, r.overBudget()
+			}
+			return msg, n, nil
 		}
-		if len(r.buf)+take > r.max {
-			return nil, fmt.Errorf("%w: message exceeds %d bytes", errProtocol, r.max)
+		r.scan = r.w
+		if r.w-r.r > r.max {
+			return nil, 0, r.tooBig()
 		}
-		r.buf = append(r.buf, chunk[:take]...)
-		_, _ = r.br.Discard(take)
-		if end >= 0 {
-			return r.buf, nil
+		if r.w == len(r.buf) {
+			part := r.buf[r.r:r.w]
+			if len(part) >= len(r.own) {
+				return r.nextBig(part)
+			}
+			// Move the beginning of the message to the front.
+			n := copy(r.own, part)
+			r.buf, r.r, r.w, r.scan = r.own, 0, n, n
+		}
+		if err := r.more(); err != nil {
+			return nil, 0, err
 		}
 	}
+}
+
+// fill reads into the empty buffer.
+func (r *reader) fill() error {
+	r.buf, r.r, r.w = r.own, 0, 0
+	return r.more()
+}
+
+// more reads into buf[w:].
+func (r *reader) more() error {
+	n, err := r.rd.Read(r.buf[r.w:])
+	r.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	if err == io.EOF && r.w > r.r {
+		err = io.ErrUnexpectedEOF // EOF within a message
+	}
+	return err
+}
+
+// nextBig continues reading a message whose first bytes, part, fill the
+// read buffer, in chunks charged to the account.
+func (r *reader) nextBig(part []byte) (msg []byte, charged int64, err error) {
+	defer func() {
+		clear(r.chunks)
+		r.chunks, r.size = r.chunks[:0], 0
+		if err != nil {
+			r.acct.releasePartial(0)
+		}
+	}()
+	chunk, err := r.newChunk(0, len(part))
+	if err != nil {
+		return nil, 0, err
+	}
+	chunk = append(chunk, part...)
+	r.buf, r.r, r.w = r.own, 0, 0
+	for {
+		if len(chunk) == cap(chunk) {
+			r.chunks = append(r.chunks, chunk)
+			r.size += len(chunk)
+			if chunk, err = r.newChunk(r.size, 0); err != nil {
+				return nil, 0, err
+			}
+		}
+		n, rerr := r.rd.Read(chunk[len(chunk):cap(chunk)])
+		if n == 0 {
+			if rerr == nil {
+				rerr = io.ErrNoProgress
+			}
+			if rerr == io.EOF {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return nil, 0, rerr
+		}
+		fresh := chunk[len(chunk) : len(chunk)+n]
+		end, serr := r.scanBytes(fresh)
+		if serr != nil {
+			return nil, 0, serr
+		}
+		if end < 0 {
+			chunk = chunk[:len(chunk)+n]
+			if r.size+len(chunk) > r.max {
+				return nil, 0, r.tooBig()
+			}
+			continue
+		}
+		chunk = chunk[:len(chunk)+end]
+		total := r.size + len(chunk)
+		if total > r.max {
+			return nil, 0, r.tooBig()
+		}
+		// What the read brought after the message is read next: from the
+		// read buffer if it fits, else from where it is (the chunk's tail,
+		// without its free space, so that no more is read there).
+		if rest := fresh[end:]; len(rest) <= len(r.own) {
+			r.w = copy(r.own, rest)
+		} else {
+			r.buf, r.w = rest[:len(rest):len(rest)], len(rest)
+		}
+		// Assemble the message (one chunk: as it is).
+		if len(r.chunks) == 0 {
+			msg = chunk
+		} else {
+			msg = make([]byte, 0, total)
+			for _, c := range r.chunks {
+				msg = append(msg, c...)
+			}
+			msg = append(msg, chunk...)
+		}
+		r.acct.releasePartial(int64(total))
+		return msg, int64(total), nil
+	}
+}
+
+// newChunk allocates the next chunk of a big message of have bytes so
+// far, charged to the account; it holds at least need bytes.
+func (r *reader) newChunk(have, need int) ([]byte, error) {
+	size := firstChunk
+	if have >= firstChunk {
+		size = min(have, maxChunk)
+	}
+	if size < need {
+		size = need
+	}
+	// No more than the message may still hold (plus one byte to see it
+	// exceed the limit).
+	size = max(min(size, r.max-have+1), 1)
+	if !r.acct.charge(int64(size), true) {
+		return nil, r.overBudget()
+	}
+	return make([]byte, 0, size), nil
+}
+
+// scanBytes advances the scanner over p and returns the length of the
+// prefix of p that completes the message, or -1.
+func (r *reader) scanBytes(p []byte) (int, error) {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if r.inString {
+			if r.escaped {
+				r.escaped = false
+				continue
+			}
+			// Skip to the next quote or backslash.
+			j := bytes.IndexByte(p[i:], '"')
+			seg := p[i:]
+			if j >= 0 {
+				seg = p[i : i+j]
+			}
+			if k := bytes.IndexByte(seg, '\\'); k >= 0 {
+				i += k
+				r.escaped = true
+				continue
+			}
+			if j < 0 {
+				return -1, nil
+			}
+			i += j
+			r.inString = false
+			continue
+		}
+		switch c {
+		case '"':
+			r.inString = true
+		case '{', '[':
+			r.depth++
+			if r.depth > fastjson.MaxDepth {
+				return -1, errDepth
+			}
+		case '}', ']':
+			r.depth--
+			if r.depth == 0 {
+				return i + 1, nil
+			}
+		}
+	}
+	return -1, nil
 }
 
 // decodeValue decodes one JSON value with json.Number for numbers.

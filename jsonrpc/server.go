@@ -60,8 +60,18 @@ type NotifyHandler func(s *Session, params []any)
 // Options configure a Server.
 type Options struct {
 	// MaxMessageSize bounds one received message; 0 means
-	// DefaultMaxMessageSize. A larger message closes the connection.
+	// DefaultMaxMessageSize. A larger message closes the connection (C has
+	// no such limit). Besides it, a session buffers its 16 KiB read buffer
+	// and up to about 1 MiB of requests read and not yet started (it stops
+	// reading meanwhile).
 	MaxMessageSize int
+	// InputBudget bounds the input bytes buffered by all sessions
+	// together: messages being read and requests not yet started. 0 means
+	// DefaultInputBudget, negative no bound. When a session needs more, the
+	// session holding the largest incomplete message is disconnected (the
+	// one asking, if it holds the largest); see jsonrpc/DESIGN.md. A budget
+	// below MaxMessageSize lowers the largest message that can be received.
+	InputBudget int64
 	// ProbeInterval is the inactivity probe on TCP sessions; 0 means C's
 	// default of 5 s, negative disables it. Unix sockets have no probe.
 	ProbeInterval time.Duration
@@ -85,6 +95,7 @@ type Server struct {
 	backend Backend
 	opts    Options
 	log     *slog.Logger
+	budget  *budget // nil: none
 
 	mu        sync.RWMutex
 	methods   map[string]Method
@@ -111,6 +122,9 @@ func NewServer(b Backend, opts Options) *Server {
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = 1024
 	}
+	if opts.InputBudget == 0 {
+		opts.InputBudget = DefaultInputBudget
+	}
 	lg := opts.Logger
 	if lg == nil {
 		lg = slog.Default()
@@ -123,6 +137,9 @@ func NewServer(b Backend, opts Options) *Server {
 		notifies:  map[string]NotifyHandler{},
 		listeners: map[*Listener]struct{}{},
 		sessions:  map[*Session]struct{}{},
+	}
+	if opts.InputBudget > 0 {
+		s.budget = newBudget(opts.InputBudget)
 	}
 	s.registerBuiltins()
 	return s
@@ -176,6 +193,11 @@ func (s *Server) notify(name string) NotifyHandler {
 	defer s.mu.RUnlock()
 	return s.notifies[name]
 }
+
+// InputBuffered reports the input bytes the sessions hold against the
+// budget (Options.InputBudget): messages being read and requests not yet
+// started.
+func (s *Server) InputBuffered() int64 { return s.budget.Used() }
 
 // ErrServerClosed is returned by operations on a closed server.
 var ErrServerClosed = errors.New("jsonrpc: server closed")

@@ -30,6 +30,7 @@ type inbound struct {
 
 	ctx     context.Context
 	pending *pendingReq
+	size    int64 // input bytes charged until the request starts
 }
 
 // outbound is a reply produced by a handler.
@@ -116,10 +117,16 @@ func newSession(srv *Server, conn net.Conn, id uint64, probe time.Duration) *Ses
 		values:  map[any]any{},
 	}
 	ss.lastRecv.Store(time.Now().UnixNano())
+	acct := srv.budget.newAccount(fmt.Sprint(id), func() { conn.Close() }, func(victim *account, size int64) {
+		srv.log.Warn("input memory budget exhausted: disconnecting the session with the largest incomplete message",
+			"budget", srv.budget.limit, "victim", victim.name, "bytes", size, "for", id)
+	})
 	ss.cd = &serverCodec{
-		ss:  ss,
-		r:   newReader(activityReader{ss}, srv.opts.MaxMessageSize),
-		sem: make(chan struct{}, srv.opts.MaxQueued),
+		ss:      ss,
+		r:       newReader(activityReader{ss}, srv.opts.MaxMessageSize, acct),
+		acct:    acct,
+		drained: make(chan struct{}, 1),
+		sem:     make(chan struct{}, srv.opts.MaxQueued),
 		// The semaphore bounds both queues together, so sends never block.
 		queue:  make(chan *inbound, srv.opts.MaxQueued),
 		iqueue: make(chan *inbound, srv.opts.MaxQueued),
@@ -409,6 +416,7 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var buf []byte
 	for in := range q {
+		ss.cd.started(in.size)
 		handedOff := false
 		if p := in.pending; p != nil && in.early == nil {
 			in.ctx = ovsdb.WithBlockedHook(in.ctx, func() {
@@ -608,13 +616,53 @@ func (ss *Session) drain() {
 type serverCodec struct {
 	ss      *Session
 	r       *reader
+	acct    *account // input budget (nil: none)
 	dec     fastDecoder
 	sem     chan struct{}
 	queue   chan *inbound // ordinary requests, answered in order
 	iqueue  chan *inbound // immediate requests, answered in order
 	readErr error
 
+	// queued counts the input bytes of requests read and not yet started;
+	// the read loop waits on drained while they reach maxQueuedInput.
+	queued  atomic.Int64
+	waiting atomic.Bool
+	drained chan struct{}
+
 	closeOnce sync.Once
+}
+
+// started releases the input charge of a request that starts (or is
+// dropped).
+func (c *serverCodec) started(size int64) {
+	if size == 0 {
+		return
+	}
+	c.acct.release(size)
+	if c.queued.Add(-size) < maxQueuedInput && c.waiting.Load() {
+		select {
+		case c.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitQueued waits until the requests read and not yet started hold less
+// than maxQueuedInput bytes (false: the session ended meanwhile).
+func (c *serverCodec) waitQueued() bool {
+	if c.queued.Load() < maxQueuedInput {
+		return true
+	}
+	c.waiting.Store(true)
+	defer c.waiting.Store(false)
+	for c.queued.Load() >= maxQueuedInput {
+		select {
+		case <-c.drained:
+		case <-c.ss.ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // readLoop reads and dispatches messages until the stream ends or breaks,
@@ -622,6 +670,9 @@ type serverCodec struct {
 func (ss *Session) readLoop() {
 	c := ss.cd
 	for {
+		if !c.waitQueued() {
+			break
+		}
 		m, err := c.readMessage()
 		if err != nil {
 			c.readErr = err
@@ -642,29 +693,35 @@ func (ss *Session) readLoop() {
 	c.Close()
 }
 
-// readMessage returns the next request or notification.
+// readMessage returns the next request or notification. Its input charge
+// (m.size) is the caller's to release.
 func (c *serverCodec) readMessage() (*message, error) {
 	for {
-		raw, err := c.r.next()
+		raw, size, err := c.r.next()
 		if err != nil {
 			return nil, err
 		}
 		v, err := decodeWith(&c.dec, raw)
 		if err != nil {
+			c.acct.release(size)
 			return nil, err
 		}
 		m, err := parseMessage(v)
 		if err != nil {
+			c.acct.release(size)
 			return nil, err
 		}
+		m.size = size
 		switch m.kind {
 		case kindRequest, kindNotify:
 			return m, nil
 		case kindReply:
 			if m.id == "echo" {
+				c.acct.release(size)
 				continue // reply to our inactivity probe
 			}
 		}
+		c.acct.release(size)
 		return nil, fmt.Errorf("%w: received unexpected %s message", errProtocol, kindNames[m.kind])
 	}
 }
@@ -676,9 +733,10 @@ func (c *serverCodec) dispatch(m *message) error {
 		if h := ss.srv.notify(m.method); h != nil {
 			h(ss, m.params)
 		}
+		c.acct.release(m.size)
 		return nil
 	}
-	in := &inbound{method: m.method, params: m.params, id: m.id}
+	in := &inbound{method: m.method, params: m.params, id: m.id, size: m.size}
 	meth, ok := ss.srv.method(m.method)
 	switch {
 	case !ok:
@@ -707,8 +765,10 @@ func (c *serverCodec) dispatch(m *message) error {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ss.ctx.Done():
+		c.acct.release(in.size)
 		return ErrSessionClosed
 	}
+	c.queued.Add(in.size)
 	ss.handlers.Add(1)
 	// Two FIFOs: ordinary requests wait for all earlier ordinary
 	// requests; immediate ones only for earlier immediate ones.
