@@ -1,6 +1,7 @@
 package jsonrpc
 
 import (
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -55,6 +56,36 @@ type budget struct {
 	mu sync.Mutex
 	// partial holds the accounts with an incomplete message charged.
 	partial map[*account]struct{}
+
+	// collecting: a collection runs; again: one more is wanted.
+	collecting, again atomic.Bool
+}
+
+// collectAfter is the size of an abandoned incomplete message after which
+// the memory is collected at once (see collect).
+const collectAfter = 16 << 20
+
+// collect returns the memory of abandoned incomplete messages to the
+// system now instead of when the heap has doubled: under hostile input
+// that garbage would otherwise come on top of the budget (a disconnected
+// session's chunks, up to MaxMessageSize each). Requests that come while
+// a collection runs are served by one more collection.
+func (b *budget) collect() {
+	b.again.Store(true)
+	if !b.collecting.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		for {
+			for b.again.Swap(false) {
+				debug.FreeOSMemory()
+			}
+			b.collecting.Store(false)
+			if !b.again.Load() || !b.collecting.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
 }
 
 func newBudget(limit int64) *budget {

@@ -179,10 +179,14 @@ func (r *reader) more() error {
 // read buffer, in chunks charged to the account.
 func (r *reader) nextBig(part []byte) (msg []byte, charged int64, err error) {
 	defer func() {
+		held := r.size
 		clear(r.chunks)
 		r.chunks, r.size = r.chunks[:0], 0
 		if err != nil {
 			r.acct.releasePartial(0)
+			if r.acct != nil && held >= collectAfter {
+				r.acct.b.collect()
+			}
 		}
 	}()
 	chunk, err := r.newChunk(0, len(part))
