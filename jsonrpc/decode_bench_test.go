@@ -48,3 +48,32 @@ func BenchmarkDecodeInsert100NonASCII(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReaderStream frames a pipelined stream of transacts (insertN,
+// N=100: within the read buffer; N=400: about 30 KB, collected in a chunk)
+// and echoes, read 64 KiB at a time.
+func BenchmarkReaderStream(b *testing.B) {
+	for _, n := range []int{100, 400} {
+		b.Run(fmt.Sprint("insert", n), func(b *testing.B) {
+			var data []byte
+			for i := 0; i < 50; i++ {
+				data = append(data, insertRequest(n)...)
+				data = append(data, `{"method":"echo","params":[],"id":1}`...)
+				data = append(data, insertRequest(1)...)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			acct := newBudget(1<<30).newAccount("x", func() {}, nil)
+			for b.Loop() {
+				rd := newReader(&chunkReader{data: data, n: 64 << 10}, 0, acct)
+				for {
+					_, size, err := rd.next()
+					if err != nil {
+						break
+					}
+					acct.release(size)
+				}
+			}
+		})
+	}
+}
