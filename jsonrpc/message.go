@@ -263,9 +263,11 @@ func (r *reader) newChunk(have, need int) ([]byte, error) {
 	if size < need {
 		size = need
 	}
-	// No more than the message may still hold (plus one byte to see it
-	// exceed the limit).
-	size = max(min(size, r.max-have+1), 1)
+	// No more than the message may still hold, plus one byte to see it
+	// exceed the limit (written so that max = math.MaxInt cannot overflow).
+	if left := r.max - have; left < size {
+		size = max(left+1, 1)
+	}
 	if !r.acct.charge(int64(size), true) {
 		return nil, r.overBudget()
 	}

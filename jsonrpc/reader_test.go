@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -180,6 +181,28 @@ func TestReaderMaxSize(t *testing.T) {
 		require.LessOrEqual(t, e.n, max+readBufSize+maxChunk)
 		require.Zero(t, b.Used())
 	}
+}
+
+// TestReaderNoMaxSize: with no size limit (C's behaviour) big messages are
+// still collected in normal chunks.
+func TestReaderNoMaxSize(t *testing.T) {
+	m := bigMessage(3*firstChunk+5, 2)
+	cr := &countingReader{r: strings.NewReader(m)}
+	rd := newReader(cr, math.MaxInt, nil)
+	got, _, err := rd.next()
+	require.NoError(t, err)
+	require.Equal(t, m, string(got))
+	require.Less(t, cr.reads, 10)
+}
+
+type countingReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
 }
 
 // peakReader records the budget's peak use while reading.
