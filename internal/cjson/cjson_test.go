@@ -26,6 +26,10 @@ func TestMarshalLikeC(t *testing.T) {
 		{float64(5), `5`},
 		{int64(-7), `-7`},
 		{"a\"b\\c\n\x01</>é", `"a\"b\\c\n\u0001</>é"`},
+		// Bytes >= 0x80 go out as they are, valid UTF-8 or not (C's
+		// json_serialize_string), such as a lone surrogate's bytes.
+		{"a\xffb\xed\xb0\x80\xc0\x80\x7f", "\"a\xffb\xed\xb0\x80\xc0\x80\x7f\""},
+		{map[string]any{"\xff": "\xfe", "a": 1}, "{\"a\":1,\"\xff\":\"\xfe\"}"},
 		{Object{Keys: []string{"z", "a"}, Vals: []any{1, &Object{Keys: []string{"y", "b"}, Vals: []any{true, nil}}}}, `{"z":1,"a":{"y":true,"b":null}}`},
 		{&Object{}, `{}`},
 		{map[string]any{"b": 1, "a": []any{nil, true, false}}, `{"a":[null,true,false],"b":1}`},
