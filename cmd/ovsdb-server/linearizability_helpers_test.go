@@ -219,7 +219,29 @@ type linHistory struct {
 	ops     []porcupine.Operation
 	local   []localRead
 	nemesis []nemesisEvent
+	status  []string // members' cluster/status over time (recordStatus)
 	nextCID int
+}
+
+// longestWriteGap returns the longest time between two successive
+// acknowledged writes or compare-and-sets (applied or failed), and when it
+// began: how long the cluster took no write.
+func (h *linHistory) longestWriteGap() (gap, at time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var rets []int64
+	for _, op := range h.ops {
+		if op.Input.(linInput).Op != "read" && !op.Output.(linOutput).Unknown {
+			rets = append(rets, op.Return)
+		}
+	}
+	sort.Slice(rets, func(i, j int) bool { return rets[i] < rets[j] })
+	for i := 1; i < len(rets); i++ {
+		if d := time.Duration(rets[i] - rets[i-1]); d > gap {
+			gap, at = d, time.Duration(rets[i-1])
+		}
+	}
+	return gap, at
 }
 
 func (h *linHistory) now() int64 { return time.Since(h.start).Nanoseconds() }
