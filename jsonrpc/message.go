@@ -161,18 +161,27 @@ func (r *reader) fill() error {
 
 // more reads into buf[w:].
 func (r *reader) more() error {
-	n, err := r.rd.Read(r.buf[r.w:])
+	n, err := readSome(r.rd, r.buf[r.w:])
 	r.w += n
 	if n > 0 {
 		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
 	}
 	if err == io.EOF && r.w > r.r {
 		err = io.ErrUnexpectedEOF // EOF within a message
 	}
 	return err
+}
+
+// readSome reads at least one byte into p (len(p) > 0) or returns an
+// error, retrying reads that return nothing (as bufio does, 100 times).
+func readSome(rd io.Reader, p []byte) (int, error) {
+	for range 100 {
+		n, err := rd.Read(p)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
 }
 
 // nextBig continues reading a message whose first bytes, part, fill the
@@ -203,11 +212,8 @@ func (r *reader) nextBig(part []byte) (msg []byte, charged int64, err error) {
 				return nil, 0, err
 			}
 		}
-		n, rerr := r.rd.Read(chunk[len(chunk):cap(chunk)])
+		n, rerr := readSome(r.rd, chunk[len(chunk):cap(chunk)])
 		if n == 0 {
-			if rerr == nil {
-				rerr = io.ErrNoProgress
-			}
 			if rerr == io.EOF {
 				rerr = io.ErrUnexpectedEOF
 			}
