@@ -126,8 +126,14 @@ func TestLinearizable(t *testing.T) {
 		// Snapshots: each member compacts with probability 1/2.
 		for i, m := range all {
 			if rng.Intn(2) == 0 {
+				cstart := time.Now()
 				if _, err := tc.appctl(m, "ovsdb-server/compact", "C"); err == nil {
-					h.event("compact", i)
+					what := "compact"
+					if d := time.Since(cstart); d > 500*time.Millisecond {
+						what = fmt.Sprintf("compact, which took %v", d.Round(time.Millisecond))
+						t.Logf("m%d: %s", i, what)
+					}
+					h.event(what, i)
 				}
 			}
 		}
