@@ -100,6 +100,7 @@ func (ls *logStore) FirstIndex() (uint64, error) { return ls.edge(true) }
 func (ls *logStore) LastIndex() (uint64, error) { return ls.edge(false) }
 
 func (ls *logStore) edge(first bool) (uint64, error) {
+	from := ls.s.truncFrom.Load()
 	var idx uint64
 	err := ls.s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktLog).Cursor()
@@ -112,6 +113,18 @@ func (ls *logStore) edge(first bool) (uint64, error) {
 		if k != nil {
 			idx = binary.BigEndian.Uint64(k)
 		}
+		if from > 0 && idx >= from {
+			// A deferred tail deletion (DeleteRange) hides the tail.
+			if first {
+				idx = 0
+			} else if k, _ = c.Seek(indexKey(from)); k != nil {
+				if k, _ = c.Prev(); k != nil {
+					idx = binary.BigEndian.Uint64(k)
+				} else {
+					idx = 0
+				}
+			}
+		}
 		return nil
 	})
 	return idx, err
@@ -119,6 +132,9 @@ func (ls *logStore) edge(first bool) (uint64, error) {
 
 // GetLog reads the entry at index; raft.ErrLogNotFound if there is none.
 func (ls *logStore) GetLog(index uint64, l *raft.Log) error {
+	if from := ls.s.truncFrom.Load(); from > 0 && index >= from {
+		return raft.ErrLogNotFound // deleted (deferred, see DeleteRange)
+	}
 	return ls.s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktLog).Get(indexKey(index))
 		if v == nil {
@@ -141,8 +157,17 @@ func (ls *logStore) StoreLogs(logs []*raft.Log) error {
 	for i, l := range logs {
 		vals[i] = encodeLog(l)
 	}
+	ls.s.truncMu.Lock()
+	defer ls.s.truncMu.Unlock()
+	// A deferred tail deletion is done with these entries or not at all.
+	from := ls.s.truncFrom.Swap(0)
 	return ls.s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktLog)
+		if from > 0 {
+			if err := deleteFrom(b, from, ^uint64(0)); err != nil {
+				return err
+			}
+		}
 		// Appends arrive in increasing index order; filling pages fully
 		// keeps the file compact.
 		b.FillPercent = 0.95
@@ -158,19 +183,49 @@ func (ls *logStore) StoreLogs(logs []*raft.Log) error {
 
 // DeleteRange removes the entries min..max inclusive (log compaction after a
 // snapshot, or conflicting suffixes on a follower) in one transaction.
+//
+// A follower's deletion of its log's tail (min above the first entry, max
+// at or past the last) is deferred to the StoreLogs that follows it and
+// done in the same transaction: hashicorp/raft deletes a conflicting
+// suffix and then stores the leader's entries, and when that store fails
+// (a full disk) it keeps its old last index and term in memory. Had the
+// suffix been deleted, the follower's memory would name entries its log no
+// longer holds, and it would refuse every later AppendEntries (it reads
+// them back to compare terms) until restarted. Deferred, either both
+// happen or neither does, and memory and log agree. Meanwhile reads do not
+// see the deleted entries.
 func (ls *logStore) DeleteRange(min, max uint64) error {
 	if min > max {
 		return nil
 	}
-	return ls.s.update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bktLog).Cursor()
-		// Re-seek after each delete: deleting under a cursor and then
-		// calling Next can skip keys in bbolt.
-		for k, _ := c.Seek(indexKey(min)); k != nil && binary.BigEndian.Uint64(k) <= max; k, _ = c.Seek(indexKey(min)) {
-			if err := c.Delete(); err != nil {
-				return err
-			}
+	first, err := ls.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := ls.LastIndex()
+	if err != nil {
+		return err
+	}
+	if first > 0 && min > first && max >= last {
+		ls.s.truncMu.Lock()
+		if from := ls.s.truncFrom.Load(); from == 0 || min < from {
+			ls.s.truncFrom.Store(min)
 		}
+		ls.s.truncMu.Unlock()
 		return nil
-	})
+	}
+	return ls.s.update(func(tx *bolt.Tx) error { return deleteFrom(tx.Bucket(bktLog), min, max) })
+}
+
+// deleteFrom deletes the entries min..max of bucket b.
+func deleteFrom(b *bolt.Bucket, min, max uint64) error {
+	c := b.Cursor()
+	// Re-seek after each delete: deleting under a cursor and then calling
+	// Next can skip keys in bbolt.
+	for k, _ := c.Seek(indexKey(min)); k != nil && binary.BigEndian.Uint64(k) <= max; k, _ = c.Seek(indexKey(min)) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -204,4 +205,36 @@ func TestStableStore(t *testing.T) {
 	}
 	_, err = ss.GetUint64([]byte("empty"))
 	require.ErrorContains(t, err, "not a uint64")
+}
+
+// A follower's deletion of its log's tail happens with the append that
+// follows it, or, when that append fails (disk full), not at all: the log
+// then still ends where hashicorp/raft, which keeps its last index and term
+// in memory after a failed append, believes it does.
+func TestLogStoreTailDeletionWithAppend(t *testing.T) {
+	s, _ := newStore(t)
+	ls := s.LogStore()
+	require.NoError(t, ls.StoreLogs(mkLogs(1, 10, 1)))
+
+	// Conflict at 6: delete 6..10, then the append fails.
+	require.NoError(t, ls.DeleteRange(6, 10))
+	s.failWrite = func() error { return errors.New("injected") }
+	require.Error(t, ls.StoreLogs(mkLogs(6, 7, 2)))
+	s.failWrite = nil
+	requireRange(t, ls, 1, 10)
+	var l raft.Log
+	require.NoError(t, ls.GetLog(8, &l))
+	require.Equal(t, uint64(1), l.Term)
+
+	// Again, and the append succeeds: the old tail is gone.
+	require.NoError(t, ls.DeleteRange(6, 10))
+	require.NoError(t, ls.StoreLogs(mkLogs(6, 7, 2)))
+	requireRange(t, ls, 1, 7)
+	require.NoError(t, ls.GetLog(7, &l))
+	require.Equal(t, uint64(2), l.Term)
+	require.ErrorIs(t, ls.GetLog(8, &l), raft.ErrLogNotFound)
+
+	// Compaction (from the first entry) is not deferred.
+	require.NoError(t, ls.DeleteRange(1, 3))
+	requireRange(t, ls, 4, 7)
 }

@@ -184,6 +184,16 @@ type Store struct {
 	readers map[string]int // snapshot ID -> open readers
 	closed  bool
 
+	// Write failures (update): whether the last write failed, and a test
+	// hook that fails writes.
+	writeFailing atomic.Bool
+	failWrite    func() error
+
+	// A deferred deletion of the log's tail (logstore.go): 0 or the first
+	// index deleted; truncMu serialises its changes.
+	truncMu   sync.Mutex
+	truncFrom atomic.Uint64
+
 	// The applied position (applied.go).
 	appliedMu     sync.Mutex
 	applied       Applied
@@ -414,13 +424,32 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// update runs fn in one read-write transaction committed with fsync.
+// update runs fn in one read-write transaction committed with fsync. A
+// failed commit changes nothing in the file (bbolt rolls it back). The
+// first failure after a success is logged as a warning (C logs "entering
+// failure mode due to I/O error" and stops; here the callers retry: Raft
+// resends entries a follower could not store, a leader that cannot store
+// steps down), the first success after failures at info level.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
-	err := s.db.Update(fn)
-	if err == nil {
-		s.writeTxns.Add(1)
+	var err error
+	if s.failWrite != nil {
+		err = s.failWrite()
 	}
-	return err
+	if err == nil {
+		err = s.db.Update(fn)
+	}
+	if err != nil {
+		if !errors.Is(err, bolt.ErrDatabaseNotOpen) && !s.writeFailing.Swap(true) {
+			logger().Warn(fmt.Sprintf("%s: cannot write (%s); entries are not stored until writes succeed again",
+				s.path, cErrno(err)), "err", err)
+		}
+		return err
+	}
+	if s.writeFailing.Swap(false) {
+		logger().Info(fmt.Sprintf("%s: writes succeed again", s.path))
+	}
+	s.writeTxns.Add(1)
+	return nil
 }
 
 // Format is the kind of a database file.
