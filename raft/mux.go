@@ -63,8 +63,19 @@ type Mux struct {
 }
 
 // Listen opens the member's listener on its cluster address (C's
-// "tcp:IP:PORT"; port 0 picks a free port, see Address).
-func Listen(address string) (*Mux, error) {
+// "tcp:IP:PORT"; port 0 picks a free port, see Address). It accepts Raft
+// connections meant for any server id until SetServerID; a member's
+// listener is ListenAs.
+func Listen(address string) (*Mux, error) { return ListenAs(address, "") }
+
+// ListenAs is Listen for the member with server id serverID: Raft
+// connections meant for another id are refused from the first one
+// accepted. (With Listen and then SetServerID, a connection accepted in
+// between was taken whatever id it named: under CPU load, a leader's
+// retry for a wiped member's old id reached the fresh member at its
+// address in that window, and the pooled connection then carried the old
+// member's AppendEntries and InstallSnapshot to it, issue 9.)
+func ListenAs(address, serverID string) (*Mux, error) {
 	hp, err := SplitAddress(address)
 	if err != nil {
 		return nil, err
@@ -74,7 +85,7 @@ func Listen(address string) (*Mux, error) {
 		return nil, fmt.Errorf("%s: listen failed (%w)", address, err)
 	}
 	m := &Mux{ln: ln, raftCh: make(chan net.Conn, 16), closed: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}}
+		conns: map[net.Conn]struct{}{}, serverID: serverID}
 	m.address = hraft.ServerAddress("tcp:" + ln.Addr().String())
 	if strings.HasPrefix(address, "tcp:") && !strings.HasSuffix(address, ":0") {
 		m.address = hraft.ServerAddress(address)

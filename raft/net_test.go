@@ -63,13 +63,12 @@ func startNetMemberWith(t *testing.T, id string, cid schema.UUID, address string
 	var mux *Mux
 	var err error
 	for try := 0; ; try++ { // an address just closed may take a moment
-		if mux, err = Listen(address); err == nil || try == 50 {
+		if mux, err = ListenAs(address, id); err == nil || try == 50 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.NoError(t, err)
-	mux.SetServerID(id)
 	m := &netMember{mux: mux, trans: mux.NewTransport(0), cli: NewClient(), cid: cid, logs: hraft.NewInmemStore()}
 	m.node, err = Open(Config{ID: hraft.ServerID(id), Address: mux.Address(), ClusterID: cid, Schema: testSchema(t),
 		ElectionTimer: 300 * time.Millisecond, LogStore: m.logs, StableStore: m.logs,
@@ -179,6 +178,18 @@ func TestRaftConnectionNamesTarget(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, RefusedError{Address: string(mux.Address()), Target: "a", Actual: "b"}, *re)
 	require.Equal(t, int64(1), mux.refused.Load())
+
+	// A member's listener knows its id before it accepts anything: the
+	// first connection, meant for another id, is refused (issue 9: with
+	// Listen and then SetServerID, one accepted in between was taken).
+	for range 20 {
+		m2, err := ListenAs("tcp:127.0.0.1:0", "fresh")
+		require.NoError(t, err)
+		_, err = dialRaft(string(targetAddress("old", m2.Address())), 5*time.Second)
+		require.ErrorAs(t, err, &re, "first connection to a new listener")
+		require.Equal(t, "fresh", re.Actual)
+		m2.Close()
+	}
 }
 
 // TestFreshMemberAtWipedAddressRefused (issue 8): a member with a new

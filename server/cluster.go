@@ -83,13 +83,13 @@ func OpenCluster(path string) (*Cluster, error) {
 		st.Close()
 		return nil, err
 	}
-	c.mux, err = raft.Listen(c.meta.LocalAddress)
+	// Raft RPCs meant for another server id (this address's member in the
+	// leader's configuration, when this file was made afresh) are refused,
+	// from the first connection on.
+	c.mux, err = raft.ListenAs(c.meta.LocalAddress, c.meta.ServerID.String())
 	if err != nil {
 		return fail(err)
 	}
-	// Raft RPCs meant for another server id (this address's member in the
-	// leader's configuration, when this file was made afresh) are refused.
-	c.mux.SetServerID(c.meta.ServerID.String())
 	if c.meta.Joining() && len(c.meta.Schema) == 0 {
 		if err := c.hello(); err != nil {
 			return fail(err)

@@ -76,9 +76,10 @@ func TestClusterFreshMemberAtWipedAddress(t *testing.T) {
 	// The fresh member stored nothing, voted for nobody, and still waits.
 	s, err := tc.appctl(victim, "cluster/status", "C")
 	require.NoError(t, err)
-	require.Contains(t, s, "Status: joining cluster")
-	require.Contains(t, s, "Term: 0\n")
-	require.Contains(t, s, "Log: [1, 1]\n")
+	if !strings.Contains(s, "Status: joining cluster") || !strings.Contains(s, "Term: 0\n") || !strings.Contains(s, "Log: [1, 1]\n") {
+		t.Fatalf("the fresh member (%s) should be joining, at term 0 with an empty log:\n%s\nits log:\n%s\n%s",
+			strings.TrimSpace(newSID), s, logTail(victim.log, 60), tc.diagnose())
+	}
 	got, err := keys(victim)
 	require.NoError(t, err)
 	require.Empty(t, got)
@@ -90,8 +91,10 @@ func TestClusterFreshMemberAtWipedAddress(t *testing.T) {
 	tc.writeAll([]*member{ldr, other}, "after", 5, &acked)
 	s, err = tc.appctl(victim, "cluster/status", "C")
 	require.NoError(t, err)
-	require.Contains(t, s, "Status: joining cluster")
-	require.Contains(t, s, "Log: [1, 1]\n")
+	if !strings.Contains(s, "Status: joining cluster") || !strings.Contains(s, "Log: [1, 1]\n") {
+		t.Fatalf("the fresh member (%s) should still be joining with an empty log:\n%s\nits log:\n%s\n%s",
+			strings.TrimSpace(newSID), s, logTail(victim.log, 60), tc.diagnose())
+	}
 	got, err = keys(victim)
 	require.NoError(t, err)
 	require.Empty(t, got)
