@@ -1,6 +1,7 @@
 package jsonrpc
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,10 +41,13 @@ func startCServer(t *testing.T) string {
 	})
 	deadline := time.Now().Add(waitLimit)
 	for {
-		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
+		// The socket file exists from bind, before listen: wait until a
+		// connection is accepted.
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			return sock
 		}
-		require.True(t, time.Now().Before(deadline), "C ovsdb-server did not create its socket")
+		require.True(t, time.Now().Before(deadline), "C ovsdb-server did not listen on its socket")
 		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -10,7 +10,8 @@
 // Requests of one connection are executed in arrival order (a transact
 // blocked in "wait" lets the next ones run, as C's triggers do); different
 // connections run in parallel. Each server session has its own read loop
-// and two worker goroutines (ordinary and immediate requests).
+// and a worker goroutine (another one while a transaction is blocked in a
+// "wait").
 //
 // The package also has a small client (Dial, on github.com/cenkalti/rpc2) used by tests, conformance
 // checks and benchmarks. See DESIGN.md.

@@ -110,6 +110,9 @@ func (d *fakeDB) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOpt
 			d.mu.Unlock()
 			select {
 			case <-g:
+				if m["op"] == "wait" {
+					ovsdb.NotifyRetry(ctx) // released: runs again in its turn
+				}
 				out = append(out, map[string]any{})
 			case <-ctx.Done():
 				d.mu.Lock()

@@ -12,7 +12,10 @@ func (s *Server) registerBuiltins() {
 	s.methods["transact"] = Method{Handler: s.transact, Cancelable: true}
 	s.methods["get_server_id"] = Method{Handler: s.getServerID}
 	// C answers echo in its session layer, ahead of pending requests.
-	s.methods["echo"] = Method{Handler: echo, Immediate: true}
+	// echo is answered in order, as C's session layer does when it reads
+	// it: after every earlier request has been answered or has blocked in
+	// a "wait" (a blocked transaction no longer holds the queue).
+	s.methods["echo"] = Method{Handler: echo}
 	s.notifies["cancel"] = func(ss *Session, params []any) {
 		if len(params) == 1 {
 			ss.cancelRequest(normalize(params[0]))

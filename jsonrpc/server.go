@@ -44,9 +44,6 @@ type Handler func(ctx context.Context, s *Session, params []any) (any, error)
 // Method describes a registered request method.
 type Method struct {
 	Handler Handler
-	// Immediate methods run as soon as they are read instead of waiting
-	// for the session's earlier requests (they must not depend on them).
-	Immediate bool
 	// Cancelable methods can be canceled with the "cancel" notification
 	// and reject a request id that is still pending ("duplicate request
 	// ID"), like C's triggers (transact, convert).

@@ -2,8 +2,11 @@ package jsonrpc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -143,14 +146,25 @@ func TestSessionsRunInParallel(t *testing.T) {
 	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, a.next())
 }
 
+// TestEchoIsAnsweredWhileTransactPending: echo is answered while an
+// earlier transact is blocked in a wait (a C trigger), but after an
+// earlier slow one, as C answers in order.
 func TestEchoIsAnsweredWhileTransactPending(t *testing.T) {
 	f := newFixture(t, Options{})
 	c := f.raw(t)
-	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"wait","key":"k"}],"id":1}`)
 	f.db.waitStarted(t, "k")
 	require.Equal(t, `{"id":2,"result":["x"],"error":null}`, c.roundTrip(`{"method":"echo","params":["x"],"id":2}`))
 	f.db.release("k")
 	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, c.next())
+
+	// A slow transact (not blocked in a wait) is answered first.
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"s"}],"id":3}`)
+	f.db.waitStarted(t, "s")
+	c.send(`{"method":"echo","params":["y"],"id":4}`)
+	f.db.release("s")
+	require.Equal(t, `{"id":3,"result":[{}],"error":null}`, c.next())
+	require.Equal(t, `{"id":4,"result":["y"],"error":null}`, c.next())
 }
 
 func TestCancel(t *testing.T) {
@@ -188,7 +202,7 @@ func TestCancel(t *testing.T) {
 			// transact were answered (again) its reply would come first.
 			require.Equal(t, `{"id":4,"result":["OVN_Northbound","_Server"],"error":null}`,
 				c.roundTrip(`{"method":"list_dbs","params":[],"id":4}`))
-			require.Equal(t, []string{"k"}, f.db.Canceled())
+			waitCanceled(t, f, "k")
 			// The id is free again.
 			require.Equal(t, `{"id":[9],"result":[{}],"error":null}`,
 				c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":1}],"id":[9]}`))
@@ -213,7 +227,7 @@ func TestCancelTransacts(t *testing.T) {
 	require.Equal(t, `{"id":"w","error":"canceled"}`, c.next())
 	require.Equal(t, `{"id":2,"result":["OVN_Northbound","_Server"],"error":null}`,
 		c.roundTrip(`{"method":"list_dbs","params":[],"id":2}`))
-	require.Equal(t, []string{"k"}, f.db.Canceled())
+	waitCanceled(t, f, "k")
 }
 
 // TestCancelBeforeBlock: a cancel for a transact that has not blocked
@@ -223,15 +237,23 @@ func TestCancelTransacts(t *testing.T) {
 // then, answered "canceled" only in a db-change-aware session).
 func TestCancelBeforeBlock(t *testing.T) {
 	f := newFixture(t, Options{})
+	sessions := make(chan *Session, 1)
+	f.srv.OnSession(func(ss *Session) { sessions <- ss })
 	c := f.raw(t)
 	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":1}`)
 	f.db.waitStarted(t, "k")
+	ss := <-sessions
 	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"runs"}],"id":2}`)
 	c.send(`{"method":"cancel","params":[2],"id":null}`)
 	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"wait","key":"w"}],"id":3}`)
 	c.send(`{"method":"cancel","params":[3],"id":null}`)
-	// The cancels are read before the next echo is answered.
-	require.Equal(t, `{"id":4,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":4}`))
+	// Both cancels are read (and remembered) before k is released.
+	require.Eventually(t, func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		p2, p3 := ss.pending[cjson.String(json.Number("2"))], ss.pending[cjson.String(json.Number("3"))]
+		return p2 != nil && p3 != nil && p2.cancelOnBlock && p3.cancelOnBlock
+	}, waitLimit, time.Millisecond)
 	f.db.release("k")
 	require.Equal(t, `{"id":1,"result":[{}],"error":null}`, c.next())
 	require.Equal(t, `{"id":2,"result":[{}],"error":null}`, c.next())
@@ -240,13 +262,13 @@ func TestCancelBeforeBlock(t *testing.T) {
 	require.Equal(t, `{"id":5,"result":[{}],"error":null}`,
 		c.roundTrip(`{"method":"transact","params":["OVN_Northbound",{"op":"log","v":"after"}],"id":5}`))
 	require.Equal(t, []string{`"runs"`, `"after"`}, f.db.Log())
-	require.Equal(t, []string{"w"}, f.db.Canceled())
+	waitCanceled(t, f, "w")
 }
 
 func TestDuplicateRequestID(t *testing.T) {
 	f := newFixture(t, Options{})
 	c := f.raw(t)
-	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"block","key":"k"}],"id":9}`)
+	c.send(`{"method":"transact","params":["OVN_Northbound",{"op":"wait","key":"k"}],"id":9}`)
 	f.db.waitStarted(t, "k")
 	require.Equal(t,
 		`{"id":9,"error":{"syntax":"[\"OVN_Northbound\",{\"op\":\"log\",\"v\":1}]","details":"transact: duplicate request ID","error":"syntax error"}}`,
@@ -274,7 +296,7 @@ func TestSessionClosePendingTransactIsCanceled(t *testing.T) {
 		t.Fatal("session did not end")
 	}
 	<-closed
-	require.Equal(t, []string{"k"}, f.db.Canceled())
+	waitCanceled(t, f, "k")
 }
 
 func TestRegisteredMethodNotifiesBeforeReply(t *testing.T) {
@@ -539,4 +561,13 @@ func TestCloseAfterReply(t *testing.T) {
 		require.Error(t, err)
 		require.Zero(t, n, "nothing may follow the reply")
 	}
+}
+
+// waitCanceled waits (bounded) until the fake database's canceled "block"
+// and "wait" ops are exactly keys: a canceled op notices its context in
+// its own goroutine, after the cancel was read.
+func waitCanceled(t *testing.T, f *fixture, keys ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return slices.Equal(f.db.Canceled(), keys) }, waitLimit, time.Millisecond,
+		"canceled ops %v, want %v", f.db.Canceled(), keys)
 }

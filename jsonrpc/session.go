@@ -77,6 +77,10 @@ type Session struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// turn is held by the ordinary request that is executing or being
+	// answered (see worker).
+	turn sync.Mutex
+
 	wmu      sync.Mutex
 	shutdown bool // read loop ended: no more notifications (guarded by wmu)
 	// While collecting > 0 (a worker runs the before-reply hook), writes
@@ -127,9 +131,8 @@ func newSession(srv *Server, conn net.Conn, id uint64, probe time.Duration) *Ses
 		acct:    acct,
 		drained: make(chan struct{}, 1),
 		sem:     make(chan struct{}, srv.opts.MaxQueued),
-		// The semaphore bounds both queues together, so sends never block.
-		queue:  make(chan *inbound, srv.opts.MaxQueued),
-		iqueue: make(chan *inbound, srv.opts.MaxQueued),
+		// The queue is as long as the semaphore allows: sends never block.
+		queue: make(chan *inbound, srv.opts.MaxQueued),
 	}
 	return ss
 }
@@ -234,8 +237,8 @@ func (ss *Session) TransactOptions() ovsdb.TransactOptions {
 }
 
 // AfterReply registers fn to run right after the reply to the request
-// whose handler is running is written (or dropped). Only for ordinary
-// (non-Immediate) handlers, which run one at a time per session. Monitors
+// whose handler is running is written (or dropped). Handlers run one at a
+// time per session (a transaction blocked in "wait" excepted). Monitors
 // use it to hold back updates until the client has the monitor's reply.
 func (ss *Session) AfterReply(fn func()) {
 	ss.mu.Lock()
@@ -246,8 +249,7 @@ func (ss *Session) AfterReply(fn func()) {
 // CloseAfterReply makes the session close its connection as soon as the
 // reply to the running request is written, in the same critical section,
 // so that nothing else (a reply to a pipelined echo, an update) is written
-// after that reply: C disconnects before it reads further input. Only for
-// ordinary (non-Immediate) handlers.
+// after that reply: C disconnects before it reads further input.
 func (ss *Session) CloseAfterReply() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -342,12 +344,10 @@ func (ss *Session) run() {
 		go ss.prober(log)
 	}
 	var workers sync.WaitGroup
-	workers.Add(2)
+	workers.Add(1)
 	go ss.worker(ss.cd.queue, &workers)
-	go ss.worker(ss.cd.iqueue, &workers)
 	ss.readLoop()
 	close(ss.cd.queue)
-	close(ss.cd.iqueue)
 	ss.cancel()
 	ss.cd.Close()
 	ss.handlers.Wait()
@@ -412,29 +412,57 @@ func (ss *Session) prober(log interface{ Warn(string, ...any) }) {
 // transaction blocked in a "wait" hands the queue over to a new worker
 // (C turns it into a trigger and goes on with the next request); the
 // blocked one is answered whenever it finishes, and its worker then ends.
+//
+// Each request holds the session's turn while it
+// execute and are answered; a blocked transaction gives it up while it
+// waits and takes it again before it executes again, as C runs a trigger
+// again before it reads the session's next request: its update and reply
+// come after the reply of the request that satisfied its wait, before the
+// next request is executed.
 func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var buf []byte
 	for in := range q {
 		ss.cd.started(in.size)
-		handedOff := false
+		ss.turn.Lock()
+		handedOff, holding := false, true
 		if p := in.pending; p != nil && in.early == nil {
-			in.ctx = ovsdb.WithBlockedHook(in.ctx, func() {
-				// Called in this goroutine, inside execute.
-				handedOff = true
-				wg.Add(1)
-				go ss.worker(q, wg)
-				ss.mu.Lock()
-				p.blocked = true
-				cancel, reply := p.cancelOnBlock, p.replyOnBlock
-				ss.mu.Unlock()
-				if cancel {
-					ss.cancelPending([]*pendingReq{p}, reply)
-				}
+			// Both hooks are called in this goroutine, inside execute.
+			in.ctx = ovsdb.WithBlockHooks(in.ctx, ovsdb.BlockHooks{
+				Blocked: func() {
+					if !handedOff {
+						handedOff = true
+						wg.Add(1)
+						go ss.worker(q, wg)
+					}
+					if holding {
+						holding = false
+						ss.turn.Unlock()
+					}
+					ss.mu.Lock()
+					p.blocked = true
+					cancel, reply := p.cancelOnBlock, p.replyOnBlock
+					ss.mu.Unlock()
+					if cancel {
+						ss.cancelPending([]*pendingReq{p}, reply)
+					}
+				},
+				Retry: func() {
+					if !holding {
+						ss.turn.Lock()
+						holding = true
+					}
+					ss.mu.Lock()
+					p.blocked = false
+					ss.mu.Unlock()
+				},
 			})
 		}
 		out := ss.execute(in)
 		buf = ss.finish(in, out, buf, !handedOff)
+		if holding {
+			ss.turn.Unlock()
+		}
 		if handedOff {
 			return
 		}
@@ -449,7 +477,7 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 func (ss *Session) finish(in *inbound, out *outbound, buf []byte, takeAfter bool) []byte {
 	var after func()
 	closeAfter := false
-	if takeAfter && in.early == nil && !in.m.Immediate {
+	if takeAfter && in.early == nil {
 		ss.mu.Lock()
 		after, ss.after = ss.after, nil
 		closeAfter, ss.closeAfter = ss.closeAfter, false
@@ -620,7 +648,6 @@ type serverCodec struct {
 	dec     fastDecoder
 	sem     chan struct{}
 	queue   chan *inbound // ordinary requests, answered in order
-	iqueue  chan *inbound // immediate requests, answered in order
 	readErr error
 
 	// queued counts the input bytes of requests read and not yet started;
@@ -749,7 +776,6 @@ func (c *serverCodec) dispatch(m *message) error {
 		ss.mu.Lock()
 		if _, dup := ss.pending[key]; dup {
 			in.early = ovsdberr.Syntax(normalize(m.params), "%s: duplicate request ID", m.method)
-			meth.Immediate = true
 		} else {
 			ctx, cancel := context.WithCancel(ss.ctx)
 			in.ctx = ctx
@@ -770,13 +796,7 @@ func (c *serverCodec) dispatch(m *message) error {
 	}
 	c.queued.Add(in.size)
 	ss.handlers.Add(1)
-	// Two FIFOs: ordinary requests wait for all earlier ordinary
-	// requests; immediate ones only for earlier immediate ones.
-	if !ok || !meth.Immediate {
-		c.queue <- in
-	} else {
-		c.iqueue <- in
-	}
+	c.queue <- in
 	return nil
 }
 

@@ -2,30 +2,44 @@ package ovsdb
 
 import "context"
 
-type blockedHookKey struct{}
+type blockHooksKey struct{}
 
-// blockedHook is called at most once: hooks run in the goroutine of the
-// transaction that blocked, so no synchronisation is needed.
-type blockedHook struct {
-	fn     func()
-	called bool
+// BlockHooks are called by a transaction that blocks in an unsatisfied
+// "wait", in the transacting goroutine (Transact, or a replication mode's
+// blocked-wait loop).
+//
+// C turns such a transaction into a trigger and goes on with the client's
+// next request; when a commit may satisfy the wait, C executes the trigger
+// again before it reads more requests. The JSON-RPC layer uses the hooks to
+// do the same: Blocked lets the session's next requests run, Retry waits
+// for the session's turn before the transaction executes again.
+type BlockHooks struct {
+	// Blocked is called each time the transaction is about to wait.
+	Blocked func()
+	// Retry is called each time it is about to execute again after
+	// waiting (a commit, or its timeout), so that calls alternate:
+	// Blocked, Retry, Blocked, Retry... It is not called when the wait
+	// ends by cancellation.
+	Retry func()
 }
 
-// WithBlockedHook returns a context for Transact (or a replication mode's
-// transact) that calls fn, once, in the transacting goroutine, when the
-// transaction first blocks in an unsatisfied "wait". C turns such a
-// transaction into a trigger and goes on with the client's next request;
-// the JSON-RPC layer uses the hook to do the same (its next request does
-// not wait for this one to finish).
-func WithBlockedHook(ctx context.Context, fn func()) context.Context {
-	return context.WithValue(ctx, blockedHookKey{}, &blockedHook{fn: fn})
+// WithBlockHooks returns a context that carries h for Transact.
+func WithBlockHooks(ctx context.Context, h BlockHooks) context.Context {
+	return context.WithValue(ctx, blockHooksKey{}, h)
 }
 
-// NotifyBlocked calls ctx's blocked hook if it has one that was not called
-// yet. Every loop that retries a blocked "wait" calls it before waiting.
+// NotifyBlocked calls ctx's Blocked hook, if any. Every loop that retries a
+// blocked "wait" calls it before waiting.
 func NotifyBlocked(ctx context.Context) {
-	if h, ok := ctx.Value(blockedHookKey{}).(*blockedHook); ok && !h.called {
-		h.called = true
-		h.fn()
+	if h, ok := ctx.Value(blockHooksKey{}).(BlockHooks); ok && h.Blocked != nil {
+		h.Blocked()
+	}
+}
+
+// NotifyRetry calls ctx's Retry hook, if any. Every loop that retries a
+// blocked "wait" calls it before executing the transaction again.
+func NotifyRetry(ctx context.Context) {
+	if h, ok := ctx.Value(blockHooksKey{}).(BlockHooks); ok && h.Retry != nil {
+		h.Retry()
 	}
 }

@@ -242,16 +242,21 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 			defer tm.Stop() // at most one timer per database change
 			timer = tm.C
 		}
+		timedOut := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-			elapsed = time.Since(start).Milliseconds()
 		case <-timer:
-			elapsed = time.Since(start).Milliseconds()
-			if elapsed < timeout {
-				elapsed = timeout
-			}
+			timedOut = true
+		}
+		NotifyRetry(ctx)
+		if ctx.Err() != nil {
+			return nil // canceled while waiting for its turn
+		}
+		elapsed = time.Since(start).Milliseconds()
+		if timedOut && elapsed < timeout {
+			elapsed = timeout
 		}
 	}
 }

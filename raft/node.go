@@ -628,6 +628,10 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		if ctx.Err() != nil {
 			return nil
 		}
+		ovsdb.NotifyRetry(ctx)
+		if ctx.Err() != nil {
+			return nil // canceled while waiting for its turn
+		}
 		if isClosed(n.closed) {
 			return clusterError(ErrShutdown)
 		}
