@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -75,12 +76,22 @@ type result struct {
 	status         int
 }
 
+// runCmdTimeout bounds one command run by runCmd.
+const runCmdTimeout = 2 * time.Minute
+
 func runCmd(t *testing.T, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	// Bounded: a tool that hangs (a server that stopped answering) fails
+	// the test with the command line instead of the suite's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), runCmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: no exit within %v (stdout %q, stderr %q)", name, strings.Join(args, " "), runCmdTimeout, so.String(), se.String())
+	}
 	st := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
