@@ -9,9 +9,10 @@
 //
 // Requests of one connection are executed in arrival order (a transact
 // blocked in "wait" lets the next ones run, as C's triggers do); different
-// connections run in parallel. Each server session has its own read loop
-// and a worker goroutine (another one while a transaction is blocked in a
-// "wait").
+// connections run in parallel. Each server session has its own read loop,
+// which executes a request itself when nothing is before it and nothing was
+// sent behind it, and a worker goroutine for pipelined requests (another
+// one while a transaction is blocked in a "wait").
 //
 // The package also has a small client (Dial, on github.com/cenkalti/rpc2) used by tests, conformance
 // checks and benchmarks. See DESIGN.md.

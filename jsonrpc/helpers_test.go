@@ -23,7 +23,7 @@ const waitLimit = 10 * time.Second
 // fakeDB interprets a tiny operation language:
 //
 //	{"op":"log","v":X}      appends X to the database's log, result {}
-//	{"op":"block","key":K}  waits until release(K) or ctx is canceled (a slow transaction)
+//	{"op":"block","key":K}  waits until release(K) or ctx is canceled (a slow transaction, such as a clustered commit)
 //	{"op":"wait","key":K}   the same, as a transaction blocked in "wait" (a C trigger)
 //	{"op":"opts"}           result {"haslock": HasLock("x")}
 type fakeDB struct {
@@ -99,6 +99,10 @@ func (d *fakeDB) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOpt
 				// A "wait" op blocked as the engine's are: the
 				// session lets the next requests run.
 				ovsdb.NotifyBlocked(ctx)
+			} else {
+				// A slow transaction waits as a clustered commit
+				// does: the session reads on meanwhile.
+				ovsdb.NotifyWaiting(ctx)
 			}
 			g, st := d.gate(key)
 			d.mu.Lock()

@@ -80,6 +80,12 @@ type Session struct {
 	// turn is held by the ordinary request that is executing or being
 	// answered (see worker).
 	turn sync.Mutex
+	// inline counts the requests a read loop is executing itself (see
+	// dispatch); the prober does not probe meanwhile. ibuf is the read
+	// loop's reply buffer. workers counts the worker goroutines.
+	inline  atomic.Int32
+	ibuf    []byte
+	workers sync.WaitGroup
 
 	wmu      sync.Mutex
 	shutdown bool // read loop ended: no more notifications (guarded by wmu)
@@ -343,15 +349,22 @@ func (ss *Session) run() {
 	if ss.probe > 0 {
 		go ss.prober(log)
 	}
-	var workers sync.WaitGroup
-	workers.Add(1)
-	go ss.worker(ss.cd.queue, &workers)
+	ss.workers.Add(1)
+	go ss.worker(ss.cd.queue, &ss.workers)
 	ss.readLoop()
+	<-ss.done // another read loop may have ended the session
+}
+
+// end ends the session once its input has ended: it is called by the
+// read loop that read last (a read loop executing a request hands reading
+// over to a new one when the request takes long or blocks).
+func (ss *Session) end() {
+	log := ss.srv.log.With("session", ss.id, "remote", ss.RemoteAddr())
 	close(ss.cd.queue)
 	ss.cancel()
 	ss.cd.Close()
 	ss.handlers.Wait()
-	workers.Wait()
+	ss.workers.Wait()
 	ss.mu.Lock()
 	ss.closed = true
 	hooks := ss.onClose
@@ -384,6 +397,11 @@ func (ss *Session) prober(log interface{ Warn(string, ...any) }) {
 		case <-t.C:
 		}
 		now := time.Now().UnixNano()
+		if ss.inline.Load() > 0 {
+			// The read loop executes a request: it reads nothing
+			// meanwhile (C, one loop, probes only between requests).
+			ss.lastRecv.Store(now)
+		}
 		last := ss.lastRecv.Load()
 		switch {
 		case idle && last > idleSince:
@@ -423,51 +441,123 @@ func (ss *Session) worker(q <-chan *inbound, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var buf []byte
 	for in := range q {
+		rt := ss.startTurn(in, func() {
+			wg.Add(1)
+			go ss.worker(q, wg)
+		}, nil)
+		// Started once it has the turn: until then its input stays
+		// charged (the read loop may be reading on behind a request it
+		// executes itself).
 		ss.cd.started(in.size)
-		ss.turn.Lock()
-		handedOff, holding := false, true
-		if p := in.pending; p != nil && in.early == nil {
-			// Both hooks are called in this goroutine, inside execute.
-			in.ctx = ovsdb.WithBlockHooks(in.ctx, ovsdb.BlockHooks{
-				Blocked: func() {
-					if !handedOff {
-						handedOff = true
-						wg.Add(1)
-						go ss.worker(q, wg)
-					}
-					if holding {
-						holding = false
-						ss.turn.Unlock()
-					}
-					ss.mu.Lock()
-					p.blocked = true
-					cancel, reply := p.cancelOnBlock, p.replyOnBlock
-					ss.mu.Unlock()
-					if cancel {
-						ss.cancelPending([]*pendingReq{p}, reply)
-					}
-				},
-				Retry: func() {
-					if !holding {
-						ss.turn.Lock()
-						holding = true
-					}
-					ss.mu.Lock()
-					p.blocked = false
-					ss.mu.Unlock()
-				},
-			})
-		}
 		out := ss.execute(in)
-		buf = ss.finish(in, out, buf, !handedOff)
-		if holding {
-			ss.turn.Unlock()
-		}
-		if handedOff {
+		buf = ss.finish(in, out, buf, !rt.handedOff)
+		rt.end()
+		if rt.handedOff {
 			return
 		}
+		ss.cd.busy.Add(-1)
 	}
 }
+
+// reqTurn is the session turn of one ordinary request.
+type reqTurn struct {
+	ss                 *Session
+	handedOff, holding bool
+}
+
+// startTurn takes the session's turn for in and installs the hooks of a
+// transaction that waits or blocks: the first time it blocks, handOff lets
+// the session go on with its next requests (and in no longer counts as
+// busy); each time it blocks it gives up the turn, and it takes the turn
+// again before it executes again. waiting (nil: none) is called when it
+// waits for a commit. The hooks run in the caller's goroutine, inside
+// execute.
+func (ss *Session) startTurn(in *inbound, handOff, waiting func()) *reqTurn {
+	ss.turn.Lock()
+	rt := &reqTurn{ss: ss, holding: true}
+	p := in.pending
+	if p == nil || in.early != nil {
+		return rt
+	}
+	in.ctx = ovsdb.WithBlockHooks(in.ctx, ovsdb.BlockHooks{
+		Blocked: func() {
+			if !rt.handedOff {
+				rt.handedOff = true
+				ss.cd.busy.Add(-1)
+				handOff()
+			}
+			if rt.holding {
+				rt.holding = false
+				ss.turn.Unlock()
+			}
+			ss.mu.Lock()
+			p.blocked = true
+			cancel, reply := p.cancelOnBlock, p.replyOnBlock
+			ss.mu.Unlock()
+			if cancel {
+				ss.cancelPending([]*pendingReq{p}, reply)
+			}
+		},
+		Retry: func() {
+			if !rt.holding {
+				ss.turn.Lock()
+				rt.holding = true
+			}
+			ss.mu.Lock()
+			p.blocked = false
+			ss.mu.Unlock()
+		},
+		Waiting: waiting,
+	})
+	return rt
+}
+
+// end releases the turn if the request holds it.
+func (rt *reqTurn) end() {
+	if rt.holding {
+		rt.holding = false
+		rt.ss.turn.Unlock()
+	}
+}
+
+// runInline executes and answers in in the read loop's goroutine (see
+// dispatch). If in waits for a commit or blocks in a "wait", reading goes
+// on in a new goroutine (as C reads on while a trigger waits) and
+// errHandedOff tells this one to stop reading once in is answered.
+func (ss *Session) runInline(in *inbound) error {
+	readingHandedOff := false
+	handOff := func() {
+		if !readingHandedOff {
+			readingHandedOff = true
+			ss.inline.Add(-1)
+			go ss.readLoop()
+		}
+	}
+	rt := ss.startTurn(in, handOff, handOff)
+	ss.cd.started(in.size)
+	ss.inline.Add(1)
+	out := ss.execute(in)
+	if readingHandedOff {
+		// The new read loop owns ss.ibuf; an unblocked request is still
+		// the session's current one (its "after" actions are its own).
+		ss.finish(in, out, nil, !rt.handedOff)
+		rt.end()
+		if !rt.handedOff {
+			ss.cd.busy.Add(-1)
+		}
+		return errHandedOff
+	}
+	ss.inline.Add(-1)
+	ss.ibuf = ss.finish(in, out, ss.ibuf, !rt.handedOff)
+	rt.end()
+	if !rt.handedOff {
+		ss.cd.busy.Add(-1)
+	}
+	return nil
+}
+
+// errHandedOff ends a read loop whose reading goes on in another goroutine.
+var errHandedOff = errors.New("jsonrpc: reading handed over")
 
 // finish writes the reply of in (unless suppressed), after the session's
 // due notifications, runs what the request's handler asked to run after
@@ -518,7 +608,7 @@ func (ss *Session) execute(in *inbound) *outbound {
 	}
 	var res any
 	var err error
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !ss.canceled(in.pending) {
 		res, err = ss.safeCall(ctx, in)
 	}
 	if p := in.pending; p != nil {
@@ -598,17 +688,22 @@ func (ss *Session) CancelTransacts(db string) {
 // JSON-RPC error "canceled" (after the session's due monitor updates, as
 // every reply).
 func (ss *Session) cancelPending(ps []*pendingReq, reply bool) {
+	// All are marked first: a request whose predecessor is canceled
+	// must not start before its own cancellation (execute checks).
+	ss.mu.Lock()
+	todo := make([]*pendingReq, 0, len(ps))
 	for _, p := range ps {
-		ss.mu.Lock()
 		if p.done || p.canceled {
-			ss.mu.Unlock()
 			continue
 		}
 		p.canceled = true
 		if ss.pending[p.key] == p {
 			delete(ss.pending, p.key)
 		}
-		ss.mu.Unlock()
+		todo = append(todo, p)
+	}
+	ss.mu.Unlock()
+	for _, p := range todo {
 		p.cancel()
 		if reply && ss.ctx.Err() == nil {
 			b := appendErrorReply(nil, p.id, errCanceled)
@@ -620,6 +715,16 @@ func (ss *Session) cancelPending(ps []*pendingReq, reply bool) {
 			_ = ss.endCollect(b, h != nil, false)
 		}
 	}
+}
+
+// canceled reports whether p (nil: not cancelable) was canceled.
+func (ss *Session) canceled(p *pendingReq) bool {
+	if p == nil {
+		return false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return p.canceled
 }
 
 // errCanceled is C's reply error for a canceled request: the bare string
@@ -649,6 +754,10 @@ type serverCodec struct {
 	sem     chan struct{}
 	queue   chan *inbound // ordinary requests, answered in order
 	readErr error
+
+	// busy counts the requests dispatched and not yet answered, except
+	// those blocked in a "wait" (see dispatch).
+	busy atomic.Int64
 
 	// queued counts the input bytes of requests read and not yet started;
 	// the read loop waits on drained while they reach maxQueuedInput.
@@ -693,7 +802,9 @@ func (c *serverCodec) waitQueued() bool {
 }
 
 // readLoop reads and dispatches messages until the stream ends or breaks,
-// then stops notifications and closes the connection.
+// then stops notifications, closes the connection and ends the session. It
+// returns early when a request it executed took long or blocked and
+// another read loop took over.
 func (ss *Session) readLoop() {
 	c := ss.cd
 	for {
@@ -711,6 +822,9 @@ func (ss *Session) readLoop() {
 			break
 		}
 		if err := c.dispatch(m); err != nil {
+			if err == errHandedOff {
+				return
+			}
 			break
 		}
 	}
@@ -718,6 +832,21 @@ func (ss *Session) readLoop() {
 	ss.shutdown = true
 	ss.wmu.Unlock()
 	c.Close()
+	ss.end()
+}
+
+// pipelined reports whether the read buffer holds more than white space:
+// the start of another message the client sent without waiting.
+func (c *serverCodec) pipelined() bool {
+	r := c.r
+	for _, b := range r.buf[r.r:r.w] {
+		switch b {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // readMessage returns the next request or notification. Its input charge
@@ -796,6 +925,16 @@ func (c *serverCodec) dispatch(m *message) error {
 	}
 	c.queued.Add(in.size)
 	ss.handlers.Add(1)
+	// A request that finds nothing before it and no other message read
+	// behind it runs here, in the read loop, as C's one loop runs it: no
+	// hand-over to the worker (a goroutine wake-up and the wake of another
+	// thread per request; measured 47 against 27 us of server CPU per
+	// single-client insert). Requests the client sent without waiting
+	// (pipelined) go to the worker, so that reading and decoding the next
+	// ones overlaps their execution; busy keeps the order either way.
+	if c.busy.Add(1) == 1 && !c.pipelined() {
+		return ss.runInline(in)
+	}
 	c.queue <- in
 	return nil
 }

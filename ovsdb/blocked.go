@@ -21,6 +21,13 @@ type BlockHooks struct {
 	// Blocked, Retry, Blocked, Retry... It is not called when the wait
 	// ends by cancellation.
 	Retry func()
+	// Waiting is called when the transaction, still the session's
+	// current request, is about to wait for something other than its own
+	// execution: a clustered transaction waiting for its commit, which C
+	// runs as a trigger while it reads the session's next messages (a
+	// cancel, an echo, the end of the connection). It may be called more
+	// than once.
+	Waiting func()
 }
 
 // WithBlockHooks returns a context that carries h for Transact.
@@ -41,5 +48,12 @@ func NotifyBlocked(ctx context.Context) {
 func NotifyRetry(ctx context.Context) {
 	if h, ok := ctx.Value(blockHooksKey{}).(BlockHooks); ok && h.Retry != nil {
 		h.Retry()
+	}
+}
+
+// NotifyWaiting calls ctx's Waiting hook, if any.
+func NotifyWaiting(ctx context.Context) {
+	if h, ok := ctx.Value(blockHooksKey{}).(BlockHooks); ok && h.Waiting != nil {
+		h.Waiting()
 	}
 }

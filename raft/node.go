@@ -584,6 +584,8 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		if err != nil {
 			return clusterError(err)
 		}
+		// C reads the session on while the commit is under way.
+		ovsdb.NotifyWaiting(ctx)
 		reply, blocked, pos, err := n.batch.submit(ctx, data)
 		if err != nil {
 			if ctx.Err() != nil {
