@@ -85,11 +85,16 @@ type Log struct {
 }
 
 func ioError(err error, format string, args ...any) *ovsdberr.Error {
+	return ovsdberr.IO(unwrapPath(err), format, args...)
+}
+
+// unwrapPath returns the system error inside an *os.PathError.
+func unwrapPath(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		err = pe.Err
+		return pe.Err
 	}
-	return ovsdberr.IO(err, format, args...)
+	return err
 }
 
 func syntaxError(format string, args ...any) *ovsdberr.Error {
@@ -426,7 +431,7 @@ func (l *Log) WriteRecords(recs []byte) error {
 		return l.err
 	}
 	if _, err := l.f.Write(recs); err != nil {
-		logger().Warn("write failed", "file", l.abs, "err", err)
+		logger().Warn(fmt.Sprintf("%s: write failed (%s)", l.abs, ovsdberr.Strerror(unwrapPath(err)))) // C's line
 		_ = l.f.Truncate(l.offset)
 		_, _ = l.f.Seek(l.offset, io.SeekStart)
 		l.err = ioError(err, "%s: write failed", l.path)
@@ -452,7 +457,8 @@ func (l *Log) WriteBatch(recs []byte, sync bool) error {
 		return nil
 	}
 	if err := l.Commit(); err != nil {
-		logger().Warn("fsync failed, removing the records just written", "file", l.abs, "err", err)
+		logger().Warn(fmt.Sprintf("%s: fsync failed (%s), removing the records just written", l.abs,
+			ovsdberr.Strerror(unwrapPath(err))))
 		l.offset = start
 		_ = l.f.Truncate(start)
 		_, _ = l.f.Seek(start, io.SeekStart)
