@@ -219,6 +219,12 @@ func (db *Database) flushLocked() {
 	if len(css) > 0 {
 		err = batch[0].gc.WriteBatch(css, publish)
 	}
+	if published && err != nil {
+		// Published means durable: the error came after (a committer
+		// bug); the batch stays.
+		logger().Error("group commit: write reported failed after publishing", "err", err)
+		err = nil
+	}
 	if err == nil {
 		publish()
 		db.gm.Lock()
