@@ -18,7 +18,7 @@ func TestInvalidUTF8(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                     "",
 		"abc":                  "",
-		"é€😀\U0010FFFF\uFFFD": "",
+		"é€😀\U0010FFFF\uFFFD":  "",
 		"a\xffb":               "invalid UTF-8 sequence 0xff",
 		"\xc0\x80":             "invalid UTF-8 sequence 0xc0",
 		"\xc1\xbf":             "invalid UTF-8 sequence 0xc1",
