@@ -288,11 +288,7 @@ func (c *ovnCluster) diagnose() string {
 func (c *ovnCluster) logTails() string {
 	var b strings.Builder
 	for _, m := range c.members {
-		data, _ := os.ReadFile(m.log)
-		if len(data) > 2000 {
-			data = data[len(data)-2000:]
-		}
-		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(m.log), data)
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(m.log), testutil.LogTail(m.log, 25))
 	}
 	return b.String()
 }

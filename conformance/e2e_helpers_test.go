@@ -152,13 +152,7 @@ func (n *northd) status(t *testing.T) string {
 	return string(out)
 }
 
-func (n *northd) logTail() string {
-	b, _ := os.ReadFile(n.log)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
-}
+func (n *northd) logTail() string { return testutil.LogTail(n.log, 40) }
 
 // sortedLines returns the non-empty lines of s, sorted.
 func sortedLines(s string) []string {

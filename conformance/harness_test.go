@@ -1045,13 +1045,7 @@ func (s *session) redial(n int) error {
 	return nil
 }
 
-func (srv *server) logTail() string {
-	b, _ := os.ReadFile(srv.log)
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
-}
+func (srv *server) logTail() string { return testutil.LogTail(srv.log, 40) }
 
 var sessionsRE = regexp.MustCompile(`\bsessions:([0-9]+)`)
 

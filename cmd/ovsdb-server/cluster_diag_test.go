@@ -8,11 +8,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 )
 
 // statusKeys are the cluster/status lines a diagnosis shows.
@@ -70,17 +71,9 @@ func (tc *testCluster) diagnose() string {
 	return b.String()
 }
 
-// logTail returns the last n lines of the file at path.
+// logTail returns the last n lines of the file at path, indented.
 func logTail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "    " + strings.Join(lines, "\n    ")
+	return "    " + strings.ReplaceAll(testutil.LogTail(path, n), "\n", "\n    ")
 }
 
 // waitFor is the package's waitFor with the cluster's diagnosis on failure.

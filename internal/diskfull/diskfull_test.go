@@ -181,14 +181,7 @@ func (s *server) kill() {
 	s.cmd = nil
 }
 
-func (s *server) logTail() string {
-	b, _ := os.ReadFile(s.log)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *server) logTail() string { return testutil.LogTail(s.log, 30) }
 
 // client is a JSON-RPC connection that records the names of the rows its
 // monitor reports inserted.

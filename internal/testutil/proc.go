@@ -61,3 +61,17 @@ func WaitPidfile(t testing.TB, pidfile string, not int) int {
 	t.Fatalf("pidfile %s named no live process other than %d within 20 s (last: %s)", pidfile, not, last)
 	return 0
 }
+
+// LogTail returns the last n lines of the file at path, for the diagnosis
+// of a failed test ("(log: ERROR)" when it cannot be read).
+func LogTail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
