@@ -243,4 +243,3 @@ func (s *Server) Reconnect() {
 		_ = ss.Close()
 	}
 }
-
