@@ -208,6 +208,9 @@ type dbAdapter struct{ db *ovsdb.Database }
 
 func (a dbAdapter) Name() string    { return a.db.Name() }
 func (a dbAdapter) SchemaJSON() any { return a.db.Schema().CJSON() }
+
+// Engine returns the database's engine (its applied state).
+func (a dbAdapter) Engine() *ovsdb.Database { return a.db }
 func (a dbAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
 	return a.db.Transact(ctx, ops, opts)
 }
