@@ -4,40 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/ovsdb-go/ovsdb-server/internal/standalone"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
-
-// Converter is implemented by storages that support online schema
-// conversion: ConvertStorage rewrites the storage for schema ns with the
-// converted data and returns the storage serving the converted database
-// (the receiver is retired).
-type Converter interface {
-	ConvertStorage(ns *schema.DatabaseSchema) (Storage, error)
-}
-
-// standaloneConverter adapts *standalone.DB to Converter.
-func storageConverter(st Storage) Converter {
-	switch x := st.(type) {
-	case Converter:
-		return x
-	case *standalone.DB:
-		return convertFunc(func(ns *schema.DatabaseSchema) (Storage, error) {
-			nd, err := x.Convert(ns)
-			if err != nil {
-				return nil, err
-			}
-			return nd, nil
-		})
-	}
-	return nil
-}
-
-type convertFunc func(ns *schema.DatabaseSchema) (Storage, error)
-
-func (f convertFunc) ConvertStorage(ns *schema.DatabaseSchema) (Storage, error) { return f(ns) }
 
 // ConvertDatabase converts the named database online to schema ns, as the
 // "convert" method does: the data is kept (see standalone.ConvertDatabase
@@ -58,18 +28,28 @@ func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *j
 	if e == nil {
 		return errors.New("no database by that name")
 	}
-	conv := storageConverter(e.storage)
-	if conv == nil {
+	nm, err := e.mode.Convert(ns)
+	if errors.Is(err, ErrUnsupported) {
 		return ovsdberr.New(ovsdberr.TagOVSDB, "%s: storage does not support conversion", name)
 	}
-	nst, err := conv.ConvertStorage(ns)
 	if err != nil {
 		return err
 	}
+	info, changed := nm.Info()
+	ne := &dbEntry{path: e.path, mode: nm, db: nm.Database(), model: info.Model, rowID: e.rowID, gone: make(chan struct{})}
 	s.mu.Lock()
-	e.storage = nst
-	e.db = nst.Database()
+	if s.dbs[name] != e { // removed meanwhile (or the server closed)
+		s.mu.Unlock()
+		_ = nm.Close()
+		return errors.New("no database by that name")
+	}
+	s.dbs[name] = ne
+	close(e.gone)
 	s.mu.Unlock()
+	if changed != nil {
+		s.wg.Add(1)
+		go s.watchInfo(ne, info, changed)
+	}
 	comment := "committed " + name + " database schema conversion"
 	s.databaseGone(name, comment, keep)
 	return nil

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -19,20 +20,10 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
-// Storage is an open database with its persistence (a standalone file).
-type Storage interface {
-	Database() *ovsdb.Database
-	// Compact rewrites the storage as a snapshot of the current contents.
-	Compact() error
-	Close() error
-}
-
-// Opener opens the database file at path.
-type Opener func(path string) (Storage, error)
-
 // Options configure a Server.
 type Options struct {
-	// Open opens database files; nil means the standalone file store.
+	// Open opens database files under their replication mode; nil
+	// means OpenStandalone.
 	Open Opener
 	// JSONRPC configures the JSON-RPC layer.
 	JSONRPC jsonrpc.Options
@@ -48,11 +39,17 @@ type Options struct {
 	DisableStandaloneHistory bool
 }
 
+// dbEntry is one served database. mode and db change together (under
+// Server.mu) when the database is converted.
 type dbEntry struct {
-	path    string
-	storage Storage
-	db      *ovsdb.Database
-	rowID   schema.UUID // its row in _Server.Database
+	path  string
+	mode  Mode
+	db    *ovsdb.Database
+	model string      // Info().Model when it was added
+	rowID schema.UUID // its row in _Server.Database
+	// gone is closed when the entry stops being served (removed,
+	// converted, server closed): its Info watcher stops.
+	gone chan struct{}
 }
 
 type remote struct {
@@ -97,7 +94,7 @@ func (s *Server) log() *slog.Logger {
 // remotes.
 func New(opts Options) *Server {
 	if opts.Open == nil {
-		opts.Open = defaultOpener
+		opts.Open = OpenStandalone
 	}
 	s := &Server{
 		opts:     opts,
@@ -111,7 +108,7 @@ func New(opts Options) *Server {
 	}
 	s.sys = ovsdb.NewDatabase(sch, ovsdb.NopCommitter{})
 	s.sysRow = schema.NewUUID()
-	s.setSysRow(s.sysRow, nil, s.sys)
+	s.setSysRow(s.sysRow, s.sys, Info{Model: "standalone", Connected: true, Leader: true})
 	s.rpc = jsonrpc.NewServer(s, opts.JSONRPC)
 	s.mon = monitor.NewManager(monitor.Options{Logger: opts.Logger, NoHistory: s.noHistory})
 	s.registerMonitorMethods()
@@ -153,10 +150,7 @@ func (s *Server) Database(name string) jsonrpc.Database {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.dbs[name]; e != nil {
-		if c, ok := e.storage.(*Cluster); ok {
-			return clusterAdapter{dbAdapter{e.db}, c}
-		}
-		return dbAdapter{e.db}
+		return modeAdapter{dbAdapter{e.db}, e.mode}
 	}
 	return nil
 }
@@ -185,10 +179,57 @@ func (s *Server) noHistory(db *ovsdb.Database) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.dbs[db.Name()]; e != nil && e.db == db {
-		_, clustered := e.storage.(*Cluster)
-		return !clustered
+		return e.model != "clustered"
 	}
 	return true
+}
+
+// ErrNoDatabase is Control's error for a database that is not served.
+var ErrNoDatabase = errors.New("no database by that name")
+
+// Control runs the named database's mode command (Mode.Control).
+// Errors wrap ErrNoDatabase or, from a mode without the command,
+// ErrUnsupported.
+func (s *Server) Control(name, command string, args []string) (string, error) {
+	s.mu.Lock()
+	e := s.dbs[name]
+	s.mu.Unlock()
+	if e == nil {
+		return "", fmt.Errorf("%s: %w", name, ErrNoDatabase)
+	}
+	return e.mode.Control(command, args)
+}
+
+// Model returns the replication model of the named database
+// ("standalone", "clustered"...; Info.Model), or "" if it is not served.
+func (s *Server) Model(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.dbs[name]; e != nil {
+		return e.model
+	}
+	return ""
+}
+
+// ModeMemory returns the modes' memory/show figures (Mode.Memory),
+// summed over the served databases, or nil when no mode has any.
+func (s *Server) ModeMemory() map[string]int {
+	s.mu.Lock()
+	modes := make([]Mode, 0, len(s.dbs))
+	for _, e := range s.dbs {
+		modes = append(modes, e.mode)
+	}
+	s.mu.Unlock()
+	var out map[string]int
+	for _, m := range modes {
+		for k, v := range m.Memory() {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[k] += v
+		}
+	}
+	return out
 }
 
 // DatabaseFiles returns the file names of the served databases (not
@@ -213,6 +254,17 @@ func (a dbAdapter) SchemaJSON() any { return a.db.Schema().CJSON() }
 func (a dbAdapter) Engine() *ovsdb.Database { return a.db }
 func (a dbAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
 	return a.db.Transact(ctx, ops, opts)
+}
+
+// modeAdapter is the jsonrpc.Database of a served database: transactions
+// go through its replication mode.
+type modeAdapter struct {
+	dbAdapter
+	m Mode
+}
+
+func (a modeAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+	return a.m.Transact(ctx, ops, opts)
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -246,6 +298,7 @@ func (s *Server) AddDatabase(path string) error {
 		return err
 	}
 	db := st.Database()
+	info, changed := st.Info()
 	name := db.Name()
 	// As C (ovsdb_jsonrpc_server_add_db, called before the name checks):
 	// sessions that are not db-change-aware are disconnected, so they
@@ -269,12 +322,13 @@ func (s *Server) AddDatabase(path string) error {
 		_ = st.Close()
 		return rerr
 	}
-	e := &dbEntry{path: path, storage: st, db: db, rowID: schema.NewUUID()}
+	e := &dbEntry{path: path, mode: st, db: db, model: info.Model, rowID: schema.NewUUID(), gone: make(chan struct{})}
 	s.dbs[name] = e
 	s.mu.Unlock()
-	s.setSysRow(e.rowID, nil, db)
-	if c, ok := st.(*Cluster); ok {
-		s.watchCluster(e, c)
+	s.setSysRow(e.rowID, db, info)
+	if changed != nil {
+		s.wg.Add(1)
+		go s.watchInfo(e, info, changed)
 	}
 	return nil
 }
@@ -293,10 +347,11 @@ func (s *Server) RemoveDatabase(name string) error {
 		return errors.New("Failed to find the database.")
 	}
 	delete(s.dbs, name)
+	close(e.gone)
 	s.mu.Unlock()
 	s.databaseGone(name, "removing "+name+" database by user request", nil)
 	s.deleteSysRow(e.rowID)
-	return e.storage.Close()
+	return e.mode.Close()
 }
 
 // Compact compacts the named databases, or all of them when none is named.
@@ -333,7 +388,7 @@ func (s *Server) Compact(names ...string) error {
 	var msgs []string
 	for i, e := range todo {
 		s.log().Info("compacting " + todoNames[i] + " database by user request")
-		if err := e.storage.Compact(); err != nil {
+		if err := e.mode.Compact(); err != nil {
 			msgs = append(msgs, err.Error())
 		}
 	}
@@ -346,8 +401,17 @@ func (s *Server) Compact(names ...string) error {
 // ServerSchemaJSON is the schema of the _Server database, as C 3.1 serves it.
 const ServerSchemaJSON = `{"cksum":"3009684573 744","name":"_Server","tables":{"Database":{"columns":{"cid":{"type":{"key":"uuid","min":0}},"connected":{"type":"boolean"},"index":{"type":{"key":"integer","min":0}},"leader":{"type":"boolean"},"model":{"type":{"key":{"enum":["set",["clustered","relay","standalone"]],"type":"string"}}},"name":{"type":"string"},"schema":{"type":{"key":"string","min":0}},"sid":{"type":{"key":"uuid","min":0}}}}},"version":"1.2.0"}`
 
-// setSysRow inserts or replaces the _Server.Database row describing db.
-func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
+// updateSysRow replaces the _Server.Database row id, if it still exists,
+// with the facts info.
+func (s *Server) updateSysRow(id schema.UUID, db *ovsdb.Database, info Info) {
+	if s.sys.Row("Database", id) != nil {
+		s.setSysRow(id, db, info)
+	}
+}
+
+// setSysRow inserts or replaces the _Server.Database row describing db
+// under a mode with facts info.
+func (s *Server) setSysRow(id schema.UUID, db *ovsdb.Database, info Info) {
 	t := s.sys.Schema().Tables["Database"]
 	fields := make([]schema.Datum, len(t.Columns))
 	for _, c := range t.Columns {
@@ -359,18 +423,59 @@ func (s *Server) setSysRow(id schema.UUID, old *ovsdb.Row, db *ovsdb.Database) {
 		fields[t.ByName[col].Index] = schema.NewScalar(a)
 	}
 	set("name", db.Name())
-	set("model", "standalone")
-	set("connected", true)
-	set("leader", true)
-	// C writes the schema with sorted keys (JSSF_SORT), unlike get_schema.
-	set("schema", string(cjson.Marshal(db.Schema().ToJSON()))) // C stores it sorted (JSSF_SORT)
-	row := ovsdb.NewRow(fields)
-	if old == nil {
-		old = s.sys.Row("Database", id)
+	set("model", info.Model)
+	set("connected", info.Connected)
+	set("leader", info.Leader)
+	if info.Model == "clustered" {
+		set("index", int64(info.Index))
+		set("sid", info.SID)
+		if !info.CID.IsZero() {
+			set("cid", info.CID)
+		}
 	}
+	old := s.sys.Row("Database", id)
+	if old != nil {
+		// The schema column keeps the text it was given when the row was
+		// made: C 3.1 does not update it when a standalone database is
+		// converted.
+		fields[t.ByName["schema"].Index] = old.Field(t.ByName["schema"].Index)
+	} else {
+		// C writes the schema with sorted keys (JSSF_SORT), unlike get_schema.
+		set("schema", string(cjson.Marshal(db.Schema().ToJSON())))
+	}
+	row := ovsdb.NewRow(fields)
 	s.sys.Apply(&ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{
 		"Database": {id: {Old: old, New: row}},
 	}})
+}
+
+// watchInfo keeps e's _Server.Database row up to date with its mode's
+// Info (first known as last, next change signalled by changed) until e
+// stops being served.
+func (s *Server) watchInfo(e *dbEntry, last Info, changed <-chan struct{}) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-e.gone:
+			return
+		case <-changed:
+		}
+		var info Info
+		info, changed = e.mode.Info()
+		s.mu.Lock()
+		served := s.dbs[e.db.Name()] == e
+		s.mu.Unlock()
+		if !served {
+			return
+		}
+		if info != last {
+			s.updateSysRow(e.rowID, e.db, info)
+			last = info
+		}
+		if changed == nil {
+			return
+		}
+	}
 }
 
 func (s *Server) deleteSysRow(id schema.UUID) {
@@ -399,6 +504,9 @@ func (s *Server) Close() error {
 	}
 	dbs := s.dbs
 	s.dbs = map[string]*dbEntry{}
+	for _, e := range dbs {
+		close(e.gone)
+	}
 	s.mu.Unlock()
 	for _, ln := range lns {
 		_ = ln.Close()
@@ -412,7 +520,7 @@ func (s *Server) Close() error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if cerr := dbs[n].storage.Close(); cerr != nil && err == nil {
+		if cerr := dbs[n].mode.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}

@@ -25,9 +25,18 @@ type memStorage struct {
 func (m *memStorage) Database() *ovsdb.Database { return m.db }
 func (m *memStorage) Compact() error            { m.compacted++; return nil }
 func (m *memStorage) Close() error              { m.closed = true; return nil }
+func (m *memStorage) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+	return m.db.Transact(ctx, ops, opts)
+}
+func (m *memStorage) Info() (Info, <-chan struct{}) {
+	return Info{Model: "standalone", Connected: true, Leader: true}, nil
+}
+func (m *memStorage) Convert(*schema.DatabaseSchema) (Mode, error) { return nil, ErrUnsupported }
+func (m *memStorage) Control(string, []string) (string, error)     { return "", ErrUnsupported }
+func (m *memStorage) Memory() map[string]int                       { return nil }
 
 func memOpener(opened map[string]*memStorage) Opener {
-	return func(path string) (Storage, error) {
+	return func(path string) (Mode, error) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ovsdb-go/ovsdb-server/cluster"
 	"github.com/ovsdb-go/ovsdb-server/internal/daemon"
+	"github.com/ovsdb-go/ovsdb-server/internal/gctune"
 	"github.com/ovsdb-go/ovsdb-server/internal/unixctl"
 	"github.com/ovsdb-go/ovsdb-server/internal/version"
 	"github.com/ovsdb-go/ovsdb-server/internal/vlog"
@@ -341,7 +343,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log.Info(version.C(program))
 	log.Info(version.Line())
 
-	srv := server.New(server.Options{DisableStandaloneHistory: cfg.noStandaloneHistory})
+	// Process-wide settings are the binary's, never the library's: the
+	// garbage collector's target adapts to the live heap.
+	gctune.Start()
+	// The replication modes this binary serves: clustered files open as
+	// Raft members, the others as standalone databases.
+	srv := server.New(server.Options{Open: cluster.Opener(nil), DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
 	for _, p := range cfg.dbs {
 		if err := srv.AddDatabase(p); err != nil {

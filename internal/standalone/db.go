@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
-	"github.com/ovsdb-go/ovsdb-server/internal/gctune"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
@@ -92,7 +91,6 @@ func Create(path string, s *schema.DatabaseSchema) error {
 // cannot be applied ends replay the same way. A clustered file gives an
 // error matching storage.ErrClustered.
 func Open(path string) (*DB, error) {
-	gctune.Start()
 	l, err := storage.Open(path, storage.MagicStandalone+"|"+storage.MagicClustered, storage.ReadWrite)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package server
+package cluster
 
 // What a member shows of itself: the Raft observations it records, the
 // cluster/status text, and its row in _Server.Database.
@@ -9,13 +9,12 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
-	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/raft"
-	"github.com/ovsdb-go/ovsdb-server/schema"
+	"github.com/ovsdb-go/ovsdb-server/server"
 )
 
 // observe records elections and heartbeat failures for cluster/status.
-func (c *Cluster) observe(ch chan hraft.Observation) {
+func (c *Member) observe(ch chan hraft.Observation) {
 	defer c.wg.Done()
 	for {
 		select {
@@ -28,7 +27,7 @@ func (c *Cluster) observe(ch chan hraft.Observation) {
 }
 
 // record notes one Raft observation made at now.
-func (c *Cluster) record(o hraft.Observation, now time.Time) {
+func (c *Member) record(o hraft.Observation, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch d := o.Data.(type) {
@@ -58,7 +57,7 @@ func (c *Cluster) record(o hraft.Observation, now time.Time) {
 }
 
 // StatusText renders cluster/status.
-func (c *Cluster) StatusText() (string, error) {
+func (c *Member) StatusText() (string, error) {
 	st, err := c.node.Status()
 	if err != nil {
 		return "", err
@@ -117,72 +116,23 @@ func (c *Cluster) StatusText() (string, error) {
 	return raft.FormatStatus(st, x, now), nil
 }
 
-// clusterRowState is what _Server.Database shows of a member.
-type clusterRowState struct {
-	connected, leader bool
-	index             uint64
-	cid, sid          schema.UUID
-}
+// infoPoll is how often a member's _Server.Database facts are polled
+// (Info's change channel is closed at this period).
+const infoPoll = 50 * time.Millisecond
 
-// clusterRowPoll is how often the _Server row of a member is refreshed.
-const clusterRowPoll = 50 * time.Millisecond
-
-// watchCluster keeps e's _Server.Database row up to date (model
-// "clustered", connected, leader, cid, sid, index) until c closes or e is
-// no longer served.
-func (s *Server) watchCluster(e *dbEntry, c *Cluster) {
-	var last clusterRowState
-	update := func() {
-		m := c.Meta()
-		st := clusterRowState{connected: c.Connected(), leader: c.IsLeader(), index: c.node.AppliedIndex(),
-			sid: m.ServerID}
-		if !m.Joining() {
-			st.cid = m.ClusterID
-		}
-		if st == last {
-			return
-		}
-		last = st
-		s.setClusterRow(e, st)
+// Info implements server.Mode: model "clustered", connected (C's
+// raft_is_connected), leader, the applied index, the cluster id (zero
+// while joining) and the server id. The returned channel is closed at the
+// next poll period: hashicorp/raft offers no single notification for all
+// of these facts.
+func (c *Member) Info() (server.Info, <-chan struct{}) {
+	m := c.Meta()
+	info := server.Info{Model: "clustered", Connected: c.Connected(), Leader: c.IsLeader(), Index: c.node.AppliedIndex(),
+		SID: m.ServerID}
+	if !m.Joining() {
+		info.CID = m.ClusterID
 	}
-	update()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.tick(clusterRowPoll, func() bool {
-			s.mu.Lock()
-			gone := s.dbs[e.db.Name()] != e
-			s.mu.Unlock()
-			if gone {
-				return false
-			}
-			update()
-			return true
-		})
-	}()
-}
-
-// setClusterRow writes st into e's _Server.Database row.
-func (s *Server) setClusterRow(e *dbEntry, st clusterRowState) {
-	t := s.sys.Schema().Tables["Database"]
-	old := s.sys.Row("Database", e.rowID)
-	if old == nil {
-		return
-	}
-	fields := old.Dense()
-	fields[schema.ColVersion] = schema.NewScalar(schema.NewUUID())
-	set := func(col string, d schema.Datum) { fields[t.ByName[col].Index] = d }
-	set("model", schema.NewScalar("clustered"))
-	set("connected", schema.NewScalar(st.connected))
-	set("leader", schema.NewScalar(st.leader))
-	set("index", schema.NewScalar(int64(st.index)))
-	set("sid", schema.NewScalar(st.sid))
-	if st.cid.IsZero() {
-		set("cid", schema.Datum{})
-	} else {
-		set("cid", schema.NewScalar(st.cid))
-	}
-	s.sys.Apply(&ovsdb.ChangeSet{Tables: map[string]map[schema.UUID]*ovsdb.RowChange{
-		"Database": {e.rowID: {Old: old, New: ovsdb.NewRow(fields)}},
-	}})
+	ch := make(chan struct{})
+	time.AfterFunc(infoPoll, func() { close(ch) })
+	return info, ch
 }

@@ -1,4 +1,4 @@
-package server
+package cluster
 
 // The cluster RPC handler of a member: the member-level requests (remove,
 // removed, member, timer) on top of the Raft node's own.
@@ -16,7 +16,7 @@ import (
 // node's cluster RPC handler.
 type clusterHandler struct {
 	raft.NodeHandler
-	c *Cluster
+	c *Member
 }
 
 func (h *clusterHandler) HandleCluster(ctx context.Context, req *raft.Request) *raft.Response {

@@ -1,4 +1,4 @@
-package server
+package cluster
 
 // Membership operations of a member: cluster/kick and cluster/leave, the
 // removal of a server by the leader, how a member learns (or finds out on
@@ -20,7 +20,7 @@ import (
 // Kick removes a server from the cluster (cluster/kick): SERVER is an
 // address or a (partial) server id; the best unique match is removed, as
 // C does. Kicking oneself is cluster/leave. Replies and errors are C's.
-func (c *Cluster) Kick(server string) (string, error) {
+func (c *Member) Kick(server string) (string, error) {
 	st, err := c.node.Status()
 	if err != nil {
 		return "", err
@@ -60,7 +60,7 @@ func (c *Cluster) Kick(server string) (string, error) {
 
 // Leave removes this member from the cluster (cluster/leave), with C's
 // errors.
-func (c *Cluster) Leave() error {
+func (c *Member) Leave() error {
 	c.mu.Lock()
 	switch {
 	case c.left || c.leaving:
@@ -85,7 +85,7 @@ func (c *Cluster) Leave() error {
 
 // remove removes id on the leader: locally when this member leads, else
 // through the leader's cluster RPC.
-func (c *Cluster) remove(id hraft.ServerID) error {
+func (c *Member) remove(id hraft.ServerID) error {
 	if c.IsLeader() {
 		return c.removeServer(id)
 	}
@@ -109,7 +109,7 @@ func (c *Cluster) remove(id hraft.ServerID) error {
 // tells the removed member, best effort, that it is no longer a member.
 // The leader removing itself just steps down: it is marked left by its
 // caller.
-func (c *Cluster) removeServer(id hraft.ServerID) error {
+func (c *Member) removeServer(id hraft.ServerID) error {
 	var addr hraft.ServerAddress
 	if f := c.node.Raft().GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
@@ -143,7 +143,7 @@ func (c *Cluster) removeServer(id hraft.ServerID) error {
 
 // markLeft records durably that this member is no longer in its cluster
 // and stops its Raft member. It is idempotent.
-func (c *Cluster) markLeft(why string) {
+func (c *Member) markLeft(why string) {
 	c.mu.Lock()
 	if c.left {
 		c.mu.Unlock()
@@ -170,7 +170,7 @@ const membershipCheck = time.Second
 // checkMembership detects that this member was removed while it could not
 // be told (down, or the notice was lost): when the latest configuration it
 // knows does not list it and the leader confirms, it has left.
-func (c *Cluster) checkMembership() {
+func (c *Member) checkMembership() {
 	defer c.wg.Done()
 	c.tick(membershipCheck, func() bool {
 		c.checkMembershipOnce()
@@ -179,7 +179,7 @@ func (c *Cluster) checkMembership() {
 }
 
 // checkMembershipOnce is one round of checkMembership.
-func (c *Cluster) checkMembershipOnce() {
+func (c *Member) checkMembershipOnce() {
 	c.mu.Lock()
 	skip := c.left || c.leaving || c.meta.Joining()
 	self := hraft.ServerID(c.meta.ServerID.String())
@@ -216,7 +216,7 @@ func (c *Cluster) checkMembershipOnce() {
 // and messages: leader only, 100..600000 ms, at most doubling per step.
 // The new timer is applied on this member and sent to the others (C
 // replicates it through the log; ours is applied member by member).
-func (c *Cluster) ChangeElectionTimer(arg string) (string, error) {
+func (c *Member) ChangeElectionTimer(arg string) (string, error) {
 	if !c.IsLeader() {
 		return "", errors.New("election timer must be changed through leader.")
 	}
@@ -272,7 +272,7 @@ func atoll(s string) int64 {
 
 // setElectionTimer applies a new election timer locally and records it
 // (on the leader, or on a member told by the leader).
-func (c *Cluster) setElectionTimer(ms int) error {
+func (c *Member) setElectionTimer(ms int) error {
 	d := time.Duration(ms) * time.Millisecond
 	r := c.node.Raft()
 	rc := r.ReloadableConfig()

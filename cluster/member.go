@@ -1,4 +1,4 @@
-package server
+package cluster
 
 // The clustered database member as a Storage: opening it (and, for a
 // member created by join-cluster, learning its cluster and asking to be
@@ -16,7 +16,6 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
-	"github.com/ovsdb-go/ovsdb-server/internal/gctune"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/raft"
@@ -26,10 +25,10 @@ import (
 
 func clusterLog() *slog.Logger { return slog.Default().With("module", "raft") }
 
-// Cluster is a clustered database member served by a Server: its bbolt
-// file, its cluster listener (Raft and forwarding), and its raft.Node. It
-// implements Storage.
-type Cluster struct {
+// Member is a clustered database member: its bbolt file, its cluster
+// listener (Raft and forwarding), and its raft.Node. It implements
+// server.Mode (the clustered replication mode).
+type Member struct {
 	store  *raftstore.Store
 	mux    *raft.Mux
 	trans  *raft.TrackedTransport
@@ -63,19 +62,19 @@ func IsClusteredFile(path string) bool {
 	return err == nil && f == raftstore.FormatBolt
 }
 
-// OpenCluster opens the clustered database file at path: it listens on the
+// Open opens the clustered database file at path: it listens on the
 // member's cluster address and starts its Raft member. A member created by
 // join-cluster first learns the schema and cluster id from one of its
 // remotes (retrying until one answers, at most joinHelloTimeout), then asks
 // the leader to add it, in the background, until it is added.
-func OpenCluster(path string) (*Cluster, error) {
+func Open(path string) (*Member, error) {
 	st, err := raftstore.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{store: st, meta: st.Meta(), stop: make(chan struct{}), client: raft.NewClient(),
+	c := &Member{store: st, meta: st.Meta(), stop: make(chan struct{}), client: raft.NewClient(),
 		failed: map[hraft.ServerID]bool{}, lastMsg: map[hraft.ServerID]time.Time{}}
-	fail := func(err error) (*Cluster, error) {
+	fail := func(err error) (*Member, error) {
 		c.client.Close()
 		if c.mux != nil {
 			c.mux.Close()
@@ -105,7 +104,6 @@ func OpenCluster(path string) (*Cluster, error) {
 		c.trans.Close()
 		return fail(err)
 	}
-	gctune.Start()
 	c.mux.SetHandler(&clusterHandler{NodeHandler: raft.NodeHandler{Node: c.node, Meta: c.handlerMeta}, c: c})
 	ch := make(chan hraft.Observation, 64)
 	c.obs = hraft.NewObserver(ch, false, nil)
@@ -134,7 +132,7 @@ func OpenCluster(path string) (*Cluster, error) {
 const joinHelloTimeout = 5 * time.Minute
 
 // hello fetches the schema and cluster id of the cluster being joined.
-func (c *Cluster) hello() error {
+func (c *Member) hello() error {
 	ctx, cancel := context.WithTimeout(context.Background(), joinHelloTimeout)
 	defer cancel()
 	resp, err := c.client.Hello(ctx, c.meta.RemoteAddresses)
@@ -161,7 +159,7 @@ func (c *Cluster) hello() error {
 }
 
 // join asks the leader to add this member until it is added.
-func (c *Cluster) join() {
+func (c *Member) join() {
 	defer c.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -187,7 +185,7 @@ func (c *Cluster) join() {
 
 // handlerMeta gives the cluster RPC handler the cluster id, database name
 // and schema it announces; a member still joining knows no cluster yet.
-func (c *Cluster) handlerMeta() (schema.UUID, string, []byte) {
+func (c *Member) handlerMeta() (schema.UUID, string, []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.meta.Joining() {
@@ -197,7 +195,7 @@ func (c *Cluster) handlerMeta() (schema.UUID, string, []byte) {
 }
 
 // cancelOnStop calls cancel if the member closes before ctx is done.
-func (c *Cluster) cancelOnStop(ctx context.Context, cancel context.CancelFunc) {
+func (c *Member) cancelOnStop(ctx context.Context, cancel context.CancelFunc) {
 	go func() {
 		select {
 		case <-c.stop:
@@ -208,7 +206,7 @@ func (c *Cluster) cancelOnStop(ctx context.Context, cancel context.CancelFunc) {
 }
 
 // tick calls f every d until the member closes or f returns false.
-func (c *Cluster) tick(d time.Duration, f func() bool) {
+func (c *Member) tick(d time.Duration, f func() bool) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -224,24 +222,24 @@ func (c *Cluster) tick(d time.Duration, f func() bool) {
 }
 
 // Node returns the Raft member.
-func (c *Cluster) Node() *raft.Node { return c.node }
+func (c *Member) Node() *raft.Node { return c.node }
 
 // Meta returns the member's current metadata.
-func (c *Cluster) Meta() raftstore.Meta {
+func (c *Member) Meta() raftstore.Meta {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.meta
 }
 
 // Address returns the member's cluster address ("tcp:IP:PORT").
-func (c *Cluster) Address() string { return string(c.mux.Address()) }
+func (c *Member) Address() string { return string(c.mux.Address()) }
 
 // IsLeader reports whether this member leads the cluster.
-func (c *Cluster) IsLeader() bool { return c.node.Raft().State() == hraft.Leader }
+func (c *Member) IsLeader() bool { return c.node.Raft().State() == hraft.Leader }
 
 // Left reports whether this member has left (or was removed from) its
 // cluster.
-func (c *Cluster) Left() bool {
+func (c *Member) Left() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.left
@@ -253,7 +251,7 @@ func (c *Cluster) Left() bool {
 // retrying an election: losing the leader keeps the member connected
 // through one election timer as a candidate, as C's candidate_retrying
 // does through one election.
-func (c *Cluster) Connected() bool {
+func (c *Member) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.meta.Joining() || c.leaving || c.left {
@@ -269,14 +267,14 @@ func (c *Cluster) Connected() bool {
 	return c.node.Raft().State() != hraft.Candidate || c.elStart.IsZero() || time.Since(c.elStart) <= c.timer
 }
 
-// Database implements Storage: the member's applied state.
-func (c *Cluster) Database() *ovsdb.Database { return c.node.Database() }
+// Database implements server.Mode: the member's applied state.
+func (c *Member) Database() *ovsdb.Database { return c.node.Database() }
 
 // Transact runs a client transaction through the cluster. A member that
 // left refuses writes as C's Raft does for a server that is no longer a
 // cluster member (RAFT_CMD_SHUTDOWN: "cluster error" / "server
 // shutdown"); reads still see its last applied state.
-func (c *Cluster) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+func (c *Member) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
 	if c.Left() && !opts.ReadOnly && !readOnlyTxn(ops) {
 		return []any{ovsdberr.ToJSON(ovsdberr.New("cluster error", "server shutdown"))}
 	}
@@ -296,9 +294,9 @@ func readOnlyTxn(ops []any) bool {
 	return true
 }
 
-// Compact implements Storage: it takes a Raft snapshot (the log is
+// Compact implements server.Mode: it takes a Raft snapshot (the log is
 // truncated behind it).
-func (c *Cluster) Compact() error {
+func (c *Member) Compact() error {
 	err := c.node.Raft().Snapshot().Error()
 	if errors.Is(err, hraft.ErrNothingNewToSnapshot) {
 		return nil
@@ -306,9 +304,9 @@ func (c *Cluster) Compact() error {
 	return err
 }
 
-// Close implements Storage: leadership is transferred if this member
+// Close implements server.Mode: leadership is transferred if this member
 // leads, then the member, its listener and its file are closed.
-func (c *Cluster) Close() error {
+func (c *Member) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.stop)
@@ -323,40 +321,4 @@ func (c *Cluster) Close() error {
 		}
 	})
 	return err
-}
-
-// clusterAdapter is the jsonrpc.Database of a clustered database: writes
-// go through Raft.
-type clusterAdapter struct {
-	dbAdapter
-	c *Cluster
-}
-
-func (a clusterAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
-	return a.c.Transact(ctx, ops, opts)
-}
-
-// ClusterDB returns the member serving the named clustered database, or
-// nil when there is no such clustered database.
-func (s *Server) ClusterDB(name string) *Cluster {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.dbs[name]; e != nil {
-		c, _ := e.storage.(*Cluster)
-		return c
-	}
-	return nil
-}
-
-// ClusterDBs returns the clustered members by database name.
-func (s *Server) ClusterDBs() map[string]*Cluster {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]*Cluster{}
-	for n, e := range s.dbs {
-		if c, ok := e.storage.(*Cluster); ok {
-			out[n] = c
-		}
-	}
-	return out
 }

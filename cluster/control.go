@@ -1,0 +1,96 @@
+package cluster
+
+// What the member offers the server beyond transactions: its own
+// ovs-appctl commands (C's cluster/*), its memory/show figures, and
+// online conversion (not supported).
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ovsdb-go/ovsdb-server/schema"
+	"github.com/ovsdb-go/ovsdb-server/server"
+)
+
+// Control implements server.Mode: C's cluster/* commands of this member
+// (args are those after the database name), with C's replies and errors.
+func (c *Member) Control(command string, args []string) (string, error) {
+	arg := func() string {
+		if len(args) > 0 {
+			return args[0]
+		}
+		return ""
+	}
+	switch command {
+	case "cluster/cid":
+		m := c.Meta()
+		if m.ClusterID.IsZero() || m.Joining() {
+			return "", errors.New("cluster id not yet known")
+		}
+		return m.ClusterID.String(), nil
+	case "cluster/sid":
+		return c.Meta().ServerID.String(), nil
+	case "cluster/status":
+		return c.StatusText()
+	case "cluster/leave":
+		return "", c.Leave()
+	case "cluster/kick":
+		return c.Kick(arg())
+	case "cluster/change-election-timer":
+		return c.ChangeElectionTimer(arg())
+	}
+	return "", fmt.Errorf("%s: %w", command, server.ErrUnsupported)
+}
+
+// Memory implements server.Mode: C's Raft figures for memory/show:
+// raft-backlog-kB (0: hashicorp/raft does not expose its send backlog),
+// raft-connections and raft-log (entries in the log).
+func (c *Member) Memory() map[string]int {
+	st, err := c.node.Status()
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{"raft-backlog-kB": 0, "raft-connections": 0, "raft-log": 0}
+	if st.LogLast >= st.LogFirst && st.LogFirst > 0 {
+		out["raft-log"] = int(st.LogLast - st.LogFirst + 1)
+	}
+	switch st.Role {
+	case "leader":
+		out["raft-connections"] = len(st.Servers) - 1
+	case "follower":
+		if st.LeaderID != "" {
+			out["raft-connections"] = 1
+		}
+	}
+	return out
+}
+
+// Convert implements server.Mode: online conversion of a clustered
+// database is not supported yet (C replicates the conversion through the
+// log).
+func (c *Member) Convert(*schema.DatabaseSchema) (server.Mode, error) {
+	return nil, fmt.Errorf("%s: online conversion of a clustered database: %w", c.Meta().Name, server.ErrUnsupported)
+}
+
+// OpenMode is Open as a server.Opener.
+func OpenMode(path string) (server.Mode, error) {
+	m, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Opener returns a server.Opener that opens clustered database files with
+// Open and every other file with next (nil: server.OpenStandalone).
+func Opener(next server.Opener) server.Opener {
+	if next == nil {
+		next = server.OpenStandalone
+	}
+	return func(path string) (server.Mode, error) {
+		if IsClusteredFile(path) {
+			return OpenMode(path)
+		}
+		return next(path)
+	}
+}

@@ -1,0 +1,16 @@
+// Package cluster is the clustered replication mode of a served database:
+// a Member is one Raft member (package raft) of a clustered database file
+// (storage/raftstore), implementing server.Mode.
+//
+// Beyond what package raft does (replicating and applying transactions),
+// a Member owns what C's ovsdb-server does around its Raft: joining a
+// cluster (learning its schema and id, asking to be added), leaving it and
+// kicking others (cluster/leave, cluster/kick), noticing its own removal,
+// the election timer (cluster/change-election-timer), cluster/status and
+// the member's row in _Server.Database.
+//
+// Files: member.go (opening, joining, transactions, closing), ops.go
+// (membership operations), rpc.go (the member-level cluster RPCs),
+// status.go (observations, cluster/status, _Server facts), control.go
+// (ovs-appctl commands, memory/show, conversion, the server.Opener).
+package cluster
