@@ -198,22 +198,6 @@ func init() {
 	}
 }
 
-// isReadOnly reports whether every op is a read-only op, so that the
-// transaction cannot change the database.
-func isReadOnly(ops []any) bool {
-	for _, op := range ops {
-		m, ok := op.(map[string]any)
-		if !ok {
-			return false
-		}
-		name, _ := m["op"].(string)
-		if d, ok := operations[name]; !ok || !d.readOnly {
-			return false
-		}
-	}
-	return true
-}
-
 // Transact executes RFC 7047 operations (the params after the database
 // name) and returns the result array exactly as the C server builds it.
 // It blocks while a "wait" op with a non-zero timeout is unsatisfied,
@@ -222,7 +206,7 @@ func isReadOnly(ops []any) bool {
 // with the JSON-RPC error "canceled" as C's "cancel" method does.
 func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOptions) []any {
 	start := time.Now()
-	ro := isReadOnly(ops)
+	ro := ClassifyOps(ops).ReadOnly
 	var elapsed int64
 	for {
 		changed := db.changedChan()
@@ -270,7 +254,7 @@ func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOption
 // after its state has changed.
 func (db *Database) TransactOnce(ctx context.Context, ops []any, opts TransactOptions,
 	elapsedMS int64) (res []any, blocked bool) {
-	res, _, blocked = db.settle(db.transactOnce(ctx, ops, opts, isReadOnly(ops), elapsedMS))
+	res, _, blocked = db.settle(db.transactOnce(ctx, ops, opts, ClassifyOps(ops).ReadOnly, elapsedMS))
 	if blocked {
 		return nil, true
 	}

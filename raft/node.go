@@ -520,43 +520,6 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// writeOps names the ops that may change the database.
-var readOnlyOps = map[string]bool{"select": true, "wait": true, "comment": true, "assert": true, "abort": true}
-
-func isReadOnly(ops []any) bool {
-	for _, op := range ops {
-		m, ok := op.(map[string]any)
-		if !ok {
-			return false
-		}
-		name, _ := m["op"].(string)
-		if !readOnlyOps[name] {
-			return false
-		}
-	}
-	return true
-}
-
-// waitTimeout returns the smallest "timeout" of the wait ops (ms), or -1
-// when some wait has none (it may wait forever) or there is no wait.
-func waitTimeout(ops []any) int64 {
-	best := int64(-1)
-	for _, op := range ops {
-		m, _ := op.(map[string]any)
-		if m["op"] != "wait" {
-			continue
-		}
-		v, ok := schema.AsInteger(m["timeout"])
-		if !ok {
-			continue
-		}
-		if best < 0 || v < best {
-			best = v
-		}
-	}
-	return best
-}
-
 // Transact executes a client transaction on the cluster and returns the
 // result array as ovsdb.Database.Transact does (nil when ctx is canceled).
 // Read-only transactions run on the member's own applied state. Others
@@ -564,20 +527,21 @@ func waitTimeout(ops []any) int64 {
 // given once this member has applied the entry, so a following read on
 // the same member sees the write.
 func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
-	if isReadOnly(ops) || opts.ReadOnly {
+	class := ovsdb.ClassifyOps(ops)
+	if class.ReadOnly || opts.ReadOnly {
 		return n.fsm.db.Transact(ctx, ops, opts)
 	}
 	e := &Entry{TxnID: schema.NewUUID(), DB: n.fsm.db.Name(), Ops: ops, TimeMS: time.Now().UnixMilli()}
 	_, _ = rand.Read(e.Seed[:])
-	for _, op := range ops {
-		if m, _ := op.(map[string]any); m["op"] == "assert" {
-			if name, ok := m["lock"].(string); ok && opts.HasLock != nil && opts.HasLock(name) {
-				e.Locks = append(e.Locks, name)
-			}
+	// The entry carries the asserted locks the session holds: every member
+	// checks the asserts against them.
+	for _, name := range class.Locks {
+		if opts.HasLock != nil && opts.HasLock(name) {
+			e.Locks = append(e.Locks, name)
 		}
 	}
 	start := time.Now()
-	timeout := waitTimeout(ops)
+	timeout := class.WaitTimeoutMS
 	for {
 		e.ElapsedMS = time.Since(start).Milliseconds()
 		data, err := e.MarshalBinary()
