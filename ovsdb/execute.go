@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
@@ -201,47 +200,20 @@ func init() {
 // Transact executes RFC 7047 operations (the params after the database
 // name) and returns the result array exactly as the C server builds it.
 // It blocks while a "wait" op with a non-zero timeout is unsatisfied,
-// re-executing the transaction whenever the database changes. If ctx is
+// re-executing the transaction whenever the database changes
+// (RetryBlocked, which calls ctx's BlockHooks). If ctx is
 // canceled while blocked, it returns nil: the caller answers the request
 // with the JSON-RPC error "canceled" as C's "cancel" method does.
 func (db *Database) Transact(ctx context.Context, ops []any, opts TransactOptions) []any {
-	start := time.Now()
 	ro := ClassifyOps(ops).ReadOnly
-	var elapsed int64
-	for {
-		changed := db.changedChan()
+	return RetryBlocked(ctx, func(elapsed int64) ([]any, bool, <-chan struct{}, int64) {
+		changed := db.changedChan() // before executing: no commit is missed
 		res, timeout, blocked := db.settle(db.transactOnce(ctx, ops, opts, ro, elapsed))
-		if !blocked {
-			return res
+		if timeout == math.MaxInt64 {
+			timeout = -1 // no wait with a timeout
 		}
-		NotifyBlocked(ctx)
-		var timer <-chan time.Time
-		if timeout != math.MaxInt64 {
-			wait := time.Duration(timeout)*time.Millisecond - time.Since(start)
-			if wait < 0 {
-				wait = 0
-			}
-			tm := time.NewTimer(wait)
-			defer tm.Stop() // at most one timer per database change
-			timer = tm.C
-		}
-		timedOut := false
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		case <-timer:
-			timedOut = true
-		}
-		NotifyRetry(ctx)
-		if ctx.Err() != nil {
-			return nil // canceled while waiting for its turn
-		}
-		elapsed = time.Since(start).Milliseconds()
-		if timedOut && elapsed < timeout {
-			elapsed = timeout
-		}
-	}
+		return res, blocked, changed, timeout
+	})
 }
 
 // TransactOnce executes ops once, never blocking on "wait": an unsatisfied

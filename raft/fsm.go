@@ -102,6 +102,21 @@ func (f *FSM) waitApplied(ctx context.Context, stop <-chan struct{}, idx uint64)
 	}
 }
 
+// appliedPast is waitApplied(ctx, stop, idx+1) as a channel, closed once
+// the applied index is above idx or stop or ctx is done, for a select
+// with other events. release ends the wait (it may be called more than
+// once); until then a goroutine waits.
+func (f *FSM) appliedPast(ctx context.Context, stop <-chan struct{}, idx uint64) (
+	past <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	wctx, cancel := context.WithCancel(ctx)
+	go func() {
+		f.waitApplied(wctx, stop, idx+1)
+		close(ch)
+	}()
+	return ch, cancel
+}
+
 func (f *FSM) setApplied(idx uint64) {
 	f.mu.Lock()
 	f.applied = idx

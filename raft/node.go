@@ -540,22 +540,32 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 			e.Locks = append(e.Locks, name)
 		}
 	}
-	start := time.Now()
-	timeout := class.WaitTimeoutMS
-	for {
-		e.ElapsedMS = time.Since(start).Milliseconds()
+	// A blocked attempt waits (ovsdb.RetryBlocked) until this member has
+	// applied an entry after the one that found the wait unsatisfied, or
+	// the wait's timeout expires (the FSM then reports "timed out"), and is
+	// proposed again.
+	release := func() {} // ends the previous attempt's wait for the applied index
+	defer func() { release() }()
+	retry := false
+	return ovsdb.RetryBlocked(ctx, func(elapsed int64) ([]any, bool, <-chan struct{}, int64) {
+		release()
+		if retry && isClosed(n.closed) {
+			return clusterError(ErrShutdown), false, nil, 0
+		}
+		retry = true
+		e.ElapsedMS = elapsed
 		data, err := e.MarshalBinary()
 		if err != nil {
-			return clusterError(err)
+			return clusterError(err), false, nil, 0
 		}
 		// C reads the session on while the commit is under way.
 		ovsdb.NotifyWaiting(ctx)
 		reply, blocked, pos, err := n.batch.submit(ctx, data)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return nil, false, nil, 0
 			}
-			return clusterError(err)
+			return clusterError(err), false, nil, 0
 		}
 		idx := pos.Index
 		if n.raft.State() != hraft.Leader {
@@ -565,43 +575,19 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		}
 		if !n.fsm.waitApplied(ctx, n.closed, idx) {
 			if ctx.Err() != nil {
-				return nil
+				return nil, false, nil, 0
 			}
-			return clusterError(ErrShutdown)
+			return clusterError(ErrShutdown), false, nil, 0
 		}
 		if !blocked {
-			return reply
+			return reply, false, nil, 0
 		}
-		ovsdb.NotifyBlocked(ctx)
-		// Re-propose when the state has changed after idx, or when the
-		// wait's timeout expires (the FSM then reports "timed out").
-		var timer <-chan time.Time
-		if timeout >= 0 {
-			left := time.Duration(timeout)*time.Millisecond - time.Since(start)
-			t := time.NewTimer(max(left, 0))
-			timer = t.C
-			defer t.Stop()
-		}
-		wctx, cancel := context.WithCancel(ctx)
-		done := make(chan bool, 1)
-		go func() { done <- n.fsm.waitApplied(wctx, n.closed, idx+1) }()
-		select {
-		case <-done:
-		case <-timer:
-		case <-ctx.Done():
-		}
-		cancel()
-		if ctx.Err() != nil {
-			return nil
-		}
-		ovsdb.NotifyRetry(ctx)
-		if ctx.Err() != nil {
-			return nil // canceled while waiting for its turn
-		}
-		if isClosed(n.closed) {
-			return clusterError(ErrShutdown)
-		}
-	}
+		// Closed also when the node closes: the next attempt answers
+		// ErrShutdown.
+		var past <-chan struct{}
+		past, release = n.fsm.appliedPast(ctx, n.closed, idx)
+		return nil, true, past, class.WaitTimeoutMS
+	})
 }
 
 func clusterError(err error) []any {

@@ -375,3 +375,57 @@ func TestTorture(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedWaitHooksAndShutdown: a blocked clustered transaction calls
+// the session's hooks as the engine's Transact does (Waiting before each
+// proposal, then Blocked, Retry alternating), and answers C's cluster
+// error when its member closes while it waits.
+func TestBlockedWaitHooksAndShutdown(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	li := c.leader()
+	fi := (li + 1) % 3
+	fol := c.node(fi)
+	ctx, cancel := context.WithTimeout(context.Background(), stepLimit)
+	defer cancel()
+	var mu sync.Mutex
+	var calls []string
+	blocked := make(chan struct{}, 16)
+	record := func(s string) func() {
+		return func() {
+			mu.Lock()
+			calls = append(calls, s)
+			mu.Unlock()
+			if s == "blocked" {
+				blocked <- struct{}{}
+			}
+		}
+	}
+	hctx := ovsdb.WithBlockHooks(ctx, ovsdb.BlockHooks{
+		Blocked: record("blocked"), Retry: record("retry"), Waiting: record("waiting")})
+	done := make(chan []any, 1)
+	go func() {
+		// No timeout: only a change or the member's end ends the wait.
+		done <- fol.Transact(hctx, decodeOps(t, `[{"op":"wait","table":"K","where":[["k","==","go"]],"columns":["k"],"until":"==","rows":[{"k":"go"}]},
+			{"op":"insert","table":"K","row":{"k":"after"}}]`), ovsdb.TransactOptions{})
+	}()
+	<-blocked
+	// A change that does not satisfy the wait: proposed again, blocked again.
+	require.Len(t, c.node(li).Transact(ctx, insertOps(t, "other"), ovsdb.TransactOptions{}), 2)
+	<-blocked
+	c.stop(fi)
+	select {
+	case r := <-done:
+		require.Equal(t, `[{"details":"raft: member is shut down","error":"ovsdb error"}]`, string(cjson.Marshal(r)))
+	case <-time.After(20 * time.Second):
+		t.Fatalf("blocked transaction not answered after close\n%s", c.state())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Waiting, Blocked, Retry for each proposal (at least the two above;
+	// another entry applied meanwhile would add a cycle).
+	require.GreaterOrEqual(t, len(calls), 6, calls)
+	for i, s := range calls {
+		require.Equal(t, []string{"waiting", "blocked", "retry"}[i%3], s, calls)
+	}
+	require.Zero(t, len(calls)%3, calls)
+}
