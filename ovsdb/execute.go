@@ -1,185 +1,30 @@
+// Executing a transaction: the operations table, Transact (with its
+// blocked-wait retries) and TransactOnce, and the execution of the
+// operation list under the engine's lock, up to the commit.
+
 package ovsdb
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"math"
-	"sort"
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
-	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
-// symbol is one named-uuid binding.
-type symbol struct {
-	uuid    schema.UUID
-	created bool
-}
+// opFunc executes one operation of x, whose members p parses; it returns
+// the operation's result (JSON-ready) or its error. Members it leaves
+// unused are reported by the caller (parser.finish).
+type opFunc func(x *txn, p *parser) (any, error)
 
-type symtab struct {
-	m       map[string]*symbol
-	newUUID func() schema.UUID
-}
-
-func (s *symtab) insert(name string) *symbol {
-	if s.m == nil {
-		s.m = map[string]*symbol{}
-	}
-	sym := s.m[name]
-	if sym == nil {
-		sym = &symbol{uuid: s.newUUID()}
-		s.m[name] = sym
-	}
-	return sym
-}
-
-// Lookup implements schema.Symtab.
-func (s *symtab) Lookup(name string, _ *schema.BaseType) schema.UUID { return s.insert(name).uuid }
-
-// JSON member kinds, as C's ovsdb_parser types.
-const (
-	kNull = 1 << iota
-	kBool
-	kObject
-	kArray
-	kInteger
-	kReal
-	kString
-	kID
-	kOptional
-)
-
-func jsonKind(v any) int {
-	switch x := v.(type) {
-	case nil:
-		return kNull
-	case bool:
-		return kBool
-	case map[string]any:
-		return kObject
-	case []any:
-		return kArray
-	case string:
-		return kString
-	case json.Number:
-		if _, ok := schema.AsInteger(x); ok {
-			return kInteger
-		}
-		return kReal
-	case int, int64:
-		return kInteger
-	case float64:
-		if _, ok := schema.AsInteger(x); ok {
-			return kInteger
-		}
-		return kReal
-	}
-	return 0
-}
-
-// parser mirrors C's ovsdb_parser: first error wins, unused members are
-// reported at finish.
-type parser struct {
-	js   any
-	obj  map[string]any
-	name string // "" when opNum/opCount describe an operation
-	// opNum and opCount name "ovsdb operation N of M" lazily (only errors
-	// need the text).
-	opNum, opCount int
-	used           []string // distinct members consumed so far
-	usedBuf        [6]string
-	err            *ovsdberr.Error
-}
-
-func (p *parser) init() {
-	p.used = p.usedBuf[:0]
-	if obj, ok := p.js.(map[string]any); ok {
-		p.obj = obj
-	} else {
-		p.raise("Object expected.")
-	}
-}
-
-func (p *parser) isUsed(name string) bool {
-	for _, u := range p.used {
-		if u == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *parser) raise(format string, args ...any) {
-	if p.err != nil {
-		return
-	}
-	if p.name == "" {
-		p.name = fmt.Sprintf("ovsdb operation %d of %d", p.opNum, p.opCount)
-	}
-	msg := fmt.Sprintf(format, args...)
-	if p.obj == nil {
-		p.err = ovsdberr.New(ovsdberr.TagSyntax, "Parsing %s failed: %s", p.name, msg)
-		return
-	}
-	p.err = ovsdberr.Syntax(p.js, "Parsing %s failed: %s", p.name, msg)
-}
-
-func (p *parser) member(name string, kinds int) any {
-	if p.obj == nil {
-		return nil
-	}
-	v, ok := p.obj[name]
-	if !ok {
-		if kinds&kOptional == 0 {
-			p.raise("Required '%s' member is missing.", name)
-		}
-		return nil
-	}
-	k := jsonKind(v)
-	if k&kinds != 0 || (kinds&kID != 0 && k == kString && schema.IsValidID(v.(string))) {
-		if !p.isUsed(name) {
-			p.used = append(p.used, name)
-		}
-		return v
-	}
-	p.raise("Type mismatch for member '%s'.", name)
-	return nil
-}
-
-func (p *parser) finish() *ovsdberr.Error {
-	if p.err == nil && p.obj != nil && len(p.used) < len(p.obj) {
-		var unused []string
-		for k := range p.obj {
-			if !p.isUsed(k) {
-				unused = append(unused, k)
-			}
-		}
-		sort.Strings(unused)
-		n := len(unused)
-		if n > 1 {
-			s := ""
-			if n > 2 {
-				s = "s"
-			}
-			p.raise("Member '%s' and %d other member%s are present but not allowed here.", unused[0], n-1, s)
-		} else {
-			p.raise("Member '%s' is present but not allowed here.", unused[0])
-		}
-	}
-	return p.err
-}
-
-// errBlocked is the internal result of an unsatisfied "wait" that may block.
-var errBlocked = ovsdberr.New(ovsdberr.TagNotSupported, "triggers not supported")
-
-type opFunc func(x *txn, p *parser, ro bool) (any, error)
-
+// opDef describes one operation: readOnly when it never changes the
+// database (ClassifyOps, and the "not allowed" checks of read-only servers
+// and reserved databases).
 type opDef struct {
 	readOnly bool
 	fn       opFunc
 }
 
+// operations is the one list of RFC 7047 operations, by "op" name.
 var operations map[string]opDef
 
 func init() {
@@ -295,7 +140,7 @@ func (db *Database) executeLocked(ctx context.Context, ops []any, opts TransactO
 			name := opName.(string)
 			if def, ok := operations[name]; ok {
 				readOnly = def.readOnly
-				result, err = def.fn(x, p, false)
+				result, err = def.fn(x, p)
 			} else {
 				p.raise("No operation \"%s\"", name)
 			}
@@ -359,12 +204,4 @@ func (db *Database) executeLocked(ctx context.Context, ops []any, opts TransactO
 		results = append(results, ovsdberr.ToJSON(err))
 	}
 	return results, 0, false, e
-}
-
-func checkAssert(p *parser, opts TransactOptions) error {
-	name, _ := p.obj["lock"].(string)
-	if opts.HasLock != nil && opts.HasLock(name) {
-		return nil
-	}
-	return ovsdberr.New(ovsdberr.TagNotOwner, "Asserted lock %s not held.", name)
 }
