@@ -95,7 +95,7 @@ func (c *Member) remove(id hraft.ServerID) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	resp, err := c.client.Call(ctx, string(addr), &raft.Request{Op: "remove", ID: string(id)})
+	resp, err := c.client.Call(ctx, string(addr), &raft.Request{Op: raft.OpRemove, ServerID: string(id)})
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (c *Member) removeServer(id hraft.ServerID) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		c.cancelOnStop(ctx, cancel)
-		resp, err := c.client.Call(ctx, string(addr), &raft.Request{Op: "removed", ID: string(id)})
+		resp, err := c.client.Call(ctx, string(addr), &raft.Request{Op: raft.OpRemoved, ServerID: string(id)})
 		if err == nil && resp.Error != "" {
 			err = errors.New(resp.Error)
 		}
@@ -241,7 +241,7 @@ func (c *Member) ChangeElectionTimer(arg string) (string, error) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := c.client.Call(ctx, string(s.Address), &raft.Request{Op: "timer", ID: strconv.FormatInt(ms, 10)})
+		resp, err := c.client.Call(ctx, string(s.Address), &raft.Request{Op: raft.OpTimer, ElectionTimerMS: int(ms)})
 		cancel()
 		if err == nil && resp.Error != "" {
 			err = errors.New(resp.Error)

@@ -5,7 +5,6 @@ package cluster
 
 import (
 	"context"
-	"strconv"
 
 	hraft "github.com/hashicorp/raft"
 
@@ -21,38 +20,38 @@ type clusterHandler struct {
 
 func (h *clusterHandler) HandleCluster(ctx context.Context, req *raft.Request) *raft.Response {
 	switch req.Op {
-	case "remove":
+	case raft.OpRemove:
 		if !h.c.IsLeader() {
 			return h.notLeader()
 		}
-		if err := h.c.removeServer(hraft.ServerID(req.ID)); err != nil {
+		if err := h.c.removeServer(hraft.ServerID(req.ServerID)); err != nil {
 			return &raft.Response{Error: err.Error()}
 		}
 		return &raft.Response{}
-	case "removed":
+	case raft.OpRemoved:
 		// The leader tells this member it was removed; only believed
 		// for this member's own id.
-		if req.ID != h.c.Meta().ServerID.String() {
+		if req.ServerID != h.c.Meta().ServerID.String() {
 			return &raft.Response{Error: "not this server"}
 		}
 		go h.c.markLeft("removed by the leader")
 		return &raft.Response{}
-	case "member":
+	case raft.OpMember:
 		if !h.c.IsLeader() {
 			return h.notLeader()
 		}
 		resp := &raft.Response{}
 		if f := h.c.node.Raft().GetConfiguration(); f.Error() == nil {
 			for _, s := range f.Configuration().Servers {
-				if string(s.ID) == req.ID {
+				if string(s.ID) == req.ServerID {
 					resp.Member = true
 				}
 			}
 		}
 		return resp
-	case "timer":
-		ms, err := strconv.Atoi(req.ID)
-		if err != nil || ms <= 0 {
+	case raft.OpTimer:
+		ms := req.ElectionTimerMS
+		if ms <= 0 {
 			return &raft.Response{Error: "bad election timer"}
 		}
 		if err := h.c.setElectionTimer(ms); err != nil {

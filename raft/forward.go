@@ -36,18 +36,38 @@ import (
 //	commit: leader -> follower, "the entry at index/term is committed"
 //	       (notify.go), for the server id in "id"; answered at once.
 //	remove, removed, timer: member-level requests handled by the
-//	       server (server/cluster.go): remove a member (on the leader),
-//	       "you were removed" (leader -> removed member), election timer.
+//	       clustered mode (cluster/rpc.go): remove a member (on the
+//	       leader), "you were removed" (leader -> removed member),
+//	       election timer.
 
-// Request is one cluster RPC request.
+// The cluster RPC operations (Request.Op).
+const (
+	OpApply   = "apply"
+	OpHello   = "hello"
+	OpJoin    = "join"
+	OpMember  = "member"
+	OpCommit  = "commit"
+	OpRemove  = "remove"
+	OpRemoved = "removed"
+	OpTimer   = "timer"
+)
+
+// Request is one cluster RPC request. Each field has one meaning, used
+// by the operations named beside it; the others leave it empty.
 type Request struct {
-	Op      string `json:"op"`
-	Entry   []byte `json:"entry,omitempty"`
-	ID      string `json:"id,omitempty"`
+	Op string `json:"op"`
+	// Entry: the encoded Entry or batch to propose (apply).
+	Entry []byte `json:"entry,omitempty"`
+	// ServerID: the server the request is about (join, member, remove,
+	// removed) or addressed to (commit).
+	ServerID string `json:"id,omitempty"`
+	// Address: the joining server's cluster address (join).
 	Address string `json:"address,omitempty"`
-	// Index and Term: the committed entry of a "commit" notice.
+	// Index and Term: the committed entry (commit).
 	Index uint64 `json:"index,omitempty"`
 	Term  uint64 `json:"term,omitempty"`
+	// ElectionTimerMS: the new election timer, in milliseconds (timer).
+	ElectionTimerMS int `json:"election_timer_ms,omitempty"`
 }
 
 // Response is one cluster RPC response.
@@ -105,7 +125,7 @@ func writeRaw(w io.Writer, head, body []byte) error {
 
 // writeRequest writes req, "apply" as a binary frame.
 func writeRequest(w io.Writer, req *Request) error {
-	if req.Op == "apply" {
+	if req.Op == OpApply {
 		return writeRaw(w, []byte{frameApply}, req.Entry)
 	}
 	return writeFrame(w, req)
@@ -163,7 +183,7 @@ func readRequest(r io.Reader) (req *Request, binaryApply bool, err error) {
 		return nil, false, err
 	}
 	if len(b) > 0 && b[0] == frameApply {
-		return &Request{Op: "apply", Entry: b[1:]}, true, nil
+		return &Request{Op: OpApply, Entry: b[1:]}, true, nil
 	}
 	req = &Request{}
 	if err := json.Unmarshal(b, req); err != nil {
@@ -231,7 +251,7 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 		return &Response{Error: "not leader", NotLeader: true, Leader: string(addr), LeaderID: string(id)}
 	}
 	switch req.Op {
-	case "apply":
+	case OpApply:
 		replies, pos, err := n.ApplyForwarded(ctx, req.Entry)
 		if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
 			return notLeader()
@@ -246,31 +266,31 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 			}
 		}
 		return &Response{Index: pos.Index, Term: pos.Term, Reply: cjson.Marshal(arr)}
-	case "commit":
-		if req.ID != string(n.cfg.ID) {
-			return &Response{Error: fmt.Sprintf("commit notice for server %s: this member is server %s", req.ID, n.cfg.ID)}
+	case OpCommit:
+		if req.ServerID != string(n.cfg.ID) {
+			return &Response{Error: fmt.Sprintf("commit notice for server %s: this member is server %s", req.ServerID, n.cfg.ID)}
 		}
 		n.HandleCommitNotice(ctx, Position{Index: req.Index, Term: req.Term})
 		return &Response{}
-	case "hello":
+	case OpHello:
 		cid, name, sch := h.Meta()
 		if cid.IsZero() {
 			return &Response{Error: "member has not joined a cluster yet"}
 		}
 		addr, id := n.raft.LeaderWithID()
 		return &Response{ClusterID: cid.String(), Name: name, Schema: string(sch), Leader: string(addr), LeaderID: string(id)}
-	case "join":
+	case OpJoin:
 		if n.raft.State() != hraft.Leader {
 			return notLeader()
 		}
-		if req.ID == "" || req.Address == "" {
+		if req.ServerID == "" || req.Address == "" {
 			return &Response{Error: "join: id and address required"}
 		}
 		timeout := 10 * time.Second
 		if d, ok := ctx.Deadline(); ok {
 			timeout = min(timeout, time.Until(d))
 		}
-		if err := n.AddVoter(hraft.ServerID(req.ID), hraft.ServerAddress(req.Address), timeout); err != nil {
+		if err := n.AddVoter(hraft.ServerID(req.ServerID), hraft.ServerAddress(req.Address), timeout); err != nil {
 			if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
 				return notLeader()
 			}
@@ -375,7 +395,7 @@ func (c *Client) Close() error {
 
 // Forward implements Forwarder.
 func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) ([][]any, Position, error) {
-	resp, err := c.Call(ctx, string(leader), &Request{Op: "apply", Entry: data})
+	resp, err := c.Call(ctx, string(leader), &Request{Op: OpApply, Entry: data})
 	if err != nil {
 		return nil, Position{}, err
 	}
@@ -451,20 +471,20 @@ func (c *Client) NotifyCommit(ctx context.Context, server hraft.Server, pos Posi
 // Hello asks the members at remotes, in turn, for the cluster id, name
 // and schema, until one answers or ctx is done.
 func (c *Client) Hello(ctx context.Context, remotes []string) (*Response, error) {
-	return c.retry(ctx, remotes, &Request{Op: "hello"})
+	return c.retry(ctx, remotes, &Request{Op: OpHello})
 }
 
 // Join asks the cluster at remotes to add the member (id, address) as a
 // voter, following leader hints, until the leader answers or ctx is done.
 func (c *Client) Join(ctx context.Context, remotes []string, id, address string) (*Response, error) {
-	return c.retry(ctx, remotes, &Request{Op: "join", ID: id, Address: address})
+	return c.retry(ctx, remotes, &Request{Op: OpJoin, ServerID: id, Address: address})
 }
 
 // Member asks the leader, found through the members at remotes, whether
 // the server id is in its configuration (op "member"), until the leader
 // answers or ctx is done.
 func (c *Client) Member(ctx context.Context, remotes []string, id string) (*Response, error) {
-	return c.retry(ctx, remotes, &Request{Op: "member", ID: id})
+	return c.retry(ctx, remotes, &Request{Op: OpMember, ServerID: id})
 }
 
 func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Response, error) {

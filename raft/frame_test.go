@@ -32,7 +32,7 @@ func TestFrameRoundTrip(t *testing.T) {
 			&Response{Error: "not leader", NotLeader: true, Leader: "tcp:127.0.0.1:1"}},
 		{"apply error", &Request{Op: "apply", Entry: entry},
 			&Response{Error: "boom"}, true, &Response{Error: "boom"}},
-		{"join", &Request{Op: "join", ID: "id", Address: "tcp:127.0.0.1:2"},
+		{"join", &Request{Op: "join", ServerID: "id", Address: "tcp:127.0.0.1:2"},
 			&Response{LeaderID: "l", ClusterID: "c"}, false, &Response{LeaderID: "l", ClusterID: "c"}},
 	}
 	for _, tc := range tests {
@@ -45,7 +45,7 @@ func TestFrameRoundTrip(t *testing.T) {
 			require.Equal(t, tc.wantBinary, binaryApply)
 			require.Equal(t, tc.req.Op, got.Op)
 			require.Equal(t, tc.req.Entry, got.Entry)
-			require.Equal(t, tc.req.ID, got.ID)
+			require.Equal(t, tc.req.ServerID, got.ServerID)
 			require.Zero(t, wire.Len())
 
 			require.NoError(t, writeResponse(&wire, binaryApply, tc.resp))
@@ -82,7 +82,7 @@ func FuzzClusterFrames(f *testing.F) {
 	_ = writeRequest(&wire, &Request{Op: "apply", Entry: []byte{entryVersion, 0, 1}})
 	f.Add(bytes.Clone(wire.Bytes()))
 	wire.Reset()
-	_ = writeRequest(&wire, &Request{Op: "join", ID: "id", Address: "tcp:127.0.0.1:2"})
+	_ = writeRequest(&wire, &Request{Op: "join", ServerID: "id", Address: "tcp:127.0.0.1:2"})
 	f.Add(bytes.Clone(wire.Bytes()))
 	wire.Reset()
 	_ = writeResponse(&wire, true, &Response{Index: 42, Term: 3, Reply: json.RawMessage(`[[{"count":1}]]`)})

@@ -275,7 +275,7 @@ func TestClientRequests(t *testing.T) {
 	leader.SetHandler(fakeHandler(func(req *Request) *Response {
 		switch req.Op {
 		case "join":
-			return &Response{LeaderID: "L", ClusterID: req.ID}
+			return &Response{LeaderID: "L", ClusterID: req.ServerID}
 		case "apply":
 			return &Response{Index: 7, Term: 3, Reply: []byte(`[[{"count":1}],null]`)}
 		}

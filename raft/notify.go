@@ -262,7 +262,7 @@ func serveNotices(c net.Conn, id string, handler func() Handler) {
 		if h == nil {
 			continue
 		}
-		req := &Request{Op: "commit", ID: id, Index: binary.BigEndian.Uint64(frame[:8]), Term: binary.BigEndian.Uint64(frame[8:])}
+		req := &Request{Op: OpCommit, ServerID: id, Index: binary.BigEndian.Uint64(frame[:8]), Term: binary.BigEndian.Uint64(frame[8:])}
 		h.HandleCluster(context.Background(), req)
 	}
 }

@@ -48,8 +48,8 @@ func TestCommitNoticeForAnotherServer(t *testing.T) {
 	c := newCluster(t, 1, 0)
 	c.leader()
 	h := &NodeHandler{Node: c.node(0)}
-	resp := h.HandleCluster(context.Background(), &Request{Op: "commit", ID: "someone-else", Index: 5, Term: 1})
+	resp := h.HandleCluster(context.Background(), &Request{Op: "commit", ServerID: "someone-else", Index: 5, Term: 1})
 	require.Contains(t, resp.Error, "commit notice for server someone-else")
-	resp = h.HandleCluster(context.Background(), &Request{Op: "commit", ID: "s0", Index: 5, Term: 1})
+	resp = h.HandleCluster(context.Background(), &Request{Op: "commit", ServerID: "s0", Index: 5, Term: 1})
 	require.Empty(t, resp.Error)
 }
