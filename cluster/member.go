@@ -275,23 +275,10 @@ func (c *Member) Database() *ovsdb.Database { return c.node.Database() }
 // cluster member (RAFT_CMD_SHUTDOWN: "cluster error" / "server
 // shutdown"); reads still see its last applied state.
 func (c *Member) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
-	if c.Left() && !opts.ReadOnly && !readOnlyTxn(ops) {
+	if c.Left() && !opts.ReadOnly && !ovsdb.ClassifyOps(ops).ReadOnly {
 		return []any{ovsdberr.ToJSON(ovsdberr.New("cluster error", "server shutdown"))}
 	}
 	return c.node.Transact(ctx, ops, opts)
-}
-
-// readOnlyTxn reports whether ops cannot change the database.
-func readOnlyTxn(ops []any) bool {
-	for _, op := range ops {
-		m, _ := op.(map[string]any)
-		switch m["op"] {
-		case "select", "wait", "comment", "assert", "abort":
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Compact implements server.Mode: it takes a Raft snapshot (the log is
