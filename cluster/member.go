@@ -99,7 +99,7 @@ func Open(path string) (*Member, error) {
 		c.timer = raftstore.DefaultElectionTimerMS * time.Millisecond
 	}
 	c.trans = c.mux.NewTrackedTransport(0)
-	c.node, err = raft.OpenStore(st, c.trans, c.client)
+	c.node, err = openNode(st, c.trans, c.client)
 	if err != nil {
 		c.trans.Close()
 		return fail(err)
@@ -127,6 +127,24 @@ func Open(path string) (*Member, error) {
 	c.wg.Add(1)
 	go c.checkMembership()
 	return c, nil
+}
+
+// openNode starts the Raft member stored in st on transport trans, with
+// client forwarding writes and sending commit notices. The stores are
+// passed to raft.Open, as hashicorp's NewRaft takes them: the caller
+// keeps st and closes it after the node.
+func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client) (*raft.Node, error) {
+	m := st.Meta()
+	s, err := schema.ParseSchemaBytes(m.Schema)
+	if err != nil {
+		return nil, err
+	}
+	return raft.Open(raft.Config{
+		ID: hraft.ServerID(m.ServerID.String()), Address: hraft.ServerAddress(m.LocalAddress),
+		ClusterID: m.ClusterID, Schema: s, ElectionTimer: time.Duration(m.ElectionTimerMS) * time.Millisecond,
+		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
+		Transport: trans, Forwarder: client, AppliedLog: st, Notifier: client,
+	})
 }
 
 const joinHelloTimeout = 5 * time.Minute

@@ -76,7 +76,7 @@ type Config struct {
 	// same bound while following (DefaultMaxForwardInFlight if <= 0).
 	MaxInFlight, MaxForwardInFlight int
 	// Notifier, when set, sends the leader's commit notices to followers
-	// (notify.go); OpenStore uses the Forwarder if it is one.
+	// (notify.go); a Client Forwarder is one.
 	Notifier CommitNotifier
 	// CommitTimeout overrides hashicorp/raft's commit timeout (tests).
 	CommitTimeout time.Duration
@@ -111,7 +111,6 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	once   sync.Once
-	store  *raftstore.Store // when opened with OpenStore
 	batch  *batcher
 	logs   *signalLogs // the log store hashicorp/raft writes through
 
@@ -283,33 +282,6 @@ func (n *Node) leaderChanged() <-chan struct{} {
 	n.leaderMu.Lock()
 	defer n.leaderMu.Unlock()
 	return n.leaderCh
-}
-
-// notifierOf returns fwd as a CommitNotifier when it is one (Client is).
-func notifierOf(fwd Forwarder) CommitNotifier {
-	cn, _ := fwd.(CommitNotifier)
-	return cn
-}
-
-// OpenStore starts the member stored in st (a raftstore file) on transport
-// trans. The caller keeps ownership of st and closes it after Close.
-func OpenStore(st *raftstore.Store, trans hraft.Transport, fwd Forwarder) (*Node, error) {
-	m := st.Meta()
-	s, err := schema.ParseSchemaBytes(m.Schema)
-	if err != nil {
-		return nil, err
-	}
-	n, err := Open(Config{
-		ID: hraft.ServerID(m.ServerID.String()), Address: hraft.ServerAddress(m.LocalAddress),
-		ClusterID: m.ClusterID, Schema: s, ElectionTimer: time.Duration(m.ElectionTimerMS) * time.Millisecond,
-		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
-		Transport: trans, Forwarder: fwd, AppliedLog: st, Notifier: notifierOf(fwd),
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.store = st
-	return n, nil
 }
 
 // Database returns the member's applied state, for reads and monitors.
