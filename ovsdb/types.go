@@ -173,9 +173,12 @@ type ChangeSet struct {
 // Empty reports whether the change set changes nothing.
 func (cs *ChangeSet) Empty() bool { return len(cs.Tables) == 0 }
 
-// Committer is the replication boundary: it makes a change set durable
-// (standalone: the OVSDB log file) or replicated (Raft) before the engine
-// makes it visible. It is called with the database's write lock held, in
+// Committer is the engine's persistence hook: it makes a change set
+// durable (the standalone mode: the OVSDB log file) before the engine
+// makes it visible. It is not the replication boundary, which is
+// server.Mode (server/mode.go): a mode may attach a Committer (standalone)
+// or drive the engine from above (a Raft member executes committed log
+// entries with TransactOnce on a database with a NopCommitter). It is called with the database's write lock held, in
 // commit order. An error aborts the transaction; the error is sent to the
 // client as the last element of the result array. A committer that also
 // implements GroupCommitter (groupcommit.go) is called through WriteBatch

@@ -1,5 +1,8 @@
-// Package raft is the clustered replication mode: one database replicated
-// by hashicorp/raft among the members of a cluster.
+// Package raft replicates one database's transactions with hashicorp/raft
+// among the members of a cluster. Package cluster builds the clustered
+// replication mode (server.Mode) on it: a Member opens the stores of a
+// clustered file and passes them to Open, as hashicorp's NewRaft takes
+// its stores; this package opens no file.
 //
 // Each Raft log entry is one client transaction (Entry: transaction id,
 // database name, operations, UUID seed, held asserted locks, time) or a
