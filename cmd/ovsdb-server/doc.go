@@ -1,5 +1,5 @@
 // Command ovsdb-server is a drop-in replacement for Open vSwitch's C
-// ovsdb-server 3.1 in standalone mode.
+// ovsdb-server 3.1, serving standalone and clustered (Raft) databases.
 //
 //	ovsdb-server [OPTIONS] [DATABASE...]
 //
@@ -44,5 +44,13 @@
 // The control socket (ovs-appctl -t) serves exit, version, list-commands,
 // memory/show, vlog/*, and the ovsdb-server/* commands list-dbs, add-db,
 // remove-db, list-remotes, add-remote, remove-remote, compact, reconnect,
-// with C's output and error texts.
+// with C's output and error texts; once a clustered database is open, C's
+// cluster/* commands too (cluster.go: each runs the database mode's
+// server.Mode.Control).
+//
+// This file's package is the wiring: it chooses the replication modes
+// (server.Options.Open = cluster.Opener(nil): clustered files open as Raft
+// members, others as standalone databases) and the process-wide settings
+// the library never changes (internal/gctune's adaptive GC target,
+// started in run).
 package main
