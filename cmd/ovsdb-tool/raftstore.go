@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"strings"
-
 	hraft "github.com/hashicorp/raft"
 
-	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
-	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
+	"github.com/ovsdb-go/ovsdb-server/cluster"
 	"github.com/ovsdb-go/ovsdb-server/raft"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
@@ -19,10 +14,7 @@ type boltCluster struct{}
 
 func init() { clusterStore = boltCluster{} }
 
-func (boltCluster) IsCluster(path string) bool {
-	f, err := raftstore.Sniff(path)
-	return err == nil && f == raftstore.FormatBolt
-}
+func (boltCluster) IsCluster(path string) bool { return cluster.IsClusteredFile(path) }
 
 func (boltCluster) Meta(path string) (clusterMeta, error) {
 	st, err := raftstore.Open(path)
@@ -34,74 +26,21 @@ func (boltCluster) Meta(path string) (clusterMeta, error) {
 	return clusterMeta{ClusterID: m.ClusterID, ServerID: m.ServerID, LocalAddress: m.LocalAddress, Name: m.Name}, nil
 }
 
-// Create writes the member file and, as the cluster's initial state, a
-// Raft snapshot at index 1, term 1 whose configuration holds this member
-// alone and whose contents are data (in the raft FSM's snapshot format),
-// so the first start needs no bootstrap and the data are replicated to
-// joining members by install-snapshot.
+// Create makes a new one-member cluster with cluster.CreateWith.
+// schemaJSON is the schema's C JSON with every column persistent.
 func (boltCluster) Create(path string, m clusterMeta, schemaJSON []byte, data any, electionTimerMS uint64) error {
-	meta := raftstore.Meta{ClusterID: m.ClusterID, ServerID: m.ServerID, LocalAddress: m.LocalAddress,
-		Name: m.Name, Schema: schemaJSON, ElectionTimerMS: int(electionTimerMS)}
-	if _, err := raft.SplitAddress(m.LocalAddress); err != nil {
-		return ovsdberr.New(ovsdberr.TagSyntax, "%s", err.Error())
-	}
-	if err := raftstore.Create(path, meta); err != nil {
-		return err
-	}
-	if err := writeInitialSnapshot(path, meta, data); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
-}
-
-func writeInitialSnapshot(path string, meta raftstore.Meta, data any) error {
-	st, err := raftstore.Open(path)
+	s, err := schema.ParseSchemaBytes(schemaJSON)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tables := map[string]any{}
-	if obj, ok := data.(map[string]any); ok {
-		for k, v := range obj {
-			if !strings.HasPrefix(k, "_") {
-				tables[k] = v
-			}
-		}
-	}
-	var buf bytes.Buffer
-	buf.WriteString(`{"version":1,"index":0,"schema":`)
-	buf.Write(meta.Schema)
-	buf.WriteString(`,"data":`)
-	buf.Write(cjson.Marshal(tables))
-	buf.WriteString(`,"dedupe":[]}`)
-	cfg := hraft.Configuration{Servers: []hraft.Server{{Suffrage: hraft.Voter,
-		ID: hraft.ServerID(meta.ServerID.String()), Address: hraft.ServerAddress(meta.LocalAddress)}}}
-	sink, err := st.SnapshotStore().Create(hraft.SnapshotVersionMax, 1, 1, cfg, 1, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := sink.Write(buf.Bytes()); err != nil {
-		_ = sink.Cancel()
-		return err
-	}
-	if err := sink.Close(); err != nil {
-		return err
-	}
-	return st.StableStore().SetUint64([]byte("CurrentTerm"), 1)
+	obj, _ := data.(map[string]any)
+	return cluster.CreateWith(path, s, m.LocalAddress, cluster.CreateOptions{Data: obj,
+		ElectionTimerMS: electionTimerMS, ClusterID: m.ClusterID, ServerID: m.ServerID})
 }
 
+// Join makes a joining member's file with cluster.JoinWith.
 func (boltCluster) Join(path string, m clusterMeta, remotes []string) error {
-	if _, err := raft.SplitAddress(m.LocalAddress); err != nil {
-		return ovsdberr.New(ovsdberr.TagSyntax, "%s", err.Error())
-	}
-	for _, r := range remotes {
-		if _, err := raft.SplitAddress(r); err != nil {
-			return ovsdberr.New(ovsdberr.TagSyntax, "%s", err.Error())
-		}
-	}
-	return raftstore.Create(path, raftstore.Meta{ClusterID: m.ClusterID, ServerID: m.ServerID,
-		LocalAddress: m.LocalAddress, Name: m.Name, RemoteAddresses: remotes})
+	return cluster.JoinWith(path, m.Name, m.LocalAddress, remotes, cluster.JoinOptions{ClusterID: m.ClusterID, ServerID: m.ServerID})
 }
 
 // Standalone rebuilds the member's state from its latest snapshot and
