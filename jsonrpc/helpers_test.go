@@ -41,6 +41,9 @@ func newFakeDB(name string) *fakeDB {
 }
 
 func (d *fakeDB) Name() string { return d.name }
+
+// Engine implements Database: the fake has no engine.
+func (d *fakeDB) Engine() *ovsdb.Database { return nil }
 func (d *fakeDB) SchemaJSON() any {
 	return map[string]any{"name": d.name, "version": "1.0.0", "tables": map[string]any{}}
 }

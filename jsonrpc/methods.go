@@ -21,6 +21,10 @@ func (s *Server) registerBuiltins() {
 			ss.cancelRequest(normalize(params[0]))
 		}
 	}
+	for name := range s.methods {
+		s.builtins[name] = true
+	}
+	s.builtins["notify cancel"] = true
 }
 
 // LookupDB returns the database named by params[0], or the error C sends
@@ -62,7 +66,11 @@ func (s *Server) transact(ctx context.Context, ss *Session, params []any) (any, 
 	if err != nil {
 		return nil, err
 	}
-	return db.Transact(ctx, params[1:], ss.TransactOptions()), nil
+	res := db.Transact(ctx, params[1:], ss.TransactOptions())
+	if fn := s.afterTransact.Load(); fn != nil {
+		(*fn)(ss, db)
+	}
+	return res, nil
 }
 
 func (s *Server) getServerID(context.Context, *Session, []any) (any, error) {

@@ -20,6 +20,10 @@ type Database interface {
 	// Transact executes the operations (the transact params after the
 	// database name) and returns the result array.
 	Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any
+	// Engine returns the database's engine (its applied state), for the
+	// methods registered on top of this package (monitors); it may be nil
+	// for a database that has none.
+	Engine() *ovsdb.Database
 }
 
 // Backend is the set of databases served.
@@ -97,6 +101,7 @@ type Server struct {
 	mu        sync.RWMutex
 	methods   map[string]Method
 	notifies  map[string]NotifyHandler
+	builtins  map[string]bool // methods and notifications of registerBuiltins
 	listeners map[*Listener]struct{}
 	sessions  map[*Session]struct{}
 	onOpen    []func(*Session)
@@ -106,6 +111,8 @@ type Server struct {
 
 	// beforeReply runs before every reply is written (see SetBeforeReply).
 	beforeReply atomic.Pointer[func(*Session)]
+	// afterTransact runs after every transaction (see SetAfterTransact).
+	afterTransact atomic.Pointer[func(*Session, Database)]
 }
 
 // NewServer returns a server with the built-in OVSDB methods registered.
@@ -132,6 +139,7 @@ func NewServer(b Backend, opts Options) *Server {
 		log:       lg.With("module", "jsonrpc"),
 		methods:   map[string]Method{},
 		notifies:  map[string]NotifyHandler{},
+		builtins:  map[string]bool{},
 		listeners: map[*Listener]struct{}{},
 		sessions:  map[*Session]struct{}{},
 	}
@@ -144,17 +152,26 @@ func NewServer(b Backend, opts Options) *Server {
 
 // Register adds or replaces a request method. Register before serving:
 // sessions look methods up at dispatch time, so later registrations apply
-// to later requests.
+// to later requests. Replacing a built-in method (list_dbs, get_schema,
+// transact, get_server_id, echo) is a programming error: Register panics.
+// To act on every transaction, use SetAfterTransact.
 func (s *Server) Register(name string, m Method) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.builtins[name] {
+		panic("jsonrpc: Register: " + name + " is a built-in method")
+	}
 	s.methods[name] = m
 }
 
-// RegisterNotify adds or replaces a handler for a client notification.
+// RegisterNotify adds or replaces a handler for a client notification. It
+// panics for the built-in "cancel", as Register does.
 func (s *Server) RegisterNotify(name string, h NotifyHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.builtins["notify "+name] {
+		panic("jsonrpc: RegisterNotify: " + name + " is a built-in notification")
+	}
 	s.notifies[name] = h
 }
 
@@ -176,6 +193,20 @@ func (s *Server) SetBeforeReply(fn func(*Session)) {
 		return
 	}
 	s.beforeReply.Store(&fn)
+}
+
+// SetAfterTransact installs fn, called by the built-in "transact" with the
+// session and the database when a transaction has returned its result
+// (committed, failed or canceled), in the handler's goroutine, before the
+// reply is written (and before the before-reply hook). Monitors use it to
+// queue the updates of the session's own commit ahead of the reply, as C
+// does. nil removes it.
+func (s *Server) SetAfterTransact(fn func(*Session, Database)) {
+	if fn == nil {
+		s.afterTransact.Store(nil)
+		return
+	}
+	s.afterTransact.Store(&fn)
 }
 
 func (s *Server) method(name string) (Method, bool) {

@@ -9,24 +9,32 @@ import (
 )
 
 // registerMonitorMethods wires the monitor methods into the JSON-RPC
-// server and wraps "transact" so that the updates caused by a session's own
-// commit are written before the transact reply.
+// server and hooks the built-in "transact" so that the updates caused by a
+// session's own commit are written before the transact reply.
 func (s *Server) registerMonitorMethods() {
 	create := func(method string, v monitor.Version) jsonrpc.Method {
 		return jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
-			if _, err := s.rpc.LookupDB(method, params); err != nil {
+			db, err := s.rpc.LookupDB(method, params)
+			if err != nil {
 				return nil, err
 			}
-			db := s.Engine(params[0].(string))
-			if db == nil {
+			e := db.Engine()
+			if e == nil {
 				return nil, errors.New("database vanished")
 			}
-			return monErr(s.mon.Create(ss, db, v, params))
+			return monErr(s.mon.Create(ss, e, v, params))
 		}}
 	}
 	// C writes a session's pending monitor updates before any reply: so
 	// does every reply here, for the commits made before it.
 	s.rpc.SetBeforeReply(func(ss *jsonrpc.Session) { s.mon.Flush(ss) })
+	// The session's own commit is among them: its updates are queued
+	// before the transact reply.
+	s.rpc.SetAfterTransact(func(ss *jsonrpc.Session, db jsonrpc.Database) {
+		if e := db.Engine(); e != nil {
+			s.mon.Sync(ss, e)
+		}
+	})
 	s.rpc.Register("monitor", create("monitor", monitor.V1))
 	s.rpc.Register("monitor_cond", create("monitor_cond", monitor.V2))
 	s.rpc.Register("monitor_cond_since", create("monitor_cond_since", monitor.V3))
@@ -36,18 +44,6 @@ func (s *Server) registerMonitorMethods() {
 	s.rpc.Register("monitor_cancel", jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
 		return monErr(s.mon.Cancel(ss, params))
 	}})
-	s.rpc.Register("transact", jsonrpc.Method{Cancelable: true,
-		Handler: func(ctx context.Context, ss *jsonrpc.Session, params []any) (any, error) {
-			db, err := s.rpc.LookupDB("transact", params)
-			if err != nil {
-				return nil, err
-			}
-			res := db.Transact(ctx, params[1:], ss.TransactOptions())
-			if e := s.Engine(db.Name()); e != nil {
-				s.mon.Sync(ss, e)
-			}
-			return res, nil
-		}})
 }
 
 func monErr(res any, err error) (any, error) {
