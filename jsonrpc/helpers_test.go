@@ -159,10 +159,37 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	db := newFakeDB("OVN_Northbound")
 	srv := NewServer(&fakeBackend{dbs: map[string]*fakeDB{"OVN_Northbound": db, "_Server": newFakeDB("_Server")}}, opts)
 	sock := filepath.Join(t.TempDir(), "db.sock")
-	_, err := srv.Listen("punix:" + sock)
+	_, err := serve(t, srv, "punix:"+sock)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	return &fixture{srv: srv, db: db, sock: sock}
+}
+
+// serve opens the passive remote (Listen) and serves it on srv (Serve)
+// until the test ends.
+func serve(t *testing.T, srv *Server, remote string) (net.Listener, error) {
+	t.Helper()
+	ln, err := Listen(remote, nil)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = srv.Serve(ln, ServeOptions{Name: remote}) }()
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln, nil
+}
+
+// socketPair returns the two ends of a unix socket connection.
+func socketPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "pair"))
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err = net.Dial("unix", ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	require.NoError(t, err)
+	return client, server
 }
 
 // rawConn is a client speaking raw bytes.

@@ -1,19 +1,24 @@
 package jsonrpc
 
+// Remotes: parsing the connection methods, opening passive ones (Listen)
+// and accepting their connections (Server.Serve). This is the only
+// listener stack: package server's AddRemote is built on it.
+
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 )
 
-// DefaultPort is the OVSDB port used when a tcp remote names none.
+// DefaultPort is the OVSDB port used when a tcp or ptcp remote names none
+// (C's OVSDB_PORT).
 const DefaultPort = 6640
 
 // Remote is a parsed connection method such as "punix:/run/db.sock",
@@ -26,11 +31,23 @@ type Remote struct {
 
 // ParseRemote parses the remote syntaxes of ovsdb-server(1):
 // punix:PATH, ptcp:[PORT][:IP], unix:PATH and tcp:IP[:PORT]. IPv6
-// addresses may be written in brackets.
+// addresses may be written in brackets. A missing port is DefaultPort.
+// A port that is not a number from 0 to 65535 gives the error
+// "REMOTE: bad port number".
 func ParseRemote(s string) (Remote, error) {
 	kind, rest, ok := strings.Cut(s, ":")
 	if !ok {
 		return Remote{}, fmt.Errorf("%s: unknown remote syntax", s)
+	}
+	port := func(p string) (string, error) {
+		if p == "" {
+			return strconv.Itoa(DefaultPort), nil
+		}
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return "", fmt.Errorf("%s: bad port number", s)
+		}
+		return strconv.FormatUint(n, 10), nil
 	}
 	switch kind {
 	case "punix", "unix":
@@ -39,20 +56,13 @@ func ParseRemote(s string) (Remote, error) {
 		}
 		return Remote{Passive: kind == "punix", Network: "unix", Address: rest}, nil
 	case "ptcp":
-		portStr, host := rest, ""
-		if i := strings.IndexByte(rest, ':'); i >= 0 {
-			portStr, host = rest[:i], rest[i+1:]
-		}
-		port := DefaultPort
-		if portStr != "" {
-			p, err := strconv.ParseUint(portStr, 10, 16)
-			if err != nil {
-				return Remote{}, fmt.Errorf("%s: bad port number %q", s, portStr)
-			}
-			port = int(p)
+		portStr, host, _ := strings.Cut(rest, ":")
+		p, err := port(portStr)
+		if err != nil {
+			return Remote{}, err
 		}
 		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		return Remote{Passive: true, Network: "tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))}, nil
+		return Remote{Passive: true, Network: "tcp", Address: net.JoinHostPort(host, p)}, nil
 	case "tcp":
 		host, portStr := rest, ""
 		if strings.HasPrefix(rest, "[") {
@@ -68,111 +78,135 @@ func ParseRemote(s string) (Remote, error) {
 		if host == "" {
 			return Remote{}, fmt.Errorf("%s: missing host", s)
 		}
-		port := DefaultPort
-		if portStr != "" {
-			p, err := strconv.ParseUint(portStr, 10, 16)
-			if err != nil {
-				return Remote{}, fmt.Errorf("%s: bad port number %q", s, portStr)
-			}
-			port = int(p)
+		p, err := port(portStr)
+		if err != nil {
+			return Remote{}, err
 		}
-		return Remote{Network: "tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))}, nil
+		return Remote{Network: "tcp", Address: net.JoinHostPort(host, p)}, nil
 	}
 	return Remote{}, fmt.Errorf("%s: unknown remote type %q", s, kind)
 }
 
-// Listener is a passive remote being served.
-type Listener struct {
-	srv    *Server
-	remote string
-	ln     net.Listener
-	probe  time.Duration
-	once   sync.Once
-	done   chan struct{}
-	unlink string
-}
+// ErrUnsupportedRemote is Listen's error (wrapped: "REMOTE: unsupported
+// remote") for a remote that is not punix: or ptcp:.
+var ErrUnsupportedRemote = errors.New("unsupported remote")
 
-// Addr returns the listening address (useful with ptcp:0).
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
-
-// Remote returns the remote string the listener was created from.
-func (l *Listener) Remote() string { return l.remote }
-
-// Close stops accepting connections; established sessions stay open.
-func (l *Listener) Close() error {
-	var err error
-	l.once.Do(func() {
-		err = l.ln.Close()
-		<-l.done
-		if l.unlink != "" {
-			os.Remove(l.unlink)
-		}
-		l.srv.mu.Lock()
-		delete(l.srv.listeners, l)
-		l.srv.mu.Unlock()
-	})
-	return err
-}
-
-// Listen starts serving a passive remote (punix:PATH or ptcp:PORT[:IP]).
-// TCP sessions get the inactivity probe of Options.ProbeInterval.
-func (s *Server) Listen(remote string) (*Listener, error) {
+// Listen opens the passive remote "punix:PATH" or "ptcp:[PORT][:IP]" (PORT
+// 0 picks a free port: see the listener's Addr) as C's pstream_open does;
+// serve it with Server.Serve. A unix socket is created with C's mode
+// (internal/fsmode.Listen), replacing a stale socket file left at PATH,
+// and its file is removed when the listener is closed. A TCP listener logs
+// C's "PORT[:IP]: listening on port N" to log (nil: slog.Default()) under
+// module socket_util. Errors: "REMOTE: bad port number" and the other
+// ParseRemote errors, "REMOTE: listen failed (CAUSE)" (wrapping the
+// *net.OpError), and ErrUnsupportedRemote for any other remote (active,
+// ssl, db:...).
+func Listen(remote string, log *slog.Logger) (net.Listener, error) {
+	if kind, _, _ := strings.Cut(remote, ":"); kind != "punix" && kind != "ptcp" {
+		return nil, fmt.Errorf("%s: %w", remote, ErrUnsupportedRemote)
+	}
 	r, err := ParseRemote(remote)
 	if err != nil {
 		return nil, err
 	}
-	if !r.Passive {
-		return nil, fmt.Errorf("%s: not a passive remote", remote)
-	}
-	probe := time.Duration(0)
-	unlink := ""
 	if r.Network == "unix" {
 		// Replace a stale socket left by a previous process, as C does.
 		if st, err := os.Lstat(r.Address); err == nil && st.Mode()&os.ModeSocket != 0 {
-			os.Remove(r.Address)
+			_ = os.Remove(r.Address)
 		}
-		unlink = r.Address
-	} else if s.opts.ProbeInterval > 0 {
-		probe = s.opts.ProbeInterval
 	}
 	ln, err := fsmode.Listen(r.Network, r.Address)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen failed: %w", remote, err)
+		return nil, fmt.Errorf("%s: listen failed (%w)", remote, err)
 	}
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false)
+	switch l := ln.(type) {
+	case *net.UnixListener:
+		l.SetUnlinkOnClose(true)
+	case *net.TCPListener:
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Info(fmt.Sprintf("%s: listening on port %d", strings.TrimPrefix(remote, "ptcp:"), l.Addr().(*net.TCPAddr).Port),
+			"module", "socket_util")
 	}
-	l := &Listener{srv: s, remote: remote, ln: ln, probe: probe, done: make(chan struct{}), unlink: unlink}
+	return ln, nil
+}
+
+// ServeOptions configure the sessions of one listener (Server.Serve).
+type ServeOptions struct {
+	// Name names the listener in log lines ("NAME: accept failed (...)");
+	// empty: the listening address.
+	Name string
+	// Probe is the inactivity probe interval of the listener's sessions:
+	// 0 means the default for the kind of listener, Options.ProbeInterval
+	// for TCP and none for unix sockets (as C, which probes only the
+	// streams that need it); negative means none.
+	Probe time.Duration
+	// OnSession, if not nil, is called with each accepted session before
+	// its first message is read, after the Server's OnSession hooks.
+	OnSession func(*Session)
+	// Logger receives the accept failures; nil: the server's logger.
+	Logger *slog.Logger
+}
+
+// Serve accepts the connections of ln and serves each in a new session,
+// until ln is closed (then it returns nil) or the server is (then it
+// returns ErrServerClosed, and ln is closed). Server.Close closes the
+// listeners being served. Accepted sessions are named as C names their
+// streams (Session.Name): "unix#N" on unix sockets (N counts the server's
+// accepted unix sessions from 0), "tcp:IP:PORT" on TCP. A failed accept
+// is logged as a warning, and accepting goes on after a pause, as C
+// keeps its listener.
+func (s *Server) Serve(ln net.Listener, opts ServeOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = s.log
+	}
+	name := opts.Name
+	if name == "" {
+		name = ln.Addr().String()
+	}
+	probe := opts.Probe
+	if probe == 0 && ln.Addr().Network() == "tcp" {
+		probe = s.opts.ProbeInterval
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		ln.Close()
-		return nil, ErrServerClosed
+		_ = ln.Close()
+		return ErrServerClosed
 	}
-	s.listeners[l] = struct{}{}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
 	s.mu.Unlock()
-	go l.accept()
-	return l, nil
-}
-
-func (l *Listener) accept() {
-	defer close(l.done)
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	var pause time.Duration
 	for {
-		conn, err := l.ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				return
+				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			l.srv.log.Warn("accept failed", "remote", l.remote, "err", err)
-			time.Sleep(100 * time.Millisecond)
+			log.Warn(fmt.Sprintf("%s: accept failed (%v)", name, err))
+			// Do not spin on a lasting failure (out of descriptors).
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
 			continue
 		}
-		if _, err := l.srv.ServeConn(conn, l.probe); err != nil {
-			return
+		pause = 0
+		var sname string
+		if _, ok := conn.(*net.UnixConn); ok {
+			sname = fmt.Sprintf("unix#%d", s.unixSeq.Add(1)-1)
+		} else {
+			sname = "tcp:" + conn.RemoteAddr().String()
+		}
+		if _, err := s.serveConn(conn, probe, sname, opts.OnSession); err != nil {
+			return err
 		}
 	}
 }

@@ -73,8 +73,9 @@ type Options struct {
 	// one asking, if it holds the largest); see jsonrpc/DESIGN.md. A budget
 	// below MaxMessageSize lowers the largest message that can be received.
 	InputBudget int64
-	// ProbeInterval is the inactivity probe on TCP sessions; 0 means C's
-	// default of 5 s, negative disables it. Unix sockets have no probe.
+	// ProbeInterval is the inactivity probe of the sessions accepted on
+	// TCP listeners (Serve); 0 means C's default of 5 s, negative disables
+	// it. Unix sockets have no probe.
 	ProbeInterval time.Duration
 	// ReplyOnCancel makes every canceled transact answered with the error
 	// "canceled" as RFC 7047 describes. The C server 3.1 answers so only
@@ -102,12 +103,15 @@ type Server struct {
 	methods   map[string]Method
 	notifies  map[string]NotifyHandler
 	builtins  map[string]bool // methods and notifications of registerBuiltins
-	listeners map[*Listener]struct{}
+	listeners map[net.Listener]struct{}
 	sessions  map[*Session]struct{}
 	onOpen    []func(*Session)
 	closed    bool
 	nextID    uint64
 	wg        sync.WaitGroup
+
+	// unixSeq numbers the sessions accepted on unix sockets ("unix#N").
+	unixSeq atomic.Uint64
 
 	// beforeReply runs before every reply is written (see SetBeforeReply).
 	beforeReply atomic.Pointer[func(*Session)]
@@ -140,7 +144,7 @@ func NewServer(b Backend, opts Options) *Server {
 		methods:   map[string]Method{},
 		notifies:  map[string]NotifyHandler{},
 		builtins:  map[string]bool{},
-		listeners: map[*Listener]struct{}{},
+		listeners: map[net.Listener]struct{}{},
 		sessions:  map[*Session]struct{}{},
 	}
 	if opts.InputBudget > 0 {
@@ -243,8 +247,14 @@ func (s *Server) Sessions() []*Session {
 
 // ServeConn serves one connection in a new session and returns at once.
 // probe is the inactivity probe interval (0 or negative: none). The
-// session closes conn when it ends.
+// session closes conn when it ends. Its Name is the peer's address.
 func (s *Server) ServeConn(conn net.Conn, probe time.Duration) (*Session, error) {
+	return s.serveConn(conn, probe, "", nil)
+}
+
+// serveConn is ServeConn with the session's name and a hook run after the
+// OnSession hooks.
+func (s *Server) serveConn(conn net.Conn, probe time.Duration, name string, onSession func(*Session)) (*Session, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -253,12 +263,16 @@ func (s *Server) ServeConn(conn net.Conn, probe time.Duration) (*Session, error)
 	}
 	s.nextID++
 	ss := newSession(s, conn, s.nextID, probe)
+	ss.name = name
 	s.sessions[ss] = struct{}{}
 	hooks := append([]func(*Session){}, s.onOpen...)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	for _, fn := range hooks {
 		fn(ss)
+	}
+	if onSession != nil {
+		onSession(ss)
 	}
 	go func() {
 		defer s.wg.Done()
@@ -270,8 +284,8 @@ func (s *Server) ServeConn(conn net.Conn, probe time.Duration) (*Session, error)
 	return ss, nil
 }
 
-// Close stops all listeners, closes all sessions and waits for their
-// goroutines to end.
+// Close closes the listeners being served (Serve), closes all sessions and
+// waits for their goroutines to end.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -279,7 +293,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	ls := make([]*Listener, 0, len(s.listeners))
+	ls := make([]net.Listener, 0, len(s.listeners))
 	for l := range s.listeners {
 		ls = append(ls, l)
 	}

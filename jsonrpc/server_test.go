@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 )
 
 func TestRepliesMatchCBytes(t *testing.T) {
@@ -374,7 +376,7 @@ func TestManyConcurrentClients(t *testing.T) {
 
 func TestProbeClosesSilentTCPClient(t *testing.T) {
 	f := newFixture(t, Options{ProbeInterval: 20 * time.Millisecond})
-	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
+	l, err := serve(t, f.srv, "ptcp:0:127.0.0.1")
 	require.NoError(t, err)
 	c := dialRaw(t, "tcp", l.Addr().String())
 	require.Equal(t, `{"id":"echo","method":"echo","params":[]}`, c.next())
@@ -383,7 +385,7 @@ func TestProbeClosesSilentTCPClient(t *testing.T) {
 
 func TestProbeKeepsAnsweringTCPClient(t *testing.T) {
 	f := newFixture(t, Options{ProbeInterval: 200 * time.Millisecond})
-	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
+	l, err := serve(t, f.srv, "ptcp:0:127.0.0.1")
 	require.NoError(t, err)
 	c := dialRaw(t, "tcp", l.Addr().String())
 	for i := 0; i < 4; i++ {
@@ -398,7 +400,7 @@ func TestClient(t *testing.T) {
 	f.srv.Register("poke", Method{Handler: func(ctx context.Context, s *Session, params []any) (any, error) {
 		return "ok", s.Notify("poked", params)
 	}})
-	l, err := f.srv.Listen("ptcp:0:127.0.0.1")
+	l, err := serve(t, f.srv, "ptcp:0:127.0.0.1")
 	require.NoError(t, err)
 	got := make(chan string, 10)
 	cl, err := Dial("tcp:"+l.Addr().String(), WithNotify(func(method string, params []any) {
@@ -438,7 +440,7 @@ func TestServerCloseStopsListenersAndSessions(t *testing.T) {
 	db := newFakeDB("OVN_Northbound")
 	srv := NewServer(&fakeBackend{dbs: map[string]*fakeDB{"OVN_Northbound": db}}, Options{})
 	sock := t.TempDir() + "/s.sock"
-	_, err := srv.Listen("punix:" + sock)
+	_, err := serve(t, srv, "punix:"+sock)
 	require.NoError(t, err)
 	cl, err := Dial("unix:" + sock)
 	require.NoError(t, err)
@@ -456,8 +458,11 @@ func TestServerCloseStopsListenersAndSessions(t *testing.T) {
 	c.closed()
 	_, err = net.Dial("unix", sock)
 	require.Error(t, err)
-	_, err = srv.Listen("punix:" + sock)
-	require.ErrorIs(t, err, ErrServerClosed)
+	ln, err := Listen("punix:"+sock, nil)
+	require.NoError(t, err)
+	require.ErrorIs(t, srv.Serve(ln, ServeOptions{}), ErrServerClosed)
+	_, err = os.Stat(sock)
+	require.True(t, os.IsNotExist(err), "a refused listener is closed")
 	require.Equal(t, []string{"k"}, db.Canceled())
 }
 
@@ -499,7 +504,7 @@ func TestParseRemote(t *testing.T) {
 
 func TestListenRejectsActiveRemote(t *testing.T) {
 	f := newFixture(t, Options{})
-	_, err := f.srv.Listen("unix:" + f.sock + "2")
+	_, err := serve(t, f.srv, "unix:"+f.sock+"2")
 	require.Error(t, err)
 	_, err = Dial("punix:" + f.sock)
 	require.Error(t, err)
@@ -524,7 +529,9 @@ func (p *probeCounter) Read(b []byte) (int, error) {
 
 func TestClientAnswersProbes(t *testing.T) {
 	f := newFixture(t, Options{})
-	cconn, sconn := net.Pipe()
+	// A socket, not net.Pipe: with unbuffered pipes the client answering
+	// a probe and the server writing a reply can wait for each other.
+	cconn, sconn := socketPair(t)
 	_, err := f.srv.ServeConn(sconn, 200*time.Millisecond)
 	require.NoError(t, err)
 	pc := &probeCounter{Conn: cconn, seen: make(chan struct{}, 1)}

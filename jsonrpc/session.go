@@ -68,6 +68,7 @@ type Session struct {
 	srv   *Server
 	conn  net.Conn
 	id    uint64
+	name  string // see Name; "" for the peer's address
 	probe time.Duration
 	cd    *serverCodec
 
@@ -155,6 +156,19 @@ func (a activityReader) Read(p []byte) (int, error) {
 
 // ID returns the session's number, unique within its server.
 func (ss *Session) ID() uint64 { return ss.id }
+
+// Name returns the session's name in log lines, as C names its stream:
+// "unix#N" or "tcp:IP:PORT" for a session accepted by Serve, the peer's
+// address (RemoteAddr) for one given to ServeConn.
+func (ss *Session) Name() string {
+	if ss.name != "" {
+		return ss.name
+	}
+	return ss.RemoteAddr()
+}
+
+// ProbeInterval returns the session's inactivity probe interval (0: none).
+func (ss *Session) ProbeInterval() time.Duration { return max(ss.probe, 0) }
 
 // RemoteAddr returns the peer's address as text.
 func (ss *Session) RemoteAddr() string {

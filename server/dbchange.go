@@ -62,22 +62,10 @@ func (s *Server) databaseGone(name, comment string, keep *jsonrpc.Session) {
 	s.reconnectUnaware(comment, keep)
 }
 
-// sessionNameKey is the jsonrpc.Session value naming a session in logs
-// as C does: "unix#N" or "tcp:IP:PORT".
-type sessionNameKey struct{}
-
-func sessionName(ss *jsonrpc.Session) string {
-	if v, ok := ss.Get(sessionNameKey{}); ok {
-		if n, ok := v.(string); ok {
-			return n
-		}
-	}
-	return ss.RemoteAddr()
-}
-
 // reconnectUnaware disconnects every session that is not
 // db-change-aware, but keep (if not nil), logging C's
-// "NAME: disconnecting (COMMENT)" (C's ovsdb_jsonrpc_server_reconnect with
+// "NAME: disconnecting (COMMENT)" (NAME is C's stream name, "unix#N" or
+// "tcp:IP:PORT": jsonrpc.Session.Name) (C's ovsdb_jsonrpc_server_reconnect with
 // force=false). C does it when a database is added, removed or converted.
 func (s *Server) reconnectUnaware(comment string, keep *jsonrpc.Session) {
 	log := s.opts.Logger
@@ -87,7 +75,7 @@ func (s *Server) reconnectUnaware(comment string, keep *jsonrpc.Session) {
 	log = log.With("module", "ovsdb_jsonrpc_server")
 	for _, ss := range s.rpc.Sessions() {
 		if ss != keep && !DBChangeAware(ss) {
-			log.Info(sessionName(ss) + ": disconnecting (" + comment + ")")
+			log.Info(ss.Name() + ": disconnecting (" + comment + ")")
 			_ = ss.Close()
 		}
 	}

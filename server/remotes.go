@@ -7,20 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 )
 
 // AddRemote starts serving the passive remote "punix:PATH" or
-// "ptcp:PORT[:IP]" (PORT 0 picks a free port; see RemoteAddr). Other
-// remotes (active unix:/tcp:, ssl:, pssl:, db:) are recorded so that
-// ListRemotes shows them, as C does, but return ErrUnsupportedRemote.
+// "ptcp:[PORT][:IP]" (PORT 0 picks a free port; see RemoteAddr) with
+// jsonrpc.Listen and jsonrpc.Server.Serve: TCP sessions get the inactivity
+// probe of Options.JSONRPC.ProbeInterval, unix sockets none, as C.
+// Other remotes (active unix:/tcp:, ssl:, pssl:, db:) are recorded so
+// that ListRemotes shows them, as C does, but return ErrUnsupportedRemote.
 // A "db:DB,TABLE,COLUMN" remote naming a database, table or column that
 // does not exist is refused, not recorded, with an *InvalidRemoteError
 // carrying C's text. Adding a remote that is already present does
@@ -44,30 +42,17 @@ func (s *Server) AddRemote(name string) error {
 	s.remotes[name] = r
 	s.mu.Unlock()
 
-	network, addr, probe, err := parseRemote(name)
+	ln, err := jsonrpc.Listen(name, s.log())
 	if err != nil {
-		r.err = err
-		return err
-	}
-	if network == "unix" {
-		if st, err := os.Lstat(addr); err == nil && st.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(addr)
-		}
-	}
-	ln, err := fsmode.Listen(network, addr)
-	if err != nil {
-		err = fmt.Errorf("%s: listen failed (%w)", name, err)
 		s.mu.Lock()
 		r.err = err
 		s.mu.Unlock()
-		s.log().Error(err.Error())
+		// The socket could not be opened ("listen failed"): C logs it.
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			s.log().Error(err.Error())
+		}
 		return err
-	}
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(true)
-	}
-	if network == "tcp" {
-		s.log().Info(fmt.Sprintf("%s: listening on port %d", strings.TrimPrefix(name, "ptcp:"), ln.Addr().(*net.TCPAddr).Port), "module", "socket_util")
 	}
 	s.mu.Lock()
 	if s.closed || s.remotes[name] != r {
@@ -78,8 +63,31 @@ func (s *Server) AddRemote(name string) error {
 	r.ln = ln
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.acceptLoop(r, ln, probe)
+	go func() {
+		defer s.wg.Done()
+		_ = s.rpc.Serve(ln, jsonrpc.ServeOptions{Name: name, Logger: s.log(), OnSession: func(ss *jsonrpc.Session) {
+			s.addRemoteSession(r, ss)
+		}})
+	}()
 	return nil
+}
+
+// addRemoteSession records ss as a session of r (RemoveRemote closes it),
+// or closes it if r was removed meanwhile.
+func (s *Server) addRemoteSession(r *remote, ss *jsonrpc.Session) {
+	s.mu.Lock()
+	if s.remotes[r.name] != r {
+		s.mu.Unlock()
+		_ = ss.Close()
+		return
+	}
+	r.sessions[ss] = struct{}{}
+	s.mu.Unlock()
+	ss.OnClose(func() {
+		s.mu.Lock()
+		delete(r.sessions, ss)
+		s.mu.Unlock()
+	})
 }
 
 // InvalidRemoteError is AddRemote's refusal of a "db:" remote; Error()
@@ -123,70 +131,8 @@ func (s *Server) checkDBRemote(name string) error {
 }
 
 // ErrUnsupportedRemote is returned by AddRemote for remotes this server
-// records but cannot serve.
-var ErrUnsupportedRemote = errors.New("unsupported remote")
-
-func parseRemote(name string) (network, addr string, probe time.Duration, err error) {
-	switch {
-	case strings.HasPrefix(name, "punix:"):
-		return "unix", strings.TrimPrefix(name, "punix:"), -1, nil
-	case strings.HasPrefix(name, "ptcp:"):
-		rest := strings.TrimPrefix(name, "ptcp:")
-		port, ip := rest, ""
-		if i := strings.Index(rest, ":"); i >= 0 {
-			port, ip = rest[:i], rest[i+1:]
-		}
-		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
-			return "", "", 0, fmt.Errorf("%s: bad port number", name)
-		}
-		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
-		return "tcp", net.JoinHostPort(ip, port), jsonrpc.DefaultProbeInterval, nil
-	default:
-		return "", "", 0, fmt.Errorf("%s: %w", name, ErrUnsupportedRemote)
-	}
-}
-
-func (s *Server) acceptLoop(r *remote, ln net.Listener, probe time.Duration) {
-	defer s.wg.Done()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				s.log().Warn(fmt.Sprintf("%s: accept failed (%v)", r.name, err))
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-			}
-			return
-		}
-		if probe < 0 {
-			probe = 0
-		}
-		ss, err := s.rpc.ServeConn(c, probe)
-		if err != nil {
-			return
-		}
-		if _, ok := c.(*net.UnixConn); ok {
-			ss.Set(sessionNameKey{}, fmt.Sprintf("unix#%d", s.unixSeq.Add(1)-1))
-		} else {
-			ss.Set(sessionNameKey{}, "tcp:"+c.RemoteAddr().String())
-		}
-		s.mu.Lock()
-		if s.remotes[r.name] != r {
-			s.mu.Unlock()
-			_ = ss.Close()
-			continue
-		}
-		r.sessions[ss] = struct{}{}
-		s.mu.Unlock()
-		ss.OnClose(func() {
-			s.mu.Lock()
-			delete(r.sessions, ss)
-			s.mu.Unlock()
-		})
-	}
-}
+// records but cannot serve (it is jsonrpc.ErrUnsupportedRemote).
+var ErrUnsupportedRemote = jsonrpc.ErrUnsupportedRemote
 
 // RemoveRemote stops the remote and closes its sessions, as C does. The
 // error for an unknown remote is C's "no such remote".
