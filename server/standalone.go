@@ -14,6 +14,14 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
 )
 
+// CreateStandalone creates the standalone database file path (which
+// must not exist) holding schema s and no data, as "ovsdb-tool create"
+// does. Serve it with AddDatabase on a Server whose Options.Open is nil
+// (or OpenStandalone).
+func CreateStandalone(path string, s *schema.DatabaseSchema) error {
+	return standalone.Create(path, s)
+}
+
 // OpenStandalone opens the standalone database file at path (as
 // "ovsdb-tool create" makes it). It is the Opener of a Server whose
 // Options.Open is nil. A clustered file is refused: it needs the
