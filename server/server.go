@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
@@ -77,9 +76,6 @@ type Server struct {
 	remotes map[string]*remote
 	closed  bool
 	wg      sync.WaitGroup
-	// unixSeq numbers accepted unix-socket sessions for their log names
-	// ("unix#N", as C).
-	unixSeq atomic.Uint64
 }
 
 func (s *Server) log() *slog.Logger {
