@@ -1,10 +1,11 @@
 package cluster
 
-// The clustered database member as a Storage: opening it (and, for a
+// The clustered database member as a server.Mode: opening it (and, for a
 // member created by join-cluster, learning its cluster and asking to be
-// added), its accessors, transactions and closing it. The cluster RPC
-// handler is in cluster_rpc.go, cluster/status and the _Server row in
-// cluster_status.go, kick/leave/election timer in cluster_ops.go.
+// added), its accessors, transactions and closing it. The member-level
+// cluster RPC handler is in rpc.go, cluster/status and the _Server facts
+// in status.go, kick/leave/election timer in ops.go, ovs-appctl commands,
+// memory/show and the opener in control.go.
 
 import (
 	"context"

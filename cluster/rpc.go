@@ -11,8 +11,8 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/raft"
 )
 
-// clusterHandler adds the member-level requests (remove, timer) to the
-// node's cluster RPC handler.
+// clusterHandler adds the member-level requests (remove, removed,
+// member, timer) to the node's cluster RPC handler.
 type clusterHandler struct {
 	raft.NodeHandler
 	c *Member

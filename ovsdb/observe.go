@@ -17,7 +17,7 @@ type observerEntry struct {
 // registration, calls snapshot (when non-nil) with the committed state and
 // the id of the last committed transaction (all zeros before the first).
 // No commit can fall between the snapshot and the registration. snapshot
-// runs under the read side of the database lock and must not modify the
+// runs with the database lock held and must not modify the
 // maps or rows. The returned function unregisters obs.
 func (db *Database) Observe(snapshot func(tables map[string]map[schema.UUID]*Row, lastTxn schema.UUID),
 	obs CommitObserver) (stop func()) {

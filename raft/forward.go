@@ -31,13 +31,13 @@ import (
 //	join:  a joining member asks the leader to add it as a voter; a
 //	       member that does not lead answers not_leader with its leader's
 //	       address, which the joiner tries next.
-//	member: "is this server id in your configuration?", answered by the
-//	       leader only (others answer not_leader with a hint).
 //	commit: leader -> follower, "the entry at index/term is committed"
 //	       (notify.go), for the server id in "id"; answered at once.
-//	remove, removed, timer: member-level requests handled by the
-//	       clustered mode (cluster/rpc.go): remove a member (on the
-//	       leader), "you were removed" (leader -> removed member),
+//	member, remove, removed, timer: member-level requests handled by
+//	       the clustered mode (cluster/rpc.go): "is this server id in
+//	       your configuration?" (leader only; others answer not_leader
+//	       with a hint), remove a member (on the leader), "you were
+//	       removed" (leader -> removed member),
 //	       election timer.
 
 // The cluster RPC operations (Request.Op).

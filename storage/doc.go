@@ -21,5 +21,6 @@
 // (*Pending).Commit syncs, renames, fsyncs the directory and switches the
 // log to the new file ((*Pending).Abort removes the temporary file).
 //
-// The package imports only schema, ovsdberr and internal/cjson.
+// The package imports only schema, ovsdberr, internal/cjson and
+// internal/fsmode.
 package storage

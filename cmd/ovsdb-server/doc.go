@@ -44,7 +44,7 @@
 // The control socket (ovs-appctl -t) serves exit, version, list-commands,
 // memory/show, vlog/*, and the ovsdb-server/* commands list-dbs, add-db,
 // remove-db, list-remotes, add-remote, remove-remote, compact, reconnect,
-// with C's output and error texts; once a clustered database is open, C's
+// sync-status, with C's output and error texts; once a clustered database is open, C's
 // cluster/* commands too (cluster.go: each runs the database mode's
 // server.Mode.Control).
 //

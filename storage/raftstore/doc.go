@@ -21,7 +21,8 @@
 // Standalone databases do not use this package: they stay in the OVSDB log
 // format of package storage. IsCluster and Sniff tell the formats apart.
 //
-// The package imports hashicorp/raft types, bbolt, schema and ovsdberr; it
+// The package imports hashicorp/raft types, bbolt, schema, ovsdberr and
+// internal/fsmode; it
 // never imports the raft, jsonrpc or ovsdb packages of this module. See
 // DESIGN.md for the reasons behind the layout.
 package raftstore
