@@ -1,37 +1,19 @@
 package jsonrpc
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 )
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestListenErrors(t *testing.T) {
 	dir := t.TempDir()
@@ -63,7 +45,7 @@ func TestListenErrors(t *testing.T) {
 // TestListenTCPLogsPort: C's socket_util line names the remote's
 // arguments and the port chosen.
 func TestListenTCPLogsPort(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, nil)).With("module", "ovsdb_server")
 	ln, err := Listen("ptcp:0:127.0.0.1", log)
 	require.NoError(t, err)

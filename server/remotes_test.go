@@ -7,32 +7,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 )
-
-// logBuffer is a slog destination safe for concurrent writers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // echoed sends an echo request on c and waits (bounded) for its reply:
 // the session exists once it returns.
@@ -112,7 +94,7 @@ func TestRemoteProbeDefault(t *testing.T) {
 // (ovsdb_jsonrpc_server).
 func TestRemoteLogLines(t *testing.T) {
 	dir := t.TempDir()
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	s := New(Options{Open: memOpener(nil), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	defer s.Close()
 	require.NoError(t, s.AddRemote("ptcp:0:127.0.0.1"))
