@@ -1,14 +1,13 @@
 package cluster
 
 // What the member offers the server beyond transactions: its own
-// ovs-appctl commands (C's cluster/*), its memory/show figures, and
-// online conversion (not supported).
+// ovs-appctl commands (C's cluster/*), its memory/show figures, and the
+// opener.
 
 import (
 	"errors"
 	"fmt"
 
-	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/server"
 )
 
@@ -63,13 +62,6 @@ func (c *Member) Memory() map[string]int {
 		}
 	}
 	return out
-}
-
-// Convert implements server.Mode: online conversion of a clustered
-// database is not supported yet (C replicates the conversion through the
-// log).
-func (c *Member) Convert(*schema.DatabaseSchema) (server.Mode, error) {
-	return nil, fmt.Errorf("%s: online conversion of a clustered database: %w", c.Meta().Name, server.ErrUnsupported)
 }
 
 // OpenMode is Open as a server.Opener.
