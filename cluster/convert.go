@@ -15,4 +15,3 @@ import (
 func (c *Member) Convert(*schema.DatabaseSchema) (server.Mode, error) {
 	return nil, fmt.Errorf("%s: online conversion of a clustered database: %w", c.Meta().Name, server.ErrUnsupported)
 }
-
