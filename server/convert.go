@@ -46,6 +46,7 @@ func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *j
 	s.dbs[name] = ne
 	close(e.gone)
 	s.mu.Unlock()
+	s.convertedRow(ne, info)
 	if changed != nil {
 		s.wg.Add(1)
 		go s.watchInfo(ne, info, changed)
@@ -53,6 +54,45 @@ func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *j
 	comment := "committed " + name + " database schema conversion"
 	s.databaseGone(name, comment, keep)
 	return nil
+}
+
+// convertedRow rewrites the _Server.Database row of a converted
+// database: a clustered one shows its new schema, as C (whose storage
+// reports the schema change); a standalone one keeps the old text, as C
+// 3.1.
+func (s *Server) convertedRow(e *dbEntry, info Info) {
+	if info.Model == "clustered" {
+		s.updateSysRowSchema(e.rowID, e.db, info)
+	}
+}
+
+// modeConverted serves the new engine of e's mode after a conversion
+// that reached the mode from elsewhere (Mode.Database changed: a
+// clustered database converted through another member, or by this
+// member's own Convert before ConvertDatabase took over): the entry is
+// replaced, monitors of the database are canceled and sessions that are
+// not db-change-aware are disconnected, as for a local conversion. It is
+// called by e's Info watcher, which ends.
+func (s *Server) modeConverted(e *dbEntry) {
+	s.convertMu.Lock()
+	defer s.convertMu.Unlock()
+	name := e.db.Name()
+	info, changed := e.mode.Info()
+	ne := &dbEntry{path: e.path, mode: e.mode, db: e.mode.Database(), model: info.Model, rowID: e.rowID, gone: make(chan struct{})}
+	s.mu.Lock()
+	if s.dbs[name] != e { // removed, or ConvertDatabase replaced it
+		s.mu.Unlock()
+		return
+	}
+	s.dbs[name] = ne
+	close(e.gone)
+	s.mu.Unlock()
+	s.convertedRow(ne, info)
+	if changed != nil {
+		s.wg.Add(1)
+		go s.watchInfo(ne, info, changed)
+	}
+	s.databaseGone(name, "database "+name+" schema changed", nil)
 }
 
 func (s *Server) registerConvert() {

@@ -34,8 +34,14 @@ import (
 // result or nil) rather than block.
 type Mode interface {
 	// Database returns the engine holding the state that clients read
-	// and monitor. It is the same object for the life of the Mode (a
-	// conversion returns a new Mode with a new engine).
+	// and monitor. It is the same object for the life of the Mode, except
+	// after an online conversion: Convert's result serves the converted
+	// engine, and a mode whose conversions are replicated (a Raft
+	// member converted through another member) may return a new engine
+	// at any time, after which it must close Info's change channel; the
+	// Server then serves the new engine as after a local conversion
+	// (monitors canceled, sessions that are not db-change-aware
+	// disconnected).
 	//
 	// Ordering guarantee for monitors: the engine's commit observers
 	// (monitors) see every change set in commit order, each exactly once,
@@ -73,7 +79,10 @@ type Mode interface {
 	// it keeps the data as C's conversion rules say, makes the converted
 	// database durable and returns the Mode serving it. The receiver is
 	// retired: the Server stops using it and does not Close it (Convert
-	// hands its resources to the new Mode or releases them). A mode that
+	// hands its resources to the new Mode or releases them), unless
+	// Convert returns the receiver itself, now serving the converted
+	// engine (a replicated mode). The Server never runs two Converts of
+	// one database at once. A mode that
 	// cannot convert returns an error wrapping ErrUnsupported and stays
 	// as it was.
 	Convert(ns *schema.DatabaseSchema) (Mode, error)

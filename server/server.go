@@ -69,6 +69,10 @@ type Server struct {
 	dbGone   []func(name string)
 	// convertMu serialises online conversions.
 	convertMu sync.Mutex
+	// dbRemotes serves the "db:DB,TABLE,COLUMN" remotes (dbremotes.go).
+	dbRemotes dbRemoteState
+	// ctl holds the state of the server's control commands (control.go).
+	ctl controlState
 
 	mu      sync.Mutex
 	dbs     map[string]*dbEntry
@@ -104,7 +108,7 @@ func New(opts Options) *Server {
 	}
 	s.sys = ovsdb.NewDatabase(sch, ovsdb.NopCommitter{})
 	s.sysRow = schema.NewUUID()
-	s.setSysRow(s.sysRow, s.sys, Info{Model: "standalone", Connected: true, Leader: true})
+	s.setSysRow(s.sysRow, s.sys, Info{Model: "standalone", Connected: true, Leader: true}, false)
 	s.rpc = jsonrpc.NewServer(s, opts.JSONRPC)
 	s.mon = monitor.NewManager(monitor.Options{Logger: opts.Logger, NoHistory: s.noHistory})
 	s.registerMonitorMethods()
@@ -321,7 +325,7 @@ func (s *Server) AddDatabase(path string) error {
 	e := &dbEntry{path: path, mode: st, db: db, model: info.Model, rowID: schema.NewUUID(), gone: make(chan struct{})}
 	s.dbs[name] = e
 	s.mu.Unlock()
-	s.setSysRow(e.rowID, db, info)
+	s.setSysRow(e.rowID, db, info, false)
 	if changed != nil {
 		s.wg.Add(1)
 		go s.watchInfo(e, info, changed)
@@ -401,13 +405,22 @@ const ServerSchemaJSON = `{"cksum":"3009684573 744","name":"_Server","tables":{"
 // with the facts info.
 func (s *Server) updateSysRow(id schema.UUID, db *ovsdb.Database, info Info) {
 	if s.sys.Row("Database", id) != nil {
-		s.setSysRow(id, db, info)
+		s.setSysRow(id, db, info, false)
+	}
+}
+
+// updateSysRowSchema is updateSysRow that also writes the schema column
+// anew (a clustered database's conversion, as C).
+func (s *Server) updateSysRowSchema(id schema.UUID, db *ovsdb.Database, info Info) {
+	if s.sys.Row("Database", id) != nil {
+		s.setSysRow(id, db, info, true)
 	}
 }
 
 // setSysRow inserts or replaces the _Server.Database row describing db
 // under a mode with facts info.
-func (s *Server) setSysRow(id schema.UUID, db *ovsdb.Database, info Info) {
+// newSchema rewrites the schema column of an existing row.
+func (s *Server) setSysRow(id schema.UUID, db *ovsdb.Database, info Info, newSchema bool) {
 	t := s.sys.Schema().Tables["Database"]
 	fields := make([]schema.Datum, len(t.Columns))
 	for _, c := range t.Columns {
@@ -430,10 +443,10 @@ func (s *Server) setSysRow(id schema.UUID, db *ovsdb.Database, info Info) {
 		}
 	}
 	old := s.sys.Row("Database", id)
-	if old != nil {
+	if old != nil && !newSchema {
 		// The schema column keeps the text it was given when the row was
 		// made: C 3.1 does not update it when a standalone database is
-		// converted.
+		// converted (it does for a clustered one: newSchema).
 		fields[t.ByName["schema"].Index] = old.Field(t.ByName["schema"].Index)
 	} else {
 		// C writes the schema with sorted keys (JSSF_SORT), unlike get_schema.
@@ -458,6 +471,13 @@ func (s *Server) watchInfo(e *dbEntry, last Info, changed <-chan struct{}) {
 		}
 		var info Info
 		info, changed = e.mode.Info()
+		if e.mode.Database() != e.db {
+			// A conversion replicated from elsewhere (a clustered
+			// database converted through another member) gave the
+			// mode a new engine: serve it (convert.go).
+			s.modeConverted(e)
+			return
+		}
 		s.mu.Lock()
 		served := s.dbs[e.db.Name()] == e
 		s.mu.Unlock()
