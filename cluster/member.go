@@ -17,6 +17,7 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/standalone"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/raft"
@@ -100,7 +101,7 @@ func Open(path string) (*Member, error) {
 		c.timer = raftstore.DefaultElectionTimerMS * time.Millisecond
 	}
 	c.trans = c.mux.NewTrackedTransport(0)
-	c.node, err = openNode(st, c.trans, c.client)
+	c.node, err = openNode(st, c.trans, c.client, c.schemaChanged)
 	if err != nil {
 		c.trans.Close()
 		return fail(err)
@@ -131,10 +132,12 @@ func Open(path string) (*Member, error) {
 }
 
 // openNode starts the Raft member stored in st on transport trans, with
-// client forwarding writes and sending commit notices. The stores are
-// passed to raft.Open, as hashicorp's NewRaft takes them: the caller
-// keeps st and closes it after the node.
-func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client) (*raft.Node, error) {
+// client forwarding writes and sending commit notices, converting with
+// C's rules (standalone.ConvertDatabaseWith) and telling schemaChanged of
+// each new schema. The stores are passed to raft.Open, as hashicorp's
+// NewRaft takes them: the caller keeps st and closes it after the node.
+func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
+	schemaChanged func(*schema.DatabaseSchema)) (*raft.Node, error) {
 	m := st.Meta()
 	s, err := schema.ParseSchemaBytes(m.Schema)
 	if err != nil {
@@ -145,6 +148,7 @@ func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client) (
 		ClusterID: m.ClusterID, Schema: s, ElectionTimer: time.Duration(m.ElectionTimerMS) * time.Millisecond,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
 		Transport: trans, Forwarder: client, AppliedLog: st, Notifier: client,
+		Convert: standalone.ConvertDatabaseWith, SchemaChanged: schemaChanged,
 	})
 }
 
@@ -191,12 +195,16 @@ func (c *Member) join() {
 		clusterLog().Info("join abandoned", "db", m.Name, "err", err)
 		return
 	}
+	// The metadata is read again: a conversion applied meanwhile may
+	// have changed the schema in it (schemaChanged).
+	c.mu.Lock()
+	m = c.meta
 	m.RemoteAddresses = nil
 	if err := c.store.SetMeta(m); err != nil {
+		c.mu.Unlock()
 		clusterLog().Error("cannot record having joined", "db", m.Name, "err", err)
 		return
 	}
-	c.mu.Lock()
 	c.meta = m
 	c.mu.Unlock()
 	clusterLog().Info(fmt.Sprintf("%s: joined cluster %s (leader %s)", m.Name, raft.Nickname(m.ClusterID.String()), raft.Nickname(resp.LeaderID)))
@@ -286,7 +294,9 @@ func (c *Member) Connected() bool {
 	return c.node.Raft().State() != hraft.Candidate || c.elStart.IsZero() || time.Since(c.elStart) <= c.timer
 }
 
-// Database implements server.Mode: the member's applied state.
+// Database implements server.Mode: the member's applied state. A
+// conversion applied on this member (proposed by any member) replaces it;
+// Info's channel is then closed at once.
 func (c *Member) Database() *ovsdb.Database { return c.node.Database() }
 
 // Transact runs a client transaction through the cluster. A member that
@@ -301,11 +311,25 @@ func (c *Member) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOpt
 }
 
 // Compact implements server.Mode: it takes a Raft snapshot (the log is
-// truncated behind it).
+// truncated behind it). Errors are C's storage errors: a member with
+// nothing applied since its last snapshot answers "not storing a duplicate
+// snapshot" (hashicorp's ErrNothingNewToSnapshot), and a member joining,
+// leaving or gone from its cluster stores none.
 func (c *Member) Compact() error {
+	c.mu.Lock()
+	joining, leaving, left := c.meta.Joining(), c.leaving, c.left
+	c.mu.Unlock()
+	switch {
+	case joining:
+		return ovsdberr.New(ovsdberr.TagOVSDB, "cannot store a snapshot while joining cluster")
+	case leaving:
+		return ovsdberr.New(ovsdberr.TagOVSDB, "cannot store a snapshot while leaving cluster")
+	case left:
+		return ovsdberr.New(ovsdberr.TagOVSDB, "cannot store a snapshot after leaving cluster")
+	}
 	err := c.node.Raft().Snapshot().Error()
 	if errors.Is(err, hraft.ErrNothingNewToSnapshot) {
-		return nil
+		return ovsdberr.New(ovsdberr.TagOVSDB, "not storing a duplicate snapshot")
 	}
 	return err
 }

@@ -123,9 +123,11 @@ const infoPoll = 50 * time.Millisecond
 // Info implements server.Mode: model "clustered", connected (C's
 // raft_is_connected), leader, the applied index, the cluster id (zero
 // while joining) and the server id. The returned channel is closed at the
-// next poll period: hashicorp/raft offers no single notification for all
-// of these facts.
+// next poll period (hashicorp/raft offers no single notification for all
+// of these facts), or at once when a conversion replaces the member's
+// database (server.Mode's contract for Database).
 func (c *Member) Info() (server.Info, <-chan struct{}) {
+	engine := c.node.EngineChanged()
 	m := c.Meta()
 	info := server.Info{Model: "clustered", Connected: c.Connected(), Leader: c.IsLeader(), Index: c.node.AppliedIndex(),
 		SID: m.ServerID}
@@ -133,6 +135,15 @@ func (c *Member) Info() (server.Info, <-chan struct{}) {
 		info.CID = m.ClusterID
 	}
 	ch := make(chan struct{})
-	time.AfterFunc(infoPoll, func() { close(ch) })
+	go func() {
+		t := time.NewTimer(infoPoll)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-engine:
+		case <-c.stop:
+		}
+		close(ch)
+	}()
 	return info, ch
 }

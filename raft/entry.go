@@ -10,16 +10,24 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
-// entryVersion is the first byte of every encoded Entry.
+// entryVersion is the first byte of every encoded transaction Entry.
 const entryVersion = 1
 
-// Entry is one replicated client transaction: a Raft log entry on its own
-// or one part of a batch (encodeBatch).
+// convertVersion is the first byte of an encoded conversion Entry (one
+// whose Schema is set). Version 2 is a batch (batchVersion).
+const convertVersion = 3
+
+// Entry is one replicated client request: a Raft log entry on its own or
+// one part of a batch (encodeBatch). It is a transaction (Ops), or, when
+// Schema is set, an online conversion of the database to that schema.
 //
-// Encoding (version 1): byte version, TxnID (16 bytes), Seed (16 bytes),
-// TimeMS and ElapsedMS (uvarint each), DB (uvarint length + bytes), Locks
-// (uvarint count, then uvarint length + bytes each), then the operations as
-// a JSON array up to the end.
+// Encoding of a transaction (version 1): byte version, TxnID (16 bytes),
+// Seed (16 bytes), TimeMS and ElapsedMS (uvarint each), DB (uvarint length
+// + bytes), Locks (uvarint count, then uvarint length + bytes each), then
+// the operations as a JSON array up to the end.
+//
+// Encoding of a conversion (version 3): byte version, TxnID, Seed, TimeMS,
+// ElapsedMS and DB as above, then the new schema's JSON up to the end.
 type Entry struct {
 	// TxnID identifies the transaction across retries: a member that lost
 	// the answer re-proposes the same id and the FSM answers from its
@@ -41,6 +49,14 @@ type Entry struct {
 	// ElapsedMS is the time since the proposer's first attempt, which
 	// decides whether a "wait" op has timed out.
 	ElapsedMS int64
+	// Schema, when not nil, makes the entry a conversion: the JSON text of
+	// the schema the database is converted to (Ops and Locks are unused).
+	// Every member converts its own state at this entry's place in the log
+	// with Config.Convert (C's conversion rules), deterministically: the
+	// new rows' _version UUIDs come from TxnID and Seed as a transaction's
+	// new UUIDs do, and TxnID is the converted database's last transaction
+	// id.
+	Schema []byte
 }
 
 // MarshalBinary encodes e. The operations are written with cjson (the
@@ -51,13 +67,20 @@ func (e *Entry) MarshalBinary() (b []byte, err error) {
 			b, err = nil, fmt.Errorf("raft entry: encoding operations: %v", r)
 		}
 	}()
-	b = make([]byte, 0, 128+len(e.DB))
-	b = append(b, entryVersion)
+	b = make([]byte, 0, 128+len(e.DB)+len(e.Schema))
+	if e.Schema != nil {
+		b = append(b, convertVersion)
+	} else {
+		b = append(b, entryVersion)
+	}
 	b = append(b, e.TxnID[:]...)
 	b = append(b, e.Seed[:]...)
 	b = binary.AppendUvarint(b, uint64(e.TimeMS))
 	b = binary.AppendUvarint(b, uint64(e.ElapsedMS))
 	b = appendString(b, e.DB)
+	if e.Schema != nil {
+		return append(b, e.Schema...), nil
+	}
 	b = binary.AppendUvarint(b, uint64(len(e.Locks)))
 	for _, l := range e.Locks {
 		b = appendString(b, l)
@@ -76,13 +99,15 @@ func appendString(b []byte, s string) []byte {
 var errBadEntry = errors.New("raft entry: truncated or corrupt")
 
 // DecodeEntry decodes an encoded Entry; numbers in Ops are json.Number.
+// A conversion's Schema is the encoded bytes (not checked here).
 func DecodeEntry(b []byte) (*Entry, error) {
 	if len(b) < 33 {
 		return nil, errBadEntry
 	}
-	if b[0] != entryVersion {
+	if b[0] != entryVersion && b[0] != convertVersion {
 		return nil, fmt.Errorf("raft entry: unknown version %d", b[0])
 	}
+	conv := b[0] == convertVersion
 	e := &Entry{}
 	copy(e.TxnID[:], b[1:17])
 	copy(e.Seed[:], b[17:33])
@@ -112,6 +137,13 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	e.TimeMS = int64(uv())
 	e.ElapsedMS = int64(uv())
 	e.DB = str()
+	if conv {
+		if len(b) == 0 {
+			return nil, errBadEntry
+		}
+		e.Schema = append([]byte(nil), b...)
+		return e, nil
+	}
 	nl := uv()
 	if b == nil || nl > uint64(len(b)) {
 		return nil, errBadEntry

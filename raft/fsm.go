@@ -2,18 +2,22 @@ package raft
 
 import (
 	"bufio"
+	"bytes"
 	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
+	"sync/atomic"
 
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
@@ -37,10 +41,22 @@ type ApplyResult struct {
 	Err error
 }
 
+// ConvertFunc makes the database of schema ns holding the rows tables
+// (of schema old, as Database.Read gives them) converted by C's rules,
+// committed as one transaction executed with opts; with opts.NewUUID and
+// opts.TxnID set it must compute the same database on every member.
+// internal/standalone.ConvertDatabaseWith is the one the clustered mode
+// passes (raft does not import the file store).
+type ConvertFunc func(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *schema.DatabaseSchema,
+	opts ovsdb.TransactOptions) (*ovsdb.Database, error)
+
 // FSM is the replicated state machine of one clustered database: it
 // executes every committed entry with the engine, deterministically.
 type FSM struct {
-	db *ovsdb.Database
+	// db is the applied state. It is replaced (never modified in place
+	// by a conversion) when a conversion entry is applied or a snapshot
+	// of another schema is restored; engine is then closed and replaced.
+	db atomic.Pointer[ovsdb.Database]
 
 	// applyMu serialises Apply (hashicorp/raft's FSM goroutine), catchUp
 	// (client goroutines on a follower), Snapshot's copy and Restore.
@@ -50,6 +66,13 @@ type FSM struct {
 	applied uint64
 	notify  chan struct{} // closed and replaced when applied changes
 	dedupe  *lru
+	engine  chan struct{} // closed and replaced when db is replaced
+
+	// convert converts the state for a conversion entry (nil: such
+	// entries fail, nothing changes). schemaChanged, when set, is told the
+	// schema of each database that replaces db; called with applyMu held.
+	convert       ConvertFunc
+	schemaChanged func(*schema.DatabaseSchema)
 
 	// record, when set, is told the position of each command entry
 	// before its effects become visible (Config.AppliedLog); called
@@ -67,13 +90,44 @@ func NewFSM(s *schema.DatabaseSchema, dedupeSize int) *FSM {
 	if dedupeSize <= 0 {
 		dedupeSize = DefaultDedupeSize
 	}
-	return &FSM{db: ovsdb.NewDatabase(s, ovsdb.NopCommitter{}), notify: make(chan struct{}),
-		dedupe: newLRU(dedupeSize)}
+	f := &FSM{notify: make(chan struct{}), engine: make(chan struct{}), dedupe: newLRU(dedupeSize),
+		convert: defaultConvert}
+	f.db.Store(ovsdb.NewDatabase(s, ovsdb.NopCommitter{}))
+	return f
 }
 
-// Database returns the applied state. It stays the same object for the
-// life of the FSM (Restore changes its contents, not the pointer).
-func (f *FSM) Database() *ovsdb.Database { return f.db }
+// SetConvert sets the function that converts the state when a conversion
+// entry is applied (Config.Convert does it for a Node's FSM). Call it
+// before the FSM applies anything.
+func (f *FSM) SetConvert(fn ConvertFunc) { f.convert = fn }
+
+// Database returns the applied state. It stays the same object until a
+// conversion replaces it: a conversion entry applied, or a snapshot
+// whose schema differs from the current one restored (a Restore of the
+// same schema changes the contents, not the pointer). EngineChanged
+// tells when.
+func (f *FSM) Database() *ovsdb.Database { return f.db.Load() }
+
+// EngineChanged returns a channel closed when Database next returns
+// another database.
+func (f *FSM) EngineChanged() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.engine
+}
+
+// setDatabase makes db the applied state and tells EngineChanged's
+// waiters and schemaChanged; applyMu is held.
+func (f *FSM) setDatabase(db *ovsdb.Database) {
+	f.db.Store(db)
+	f.mu.Lock()
+	close(f.engine)
+	f.engine = make(chan struct{})
+	f.mu.Unlock()
+	if f.schemaChanged != nil {
+		f.schemaChanged(db.Schema())
+	}
+}
 
 // AppliedIndex returns the index of the last entry applied (or restored).
 func (f *FSM) AppliedIndex() uint64 {
@@ -183,14 +237,22 @@ func (f *FSM) applyEntry(data []byte) *ApplyResult {
 		logger().Error("undecodable log entry", "err", err)
 		return &ApplyResult{Err: err}
 	}
-	if e.DB != f.db.Name() {
-		return &ApplyResult{Err: fmt.Errorf("entry for database %q applied to %q", e.DB, f.db.Name())}
+	db := f.Database()
+	if e.DB != db.Name() {
+		return &ApplyResult{Err: fmt.Errorf("entry for database %q applied to %q", e.DB, db.Name())}
 	}
 	f.mu.Lock()
 	reply, dup := f.dedupe.get(e.TxnID)
 	f.mu.Unlock()
 	if dup {
 		return &ApplyResult{Reply: reply, Duplicate: true}
+	}
+	if e.Schema != nil {
+		reply := convertReply(f.convertLocked(db, e))
+		f.mu.Lock()
+		f.dedupe.put(e.TxnID, reply)
+		f.mu.Unlock()
+		return &ApplyResult{Reply: reply}
 	}
 	locks := e.Locks
 	opts := ovsdb.TransactOptions{
@@ -205,7 +267,7 @@ func (f *FSM) applyEntry(data []byte) *ApplyResult {
 		NewUUID: e.uuidSource(),
 		TxnID:   e.TxnID,
 	}
-	res, blocked := f.db.TransactOnce(context.Background(), e.Ops, opts, e.ElapsedMS)
+	res, blocked := db.TransactOnce(context.Background(), e.Ops, opts, e.ElapsedMS)
 	if blocked {
 		return &ApplyResult{Blocked: true}
 	}
@@ -213,6 +275,88 @@ func (f *FSM) applyEntry(data []byte) *ApplyResult {
 	f.dedupe.put(e.TxnID, res)
 	f.mu.Unlock()
 	return &ApplyResult{Reply: res}
+}
+
+// convertLocked applies the conversion entry e to db, the applied state:
+// every member converts the same rows with the same UUID source and
+// transaction id, so all compute the same database, which replaces db. On
+// an error nothing changes (the error is the same on every member).
+// applyMu is held.
+func (f *FSM) convertLocked(db *ovsdb.Database, e *Entry) error {
+	ns, err := schema.ParseSchemaBytes(e.Schema)
+	if err != nil {
+		return err
+	}
+	if err := checkConvert(db, ns); err != nil {
+		return err
+	}
+	if f.convert == nil {
+		logger().Error(fmt.Sprintf("%s: conversion entry not applied: no converter (raft.Config.Convert)", db.Name()))
+		return ovsdberr.New(ovsdberr.TagOVSDB, "%s: this member cannot convert databases", db.Name())
+	}
+	var ndb *ovsdb.Database
+	db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		ndb, err = f.convert(tables, db.Schema(), ns, ovsdb.TransactOptions{NewUUID: e.uuidSource(), TxnID: e.TxnID})
+	})
+	if err != nil {
+		return err
+	}
+	f.setDatabase(ndb)
+	logger().Info(fmt.Sprintf("%s: converted database to schema version %s", ns.Name, ns.Version))
+	return nil
+}
+
+// checkConvert returns C's error for a conversion of db to ns that no
+// member may apply: another database's schema, or ephemeral columns, which
+// clustered databases do not have (ovsdb-client convert makes them
+// persistent before sending the schema).
+func checkConvert(db *ovsdb.Database, ns *schema.DatabaseSchema) error {
+	if ns.Name != db.Name() {
+		return ovsdberr.New("invalid parameters", "new schema name (%s) does not match database name (%s)", ns.Name, db.Name())
+	}
+	names := make([]string, 0, len(ns.Tables))
+	for name := range ns.Tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, c := range ns.Tables[name].Columns[2:] {
+			if !c.Persistent {
+				return ovsdberr.New(ovsdberr.TagSyntax, "Table %s column %s is ephemeral but clustered databases do not support ephemeral columns.", name, c.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// convertReply is the reply remembered for a conversion entry: [{}] when
+// it was applied, [error] otherwise (decoded by convertResult).
+func convertReply(err error) []any {
+	if err != nil {
+		return []any{ovsdberr.ToJSON(err)}
+	}
+	return []any{map[string]any{}}
+}
+
+// convertResult is the error of a conversion whose reply is reply.
+func convertResult(reply []any) error {
+	if len(reply) != 1 {
+		return ovsdberr.New(ovsdberr.TagInternal, "conversion: unexpected reply %s", cjson.Marshal(reply))
+	}
+	m, _ := reply[0].(map[string]any)
+	tag, _ := m["error"].(string)
+	if tag == "" {
+		return nil
+	}
+	e := &ovsdberr.Error{Tag: tag}
+	e.Details, _ = m["details"].(string)
+	e.IOError, _ = m["io-error"].(string)
+	if text, ok := m["syntax"].(string); ok {
+		if v, err := schema.DecodeJSON([]byte(text)); err == nil {
+			e.Syntax, e.HasSyntax = v, true
+		}
+	}
+	return e
 }
 
 // maxCatchUp bounds the entries catchUp applies at once; a member further
@@ -306,10 +450,11 @@ const snapshotVersion = 1
 // Snapshot implements hraft.FSM: it copies the table maps (pointers to
 // immutable rows) under the engine's read lock; Persist serialises them.
 func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
-	s := &fsmSnapshot{schema: f.db.Schema()}
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
-	f.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+	db := f.Database()
+	s := &fsmSnapshot{schema: db.Schema()}
+	db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
 		s.tables = make(map[string]map[schema.UUID]*ovsdb.Row, len(tables))
 		for name, rows := range tables {
 			m := make(map[schema.UUID]*ovsdb.Row, len(rows))
@@ -411,9 +556,11 @@ type snapshotFile struct {
 }
 
 // Restore implements hraft.FSM: it replaces the database's contents with
-// the snapshot's (one change set applied to the same Database, so
-// consumers holding it, such as monitors, see the difference as an
-// ordinary commit) and reloads the dedupe table.
+// the snapshot's and reloads the dedupe table. A snapshot of the current
+// schema is applied as one change set to the same Database, so consumers
+// holding it, such as monitors, see the difference as an ordinary commit.
+// A snapshot of another schema (taken after a conversion this member has
+// not applied) replaces the Database, as a conversion does.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.applyMu.Lock()
@@ -425,7 +572,18 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if sf.Version != snapshotVersion {
 		return fmt.Errorf("raft snapshot: unknown version %d", sf.Version)
 	}
-	sch := f.db.Schema()
+	cur := f.Database()
+	sch := cur.Schema()
+	if len(sf.Schema) > 0 {
+		ss, err := schema.ParseSchemaBytes(sf.Schema)
+		if err != nil {
+			return fmt.Errorf("raft snapshot: schema: %w", err)
+		}
+		if !sameSchema(ss, sch) {
+			sch = ss
+			cur = nil // a new database, below
+		}
+	}
 	newRows := map[string]map[schema.UUID]*ovsdb.Row{}
 	for tname, rows := range sf.Data {
 		ts := sch.Table(tname)
@@ -470,7 +628,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		}
 		m[id] = rc
 	}
-	f.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+	db := cur
+	if db == nil {
+		db = ovsdb.NewDatabase(sch, ovsdb.NopCommitter{})
+	}
+	db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
 		for tname, rows := range tables {
 			for id, r := range rows {
 				if newRows[tname][id] == nil {
@@ -485,7 +647,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		}
 	})
 	if !cs.Empty() {
-		f.db.Apply(cs)
+		db.Apply(cs)
 	}
 	d := newLRU(f.dedupe.max)
 	for _, raw := range sf.Dedupe {
@@ -508,8 +670,17 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.dedupe = d
 	f.mu.Unlock()
+	if cur == nil {
+		f.setDatabase(db)
+	}
 	f.setApplied(sf.Index)
 	return nil
+}
+
+// sameSchema reports whether a and b are the same schema (the same C
+// JSON text).
+func sameSchema(a, b *schema.DatabaseSchema) bool {
+	return a == b || bytes.Equal(cjson.Marshal(a.CJSON()), cjson.Marshal(b.CJSON()))
 }
 
 // lru is a bounded map of transaction id -> reply, evicting the oldest.

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
@@ -80,6 +81,18 @@ type Config struct {
 	Notifier CommitNotifier
 	// CommitTimeout overrides hashicorp/raft's commit timeout (tests).
 	CommitTimeout time.Duration
+	// Convert converts the state when a conversion entry is applied
+	// (online conversion, Node.Convert): the clustered mode passes
+	// internal/standalone.ConvertDatabaseWith, C's conversion rules. Nil:
+	// conversions fail on this member.
+	Convert ConvertFunc
+	// SchemaChanged, when set, is called with the new schema each time
+	// the member's database is replaced by one of another schema: a
+	// conversion applied, or a snapshot taken after a conversion restored
+	// (also while Open runs). It runs on the FSM's apply path and must not
+	// call into the Node. The clustered mode records the schema in its
+	// file's metadata.
+	SchemaChanged func(*schema.DatabaseSchema)
 	// AppliedLog, when set, records the position of every entry before
 	// the FSM applies it, and at Open the member applies its own log up to
 	// the position recorded last (before it serves anything), so that a
@@ -87,6 +100,12 @@ type Config struct {
 	// (raftstore.Store implements it).
 	AppliedLog AppliedLog
 }
+
+// defaultConvert is the converter of a new FSM (NewFSM; a Node's when
+// Config.Convert is nil): nil in the program (the clustered mode always
+// passes one); this package's tests set it, since raft cannot import the
+// file store that implements C's conversion rules.
+var defaultConvert ConvertFunc
 
 // AppliedLog keeps the position of the last entry applied, across
 // restarts.
@@ -181,6 +200,10 @@ func Open(cfg Config) (*Node, error) {
 		hc.TrailingLogs = cfg.TrailingLogs
 	}
 	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
+	n.fsm.schemaChanged = cfg.SchemaChanged
+	if cfg.Convert != nil {
+		n.fsm.convert = cfg.Convert
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.batch = newBatcher(n, cfg.MaxInFlight, cfg.MaxForwardInFlight)
 	// The leader reads back every entry it sends to followers: keep the
@@ -285,7 +308,13 @@ func (n *Node) leaderChanged() <-chan struct{} {
 }
 
 // Database returns the member's applied state, for reads and monitors.
-func (n *Node) Database() *ovsdb.Database { return n.fsm.db }
+// It is the same object until a conversion replaces it (EngineChanged).
+func (n *Node) Database() *ovsdb.Database { return n.fsm.Database() }
+
+// EngineChanged returns a channel closed when Database next returns
+// another database: a conversion applied on this member (proposed by any
+// member), or a snapshot of the converted database restored.
+func (n *Node) EngineChanged() <-chan struct{} { return n.fsm.EngineChanged() }
 
 // Raft returns the underlying hashicorp/raft instance.
 func (n *Node) Raft() *hraft.Raft { return n.raft }
@@ -501,9 +530,9 @@ func isClosed(c <-chan struct{}) bool {
 func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
 	class := ovsdb.ClassifyOps(ops)
 	if class.ReadOnly || opts.ReadOnly {
-		return n.fsm.db.Transact(ctx, ops, opts)
+		return n.fsm.Database().Transact(ctx, ops, opts)
 	}
-	e := &Entry{TxnID: schema.NewUUID(), DB: n.fsm.db.Name(), Ops: ops, TimeMS: time.Now().UnixMilli()}
+	e := &Entry{TxnID: schema.NewUUID(), DB: n.fsm.Database().Name(), Ops: ops, TimeMS: time.Now().UnixMilli()}
 	_, _ = rand.Read(e.Seed[:])
 	// The entry carries the asserted locks the session holds: every member
 	// checks the asserts against them.
@@ -562,6 +591,53 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 	})
 }
 
+// Convert converts the database online to schema ns on every member, as
+// C's clustered "convert" does. It first converts this member's current
+// state, so that a schema the data does not fit fails at once with C's
+// error and nothing is proposed; then it proposes a conversion entry
+// (Entry.Schema; forwarded to the leader from a follower, retried across
+// leader changes like a transaction), which every member's FSM applies by
+// converting its own state at that place in the log. It returns once
+// this member has applied the entry, with the conversion's error if it
+// failed there (writes committed in between made the data unfit); then
+// Database returns the converted database. ctx bounds the wait.
+func (n *Node) Convert(ctx context.Context, ns *schema.DatabaseSchema) error {
+	db := n.fsm.Database()
+	if err := checkConvert(db, ns); err != nil {
+		return err
+	}
+	if n.fsm.convert == nil {
+		return ovsdberr.New(ovsdberr.TagOVSDB, "%s: this member cannot convert databases", db.Name())
+	}
+	var err error
+	db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+		_, err = n.fsm.convert(tables, db.Schema(), ns, ovsdb.TransactOptions{})
+	})
+	if err != nil {
+		return err
+	}
+	e := &Entry{TxnID: schema.NewUUID(), DB: db.Name(), Schema: cjson.Marshal(ns.CJSON()), TimeMS: time.Now().UnixMilli()}
+	_, _ = rand.Read(e.Seed[:])
+	data, err := e.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	reply, _, pos, err := n.batch.submit(ctx, data)
+	if err != nil {
+		return err
+	}
+	if n.raft.State() != hraft.Leader {
+		n.fsm.catchUp(n.logs, pos)
+	}
+	if !n.fsm.waitApplied(ctx, n.closed, pos.Index) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return ErrShutdown
+	}
+	return convertResult(reply)
+}
+
 func clusterError(err error) []any {
 	return []any{ovsdberr.ToJSON(ovsdberr.New(ovsdberr.TagOVSDB, "%s", err.Error()))}
 }
@@ -588,7 +664,7 @@ type Status struct {
 
 // Status returns the member's current status.
 func (n *Node) Status() (Status, error) {
-	st := Status{Name: n.fsm.db.Name(), ClusterID: n.cfg.ClusterID, ServerID: n.cfg.ID, Address: n.cfg.Address,
+	st := Status{Name: n.fsm.Database().Name(), ClusterID: n.cfg.ClusterID, ServerID: n.cfg.ID, Address: n.cfg.Address,
 		ElectionTimer: n.cfg.ElectionTimer, AppliedIndex: n.fsm.AppliedIndex(), CommitIndex: n.raft.CommitIndex(),
 		LastContact: n.raft.LastContact()}
 	// Configuration and no-op entries never reach the FSM: hashicorp's

@@ -16,9 +16,24 @@ import (
 // db-change-aware is disconnected, except keep (the requester, which C
 // disconnects only after its reply). As in C 3.1 for standalone
 // databases, the _Server row keeps showing the old schema text.
+//
+// A mode whose conversions are replicated (Convert returns the receiver:
+// a Raft member, whose conversion every member applies from the log) is
+// served as C serves a clustered database whose schema changed, here as
+// on the other members (modeConverted): the _Server row shows the new
+// schema, and sessions that are not db-change-aware are disconnected only
+// if the schema's version changed (schemaReplaced).
 func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *jsonrpc.Session) error {
+	_, err := s.convertDatabase(name, ns, keep)
+	return err
+}
+
+// convertDatabase is ConvertDatabase; it also reports whether sessions
+// that are not db-change-aware were disconnected (keep should then be
+// disconnected after its reply).
+func (s *Server) convertDatabase(name string, ns *schema.DatabaseSchema, keep *jsonrpc.Session) (bool, error) {
 	if ns.Name != name {
-		return ovsdberr.New("invalid parameters", "new schema name (%s) does not match database name (%s)", ns.Name, name)
+		return false, ovsdberr.New("invalid parameters", "new schema name (%s) does not match database name (%s)", ns.Name, name)
 	}
 	s.convertMu.Lock()
 	defer s.convertMu.Unlock()
@@ -26,22 +41,23 @@ func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *j
 	e := s.dbs[name]
 	s.mu.Unlock()
 	if e == nil {
-		return errors.New("no database by that name")
+		return false, errors.New("no database by that name")
 	}
 	nm, err := e.mode.Convert(ns)
 	if errors.Is(err, ErrUnsupported) {
-		return ovsdberr.New(ovsdberr.TagOVSDB, "%s: storage does not support conversion", name)
+		return false, ovsdberr.New(ovsdberr.TagOVSDB, "%s: storage does not support conversion", name)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	info, changed := nm.Info()
 	ne := &dbEntry{path: e.path, mode: nm, db: nm.Database(), model: info.Model, rowID: e.rowID, gone: make(chan struct{})}
+	oldVersion := e.db.Schema().Version
 	s.mu.Lock()
 	if s.dbs[name] != e { // removed meanwhile (or the server closed)
 		s.mu.Unlock()
 		_ = nm.Close()
-		return errors.New("no database by that name")
+		return false, errors.New("no database by that name")
 	}
 	s.dbs[name] = ne
 	close(e.gone)
@@ -51,9 +67,14 @@ func (s *Server) ConvertDatabase(name string, ns *schema.DatabaseSchema, keep *j
 		s.wg.Add(1)
 		go s.watchInfo(ne, info, changed)
 	}
+	if nm == e.mode {
+		changed := oldVersion != ne.db.Schema().Version
+		s.schemaReplaced(name, changed, keep)
+		return changed, nil
+	}
 	comment := "committed " + name + " database schema conversion"
 	s.databaseGone(name, comment, keep)
-	return nil
+	return true, nil
 }
 
 // convertedRow rewrites the _Server.Database row of a converted
@@ -92,7 +113,39 @@ func (s *Server) modeConverted(e *dbEntry) {
 		s.wg.Add(1)
 		go s.watchInfo(ne, info, changed)
 	}
-	s.databaseGone(name, "database "+name+" schema changed", nil)
+	s.schemaReplaced(name, e.db.Schema().Version != ne.db.Schema().Version, nil)
+}
+
+// schemaReplaced does to the sessions what C does when a clustered
+// database's schema changes under them (its update_schema, on every
+// member): every monitor of the database is canceled ("monitor_canceled"
+// to db-change-aware sessions) and blocked transactions are answered
+// "canceled"; sessions that are not db-change-aware, but keep, are
+// disconnected only if the schema's version changed (comment "database
+// NAME schema changed"); otherwise they stay connected without their
+// monitors.
+func (s *Server) schemaReplaced(name string, versionChanged bool, keep *jsonrpc.Session) {
+	if versionChanged {
+		s.databaseGone(name, "database "+name+" schema changed", keep)
+		return
+	}
+	// databaseGone without the disconnection.
+	s.mu.Lock()
+	hooks := append([]func(string){}, s.dbGone...)
+	s.mu.Unlock()
+	for _, fn := range hooks {
+		fn(name)
+	}
+	if s.mon != nil {
+		for _, c := range s.mon.CancelDatabase(name) {
+			if ss, ok := c.Session.(*jsonrpc.Session); ok && DBChangeAware(ss) {
+				_ = ss.Notify("monitor_canceled", []any{c.ID})
+			}
+		}
+	}
+	for _, ss := range s.rpc.Sessions() {
+		ss.CancelTransacts(name)
+	}
 }
 
 func (s *Server) registerConvert() {
@@ -109,10 +162,11 @@ func (s *Server) registerConvert() {
 			if err != nil {
 				return nil, err
 			}
-			if err := s.ConvertDatabase(db.Name(), ns, ss); err != nil {
+			disconnected, err := s.convertDatabase(db.Name(), ns, ss)
+			if err != nil {
 				return nil, err
 			}
-			if !DBChangeAware(ss) {
+			if disconnected && !DBChangeAware(ss) {
 				ss.CloseAfterReply()
 			}
 			return map[string]any{}, nil

@@ -39,9 +39,12 @@ type Mode interface {
 	// engine, and a mode whose conversions are replicated (a Raft
 	// member converted through another member) may return a new engine
 	// at any time, after which it must close Info's change channel; the
-	// Server then serves the new engine as after a local conversion
-	// (monitors canceled, sessions that are not db-change-aware
-	// disconnected).
+	// Server then serves the new engine as C serves a clustered database
+	// whose schema changed (modeConverted: monitors canceled, the
+	// _Server row shows the new schema, sessions that are not
+	// db-change-aware disconnected if the schema version changed). The
+	// old engine must stay readable (readers may still hold it) but is
+	// no longer written.
 	//
 	// Ordering guarantee for monitors: the engine's commit observers
 	// (monitors) see every change set in commit order, each exactly once,
@@ -81,7 +84,9 @@ type Mode interface {
 	// retired: the Server stops using it and does not Close it (Convert
 	// hands its resources to the new Mode or releases them), unless
 	// Convert returns the receiver itself, now serving the converted
-	// engine (a replicated mode). The Server never runs two Converts of
+	// engine (a replicated mode, whose conversion every replica applies;
+	// the Server then treats the requester's sessions as modeConverted
+	// treats a replica's). The Server never runs two Converts of
 	// one database at once. A mode that
 	// cannot convert returns an error wrapping ErrUnsupported and stays
 	// as it was.

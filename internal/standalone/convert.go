@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sort"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
@@ -22,8 +23,26 @@ const convertComment = "converted by ovsdb-server"
 // commit checks (references, indexes, limits). tables are the rows of
 // the source database (from Database.Read), whose schema is old.
 func ConvertDatabase(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *schema.DatabaseSchema) (*ovsdb.Database, error) {
+	return ConvertDatabaseWith(tables, old, ns, ovsdb.TransactOptions{})
+}
+
+// ConvertDatabaseWith is ConvertDatabase committing the converted rows as
+// one transaction executed with opts. The rows are inserted in a fixed
+// order (tables by name, rows by UUID), so with opts.NewUUID and
+// opts.TxnID set every caller converting the same rows gets the same
+// database, _version columns and last transaction id included: a Raft
+// member applying a conversion entry (raft.Config.Convert) computes what
+// every other member computes.
+func ConvertDatabaseWith(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *schema.DatabaseSchema,
+	opts ovsdb.TransactOptions) (*ovsdb.Database, error) {
 	ops := []any{}
-	for tname, rows := range tables {
+	names := make([]string, 0, len(tables))
+	for tname := range tables {
+		names = append(names, tname)
+	}
+	sort.Strings(names)
+	for _, tname := range names {
+		rows := tables[tname]
 		ots, nts := old.Table(tname), ns.Table(tname)
 		if ots == nil || nts == nil {
 			continue
@@ -35,7 +54,13 @@ func ConvertDatabase(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *sche
 				cols = append(cols, colPair{oc, nc})
 			}
 		}
-		for id, r := range rows {
+		ids := make([]schema.UUID, 0, len(rows))
+		for id := range rows {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+		for _, id := range ids {
+			r := rows[id]
 			row := make(map[string]any, len(cols))
 			for _, cp := range cols {
 				js := schema.DatumToJSON(&cp.o.Type, r.Field(cp.o.Index))
@@ -51,7 +76,7 @@ func ConvertDatabase(tables map[string]map[schema.UUID]*ovsdb.Row, old, ns *sche
 	// The engine wants decoded JSON (json.Number for numbers).
 	decoded, _ := decodeJSON(ops).([]any)
 	db := ovsdb.NewDatabase(ns, nil)
-	res := db.Transact(context.Background(), decoded, ovsdb.TransactOptions{})
+	res := db.Transact(context.Background(), decoded, opts)
 	for _, r := range res {
 		m, ok := r.(map[string]any)
 		if !ok {
