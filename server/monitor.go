@@ -14,6 +14,11 @@ import (
 func (s *Server) registerMonitorMethods() {
 	create := func(method string, v monitor.Version) jsonrpc.Method {
 		return jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+			if v != monitor.V1 && s.ctl.monitorCondDisabled.Load() {
+				// After ovsdb-server/disable-monitor-cond, C knows
+				// neither monitor_cond nor monitor_cond_since.
+				return nil, &jsonrpc.ErrorValue{Value: "unknown method"}
+			}
 			db, err := s.rpc.LookupDB(method, params)
 			if err != nil {
 				return nil, err

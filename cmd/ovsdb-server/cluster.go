@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/unixctl"
@@ -52,31 +52,123 @@ func registerClusterCommands(ctl *unixctl.Server, srv *server.Server) {
 			return out, err
 		})
 	}
+	ctl.Register("cluster/set-backlog-threshold", "DB N_MSGS N_BYTES", 3, 3, func(a []string) (string, error) {
+		return setBacklogThreshold(srv, a)
+	})
+	ctl.Register("cluster/failure-test", "FAILURE SCENARIO", 1, 1, func(a []string) (string, error) {
+		return failureTest(srv, a[0])
+	})
 }
 
-// withClusterMemory appends the Raft figures to a memory/show line.
-func withClusterMemory(srv *server.Server, line string) string {
-	extra := srv.ModeMemory()
-	if len(extra) == 0 {
-		return line
-	}
-	fields := map[string]string{}
-	for _, f := range strings.Fields(line) {
-		if k, v, ok := strings.Cut(f, ":"); ok {
-			fields[k] = v
+// failureTests are the scenarios of C's cluster/failure-test: each makes
+// every Raft member of the process misbehave at one point of the
+// protocol (crash there, delay its elections, stop its RPCs...).
+var failureTests = map[string]bool{
+	"crash-before-sending-append-request":          true,
+	"crash-after-sending-append-request":           true,
+	"crash-before-sending-execute-command-reply":   true,
+	"crash-after-sending-execute-command-reply":    true,
+	"crash-before-sending-execute-command-request": true,
+	"crash-after-sending-execute-command-request":  true,
+	"crash-after-receiving-append-request-update":  true,
+	"crash-before-sending-install-snapshot-reply":  true,
+	"delay-election":         true,
+	"dont-send-vote-request": true,
+	"stop-raft-rpc":          true,
+	"transfer-leadership-after-sending-append-request": true,
+	"transfer-leadership":                              true,
+}
+
+// clusteredDBs returns the names of the clustered databases, sorted.
+func clusteredDBs(srv *server.Server) []string {
+	var out []string
+	for _, n := range srv.ListDatabases() {
+		if srv.Model(n) == "clustered" {
+			out = append(out, n)
 		}
 	}
-	for k, v := range extra {
-		fields[k] = fmt.Sprint(v)
+	return out
+}
+
+// failureTest is cluster/failure-test SCENARIO: as C, one scenario for
+// the whole process (no database argument), engaged on every clustered
+// database; "clear" dismisses it. Each database's mode runs it as
+// Control(db, "cluster/failure-test", [SCENARIO]); a mode without it
+// (ErrUnsupported) makes the command fail rather than claim a test it
+// does not run.
+func failureTest(srv *server.Server, scenario string) (string, error) {
+	if scenario != "clear" && !failureTests[scenario] {
+		return "", errors.New("unknown test scenario")
 	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+	var unsupported []string
+	for _, db := range clusteredDBs(srv) {
+		_, err := srv.Control(db, "cluster/failure-test", []string{scenario})
+		switch {
+		case err == nil, errors.Is(err, server.ErrNoDatabase):
+		case errors.Is(err, server.ErrUnsupported):
+			unsupported = append(unsupported, db)
+		default:
+			return "", err
+		}
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ":" + fields[k]
+	if scenario == "clear" {
+		// Nothing is engaged where the mode has no failure tests.
+		return "test dismissed", nil
 	}
-	return strings.Join(parts, " ")
+	if len(unsupported) > 0 {
+		return "", fmt.Errorf("cluster/failure-test %s: failure tests are not supported yet by the Raft implementation of %s", scenario, strings.Join(unsupported, ", "))
+	}
+	return "test engaged", nil
+}
+
+// setBacklogThreshold is cluster/set-backlog-threshold DB N_MSGS N_BYTES
+// with C's checks in C's order: the cluster, then both numbers (C's
+// str_to_ullong: decimal, optional sign, a negative value wraps), then
+// the range (N_MSGS at least 50). The member applies it as
+// Control(db, "cluster/set-backlog-threshold", [N_MSGS, N_BYTES]) with
+// both numbers in canonical decimal form.
+func setBacklogThreshold(srv *server.Server, a []string) (string, error) {
+	if srv.Model(a[0]) != "clustered" {
+		return "", errUnknownCluster
+	}
+	nMsgs, ok1 := strToUllong(a[1])
+	nBytes, ok2 := strToUllong(a[2])
+	if !ok1 || !ok2 {
+		return "", errors.New("invalid argument")
+	}
+	if nMsgs < 50 {
+		return "", errors.New("values out of range")
+	}
+	out, err := srv.Control(a[0], "cluster/set-backlog-threshold",
+		[]string{strconv.FormatUint(nMsgs, 10), strconv.FormatUint(nBytes, 10)})
+	switch {
+	case errors.Is(err, server.ErrNoDatabase):
+		return "", errUnknownCluster
+	case errors.Is(err, server.ErrUnsupported):
+		return "", fmt.Errorf("cluster/set-backlog-threshold: not supported yet by the Raft implementation of %s", a[0])
+	}
+	return out, err
+}
+
+// strToUllong parses s as C's str_to_ullong(s, 10): strtoull's syntax
+// (leading white space, an optional sign, decimal digits, nothing after;
+// "-N" is 2^64-N) and failure on overflow.
+func strToUllong(s string) (uint64, bool) {
+	t := strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg = t[0] == '-'
+		t = t[1:]
+	}
+	if t == "" || strings.TrimLeft(t, "0123456789") != "" {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }

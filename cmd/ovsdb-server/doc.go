@@ -4,16 +4,39 @@
 //	ovsdb-server [OPTIONS] [DATABASE...]
 //
 // With no DATABASE, $OVS_DBDIR/conf.db (default /etc/openvswitch/conf.db)
-// is served. Options follow C's getopt_long rules ("--opt=VAL" or
-// "--opt VAL" for required arguments, "--opt=VAL" only for optional ones):
-// --remote (repeatable; punix: and ptcp: are served, other remotes are
-// listed but warned about as unsupported), --unixctl, --pidfile[=FILE],
-// --detach, --no-chdir, --monitor, --user, --log-file[=FILE],
-// -v[SPEC]/--verbose[=SPEC], -h/--help, -V/--version. SSL, sync and replay
-// options are accepted and ignored with a warning. A "db:DB,TABLE,COLUMN"
-// remote naming a missing database, table or column is fatal at startup
-// and refused by ovsdb-server/add-remote, with C's texts; valid ones are
-// listed but not served.
+// is served (none with --no-dbs). Options follow C's getopt_long rules
+// ("--opt=VAL" or "--opt VAL" for required arguments, "--opt=VAL" only for
+// optional ones): --remote (repeatable; punix: and ptcp: are served, other
+// remotes are listed but warned about as unsupported), --unixctl,
+// --pidfile[=FILE], --detach, --no-chdir, --monitor, --user,
+// --log-file[=FILE], -v[SPEC]/--verbose[=SPEC], -h/--help, -V/--version,
+// --run, --no-dbs. Sync options are accepted and ignored with a warning. A
+// "db:DB,TABLE,COLUMN" remote naming a missing database, table or column
+// is fatal at startup and refused by ovsdb-server/add-remote, with C's
+// texts.
+//
+// --run=COMMAND (run.go) runs COMMAND with /bin/sh -c once the control
+// socket serves, and exits when it ends, as C: status 0 if it succeeded,
+// otherwise 1 after "ovsdb-server: COMMAND: child exited, exit status N"
+// (or "killed (Terminated)", C's signal descriptions) on stderr. The
+// version is not logged then. If the server exits first, the command is
+// left running.
+//
+// --record[=DIR] and --replay[=DIR] (C's stream recording and replay) are
+// refused: the server exits with status 1 and "ovsdb-server: --record:
+// stream recording and replay are not supported by this server".
+//
+// SSL options (tls.go): -p/--private-key, -c/--certificate, -C/--ca-cert,
+// --bootstrap-ca-cert, --peer-ca-cert, --ssl-protocols and --ssl-ciphers
+// are parsed and kept in an sslOptions for the TLS support to come; as in
+// C each but --peer-ca-cert may be a db:DB,TABLE,COLUMN reference to a
+// string column, read (first non-empty string of the column) at startup
+// and every 2.5 s while the server runs. A bad reference is fatal at
+// startup with C's text ("no database named X", "no table named T",
+// "table \"T\" has no column \"C\"", "... is not string or set of strings",
+// "invalid syntax"), and logged as a warning when it goes bad later, as C.
+// TLS is not served yet: when any SSL option is given, one warning says so
+// at startup.
 //
 // --disable-standalone-history (ours, not C's) keeps no transaction
 // history for standalone databases and _Server, so monitor_cond_since and
@@ -41,12 +64,69 @@
 // (internal/fsmode): unix sockets 0770 (others can never connect), database
 // and log files 0660, lock files 0600, the pidfile 0666.
 //
-// The control socket (ovs-appctl -t) serves exit, version, list-commands,
-// memory/show, vlog/*, and the ovsdb-server/* commands list-dbs, add-db,
-// remove-db, list-remotes, add-remote, remove-remote, compact, reconnect,
-// sync-status, with C's output and error texts; once a clustered database is open, C's
-// cluster/* commands too (cluster.go: each runs the database mode's
-// server.Mode.Control).
+// The control socket (ovs-appctl -t) serves every command of C 3.1's
+// ovsdb-server but the seven active-backup ones (set-, get-, connect-,
+// disconnect-active-ovsdb-server, set-active-ovsdb-server-probe-interval,
+// set- and get-sync-exclude-tables), with C's output, error texts and exit
+// status: exit, version, list-commands, memory/show, vlog/*, coverage/show,
+// coverage/read-counter, and the ovsdb-server/* commands list-dbs, add-db,
+// remove-db, list-remotes, add-remote, remove-remote, compact,
+// memory-trim-on-compaction, reconnect, sync-status, get-db-storage-status,
+// tlog-set, tlog-list, perf-counters-show, perf-counters-clear,
+// disable-monitor-cond; once a clustered database is open, C's cluster/*
+// commands too (cluster.go: each runs the database mode's
+// server.Mode.Control). Notes on each (control.go, tlog.go, coverage.go):
+//
+//   - memory/show prints C's keys that apply: atoms, cells, monitors,
+//     n-weak-refs, sessions and the Raft figures of the modes (raft-log,
+//     raft-connections, raft-backlog-kB); as C, a figure other than
+//     monitors and n-weak-refs is omitted when zero. C's triggers, backlog,
+//     json-caches, txn-history and txn-history-atoms are not measured (a
+//     fresh C cluster member shows txn-history:1, ours omits it).
+//   - sync-status prints "state: active", as C on a standalone server and
+//     on a cluster member (C's state is the process's: backup only with
+//     --sync-from, which this server ignores).
+//   - get-db-storage-status DB prints "status: ok" for a served database
+//     (C's storage error is set only for a Raft log found inconsistent),
+//     "Failed to find the database." otherwise.
+//   - memory-trim-on-compaction on|off (on by default, as C) logs C's
+//     "memory trimming after compaction enabled." the first time and at
+//     each change; trimming is runtime/debug.FreeOSMemory after
+//     ovsdb-server/compact.
+//   - tlog-set DB:TABLE on|off logs every committed change of the table's
+//     rows at INFO (module transaction) in C's format and column order,
+//     rate limited as C (30 a minute, bursts of 60; vlog/disable-rate-limit
+//     lifts it); the rows of one transaction are logged by table name then
+//     row UUID (C: in the order the transaction touched them). A database
+//     that is converted, or removed and added, starts with logging off, as
+//     C. tlog-list is C's table.
+//   - coverage/show and coverage/read-counter know C's 112 counter names,
+//     listed in C's order with C's rates and hash; the counts are ours
+//     (coverage.go): unixctl_received/replied, pstream_open, lockfile_lock
+//     and process_start count this server's events, the others (C's poll
+//     loop, hash maps, allocator) stay at zero.
+//   - perf-counters-show: C 3.1's ovsdb-server declares no performance
+//     counter, so its reply depends only on whether perf_event_open(2)
+//     works ("performance counter has never been hit" or "performance
+//     counter is not supported on this platform"); ours makes the same
+//     probe. perf-counters-clear replies nothing.
+//   - disable-monitor-cond makes monitor_cond and monitor_cond_since
+//     answer "unknown method" from then on (it cannot be undone) and
+//     disconnects every client, logging C's "NAME: disconnecting (user ran
+//     ovsdb-server/disable-monitor-cond)"; ovsdb-server/reconnect logs the
+//     same with its own reason.
+//   - cluster/failure-test SCENARIO and cluster/set-backlog-threshold DB
+//     N_MSGS N_BYTES check their arguments as C ("unknown test scenario",
+//     "test dismissed" for clear; "unknown cluster", "invalid argument",
+//     "values out of range") and then run the database mode's Control
+//     ("cluster/failure-test" on every clustered database, with the
+//     scenario; "cluster/set-backlog-threshold" with the two numbers in
+//     decimal). Until the Raft member implements them they fail with
+//     "...: not supported yet by the Raft implementation of DB".
+//   - time/stop and time/warp are not registered: C 3.1's ovsdb-server
+//     does not register them either (only programs built with its dummy
+//     test support do), so both answer C's "\"time/warp\" is not a valid
+//     command" with exit status 2.
 //
 // This file's package is the wiring: it chooses the replication modes
 // (server.Options.Open = cluster.Opener(nil): clustered files open as Raft

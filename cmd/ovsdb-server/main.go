@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/cluster"
 	"github.com/ovsdb-go/ovsdb-server/internal/daemon"
@@ -62,6 +64,14 @@ type config struct {
 	help, ver bool
 	// noStandaloneHistory: --disable-standalone-history.
 	noStandaloneHistory bool
+	// run is --run's command (nil: not given).
+	run *string
+	// replay names --record or --replay, which this server refuses.
+	replay []string
+	// ssl holds the SSL options (tls.go).
+	ssl sslOptions
+	// noDBs: --no-dbs (no default database when none is named).
+	noDBs bool
 }
 
 type optKind int
@@ -122,6 +132,27 @@ func parseArgs(args []string) (*config, error) {
 			cfg.verbose = append(cfg.verbose, v)
 		case "disable-standalone-history":
 			cfg.noStandaloneHistory = true
+		case "run":
+			s := v
+			cfg.run = &s
+		case "record", "replay":
+			cfg.replay = append(cfg.replay, "--"+name)
+		case "private-key":
+			cfg.ssl.PrivateKey = v
+		case "certificate":
+			cfg.ssl.Certificate = v
+		case "ca-cert":
+			cfg.ssl.CACert, cfg.ssl.BootstrapCACert = v, false
+		case "bootstrap-ca-cert":
+			cfg.ssl.CACert, cfg.ssl.BootstrapCACert = v, true
+		case "peer-ca-cert":
+			cfg.ssl.PeerCACert = v
+		case "ssl-protocols":
+			cfg.ssl.Protocols = v
+		case "ssl-ciphers":
+			cfg.ssl.Ciphers = v
+		case "no-dbs":
+			cfg.noDBs = true
 		case "overwrite-pidfile":
 		default:
 			cfg.ignored = append(cfg.ignored, "--"+name)
@@ -247,7 +278,19 @@ Logging options:
   --log-file[=FILE]        enable logging to specified FILE
                            (default: %s/%s.log)
 
+SSL options (kept for the TLS support to come; each may be a
+db:DB,TABLE,COLUMN reference; no SSL remote is served yet):
+  -p, --private-key=FILE  file with this server's private key
+  -c, --certificate=FILE  file with this server's certificate
+  -C, --ca-cert=FILE      file with the CA certificate peers must have
+  --bootstrap-ca-cert=FILE  as --ca-cert, obtained from the first peer
+  --peer-ca-cert=FILE     extra CA certificate sent to peers
+  --ssl-protocols=LIST    SSL protocols to enable
+  --ssl-ciphers=LIST      SSL cipher list
+
 Other options:
+  --run COMMAND           run COMMAND through /bin/sh, exit when it ends
+  --no-dbs                serve no database unless one is named
   --disable-standalone-history
                           keep no transaction history for standalone
                           databases (and _Server), as C ovsdb-server:
@@ -292,7 +335,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	if len(cfg.dbs) == 0 {
+	if len(cfg.replay) > 0 {
+		// C records (--record) or replays (--replay) every stream's
+		// traffic in files; this server does neither.
+		return fatal(fmt.Sprintf("%s: stream recording and replay are not supported by this server", cfg.replay[0]))
+	}
+	if len(cfg.dbs) == 0 && !cfg.noDBs {
 		cfg.dbs = []string{filepath.Join(dbDir(), "conf.db")}
 	}
 	// Make paths absolute before a detached daemon changes directory.
@@ -340,8 +388,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, o := range cfg.ignored {
 		log.Warn(fmt.Sprintf("%s is not supported by this server, ignoring it", o))
 	}
-	log.Info(version.C(program))
-	log.Info(version.Line())
+	if cfg.run == nil {
+		// As C: with --run, ovsdb-server is more a command-line tool
+		// than a daemon and does not log its version.
+		log.Info(version.C(program))
+		log.Info(version.Line())
+	}
+	covs := newCoverage()
+	stop := make(chan struct{})
+	defer close(stop)
 
 	// Process-wide settings are the binary's, never the library's: the
 	// garbage collector's target adapts to the live heap.
@@ -354,6 +409,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := srv.AddDatabase(p); err != nil {
 			return fatal(err.Error())
 		}
+		covs.add("lockfile_lock", 1)
 	}
 	// As C: a "db:" remote naming a missing database, table or column is
 	// fatal at startup (one line per bad remote, then an empty line; C
@@ -362,41 +418,102 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, r := range cfg.remotes {
 		if err := addRemote(srv, log, r); err != nil {
 			remoteErrs.WriteString(err.Error() + "\n")
+		} else if passiveRemote(r) {
+			covs.add("pstream_open", 1)
+		}
+	}
+	// As C: the SSL options' db: references are checked after the
+	// remotes, and their errors are fatal at startup too.
+	ssl := &sslWatch{opts: &cfg.ssl, srv: srv, log: log}
+	if remoteErrs.Len() == 0 {
+		if _, errs := cfg.ssl.resolve(srv); errs != "" {
+			remoteErrs.WriteString(errs)
 		}
 	}
 	if remoteErrs.Len() > 0 {
 		return fatal(remoteErrs.String())
 	}
+	if cfg.ssl.given() {
+		// Never silent: the options are kept (tls.go), but nothing
+		// serves TLS yet.
+		log.Warn(fmt.Sprintf("TLS is not yet served by this server: SSL options kept but unused, no pssl: or ssl: remote is served (%s)",
+			cfg.ssl.flags()))
+	}
+	ssl.check()
+	go ssl.run(2500*time.Millisecond, stop)
 
 	ctl := unixctl.New(versionText)
 	ctlPath := unixctl.SocketPath(cfg.unixctl, program)
 	if err := ctl.Listen(ctlPath); err != nil {
 		return fatal(err.Error())
 	}
+	if ctlPath != "none" {
+		covs.add("pstream_open", 1)
+	}
+	covs.setSource("unixctl_received", func() uint64 { r, _ := ctl.Stats(); return r })
+	covs.setSource("unixctl_replied", func() uint64 { _, r := ctl.Stats(); return r })
+	covs.start(stop)
 	exitCh := make(chan struct{}, 1)
-	registerCommands(ctl, srv, logger, log, exitCh, func() {
-		files := srv.DatabaseFiles()
-		for i, f := range files {
-			files[i] = absUnder(f)
-		}
-		if err := rc.save(srv.ListRemotes(), files); err != nil {
-			log.Error(err.Error())
-		}
-	})
+	env := &controlEnv{
+		ctl: ctl, srv: srv, log: log, exitCh: exitCh, covs: covs,
+		tlog: newTableLogs(log), perfEvents: perfEventsAvailable(), ssl: ssl,
+		saveConfig: func() {
+			files := srv.DatabaseFiles()
+			for i, f := range files {
+				files[i] = absUnder(f)
+			}
+			if err := rc.save(srv.ListRemotes(), files); err != nil {
+				log.Error(err.Error())
+			}
+		},
+	}
+	registerCommands(env)
 	logger.RegisterCommands(ctl)
+
+	// --run: C starts the command once the control socket serves, and
+	// exits when it ends.
+	var child *runChild
+	if cfg.run != nil {
+		var err error
+		child, err = startRun(*cfg.run, stdout, stderr)
+		if err != nil {
+			return fatal(err.Error())
+		}
+		covs.add("process_start", 1)
+	}
 
 	d.Ready()
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	var childDone <-chan struct{}
+	if child != nil {
+		childDone = child.done
+	}
 	select {
 	case <-exitCh:
 	case sig := <-sigs:
 		log.Info(fmt.Sprintf("%s: received %v, exiting", program, sig), "module", "fatal_signal")
+	case <-childDone:
 	}
 	_ = ctl.Close()
+	if child != nil {
+		if msg := child.failure(); msg != "" {
+			// As C: the databases are closed first, then the status
+			// is reported as a fatal error (stderr only, exit 1).
+			_ = srv.Close()
+			fmt.Fprintf(stderr, "%s: %s\n", program, msg)
+			return 1
+		}
+	}
 	return 0
+}
+
+// passiveRemote reports whether r is a listener this binary opens itself
+// (punix: or ptcp:), for the pstream_open coverage counter.
+func passiveRemote(r string) bool {
+	return strings.HasPrefix(r, "punix:") || strings.HasPrefix(r, "ptcp:")
 }
 
 func absUnder(p string) string {
@@ -427,18 +544,20 @@ func addRemote(srv *server.Server, log *slog.Logger, r string) error {
 	return nil
 }
 
-// registerCommands registers the ovs-appctl commands; saveConfig records
-// the remotes and databases after a command changes them.
-func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logger, log *slog.Logger, exitCh chan struct{}, saveConfig func()) {
+// registerCommands registers the ovs-appctl commands of C's
+// ovsdb-server (those of the vlog module apart: vlog.Logger's); the
+// cluster/* ones once a clustered database is served (cluster.go).
+func registerCommands(env *controlEnv) {
+	ctl, srv, log := env.ctl, env.srv, env.log
 	ctl.Register("exit", "", 0, 0, func([]string) (string, error) {
 		select {
-		case exitCh <- struct{}{}:
+		case env.exitCh <- struct{}{}:
 		default:
 		}
 		return "", nil
 	})
 	ctl.Register("memory/show", "", 0, 0, func([]string) (string, error) {
-		return withClusterMemory(srv, memoryShow(srv)), nil
+		return memoryShow(srv), nil
 	})
 	ensureClusterCommands(ctl, srv)
 	ctl.Register("ovsdb-server/list-dbs", "", 0, 0, func([]string) (string, error) {
@@ -452,14 +571,15 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 		err := srv.AddDatabase(a[0])
 		ensureClusterCommands(ctl, srv)
 		if err == nil {
-			saveConfig()
+			env.covs.add("lockfile_lock", 1)
+			env.saveConfig()
 		}
 		return "", err
 	})
 	ctl.Register("ovsdb-server/remove-db", "DB", 1, 1, func(a []string) (string, error) {
 		err := srv.RemoveDatabase(a[0])
 		if err == nil {
-			saveConfig()
+			env.saveConfig()
 		}
 		return "", err
 	})
@@ -477,32 +597,51 @@ func registerCommands(ctl *unixctl.Server, srv *server.Server, logger *vlog.Logg
 		if err := addRemote(srv, log, a[0]); err != nil {
 			return "", err
 		}
-		saveConfig()
+		if passiveRemote(a[0]) && srv.RemoteAddr(a[0]) != nil {
+			env.covs.add("pstream_open", 1)
+		}
+		env.saveConfig()
 		return "", nil
 	})
 	ctl.Register("ovsdb-server/remove-remote", "REMOTE", 1, 1, func(a []string) (string, error) {
 		err := srv.RemoveRemote(a[0])
 		if err == nil {
-			saveConfig()
+			env.saveConfig()
 		}
 		return "", err
 	})
 	ctl.Register("ovsdb-server/compact", "", 0, 1, func(a []string) (string, error) {
-		return "", srv.Compact(a...)
+		err := srv.Compact(a...)
+		if err == nil && srv.TrimMemoryOnCompaction() {
+			// C's malloc_trim after a snapshot: give the memory the
+			// compaction freed back to the system.
+			debug.FreeOSMemory()
+		}
+		return "", err
 	})
 	// Active-backup replication (--sync-from) is not implemented, so this
 	// server is always the active one; ovn-ctl's status_ovn*db reads this.
+	// C prints the same on a standalone server and on a cluster member
+	// (its state is that of the process, backup only with --sync-from).
 	ctl.Register("ovsdb-server/sync-status", "", 0, 0, func([]string) (string, error) {
 		return "state: active\n", nil
 	})
 	ctl.Register("ovsdb-server/reconnect", "", 0, 0, func([]string) (string, error) {
-		srv.Reconnect()
+		srv.Disconnect("user ran ovsdb-server/reconnect")
 		return "", nil
 	})
+	registerMoreCommands(env)
 }
 
-// memoryShow renders C's memory/show line: "atoms:N cells:N monitors:0
-// n-weak-refs:0" plus "sessions:N" when there are sessions.
+// memoryShow renders C's memory/show line: "KEY:VALUE" pairs sorted by
+// key, those C reports that apply here: atoms and cells of every
+// database (_Server included), monitors and n-weak-refs (always shown,
+// as C), sessions, and the modes' figures (Server.ModeMemory: a Raft
+// member's raft-log, raft-connections, raft-backlog-kB). As C (its
+// simap_increase), a figure other than monitors and n-weak-refs is shown
+// only when it is not zero. C's triggers, backlog, json-caches,
+// txn-history and txn-history-atoms are not measured here (see
+// doc.go).
 func memoryShow(srv *server.Server) string {
 	atoms, cells := 0, 0
 	for _, name := range srv.ListDatabases() {
@@ -514,9 +653,17 @@ func memoryShow(srv *server.Server) string {
 		atoms += a
 		cells += c
 	}
-	usage := map[string]int{"atoms": atoms, "cells": cells, "monitors": srv.MonitorCount(), "n-weak-refs": 0}
-	if n := len(srv.JSONRPC().Sessions()); n > 0 {
-		usage["sessions"] = n
+	usage := map[string]int{"monitors": srv.MonitorCount(), "n-weak-refs": 0}
+	increase := func(k string, v int) {
+		if v != 0 {
+			usage[k] += v
+		}
+	}
+	increase("atoms", atoms)
+	increase("cells", cells)
+	increase("sessions", len(srv.JSONRPC().Sessions()))
+	for k, v := range srv.ModeMemory() {
+		increase(k, v)
 	}
 	keys := make([]string, 0, len(usage))
 	for k := range usage {

@@ -37,8 +37,21 @@ func TestParseArgs(t *testing.T) {
 			require.True(t, c.daemon.NoChdir)
 			require.True(t, c.daemon.Monitor)
 		}},
-		{[]string{"--private-key=k", "-c", "cert", "--ssl-ciphers", "x"}, "", func(t *testing.T, c *config) {
-			require.Equal(t, []string{"--private-key", "--certificate", "--ssl-ciphers"}, c.ignored)
+		{[]string{"--private-key=k", "-c", "cert", "--ssl-ciphers", "x", "-Cca", "--bootstrap-ca-cert=db:D,T,C",
+			"--ssl-protocols=TLSv1.2", "--peer-ca-cert=p"}, "", func(t *testing.T, c *config) {
+			require.Empty(t, c.ignored)
+			require.Equal(t, sslOptions{PrivateKey: "k", Certificate: "cert", Ciphers: "x", CACert: "db:D,T,C",
+				BootstrapCACert: true, Protocols: "TLSv1.2", PeerCACert: "p"}, c.ssl)
+		}},
+		{[]string{"--bootstrap-ca-cert=b", "--ca-cert=c"}, "", func(t *testing.T, c *config) {
+			require.Equal(t, sslOptions{CACert: "c"}, c.ssl)
+		}},
+		{[]string{"--run", "echo hi", "--record", "--replay=dir", "--no-dbs"}, "", func(t *testing.T, c *config) {
+			require.NotNil(t, c.run)
+			require.Equal(t, "echo hi", *c.run)
+			require.Equal(t, []string{"--record", "--replay"}, c.replay)
+			require.True(t, c.noDBs)
+			require.Empty(t, c.dbs)
 		}},
 		{[]string{"--verb=console:off", "--remo=punix:/z"}, "", func(t *testing.T, c *config) {
 			require.Equal(t, []string{"console:off"}, c.verbose)

@@ -12,5 +12,7 @@
 // Commands are registered with a usage string and argument bounds; the
 // server checks the bounds with C's messages ("\"X\" command requires at
 // least N arguments", "\"X\" command takes at most N arguments") and
-// provides the built-in "list-commands" and "version" commands.
+// provides the built-in "list-commands" and "version" commands. Stats
+// counts the requests received and the replies sent (C's coverage
+// counters unixctl_received and unixctl_replied).
 package unixctl

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
@@ -72,6 +73,18 @@ type Server struct {
 
 	reqs   sync.WaitGroup // requests being handled
 	connWG sync.WaitGroup
+
+	// received and replied count the requests read from connections
+	// and the replies written (C's unixctl_received and
+	// unixctl_replied coverage counters).
+	received, replied atomic.Uint64
+}
+
+// Stats returns the number of requests received on the socket and of
+// replies sent so far (C's coverage counters unixctl_received and
+// unixctl_replied).
+func (s *Server) Stats() (received, replied uint64) {
+	return s.received.Load(), s.replied.Load()
 }
 
 // New creates a server with the built-in commands "list-commands" and
@@ -203,6 +216,7 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 		s.reqs.Add(1)
 		s.mu.Unlock()
+		s.received.Add(1)
 		if len(req.ID) == 0 || string(req.ID) == "null" {
 			// A notification: nothing to answer.
 			s.reqs.Done()
@@ -221,6 +235,9 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, werr := c.Write(cjson.Marshal(reply))
+		if werr == nil {
+			s.replied.Add(1)
+		}
 		s.reqs.Done()
 		if werr != nil {
 			return

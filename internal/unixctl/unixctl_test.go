@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 	"github.com/stretchr/testify/require"
@@ -120,3 +121,24 @@ type stringsBuilder struct{ b []byte }
 
 func (s *stringsBuilder) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
 func (s *stringsBuilder) String() string              { return string(s.b) }
+
+// TestStats counts requests received and replies sent.
+func TestStats(t *testing.T) {
+	s, path := newServer(t)
+	c, err := net.Dial("unix", path)
+	require.NoError(t, err)
+	defer c.Close()
+	dec := json.NewDecoder(bufio.NewReader(c))
+	for _, req := range []string{`{"method":"version","params":[],"id":1}`, `{"method":"bogus","params":[],"id":2}`} {
+		_, err := c.Write([]byte(req))
+		require.NoError(t, err)
+		var got map[string]any
+		require.NoError(t, dec.Decode(&got))
+	}
+	_, err = c.Write([]byte(`{"method":"version","params":[],"id":null}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		r, p := s.Stats()
+		return r == 3 && p == 2
+	}, 5*time.Second, 10*time.Millisecond)
+}

@@ -18,6 +18,15 @@
 // SetLevelsFromString parses C's -v/--verbose/vlog/set specs
 // ("module:destination:level" in any order, words separated by ':' ',' ' ',
 // "ANY" wildcards, "PATTERN:dest:fmt" accepted). RegisterCommands adds the
-// vlog/set, vlog/list, vlog/list-pattern, vlog/reopen and vlog/close
-// commands to a unixctl server.
+// vlog/set, vlog/list, vlog/list-pattern, vlog/reopen, vlog/close,
+// vlog/enable-rate-limit and vlog/disable-rate-limit commands to a unixctl
+// server.
+//
+// RateLimit is C's vlog_rate_limit: a token bucket (messages per minute,
+// burst) whose Allow also returns C's "Dropped N log messages in last S
+// seconds (most recently, S seconds ago) due to excessive rate" note. As in
+// C, vlog/disable-rate-limit [MODULE...] lifts the limits of the named
+// modules (all without arguments or with "ANY"; an unknown module is
+// "unknown module") and vlog/enable-rate-limit restores them; the state is
+// process-wide (HonorsRateLimits, SetRateLimits).
 package vlog

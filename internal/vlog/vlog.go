@@ -529,6 +529,35 @@ func (l *Logger) RegisterCommands(r Registrar) {
 		l.Close()
 		return "", nil
 	})
-	r.Register("vlog/enable-rate-limit", "[module]...", 0, maxInt, func([]string) (string, error) { return "", nil })
-	r.Register("vlog/disable-rate-limit", "[module]...", 0, maxInt, func([]string) (string, error) { return "", nil })
+	setRateLimits := func(enable bool) func([]string) (string, error) {
+		return func(args []string) (string, error) {
+			// As C: the modules are set in order until an unknown one,
+			// which stops there with an error.
+			for _, a := range args {
+				name := a
+				if !strings.EqualFold(a, "ANY") {
+					// Module names match in any case, as in C.
+					name = ""
+					l.mu.Lock()
+					for m := range l.modules {
+						if strings.EqualFold(m, a) {
+							name = m
+							break
+						}
+					}
+					l.mu.Unlock()
+					if name == "" {
+						return "", errors.New("unknown module")
+					}
+				}
+				SetRateLimits(enable, name)
+			}
+			if len(args) == 0 {
+				SetRateLimits(enable)
+			}
+			return "", nil
+		}
+	}
+	r.Register("vlog/enable-rate-limit", "[module]...", 0, maxInt, setRateLimits(true))
+	r.Register("vlog/disable-rate-limit", "[module]...", 0, maxInt, setRateLimits(false))
 }

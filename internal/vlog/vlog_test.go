@@ -125,3 +125,47 @@ func TestCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, list, "\nraft              INFO       INFO        DBG\n")
 }
+
+// TestRateLimit checks C's token bucket (bursts, refill per minute), the
+// "Dropped ..." note and vlog/enable-rate-limit / disable-rate-limit.
+func TestRateLimit(t *testing.T) {
+	t.Cleanup(func() { SetRateLimits(true) })
+	now := time.Unix(1000, 0)
+	rl := NewRateLimit(30, 3)
+	rl.now = func() time.Time { return now }
+	for i := 0; i < 3; i++ {
+		ok, note := rl.Allow("transaction")
+		require.True(t, ok)
+		require.Empty(t, note)
+	}
+	ok, _ := rl.Allow("transaction")
+	require.False(t, ok)
+	now = now.Add(time.Second)
+	ok, _ = rl.Allow("transaction")
+	require.False(t, ok)
+	// 30 a minute: one more after 2 s.
+	now = now.Add(1500 * time.Millisecond)
+	ok, note := rl.Allow("transaction")
+	require.True(t, ok)
+	require.Equal(t, "Dropped 2 log messages in last 2 seconds (most recently, 1 seconds ago) due to excessive rate", note)
+
+	l := New("ovsdb_server")
+	l.SetConsole(nil)
+	r := reg{}
+	l.RegisterCommands(r)
+	_, err := r["vlog/disable-rate-limit"]([]string{"Transaction"})
+	require.NoError(t, err)
+	require.False(t, HonorsRateLimits("transaction"))
+	require.True(t, HonorsRateLimits("raft"))
+	ok, _ = rl.Allow("transaction")
+	require.True(t, ok)
+	_, err = r["vlog/enable-rate-limit"]([]string{"transaction", "bogus"})
+	require.EqualError(t, err, "unknown module")
+	require.True(t, HonorsRateLimits("transaction"))
+	_, err = r["vlog/disable-rate-limit"](nil)
+	require.NoError(t, err)
+	require.False(t, HonorsRateLimits("raft"))
+	_, err = r["vlog/enable-rate-limit"]([]string{"any"})
+	require.NoError(t, err)
+	require.True(t, HonorsRateLimits("raft"))
+}
