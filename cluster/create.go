@@ -28,8 +28,12 @@ type CreateOptions struct {
 	// names begin with "_" (such as "_date" and "_comment") are ignored.
 	// Nil: the database starts empty.
 	Data map[string]any
-	// ElectionTimerMS is the cluster's election timer in milliseconds;
-	// 0 means raftstore.DefaultElectionTimerMS.
+	// ElectionTimerMS is the cluster's election timer in milliseconds,
+	// MinElectionTimerMS..MaxElectionTimerMS (C's bounds; CreateWith
+	// refuses others with C's error); 0 means
+	// raftstore.DefaultElectionTimerMS. At run time it is changed with
+	// cluster/change-election-timer, as in C, where OVN's ovn-ctl
+	// --db-nb-election-timer also passes it to create-cluster.
 	ElectionTimerMS uint64
 	// ClusterID and ServerID are the new cluster's id and this member's
 	// server id; zero means a random one.
@@ -48,7 +52,8 @@ type JoinOptions struct {
 
 // Create makes path (which must not exist) the file of the only member
 // of a new cluster for an empty database of schema s. localAddress
-// ("tcp:IP:PORT") is where the member listens for the other members; it
+// ("tcp:IP:PORT", or "unix:PATH" with PATH relative to the working
+// directory of the process that serves the file) is where the member listens for the other members; it
 // is stored in the file and in the cluster's configuration, so it must
 // be an address the other members can reach, with a fixed port. Ephemeral
 // columns are stored as persistent (clusters have none), as
@@ -66,8 +71,11 @@ func Create(path string, s *schema.DatabaseSchema, localAddress string) error {
 // are opts.Data, so the member's first start needs no bootstrap and the
 // data reach joining members by install-snapshot.
 func CreateWith(path string, s *schema.DatabaseSchema, localAddress string, opts CreateOptions) error {
-	if _, err := raft.SplitAddress(localAddress); err != nil {
-		return ovsdberr.New(ovsdberr.TagSyntax, "%s", err.Error())
+	if err := validateAddress(localAddress); err != nil {
+		return err
+	}
+	if err := ValidateElectionTimer(opts.ElectionTimerMS); opts.ElectionTimerMS != 0 && err != nil {
+		return err
 	}
 	schemaJSON, err := persistentSchemaJSON(s)
 	if err != nil {
@@ -81,6 +89,35 @@ func CreateWith(path string, s *schema.DatabaseSchema, localAddress string, opts
 	if err := writeInitialSnapshot(path, meta, opts.Data); err != nil {
 		os.Remove(path)
 		return err
+	}
+	return nil
+}
+
+// validateAddress checks a cluster address with C's rules and messages
+// (raft.ValidateAddress): "ovsdb error: ADDR: syntax error in address" and
+// the like.
+func validateAddress(addr string) error {
+	if err := raft.ValidateAddress(addr); err != nil {
+		return ovsdberr.Wrap(ovsdberr.TagOVSDB, err)
+	}
+	return nil
+}
+
+// Election timer bounds, in milliseconds, as C's (raft.c
+// ELECTION_MIN_MSEC and ELECTION_MAX_MSEC): create-cluster --election-timer
+// and cluster/change-election-timer take values in this range.
+const (
+	MinElectionTimerMS = 100
+	MaxElectionTimerMS = 600000
+)
+
+// ValidateElectionTimer is C's raft_validate_election_timer: nil when ms
+// is within [MinElectionTimerMS, MaxElectionTimerMS], else C's error,
+// "ovsdb error: election timer must be between 100 and 600000, in msec."
+func ValidateElectionTimer(ms uint64) error {
+	if ms < MinElectionTimerMS || ms > MaxElectionTimerMS {
+		return ovsdberr.New(ovsdberr.TagOVSDB, "election timer must be between %d and %d, in msec.",
+			MinElectionTimerMS, MaxElectionTimerMS)
 	}
 	return nil
 }
@@ -156,7 +193,7 @@ func writeInitialSnapshot(path string, meta raftstore.Meta, data map[string]any)
 
 // Join makes path (which must not exist) the file of a new member of the
 // cluster of database dbName that listens at localAddress
-// ("tcp:IP:PORT", reachable by the other members) and joins through
+// ("tcp:IP:PORT" or "unix:PATH", reachable by the other members) and joins through
 // remotes, the cluster addresses of one or more current members. The
 // file holds no schema or data yet: when it is first opened (Open,
 // Opener) the member learns them from a remote, which must then be
@@ -171,8 +208,8 @@ func JoinWith(path, dbName, localAddress string, remotes []string, opts JoinOpti
 	if !schema.IsValidID(dbName) {
 		return ovsdberr.New(ovsdberr.TagSyntax, "%s: not a valid schema name", dbName)
 	}
-	if _, err := raft.SplitAddress(localAddress); err != nil {
-		return ovsdberr.New(ovsdberr.TagSyntax, "%s", err.Error())
+	if err := validateAddress(localAddress); err != nil {
+		return err
 	}
 	if len(remotes) == 0 {
 		return ovsdberr.New(ovsdberr.TagSyntax, "%s: no remote address to join through", path)
@@ -180,8 +217,11 @@ func JoinWith(path, dbName, localAddress string, remotes []string, opts JoinOpti
 	var uniq []string
 	seen := map[string]bool{}
 	for _, r := range remotes {
-		if _, err := raft.SplitAddress(r); err != nil {
-			return ovsdberr.New(ovsdberr.TagSyntax, "%s", err.Error())
+		if err := validateAddress(r); err != nil {
+			return err
+		}
+		if r == localAddress {
+			return ovsdberr.New(ovsdberr.TagOVSDB, "remote addresses cannot be the same as the local address")
 		}
 		if !seen[r] {
 			seen[r] = true

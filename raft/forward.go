@@ -40,6 +40,25 @@ import (
 //	       removed" (leader -> removed member),
 //	       election timer.
 
+// DecodeLogData decodes the data of a command log entry: the Entries of a
+// batch in order, or the one Entry (for ovsdb-tool's show-log and the
+// like; the FSM applies the same data).
+func DecodeLogData(data []byte) ([]*Entry, error) {
+	parts, err := splitBatch(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Entry, 0, len(parts))
+	for _, p := range parts {
+		e, err := DecodeEntry(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // The cluster RPC operations (Request.Op).
 const (
 	OpApply   = "apply"

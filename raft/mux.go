@@ -3,13 +3,19 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
 )
 
 // Protocol bytes: the first byte a client writes on a cluster connection.
@@ -20,9 +26,16 @@ const (
 )
 
 // SplitAddress turns C's cluster address "tcp:IP:PORT" (or "IP:PORT")
-// into a Go dial address. "ssl:" is not supported.
+// into a Go dial address, and "unix:PATH" into PATH. "ssl:" is not
+// supported. ParseAddress also says which network.
 func SplitAddress(addr string) (string, error) {
 	switch {
+	case strings.HasPrefix(addr, "unix:"):
+		p := strings.TrimPrefix(addr, "unix:")
+		if p == "" {
+			return "", fmt.Errorf("%s: bad address (path required)", addr)
+		}
+		return p, nil
 	case strings.HasPrefix(addr, "tcp:"):
 		rest := strings.TrimPrefix(addr, "tcp:")
 		i := strings.LastIndex(rest, ":")
@@ -40,7 +53,114 @@ func SplitAddress(addr string) (string, error) {
 	return addr, nil
 }
 
-// Mux is the one TCP listener of a member on its cluster address. Every
+// ParseAddress turns a cluster address into the Go network ("tcp" or
+// "unix") and address to listen on or dial. "unix:PATH" is a unix socket
+// at PATH; a relative PATH is in the OVS run directory ($OVS_RUNDIR, by
+// default /var/run/openvswitch), as C resolves it (stream-unix.c: C's own
+// cluster tests use "unix:s1.raft" with OVS_RUNDIR set to the test's
+// directory). The configuration and the file keep the address as given.
+func ParseAddress(addr string) (network, address string, err error) {
+	hp, err := SplitAddress(addr)
+	if err != nil {
+		return "", "", err
+	}
+	if strings.HasPrefix(addr, "unix:") {
+		if !filepath.IsAbs(hp) {
+			hp = filepath.Join(RunDir(), hp)
+		}
+		return "unix", hp, nil
+	}
+	return "tcp", hp, nil
+}
+
+// RunDir is C's ovs_rundir(): $OVS_RUNDIR, or /var/run/openvswitch.
+func RunDir() string {
+	if d := os.Getenv("OVS_RUNDIR"); d != "" {
+		return d
+	}
+	return "/var/run/openvswitch"
+}
+
+// ValidateAddress checks a cluster address given to create-cluster or
+// join-cluster with C's rules (raft_address_validate) and messages:
+// "unix:PATH" (any path), or "tcp:HOST:PORT" where PORT is required and
+// 0..65535 and HOST is an IPv4 address, an IPv6 address in brackets, or a
+// name (not resolved: C accepts a name that does not resolve). Errors are
+// "ADDR: expected "tcp" or "ssl" address" and "ADDR: syntax error in
+// address"; for the latter C's socket_util first logs why, at ERR, which
+// ValidateAddress does under module socket_util. "ssl:" addresses, which
+// C accepts, are refused: this server does not serve TLS between members.
+func ValidateAddress(addr string) error {
+	switch {
+	case strings.HasPrefix(addr, "unix:"):
+		return nil
+	case strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "ssl:"):
+		if why, ok := checkHostPort(addr[4:]); !ok {
+			if why != "" {
+				slog.Default().Error(why, "module", "socket_util")
+			}
+			return &AddressError{Address: addr, Msg: "syntax error in address"}
+		}
+		if strings.HasPrefix(addr, "ssl:") {
+			return &AddressError{Address: addr, Msg: "ssl cluster addresses are not supported"}
+		}
+		return nil
+	}
+	return &AddressError{Address: addr, Msg: `expected "tcp" or "ssl" address`}
+}
+
+// AddressError is ValidateAddress's error: "ADDRESS: MSG".
+type AddressError struct{ Address, Msg string }
+
+func (e *AddressError) Error() string { return e.Address + ": " + e.Msg }
+
+// checkHostPort is C's inet_parse_active(target, -1, ..., resolve_host):
+// ok, or the line socket_util logs (empty when it logs none).
+func checkHostPort(target string) (why string, ok bool) {
+	colons, colon, depth := 0, -1, false
+	for i := 0; i < len(target); i++ {
+		switch target[i] {
+		case '[':
+			depth = true
+		case ']':
+			depth = false
+		case ':':
+			if !depth {
+				colons++
+				colon = i
+			}
+		}
+	}
+	if colons != 1 {
+		return target + ": port must be specified", false
+	}
+	host, port := unbracket(target[:colon]), unbracket(target[colon+1:])
+	if port != "" {
+		n, err := strconv.ParseInt(strings.TrimLeft(port, " \t\n\v\f\r"), 10, 64)
+		if err != nil || n < 0 || n > 65535 {
+			return fmt.Sprintf("%s: bad port number \"%s\"", target, port), false
+		}
+	}
+	if strings.Contains(host, ":") {
+		a, _, _ := strings.Cut(host, "%")
+		if ip := net.ParseIP(a); ip == nil || !strings.Contains(a, ":") {
+			return "", false
+		}
+	}
+	// An IPv4 address or a host name: C accepts a name whether or not it
+	// resolves.
+	return "", true
+}
+
+func unbracket(s string) string {
+	if strings.HasPrefix(s, "[") {
+		s = strings.TrimSuffix(s[1:], "]")
+	}
+	return s
+}
+
+// Mux is the one listener (TCP or unix socket) of a member on its cluster
+// address. Every
 // accepted connection starts with one protocol byte: Raft connections
 // (whose preamble must name this member's server id, see SetServerID) go
 // to the StreamLayer (Mux.NewTransport), forwarding connections to the
@@ -63,9 +183,9 @@ type Mux struct {
 }
 
 // Listen opens the member's listener on its cluster address (C's
-// "tcp:IP:PORT"; port 0 picks a free port, see Address). It accepts Raft
-// connections meant for any server id until SetServerID; a member's
-// listener is ListenAs.
+// "tcp:IP:PORT", port 0 picks a free port, see Address; or "unix:PATH").
+// It accepts Raft connections meant for any server id until SetServerID;
+// a member's listener is ListenAs.
 func Listen(address string) (*Mux, error) { return ListenAs(address, "") }
 
 // ListenAs is Listen for the member with server id serverID: Raft
@@ -75,27 +195,98 @@ func Listen(address string) (*Mux, error) { return ListenAs(address, "") }
 // retry for a wiped member's old id reached the fresh member at its
 // address in that window, and the pooled connection then carried the old
 // member's AppendEntries and InstallSnapshot to it, issue 9.)
+//
+// A unix socket is created with C's socket mode; a stale socket file at
+// its path (left by a process that died) is replaced, as C does, and the
+// file is removed by Close.
 func ListenAs(address, serverID string) (*Mux, error) {
-	hp, err := SplitAddress(address)
+	network, hp, err := ParseAddress(address)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", hp)
+	var ln net.Listener
+	if network == "unix" {
+		ln, err = listenUnix(hp)
+	} else {
+		ln, err = net.Listen("tcp", hp)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen failed (%w)", address, err)
 	}
 	m := &Mux{ln: ln, raftCh: make(chan net.Conn, 16), closed: make(chan struct{}),
 		conns: map[net.Conn]struct{}{}, serverID: serverID}
-	m.address = hraft.ServerAddress("tcp:" + ln.Addr().String())
-	if strings.HasPrefix(address, "tcp:") && !strings.HasSuffix(address, ":0") {
+	switch {
+	case network == "unix":
+		// The address as given: it is what the configuration holds.
 		m.address = hraft.ServerAddress(address)
+	case strings.HasPrefix(address, "tcp:") && !strings.HasSuffix(address, ":0"):
+		m.address = hraft.ServerAddress(address)
+	default:
+		m.address = hraft.ServerAddress("tcp:" + ln.Addr().String())
 	}
 	m.wg.Add(1)
 	go m.acceptLoop()
 	return m, nil
 }
 
-// Address is the listener's address in C's form "tcp:IP:PORT".
+// maxUnixPath is the longest socket path bind(2) and connect(2) take
+// (sun_path is 108 bytes with its terminating NUL).
+const maxUnixPath = 107
+
+// unixName returns a name for the socket at path that fits sun_path: path
+// itself, or, when it is too long, "/proc/self/fd/N/BASE" through an open
+// descriptor of its directory (as C's make_sockaddr_un does). done
+// releases the descriptor once bind or connect has returned.
+func unixName(path string) (name string, done func(), err error) {
+	if len(path) <= maxUnixPath {
+		return path, func() {}, nil
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return "", nil, err
+	}
+	name = fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), filepath.Base(path))
+	if len(name) > maxUnixPath {
+		d.Close()
+		return "", nil, fmt.Errorf("%s: socket path too long", path)
+	}
+	return name, func() { d.Close() }, nil
+}
+
+// unixListener is a unix socket listener whose file is removed by Close
+// (by its real path, which may differ from the name it was bound with).
+type unixListener struct {
+	*net.UnixListener
+	path string
+	once sync.Once
+}
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() { os.Remove(l.path) })
+	return err
+}
+
+func listenUnix(path string) (net.Listener, error) {
+	if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	name, done, err := unixName(path)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ln, err := fsmode.Listen("unix", name)
+	if err != nil {
+		return nil, err
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	return &unixListener{UnixListener: ul, path: path}, nil
+}
+
+// Address is the listener's address in C's form ("tcp:IP:PORT" or
+// "unix:PATH").
 func (m *Mux) Address() hraft.ServerAddress { return m.address }
 
 // SetHandler installs the handler of forwarding and join requests (nil:
@@ -278,14 +469,24 @@ func dialProto(address string, proto byte, timeout time.Duration) (net.Conn, err
 	return dialWith(address, []byte{proto}, timeout)
 }
 
-// dialWith connects to address and writes head (protocol byte and
-// preamble).
+// dialWith connects to address ("tcp:IP:PORT" or "unix:PATH") and
+// writes head (protocol byte and preamble).
 func dialWith(address string, head []byte, timeout time.Duration) (net.Conn, error) {
-	hp, err := SplitAddress(address)
+	network, hp, err := ParseAddress(address)
 	if err != nil {
 		return nil, err
 	}
-	c, err := net.DialTimeout("tcp", hp, timeout)
+	var c net.Conn
+	if network == "unix" {
+		name, done, nerr := unixName(hp)
+		if nerr != nil {
+			return nil, nerr
+		}
+		c, err = net.DialTimeout("unix", name, timeout)
+		done()
+	} else {
+		c, err = net.DialTimeout("tcp", hp, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -296,10 +497,15 @@ func dialWith(address string, head []byte, timeout time.Duration) (net.Conn, err
 	return c, nil
 }
 
-// muxAddr makes the advertised address ("tcp:IP:PORT") a net.Addr, so
-// that the NetworkTransport's LocalAddr is the C form used in the
-// configuration.
+// muxAddr makes the advertised address ("tcp:IP:PORT" or "unix:PATH") a
+// net.Addr, so that the NetworkTransport's LocalAddr is the C form used in
+// the configuration.
 type muxAddr string
 
-func (a muxAddr) Network() string { return "tcp" }
-func (a muxAddr) String() string  { return string(a) }
+func (a muxAddr) Network() string {
+	if strings.HasPrefix(string(a), "unix:") {
+		return "unix"
+	}
+	return "tcp"
+}
+func (a muxAddr) String() string { return string(a) }
