@@ -163,7 +163,7 @@ func (ss *snapshotStore) reap() error {
 	s := ss.s
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	if s.closed {
+	if s.closed || s.readOnly {
 		return nil
 	}
 	recs, err := ss.records()

@@ -68,8 +68,10 @@ type Meta struct {
 	// (C keeps it inside "prev_data"); empty for a member that has not
 	// joined yet.
 	Schema []byte
-	// ElectionTimerMS is the election timer in milliseconds (C
-	// "prev_election_timer"); 0 means DefaultElectionTimerMS.
+	// ElectionTimerMS is the election timer in milliseconds; 0 means
+	// DefaultElectionTimerMS. It is set by create-cluster --election-timer
+	// and by cluster/change-election-timer (C keeps both in log records,
+	// and "prev_election_timer" in the header after compaction).
 	ElectionTimerMS int
 	// RemoteAddresses are the addresses of existing members given to
 	// join-cluster (C "remote_addresses"); non-empty exactly while the member
@@ -199,6 +201,11 @@ type Store struct {
 	applied       Applied
 	appliedFile   *os.File // the side file, opened at the first record
 	appliedFailed bool     // the side file could not be opened
+
+	// OpenReadOnly: writes fail; copyPath, if not empty, is the private
+	// copy db reads, removed by Close.
+	readOnly bool
+	copyPath string
 }
 
 // Options tune Open.
@@ -252,9 +259,6 @@ func boltOptions(timeout time.Duration) *bolt.Options {
 func Create(path string, m Meta) error {
 	if err := m.validate(path); err != nil {
 		return err
-	}
-	if m.ElectionTimerMS == 0 && !m.Joining() {
-		m.ElectionTimerMS = DefaultElectionTimerMS
 	}
 	hdr, err := m.encode()
 	if err != nil {
@@ -329,24 +333,52 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if f != FormatBolt {
-		return nil, ovsdberr.New(ovsdberr.TagOVSDB, "%s: not a clustered database file of this server (%s)", path, f)
+		return nil, ovsdberrNotOurs(path, f)
 	}
 	db, err := bolt.Open(path, fsmode.Database, boltOptions(opts.LockTimeout))
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, ioError(syscall.EAGAIN, "%s: failed to lock lockfile", path)
-		}
-		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
-			return nil, ovsdberr.New(ovsdberr.TagOVSDB, "%s: unexpected file format (%v)", path, err)
-		}
-		return nil, ioError(err, "%s: open failed", path)
+		return nil, boltOpenError(path, err)
 	}
 	s := &Store{path: path, db: db, retain: opts.Retain, readers: map[string]int{}}
 	if s.retain <= 0 {
 		s.retain = DefaultRetain
 	}
+	if err := s.loadHeader(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.removeOrphans(); err != nil {
+		db.Close()
+		return nil, ioError(err, "%s: cleanup of interrupted snapshot failed", path)
+	}
+	return s, nil
+}
+
+// boltOpenError is the error of bolt.Open in C's words.
+func boltOpenError(path string, err error) error {
+	if errors.Is(err, bolt.ErrTimeout) {
+		return ioError(syscall.EAGAIN, "%s: failed to lock lockfile", path)
+	}
+	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+		return ovsdberrFormat(path, err)
+	}
+	return ioError(err, "%s: open failed", path)
+}
+
+// ovsdberrFormat is "ovsdb error: PATH: unexpected file format (ERR)".
+func ovsdberrFormat(path string, err error) error {
+	return ovsdberr.New(ovsdberr.TagOVSDB, "%s: unexpected file format (%v)", path, err)
+}
+
+// ovsdberrNotOurs is the error for a file of format f that is not ours.
+func ovsdberrNotOurs(path string, f Format) error {
+	return ovsdberr.New(ovsdberr.TagOVSDB, "%s: not a clustered database file of this server (%s)", path, f)
+}
+
+// loadHeader checks the buckets and format tag and reads the Meta.
+func (s *Store) loadHeader() error {
 	var hdr []byte
-	err = db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bktMeta)
 		if mb == nil || string(mb.Get(keyFormat)) != formatTag {
 			return errNotOurs
@@ -364,14 +396,9 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 		s.sid = s.meta.ServerID
 	}
 	if err != nil {
-		db.Close()
-		return nil, ovsdberr.New(ovsdberr.TagOVSDB, "%s: unexpected file format (%v)", path, err)
+		return ovsdberrFormat(s.path, err)
 	}
-	if err := s.removeOrphans(); err != nil {
-		db.Close()
-		return nil, ioError(err, "%s: cleanup of interrupted snapshot failed", path)
-	}
-	return s, nil
+	return nil
 }
 
 var errNotOurs = errors.New("bbolt file without a raftstore header")
@@ -421,7 +448,11 @@ func (s *Store) Close() error {
 	}
 	s.appliedFailed = true // no side file after Close
 	s.appliedMu.Unlock()
-	return s.db.Close()
+	err := s.db.Close()
+	if s.copyPath != "" {
+		os.Remove(s.copyPath)
+	}
+	return err
 }
 
 // update runs fn in one read-write transaction committed with fsync. A

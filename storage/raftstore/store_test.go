@@ -44,8 +44,7 @@ func TestCreateOpenMeta(t *testing.T) {
 	s, err := Open(path)
 	require.NoError(t, err)
 	got := s.Meta()
-	want := m
-	want.ElectionTimerMS = DefaultElectionTimerMS
+	want := m // the election timer stays 0 (the default) unless given
 	require.Equal(t, want, got)
 	require.False(t, got.Joining())
 	require.False(t, s.db.NoSync, "log writes must be fsync'd")
