@@ -12,9 +12,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
+	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
 // DefaultPort is the OVSDB port used when a tcp or ptcp remote names none
@@ -87,6 +89,19 @@ func ParseRemote(s string) (Remote, error) {
 	return Remote{}, fmt.Errorf("%s: unknown remote type %q", s, kind)
 }
 
+// ListenError is Listen's failure to open a passive remote; its text is
+// C's "REMOTE: listen failed: STRERROR" (e.g. "Address already in use").
+type ListenError struct {
+	Remote string
+	Err    error // the *net.OpError
+}
+
+func (e *ListenError) Error() string {
+	return e.Remote + ": listen failed: " + ovsdberr.Strerror(e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // ErrUnsupportedRemote is Listen's error (wrapped: "REMOTE: unsupported
 // remote") for a remote that is not punix: or ptcp:.
 var ErrUnsupportedRemote = errors.New("unsupported remote")
@@ -98,8 +113,8 @@ var ErrUnsupportedRemote = errors.New("unsupported remote")
 // and its file is removed when the listener is closed. A TCP listener logs
 // C's "PORT[:IP]: listening on port N" to log (nil: slog.Default()) under
 // module socket_util. Errors: "REMOTE: bad port number" and the other
-// ParseRemote errors, "REMOTE: listen failed (CAUSE)" (wrapping the
-// *net.OpError), and ErrUnsupportedRemote for any other remote (active,
+// ParseRemote errors, a *ListenError ("REMOTE: listen failed: CAUSE", C's
+// text), and ErrUnsupportedRemote for any other remote (active,
 // ssl, db:...).
 func Listen(remote string, log *slog.Logger) (net.Listener, error) {
 	if kind, _, _ := strings.Cut(remote, ":"); kind != "punix" && kind != "ptcp" {
@@ -117,7 +132,7 @@ func Listen(remote string, log *slog.Logger) (net.Listener, error) {
 	}
 	ln, err := fsmode.Listen(r.Network, r.Address)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen failed (%w)", remote, err)
+		return nil, &ListenError{Remote: remote, Err: err}
 	}
 	switch l := ln.(type) {
 	case *net.UnixListener:
@@ -209,4 +224,37 @@ func (s *Server) Serve(ln net.Listener, opts ServeOptions) error {
 			return err
 		}
 	}
+}
+
+// setDSCP sets the DSCP bits of a TCP socket's packets (IP_TOS, and
+// IPV6_TCLASS on an IPv6 socket), as C does for its remotes; failures are
+// ignored, as C only logs them.
+func setDSCP(fd int, network string, dscp int) {
+	if !strings.HasPrefix(network, "tcp") {
+		return
+	}
+	tos := dscp << 2
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IP, syscall.IP_TOS, tos)
+	if network != "tcp4" {
+		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_TCLASS, tos)
+	}
+}
+
+// SetListenerDSCP sets the DSCP value of a TCP listener's packets, and so
+// of the connections it accepts (C's other_config:dscp of a remote, 48 by
+// default). Other listeners are left alone.
+func SetListenerDSCP(ln net.Listener, dscp int) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return
+	}
+	network := "tcp4"
+	if a, ok := tl.Addr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+		network = "tcp6"
+	}
+	_ = rc.Control(func(fd uintptr) { setDSCP(int(fd), network, dscp) })
 }

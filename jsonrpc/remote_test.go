@@ -22,7 +22,7 @@ func TestListenErrors(t *testing.T) {
 	}{
 		{"ptcp:notaport", "ptcp:notaport: bad port number"},
 		{"ptcp:70000:127.0.0.1", "ptcp:70000:127.0.0.1: bad port number"},
-		{"punix:" + dir + "/no/such/dir/s", "punix:" + dir + "/no/such/dir/s: listen failed ("},
+		{"punix:" + dir + "/no/such/dir/s", "punix:" + dir + "/no/such/dir/s: listen failed: No such file or directory"},
 		{"pssl:6641", "pssl:6641: unsupported remote"},
 		{"unix:" + dir + "/s", "unix:" + dir + "/s: unsupported remote"},
 		{"tcp:127.0.0.1:6641", "tcp:127.0.0.1:6641: unsupported remote"},

@@ -105,6 +105,7 @@ type Server struct {
 	builtins  map[string]bool // methods and notifications of registerBuiltins
 	listeners map[net.Listener]struct{}
 	sessions  map[*Session]struct{}
+	actives   map[*Active]struct{}
 	onOpen    []func(*Session)
 	closed    bool
 	nextID    uint64
@@ -284,8 +285,9 @@ func (s *Server) serveConn(conn net.Conn, probe time.Duration, name string, onSe
 	return ss, nil
 }
 
-// Close closes the listeners being served (Serve), closes all sessions and
-// waits for their goroutines to end.
+// Close closes the listeners being served (Serve), stops the active
+// remotes (Connect), closes all sessions and waits for their goroutines to
+// end.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -301,9 +303,16 @@ func (s *Server) Close() error {
 	for x := range s.sessions {
 		ss = append(ss, x)
 	}
+	as := make([]*Active, 0, len(s.actives))
+	for a := range s.actives {
+		as = append(as, a)
+	}
 	s.mu.Unlock()
 	for _, l := range ls {
 		l.Close()
+	}
+	for _, a := range as {
+		a.shutdown()
 	}
 	for _, x := range ss {
 		x.Close()

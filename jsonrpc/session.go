@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,12 +66,25 @@ type pendingReq struct {
 
 // Session is one client connection.
 type Session struct {
-	srv   *Server
-	conn  net.Conn
-	id    uint64
-	name  string // see Name; "" for the peer's address
-	probe time.Duration
-	cd    *serverCodec
+	srv  *Server
+	conn net.Conn
+	id   uint64
+	name string // see Name; "" for the peer's address
+	cd   *serverCodec
+
+	// probe is the inactivity probe interval in nanoseconds (<= 0: none);
+	// probeWake tells a running prober that it changed. pmu guards
+	// running (run has started) and proberOn (a prober goroutine runs).
+	probe     atomic.Int64
+	probeWake chan struct{}
+	pmu       sync.Mutex
+	running   bool
+	proberOn  bool
+	// probeIdle is true while a probe is unanswered (C's IDLE state).
+	probeIdle atomic.Bool
+	// endCause says who ended the session first (endLocal: Close;
+	// endProbe: the inactivity probe); 0: the connection itself.
+	endCause atomic.Int32
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -106,6 +120,8 @@ type Session struct {
 	// dbChangeAware is set by set_db_change_aware (see SetDBChangeAware).
 	dbChangeAware bool
 	hasLock       func(string) bool
+	readOnly      bool   // see SetReadOnly
+	role          string // see SetRole
 	after         func() // see AfterReply
 	closeAfter    bool   // see CloseAfterReply
 
@@ -115,16 +131,17 @@ type Session struct {
 func newSession(srv *Server, conn net.Conn, id uint64, probe time.Duration) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
 	ss := &Session{
-		srv:     srv,
-		conn:    conn,
-		id:      id,
-		probe:   probe,
-		ctx:     ctx,
-		cancel:  cancel,
-		done:    make(chan struct{}),
-		pending: map[string]*pendingReq{},
-		values:  map[any]any{},
+		srv:       srv,
+		conn:      conn,
+		id:        id,
+		probeWake: make(chan struct{}, 1),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		pending:   map[string]*pendingReq{},
+		values:    map[any]any{},
 	}
+	ss.probe.Store(int64(max(probe, 0)))
 	ss.lastRecv.Store(time.Now().UnixNano())
 	acct := srv.budget.newAccount(fmt.Sprint(id), func() { conn.Close() }, func(victim *account, size int64) {
 		srv.log.Warn("input memory budget exhausted: disconnecting the session with the largest incomplete message",
@@ -168,7 +185,65 @@ func (ss *Session) Name() string {
 }
 
 // ProbeInterval returns the session's inactivity probe interval (0: none).
-func (ss *Session) ProbeInterval() time.Duration { return max(ss.probe, 0) }
+func (ss *Session) ProbeInterval() time.Duration { return time.Duration(ss.probe.Load()) }
+
+// SetProbeInterval changes the session's inactivity probe interval (0 or
+// negative: none), taking effect at once, as C applies a remote's new
+// inactivity_probe to its open sessions. The idle time already spent
+// counts against the new interval.
+func (ss *Session) SetProbeInterval(d time.Duration) {
+	d = max(d, 0)
+	ss.probe.Store(int64(d))
+	ss.pmu.Lock()
+	start := d > 0 && ss.running && !ss.proberOn && ss.ctx.Err() == nil
+	if start {
+		ss.proberOn = true
+	}
+	ss.pmu.Unlock()
+	if start {
+		go ss.prober()
+		return
+	}
+	select {
+	case ss.probeWake <- struct{}{}:
+	default:
+	}
+}
+
+// LastActivity returns when data was last received on the session (its
+// start if none was).
+func (ss *Session) LastActivity() time.Time { return time.Unix(0, ss.lastRecv.Load()) }
+
+// SetReadOnly makes the session's transactions refuse every operation
+// that may modify a database, as C does for the sessions of a remote
+// configured read_only (TransactOptions.ReadOnly).
+func (ss *Session) SetReadOnly(b bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.readOnly = b
+}
+
+// ReadOnly reports the session's read-only setting.
+func (ss *Session) ReadOnly() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.readOnly
+}
+
+// SetRole records the RBAC role of the remote the session came from (C's
+// remote role, from the role column of its row); "" means none.
+func (ss *Session) SetRole(role string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.role = role
+}
+
+// Role returns the session's RBAC role ("" if none).
+func (ss *Session) Role() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.role
+}
 
 // RemoteAddr returns the peer's address as text.
 func (ss *Session) RemoteAddr() string {
@@ -190,6 +265,7 @@ func (ss *Session) Server() *Server { return ss.srv }
 // Close ends the session: the connection is closed, pending requests are
 // canceled without reply and OnClose functions run.
 func (ss *Session) Close() error {
+	ss.endCause.CompareAndSwap(0, endLocal)
 	ss.cancel()
 	return ss.cd.Close()
 }
@@ -251,7 +327,7 @@ func (ss *Session) DBChangeAware() bool {
 func (ss *Session) TransactOptions() ovsdb.TransactOptions {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ovsdb.TransactOptions{HasLock: ss.hasLock}
+	return ovsdb.TransactOptions{HasLock: ss.hasLock, ReadOnly: ss.readOnly}
 }
 
 // AfterReply registers fn to run right after the reply to the request
@@ -358,9 +434,13 @@ func (ss *Session) endCollect(reply []byte, collected, closeAfter bool) error {
 func (ss *Session) run() {
 	log := ss.srv.log.With("session", ss.id, "remote", ss.RemoteAddr())
 	log.Debug("session opened")
-	if ss.probe > 0 {
-		go ss.prober(log)
+	ss.pmu.Lock()
+	ss.running = true
+	if ss.probe.Load() > 0 {
+		ss.proberOn = true
+		go ss.prober()
 	}
+	ss.pmu.Unlock()
 	ss.workers.Add(1)
 	go ss.worker(ss.cd.queue, &ss.workers)
 	ss.readLoop()
@@ -393,20 +473,54 @@ func (ss *Session) end() {
 	close(ss.done)
 }
 
-// prober implements the inactivity probe: after an interval without
-// received data it sends an echo request with id "echo", and closes the
-// session if another interval passes without any data.
-func (ss *Session) prober(log interface{ Warn(string, ...any) }) {
-	iv := ss.probe
-	t := time.NewTimer(iv)
+// Who ended a session first (Session.endCause).
+const (
+	endLocal int32 = 1 + iota // Close
+	endProbe                  // no answer to the inactivity probe
+)
+
+// endError is why the session ended, in the terms of C's reconnect
+// machine: errProbeTimeout, io.EOF (the peer closed the connection), the
+// read error, or nil (closed by this side or without error).
+func (ss *Session) endError() error {
+	switch ss.endCause.Load() {
+	case endProbe:
+		return errProbeTimeout
+	case endLocal:
+		return nil
+	}
+	err := ss.cd.readErr
+	if err == nil || errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// prober implements the inactivity probe as C's reconnect machine does:
+// after an interval without received data it sends an echo request with
+// id "echo", and closes the session if another interval passes without
+// any data. The interval is read anew at each step (SetProbeInterval
+// wakes it); the prober ends when it becomes 0.
+func (ss *Session) prober() {
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	idle := false
 	var idleSince int64
 	for {
-		select {
-		case <-ss.ctx.Done():
-			return
-		case <-t.C:
+		iv := ss.probe.Load()
+		if iv <= 0 {
+			ss.pmu.Lock()
+			if ss.probe.Load() <= 0 {
+				ss.proberOn = false
+				ss.pmu.Unlock()
+				ss.probeIdle.Store(false)
+				return
+			}
+			ss.pmu.Unlock()
+			continue
 		}
 		now := time.Now().UnixNano()
 		if ss.inline.Load() > 0 {
@@ -415,24 +529,36 @@ func (ss *Session) prober(log interface{ Warn(string, ...any) }) {
 			ss.lastRecv.Store(now)
 		}
 		last := ss.lastRecv.Load()
-		switch {
-		case idle && last > idleSince:
+		if idle && last > idleSince {
 			idle = false
-			fallthrough
+			ss.probeIdle.Store(false)
+		}
+		var wait int64
+		switch {
+		case !idle && now-last < iv:
+			wait = iv - (now - last)
 		case !idle:
-			if el := time.Duration(now - last); el < iv {
-				t.Reset(iv - el)
-				continue
-			}
 			idle, idleSince = true, now
+			ss.probeIdle.Store(true)
 			if err := ss.write(appendRequest(nil, "echo", "echo", []any{})); err != nil {
 				return
 			}
-			t.Reset(iv)
+			wait = iv
+		case now-idleSince < iv:
+			wait = iv - (now - idleSince)
 		default:
-			log.Warn("no response to inactivity probe, disconnecting", "interval", iv, "session", ss.id)
+			ss.srv.log.Error(fmt.Sprintf("%s: no response to inactivity probe after %s seconds, disconnecting",
+				ss.Name(), strconv.FormatFloat(time.Duration(now-idleSince).Seconds(), 'g', 3, 64)), "module", "reconnect")
+			ss.endCause.CompareAndSwap(0, endProbe)
 			ss.Close()
 			return
+		}
+		t.Reset(time.Duration(wait))
+		select {
+		case <-ss.ctx.Done():
+			return
+		case <-t.C:
+		case <-ss.probeWake:
 		}
 	}
 }

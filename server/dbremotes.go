@@ -1,6 +1,921 @@
 package server
 
-// The "db:DB,TABLE,COLUMN" remotes: remotes read from a database column.
+// The remotes as C's ovsdb-server runs them: the configured names
+// (Server.remotes: "--remote" options and ovsdb-server/add-remote, among
+// them "db:DB,TABLE,COLUMN" names) are resolved to targets with their
+// options (C's reconfigure_remotes, query_db_remotes and
+// add_manager_options), and the live remotes, one per target, are made to
+// match (C's ovsdb_jsonrpc_server_set_remotes): listeners open and close,
+// active remotes connect out, probes and backoffs change. C does this on
+// every iteration of its main loop; here it is done when the configured
+// set changes, when a database named by a db: remote commits to the
+// tables the remotes are read from, when a database is added, removed or
+// converted, and every 2.5 s (which also retries listeners that failed).
+// Every 2.5 s, as C, the status of the remotes is written to the rows
+// they were read from (is_connected, status), for databases that are not
+// clustered, in a transaction made only when something changed.
 
-// dbRemoteState is the state of the db: remotes; its zero value is ready.
-type dbRemoteState struct{}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/chash"
+	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
+	"github.com/ovsdb-go/ovsdb-server/schema"
+)
+
+// statusInterval is how often the remotes' status is written and failed
+// listeners are retried (C's 2.5 s status timer).
+const statusInterval = 2500 * time.Millisecond
+
+// defaultDSCP is C's DSCP_DEFAULT (IPTOS_PREC_INTERNETCONTROL >> 2).
+const defaultDSCP = 48
+
+// dbRemoteState is the state of the resolved and live remotes; its zero
+// value is ready (New does not initialise it).
+type dbRemoteState struct {
+	// rmu serialises reconciliations (resolve, then apply).
+	rmu sync.Mutex
+
+	mu      sync.Mutex
+	live    map[string]*liveRemote // by target
+	started bool                   // the worker runs
+	stopped bool                   // the server is closing
+	kickCh  chan struct{}
+	stopCh  chan struct{}
+	doneCh  chan struct{}
+	wg      sync.WaitGroup // accept loops of the live listeners
+	watches map[string]*dbWatch
+	unwatch []func() // _Server observer
+	lastErr string   // last resolution errors reported (C's report_error_if_changed)
+	warned  map[string]bool
+	hook    bool // OnDatabaseGone registered
+	// interval overrides statusInterval when set before the first
+	// remote is added (tests).
+	interval time.Duration
+
+	listenRL, targetRL, statusRL rateLimit
+}
+
+// remoteOptions are C's ovsdb_jsonrpc_options of one target.
+type remoteOptions struct {
+	maxBackoff time.Duration // 0: default
+	probe      time.Duration // 0: none
+	readOnly   bool
+	role       string
+	dscp       int
+}
+
+// liveRemote is one target being served (C's ovsdb_jsonrpc_remote).
+type liveRemote struct {
+	target string
+	opts   remoteOptions // current options (probe and backoff follow them)
+	// readOnly, role and dscp are those the remote was made with: as C,
+	// a change of read_only or role applies when the remote is made
+	// again, a change of dscp makes it again.
+	readOnly bool
+	role     string
+	dscp     int
+	ln       net.Listener    // passive
+	act      *jsonrpc.Active // active
+	unserved bool            // ssl:, pssl: (not yet served)
+	sessions map[*jsonrpc.Session]struct{}
+	closed   bool
+}
+
+// dbWatch is the commit observer of one database named by db: remotes.
+type dbWatch struct {
+	db     *ovsdb.Database
+	tables map[string]bool // the tables the remotes are read from
+	stop   func()
+}
+
+// rateLimit is C's vlog rate limit: a burst, then one message per
+// interval (messages beyond are dropped).
+type rateLimit struct {
+	tokens float64
+	last   time.Time
+}
+
+func (r *rateLimit) allow(burst int, per time.Duration) bool {
+	now := time.Now()
+	if r.last.IsZero() {
+		r.tokens = float64(burst)
+	} else {
+		r.tokens = min(float64(burst), r.tokens+float64(now.Sub(r.last))/float64(per))
+	}
+	r.last = now
+	if r.tokens >= 1 {
+		r.tokens--
+		return true
+	}
+	return false
+}
+
+// remotesCloser stands in Server.remotes for the listener of each
+// configured remote: Server.Close closes it, which stops every live
+// remote, the worker and the observers (idempotent).
+type remotesCloser struct{ s *Server }
+
+func (c remotesCloser) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (c remotesCloser) Close() error              { c.s.shutdownRemotes(); return nil }
+func (c remotesCloser) Addr() net.Addr            { return &net.UnixAddr{Name: "remotes", Net: "unix"} }
+
+func (s *Server) jsonrpcLog() *slog.Logger {
+	l := s.opts.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	return l.With("module", "ovsdb_jsonrpc_server")
+}
+
+// needsProbes is C's stream_or_pstream_needs_probes: TCP and SSL remotes
+// are probed, unix sockets are not.
+func needsProbes(target string) bool {
+	kind, _, _ := strings.Cut(target, ":")
+	switch kind {
+	case "tcp", "ptcp", "ssl", "pssl":
+		return true
+	}
+	return false
+}
+
+// defaultOptions are C's ovsdb_jsonrpc_default_options for target, with
+// the server's configured probe (Options.JSONRPC.ProbeInterval).
+func (s *Server) defaultOptions(target string) remoteOptions {
+	o := remoteOptions{dscp: defaultDSCP}
+	if needsProbes(target) {
+		switch p := s.opts.JSONRPC.ProbeInterval; {
+		case p == 0:
+			o.probe = jsonrpc.DefaultProbeInterval
+		case p > 0:
+			o.probe = p
+		}
+	}
+	return o
+}
+
+// probeFromColumn is C's reconnect_set_probe_interval: 0 disables the
+// probe, anything else is at least 1 s.
+func probeFromColumn(ms int64) time.Duration {
+	if ms == 0 {
+		return 0
+	}
+	return max(time.Duration(ms)*time.Millisecond, time.Second)
+}
+
+// readScalar is C's ovsdb_util_read_column: the value of a column of
+// exactly one optional or required atom of type t (nil if the table has
+// no such column or the row has no value).
+func readScalar(ts *schema.Table, r *ovsdb.Row, name string, t schema.AtomicType) any {
+	c := ts.ByName[name]
+	if c == nil || c.Type.Key.Type != t || c.Type.Value != nil || c.Type.Max != 1 {
+		return nil
+	}
+	d := r.Field(c.Index)
+	if len(d.Keys) == 0 {
+		return nil
+	}
+	return d.Keys[0]
+}
+
+// readMapString is C's ovsdb_util_read_map_string_column.
+func readMapString(ts *schema.Table, r *ovsdb.Row, name, key string) (string, bool) {
+	c := ts.ByName[name]
+	if c == nil || c.Type.Key.Type != schema.TypeString || c.Type.Value == nil ||
+		c.Type.Value.Type != schema.TypeString || c.Type.Max != schema.Unlimited {
+		return "", false
+	}
+	d := r.Field(c.Index)
+	for i, k := range d.Keys {
+		if k.(string) == key {
+			return d.Values[i].(string), true
+		}
+	}
+	return "", false
+}
+
+// dbRemote is a parsed "db:DB,TABLE,COLUMN" remote.
+type dbRemote struct {
+	name   string
+	dbName string
+	db     *ovsdb.Database
+	table  *schema.Table
+	column *schema.Column
+}
+
+// refTable is the table the column's UUIDs refer to, or nil when the
+// column does not hold references (C reads strings or references, and
+// ignores columns of any other type).
+func (r *dbRemote) refTable() *schema.Table {
+	t := &r.column.Type
+	if t.Key.Type == schema.TypeUUID && t.Key.RefTable != nil && t.Value == nil {
+		return t.Key.RefTable
+	}
+	return nil
+}
+
+func (r *dbRemote) holdsStrings() bool {
+	t := &r.column.Type
+	return t.Key.Type == schema.TypeString && t.Value == nil
+}
+
+// sortedRows returns a table's rows in _uuid order.
+func sortedRows(rows map[schema.UUID]*ovsdb.Row) []*ovsdb.Row {
+	ids := make([]schema.UUID, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	out := make([]*ovsdb.Row, len(ids))
+	for i, id := range ids {
+		out[i] = rows[id]
+	}
+	return out
+}
+
+// resolved is the outcome of resolving the configured remotes.
+type resolved struct {
+	targets map[string]*remoteOptions
+	order   []string        // targets in the order met
+	literal map[string]bool // targets configured by name (not from a db: remote)
+	errs    string          // C's error lines, each ending in "\n"
+	watch   map[string]*dbWatch
+}
+
+// resolveRemotes reads the targets of the configured remotes, as C's
+// reconfigure_remotes: a literal remote gets the default options; a db:
+// remote adds every string of its column, or every row its column refers
+// to, with the options of that row (target, max_backoff,
+// inactivity_probe, read_only, role, other_config:dscp).
+func (s *Server) resolveRemotes(names []string) *resolved {
+	res := &resolved{targets: map[string]*remoteOptions{}, literal: map[string]bool{}, watch: map[string]*dbWatch{}}
+	add := func(target string) *remoteOptions {
+		o := res.targets[target]
+		if o == nil {
+			d := s.defaultOptions(target)
+			o = &d
+			res.targets[target] = o
+			res.order = append(res.order, target)
+		}
+		return o
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, "db:") {
+			add(name)
+			res.literal[name] = true
+			continue
+		}
+		r, err := s.parseDBRemote(name)
+		if err != nil {
+			res.errs += err.Error() + "\n"
+			continue
+		}
+		w := res.watch[r.dbName]
+		if w == nil {
+			w = &dbWatch{db: r.db, tables: map[string]bool{}}
+			res.watch[r.dbName] = w
+		}
+		w.tables[r.table.Name] = true
+		ref := r.refTable()
+		if ref != nil {
+			w.tables[ref.Name] = true
+		}
+		if !r.holdsStrings() && ref == nil {
+			continue
+		}
+		r.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+			for _, row := range sortedRows(tables[r.table.Name]) {
+				d := row.Field(r.column.Index)
+				for _, k := range d.Keys {
+					if ref == nil {
+						add(k.(string))
+						continue
+					}
+					if rr := tables[ref.Name][k.(schema.UUID)]; rr != nil {
+						s.addManagerOptions(ref, rr, add)
+					}
+				}
+			}
+		})
+	}
+	return res
+}
+
+// addManagerOptions is C's add_manager_options: the row's target and
+// options.
+func (s *Server) addManagerOptions(ts *schema.Table, r *ovsdb.Row, add func(string) *remoteOptions) {
+	target, ok := readScalar(ts, r, "target", schema.TypeString).(string)
+	if !ok {
+		st := &s.dbRemotes
+		st.mu.Lock()
+		ok := st.targetRL.allow(1, time.Second)
+		st.mu.Unlock()
+		if ok {
+			s.log().Info(fmt.Sprintf("Table `%s' has missing or invalid `target' column", ts.Name))
+		}
+		return
+	}
+	o := add(target)
+	if v, ok := readScalar(ts, r, "max_backoff", schema.TypeInteger).(int64); ok {
+		o.maxBackoff = time.Duration(v) * time.Millisecond
+	}
+	if v, ok := readScalar(ts, r, "inactivity_probe", schema.TypeInteger).(int64); ok {
+		o.probe = probeFromColumn(v)
+	}
+	if v, ok := readScalar(ts, r, "read_only", schema.TypeBoolean).(bool); ok {
+		o.readOnly = v
+	}
+	o.role, _ = readScalar(ts, r, "role", schema.TypeString).(string)
+	o.dscp = defaultDSCP
+	if v, ok := readMapString(ts, r, "other_config", "dscp"); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 && n <= 63 {
+			o.dscp = n
+		}
+	}
+}
+
+// configuredRemotes returns the configured remote names, sorted.
+func (s *Server) configuredRemotes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.remotes))
+	for n := range s.remotes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// startRemotes starts the worker (once) that reconciles on changes and
+// every statusInterval, and writes the status.
+func (s *Server) startRemotes() {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	if st.started || st.stopped {
+		st.mu.Unlock()
+		return
+	}
+	st.started = true
+	st.kickCh = make(chan struct{}, 1)
+	st.stopCh = make(chan struct{})
+	st.doneCh = make(chan struct{})
+	// A database added or removed: its _Server row is inserted or
+	// deleted.
+	st.unwatch = append(st.unwatch, s.sys.Observe(nil, func(_ schema.UUID, cs *ovsdb.ChangeSet) {
+		for _, rc := range cs.Tables["Database"] {
+			if rc.Old == nil || rc.New == nil {
+				s.kickRemotes()
+				return
+			}
+		}
+	}))
+	register := !st.hook
+	st.hook = true
+	st.mu.Unlock()
+	if register {
+		// A database converted (or removed): read its remotes again.
+		s.OnDatabaseGone(func(string) { s.kickRemotes() })
+	}
+	go s.remotesWorker()
+}
+
+// kickRemotes asks the worker to reconcile.
+func (s *Server) kickRemotes() {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	ch := st.kickCh
+	st.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) remotesWorker() {
+	st := &s.dbRemotes
+	defer close(st.doneCh)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-st.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	iv := st.interval
+	if iv <= 0 {
+		iv = statusInterval
+	}
+	tick := time.NewTicker(iv)
+	defer tick.Stop()
+	// As C, the status is first written at once.
+	s.updateRemoteStatus(ctx)
+	for {
+		select {
+		case <-st.stopCh:
+			return
+		case <-st.kickCh:
+			s.reconcileRemotes()
+		case <-tick.C:
+			s.reconcileRemotes()
+			s.updateRemoteStatus(ctx)
+		}
+	}
+}
+
+// shutdownRemotes stops the worker, the observers and every live remote
+// (Server.Close, through remotesCloser).
+func (s *Server) shutdownRemotes() {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	if st.stopped {
+		st.mu.Unlock()
+		return
+	}
+	st.stopped = true
+	started := st.started
+	if started {
+		close(st.stopCh)
+	}
+	st.mu.Unlock()
+	if started {
+		<-st.doneCh
+	}
+	st.rmu.Lock()
+	defer st.rmu.Unlock()
+	st.mu.Lock()
+	var closing []*liveRemote
+	for t, lr := range st.live {
+		closing = append(closing, lr)
+		delete(st.live, t)
+	}
+	stops := st.unwatch
+	st.unwatch = nil
+	for _, w := range st.watches {
+		stops = append(stops, w.stop)
+	}
+	st.watches = nil
+	st.mu.Unlock()
+	for _, fn := range stops {
+		fn()
+	}
+	for _, lr := range closing {
+		s.closeLive(lr)
+	}
+	st.wg.Wait()
+}
+
+// reconcileRemotes resolves the configured remotes and makes the live
+// remotes match; it returns the errors of the remotes made now, by target.
+func (s *Server) reconcileRemotes() map[string]error {
+	st := &s.dbRemotes
+	st.rmu.Lock()
+	defer st.rmu.Unlock()
+	st.mu.Lock()
+	stopped := st.stopped
+	st.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	res := s.resolveRemotes(s.configuredRemotes())
+	s.updateWatches(res.watch)
+	if res.errs != st.lastErr {
+		if res.errs != "" {
+			s.log().Warn(res.errs)
+		}
+		st.lastErr = res.errs
+	}
+
+	// Remotes no longer wanted, or whose DSCP changed, go.
+	st.mu.Lock()
+	var closing []*liveRemote
+	for t, lr := range st.live {
+		o := res.targets[t]
+		if o == nil || o.dscp != lr.dscp {
+			if o == nil {
+				s.jsonrpcLog().Info(t + ": remote deconfigured")
+			}
+			closing = append(closing, lr)
+			delete(st.live, t)
+		}
+	}
+	st.mu.Unlock()
+	for _, lr := range closing {
+		s.closeLive(lr)
+	}
+
+	errs := map[string]error{}
+	for _, t := range res.order {
+		o := *res.targets[t]
+		st.mu.Lock()
+		lr := st.live[t]
+		st.mu.Unlock()
+		if lr == nil {
+			var err error
+			if lr, err = s.openLive(t, o, res.literal[t]); err != nil {
+				errs[t] = err
+				continue
+			}
+		}
+		s.setLiveOptions(lr, o)
+	}
+	return errs
+}
+
+// updateWatches observes the commits of the databases the db: remotes
+// are read from (a new engine after a conversion is observed anew).
+func (s *Server) updateWatches(want map[string]*dbWatch) {
+	st := &s.dbRemotes
+	var stops []func()
+	st.mu.Lock()
+	if st.watches == nil {
+		st.watches = map[string]*dbWatch{}
+	}
+	for name, w := range st.watches {
+		if nw := want[name]; nw == nil || nw.db != w.db {
+			stops = append(stops, w.stop)
+			delete(st.watches, name)
+		}
+	}
+	for name, nw := range want {
+		if w := st.watches[name]; w != nil {
+			w.tables = nw.tables
+			continue
+		}
+		w := nw
+		st.watches[name] = w
+		w.stop = w.db.Observe(nil, func(_ schema.UUID, cs *ovsdb.ChangeSet) {
+			// Under the database's write lock: only look and kick.
+			st.mu.Lock()
+			tables := w.tables
+			st.mu.Unlock()
+			for t := range cs.Tables {
+				if tables[t] {
+					s.kickRemotes()
+					return
+				}
+			}
+		})
+	}
+	st.mu.Unlock()
+	for _, fn := range stops {
+		fn()
+	}
+}
+
+// openLive makes the live remote for target: a listener for punix: and
+// ptcp:, an active remote for unix: and tcp: (and anything unparsable,
+// which C also tries to connect to), a record only for ssl: and pssl:
+// (logged once, unless the target was configured by name: AddRemote
+// refused it then). A listener that cannot be opened is logged as C
+// ("REMOTE: listen failed: CAUSE", rate-limited) and tried again at the
+// next reconciliation.
+func (s *Server) openLive(target string, o remoteOptions, literal bool) (*liveRemote, error) {
+	st := &s.dbRemotes
+	lr := &liveRemote{target: target, opts: o, readOnly: o.readOnly, role: o.role, dscp: o.dscp,
+		sessions: map[*jsonrpc.Session]struct{}{}}
+	kind, _, _ := strings.Cut(target, ":")
+	switch kind {
+	case "ssl", "pssl":
+		lr.unserved = true
+		st.mu.Lock()
+		if st.warned == nil {
+			st.warned = map[string]bool{}
+		}
+		warn := !literal && !st.warned[target]
+		st.warned[target] = true
+		st.mu.Unlock()
+		if warn {
+			s.log().Warn(target + ": SSL remotes are not yet supported by this server, not serving it")
+		}
+	case "punix", "ptcp":
+		ln, err := jsonrpc.Listen(target, s.log())
+		if err != nil {
+			st.mu.Lock()
+			ok := st.listenRL.allow(5, time.Second)
+			st.mu.Unlock()
+			if ok {
+				s.jsonrpcLog().Error(err.Error())
+			}
+			return nil, err
+		}
+		jsonrpc.SetListenerDSCP(ln, o.dscp)
+		lr.ln = ln
+	default:
+		a, err := s.rpc.Connect(target, jsonrpc.ActiveOptions{
+			MaxBackoff: o.maxBackoff, Probe: probeOption(o.probe), DSCP: o.dscp, Logger: s.opts.Logger,
+			OnSession: func(ss *jsonrpc.Session) { s.liveSession(lr, ss) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		lr.act = a
+	}
+	st.mu.Lock()
+	if st.stopped {
+		st.mu.Unlock()
+		s.closeLive(lr)
+		return nil, errServerClosed
+	}
+	if st.live == nil {
+		st.live = map[string]*liveRemote{}
+	}
+	st.live[target] = lr
+	if lr.ln != nil {
+		st.wg.Add(1)
+	}
+	st.mu.Unlock()
+	if lr.ln != nil {
+		go func() {
+			defer st.wg.Done()
+			_ = s.rpc.Serve(lr.ln, jsonrpc.ServeOptions{Name: target, Logger: s.jsonrpcLog(), Probe: probeOption(o.probe),
+				OnSession: func(ss *jsonrpc.Session) { s.liveSession(lr, ss) }})
+		}()
+	}
+	return lr, nil
+}
+
+// errServerClosed is AddRemote's error once the server is closing.
+var errServerClosed = errors.New("server closed")
+
+// probeOption is a probe interval as jsonrpc's options take it (negative:
+// none).
+func probeOption(p time.Duration) time.Duration {
+	if p <= 0 {
+		return -1
+	}
+	return p
+}
+
+// liveSession records a new session of lr and gives it lr's settings
+// (probe, read-only, role), or closes it if lr is gone.
+func (s *Server) liveSession(lr *liveRemote, ss *jsonrpc.Session) {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	if lr.closed {
+		st.mu.Unlock()
+		_ = ss.Close()
+		return
+	}
+	lr.sessions[ss] = struct{}{}
+	ss.SetProbeInterval(lr.opts.probe)
+	ss.SetReadOnly(lr.readOnly)
+	ss.SetRole(lr.role)
+	st.mu.Unlock()
+	ss.OnClose(func() {
+		st.mu.Lock()
+		delete(lr.sessions, ss)
+		st.mu.Unlock()
+	})
+}
+
+// setLiveOptions applies a target's current options to its live remote
+// and sessions (C's ovsdb_jsonrpc_session_set_all_options: probe and
+// backoff).
+func (s *Server) setLiveOptions(lr *liveRemote, o remoteOptions) {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	old := lr.opts
+	lr.opts = o
+	var sessions []*jsonrpc.Session
+	if old.probe != o.probe {
+		for ss := range lr.sessions {
+			sessions = append(sessions, ss)
+		}
+	}
+	st.mu.Unlock()
+	for _, ss := range sessions {
+		ss.SetProbeInterval(o.probe)
+	}
+	if lr.act != nil {
+		if old.probe != o.probe {
+			lr.act.SetProbe(probeOption(o.probe))
+		}
+		if old.maxBackoff != o.maxBackoff {
+			lr.act.SetMaxBackoff(o.maxBackoff)
+		}
+	}
+}
+
+// closeLive stops a live remote and closes its sessions.
+func (s *Server) closeLive(lr *liveRemote) {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	lr.closed = true
+	sessions := make([]*jsonrpc.Session, 0, len(lr.sessions))
+	for ss := range lr.sessions {
+		sessions = append(sessions, ss)
+	}
+	st.mu.Unlock()
+	if lr.ln != nil {
+		_ = lr.ln.Close()
+	}
+	if lr.act != nil {
+		_ = lr.act.Close()
+	}
+	for _, ss := range sessions {
+		_ = ss.Close()
+	}
+}
+
+// remoteStatus is C's ovsdb_jsonrpc_server_get_remote_status as
+// update_remote_row writes it: for a listener, bound_port (TCP), the
+// number of connections when more than one, and, as C leaves them zero,
+// sec_since_connect and sec_since_disconnect "0"; for an active remote,
+// the reconnection state, the times since the last connection and
+// disconnection and the locks of its session; for a target that is not
+// served (listen failed, ssl:), C's zeroed status.
+func (s *Server) remoteStatus(target string) (bool, map[string]string) {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	lr := st.live[target]
+	var n int
+	var ln net.Listener
+	var act *jsonrpc.Active
+	if lr != nil && !lr.unserved {
+		n, ln, act = len(lr.sessions), lr.ln, lr.act
+	}
+	st.mu.Unlock()
+	m := map[string]string{}
+	if act == nil {
+		m["sec_since_connect"] = "0"
+		m["sec_since_disconnect"] = "0"
+		if ln == nil {
+			return false, m
+		}
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.Port != 0 {
+			m["bound_port"] = strconv.Itoa(a.Port)
+		}
+		if n > 1 {
+			m["n_connections"] = strconv.Itoa(n)
+		}
+		return n > 0, m
+	}
+	as := act.Status()
+	m["state"] = as.State
+	if as.SinceConnect >= 0 {
+		m["sec_since_connect"] = strconv.FormatInt(int64(as.SinceConnect/time.Second), 10)
+	}
+	if as.SinceDisconnect >= 0 {
+		m["sec_since_disconnect"] = strconv.FormatInt(int64(as.SinceDisconnect/time.Second), 10)
+	}
+	if as.Session != nil {
+		held, waiting, lost := s.locks.Status(as.Session)
+		for key, names := range map[string][]string{"locks_held": held, "locks_waiting": waiting, "locks_lost": lost} {
+			if len(names) > 0 {
+				m[key] = strings.Join(chash.Order(names...), " ")
+			}
+		}
+	}
+	return as.Connected, m
+}
+
+// updateRemoteStatus is C's update_remote_status: for every database
+// that is not clustered, the rows that db: remotes refer to get the
+// status of their target in their is_connected and status columns (each
+// only if the table has it, with C's type), in one transaction, made only
+// if something changed. A row without a string target is left alone.
+func (s *Server) updateRemoteStatus(ctx context.Context) {
+	type rowRef struct {
+		ts     *schema.Table
+		id     schema.UUID
+		target string
+		conn   *schema.Column // nil: no such column
+		status *schema.Column
+		oldC   schema.Datum
+		oldS   schema.Datum
+	}
+	byDB := map[string][]rowRef{}
+	seen := map[schema.UUID]bool{}
+	var dbs []string
+	for _, name := range s.configuredRemotes() {
+		if !strings.HasPrefix(name, "db:") {
+			continue
+		}
+		r, err := s.parseDBRemote(name)
+		if err != nil || r.dbName == "_Server" || s.Model(r.dbName) == "clustered" {
+			continue
+		}
+		ref := r.refTable()
+		if ref == nil {
+			continue
+		}
+		conn := ref.ByName["is_connected"]
+		if conn != nil && (conn.Type.Key.Type != schema.TypeBoolean || conn.Type.Value != nil || conn.Type.Max != 1) {
+			conn = nil
+		}
+		status := ref.ByName["status"]
+		if status != nil && (status.Type.Key.Type != schema.TypeString || status.Type.Value == nil ||
+			status.Type.Value.Type != schema.TypeString || status.Type.Max != schema.Unlimited) {
+			status = nil
+		}
+		r.db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
+			for _, row := range sortedRows(tables[r.table.Name]) {
+				for _, k := range row.Field(r.column.Index).Keys {
+					id := k.(schema.UUID)
+					rr := tables[ref.Name][id]
+					if rr == nil || seen[id] {
+						continue
+					}
+					target, ok := readScalar(ref, rr, "target", schema.TypeString).(string)
+					if !ok {
+						continue
+					}
+					seen[id] = true
+					rf := rowRef{ts: ref, id: id, target: target, conn: conn, status: status}
+					if conn != nil {
+						rf.oldC = rr.Field(conn.Index)
+					}
+					if status != nil {
+						rf.oldS = rr.Field(status.Index)
+					}
+					if byDB[r.dbName] == nil {
+						dbs = append(dbs, r.dbName)
+					}
+					byDB[r.dbName] = append(byDB[r.dbName], rf)
+				}
+			}
+		})
+	}
+	for _, name := range dbs {
+		var ops []any
+		for _, rf := range byDB[name] {
+			connected, status := s.remoteStatus(rf.target)
+			row := map[string]any{}
+			if rf.conn != nil && !rf.oldC.Equal(schema.NewScalar(connected)) {
+				row["is_connected"] = connected
+			}
+			if rf.status != nil && !sameStatus(rf.oldS, status) {
+				pairs := make([]any, 0, len(status))
+				keys := make([]string, 0, len(status))
+				for k := range status {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					pairs = append(pairs, []any{k, status[k]})
+				}
+				row["status"] = []any{"map", pairs}
+			}
+			if len(row) == 0 {
+				continue
+			}
+			ops = append(ops, map[string]any{
+				"op": "update", "table": rf.ts.Name, "row": row,
+				"where": []any{[]any{"_uuid", "==", []any{"uuid", rf.id.String()}}},
+			})
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		db := s.Database(name)
+		if db == nil {
+			continue
+		}
+		res := db.Transact(ctx, ops, ovsdb.TransactOptions{})
+		for _, r := range res {
+			m, _ := r.(map[string]any)
+			if e, ok := m["error"].(string); ok {
+				st := &s.dbRemotes
+				st.mu.Lock()
+				ok := st.statusRL.allow(1, time.Second)
+				st.mu.Unlock()
+				if ok {
+					msg := e
+					if d, _ := m["details"].(string); d != "" {
+						msg += ": " + d
+					}
+					s.log().Error("Failed to update remote status: " + msg)
+				}
+				break
+			}
+		}
+	}
+}
+
+// sameStatus reports whether the status column's datum d holds exactly m.
+func sameStatus(d schema.Datum, m map[string]string) bool {
+	if len(d.Keys) != len(m) {
+		return false
+	}
+	for i, k := range d.Keys {
+		if v, ok := m[k.(string)]; !ok || v != d.Values[i].(string) {
+			return false
+		}
+	}
+	return true
+}

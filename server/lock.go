@@ -167,7 +167,8 @@ func (l *Locks) Owns(s LockSession, name string) bool {
 	return w != nil && w.lock != nil && w.lock.waiters[0] == w
 }
 
-// Status lists a session's locks as C's memory/status report does: held,
+// Status lists a session's locks as C's remote status reports them
+// (locks_held, locks_waiting, locks_lost of an active remote's row): held,
 // waiting ("lock" not yet granted) and lost (stolen "steal" requests).
 func (l *Locks) Status(s LockSession) (held, waiting, lost []string) {
 	l.mu.Lock()
@@ -195,11 +196,18 @@ func lockName(method string, params []any) (string, error) {
 	return "", ovsdberr.Syntax(params, "%s request params must be <id>", method)
 }
 
+// errReadOnlyLock is C's error reply to lock, steal and unlock on a
+// read-only session (a remote configured read_only): a bare string.
+var errReadOnlyLock = &jsonrpc.ErrorValue{Value: "lock and unlock methods not allowed, DB server is read only."}
+
 // registerLockMethods installs lock, steal, unlock and the per-session
 // hooks (assert ownership, release on close).
 func (s *Server) registerLockMethods() {
 	lockHandler := func(mode LockMode, method string) jsonrpc.Handler {
 		return func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+			if ss.ReadOnly() {
+				return nil, errReadOnlyLock
+			}
 			name, err := lockName(method, params)
 			if err != nil {
 				return nil, err
@@ -214,6 +222,9 @@ func (s *Server) registerLockMethods() {
 	s.rpc.Register("lock", jsonrpc.Method{Handler: lockHandler(LockWait, "lock")})
 	s.rpc.Register("steal", jsonrpc.Method{Handler: lockHandler(LockSteal, "steal")})
 	s.rpc.Register("unlock", jsonrpc.Method{Handler: func(_ context.Context, ss *jsonrpc.Session, params []any) (any, error) {
+		if ss.ReadOnly() {
+			return nil, errReadOnlyLock
+		}
 		name, err := lockName("unlock", params)
 		if err != nil {
 			return nil, err

@@ -1,10 +1,10 @@
 package server
 
-// The remotes: passive listeners (punix:, ptcp:), the configured set that
-// list-remotes shows, and db: remote validation.
+// The configured remotes (what list-remotes shows) and their API: add,
+// remove, list, addresses, reconnect. How they are resolved to targets and
+// served is in dbremotes.go.
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -13,16 +13,30 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 )
 
-// AddRemote starts serving the passive remote "punix:PATH" or
-// "ptcp:[PORT][:IP]" (PORT 0 picks a free port; see RemoteAddr) with
-// jsonrpc.Listen and jsonrpc.Server.Serve: TCP sessions get the inactivity
-// probe of Options.JSONRPC.ProbeInterval, unix sockets none, as C.
-// Other remotes (active unix:/tcp:, ssl:, pssl:, db:) are recorded so
-// that ListRemotes shows them, as C does, but return ErrUnsupportedRemote.
-// A "db:DB,TABLE,COLUMN" remote naming a database, table or column that
-// does not exist is refused, not recorded, with an *InvalidRemoteError
-// carrying C's text. Adding a remote that is already present does
-// nothing.
+// AddRemote adds a remote to the configured set, as C's --remote and
+// ovsdb-server/add-remote, and serves it before returning:
+//   - "punix:PATH", "ptcp:[PORT][:IP]": a listener (PORT 0 picks a free
+//     port; see RemoteAddr). TCP sessions get the inactivity probe of
+//     Options.JSONRPC.ProbeInterval (C's 5 s by default), unix sockets
+//     none, as C. If the listener cannot be opened, the error (C's
+//     "REMOTE: listen failed: CAUSE") is logged and returned, the remote
+//     stays configured and the listener is tried again every 2.5 s.
+//   - "unix:PATH", "tcp:IP[:PORT]": an active remote: the server connects
+//     out and serves a session on the connection, reconnecting with C's
+//     backoff (jsonrpc.Server.Connect).
+//   - "db:DB,TABLE,COLUMN": the targets read from that column (strings,
+//     or rows referred to with target, max_backoff, inactivity_probe,
+//     read_only, role, other_config:dscp), followed as the database
+//     changes, with the status of each row kept up to date as C does. A
+//     db: remote naming a database, table or column that does not exist
+//     is refused, not recorded, with an *InvalidRemoteError carrying C's
+//     text.
+//   - "ssl:", "pssl:": recorded (ListRemotes shows them) but not served:
+//     the error wraps ErrUnsupportedRemote.
+//
+// Adding a remote that is already configured does nothing. Several
+// configured remotes that name one target share one listener (or active
+// connection), as in C.
 func (s *Server) AddRemote(name string) error {
 	if strings.HasPrefix(name, "db:") {
 		if err := s.checkDBRemote(name); err != nil {
@@ -32,62 +46,25 @@ func (s *Server) AddRemote(name string) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return errors.New("server closed")
+		return errServerClosed
 	}
 	if _, ok := s.remotes[name]; ok {
 		s.mu.Unlock()
 		return nil
 	}
-	r := &remote{name: name, sessions: make(map[*jsonrpc.Session]struct{})}
-	s.remotes[name] = r
+	// The closer stands for the remote's listener in Server.Close, which
+	// closes it: that stops every live remote (dbremotes.go).
+	s.remotes[name] = &remote{name: name, ln: remotesCloser{s}}
 	s.mu.Unlock()
-
-	ln, err := jsonrpc.Listen(name, s.log())
-	if err != nil {
-		s.mu.Lock()
-		r.err = err
-		s.mu.Unlock()
-		// The socket could not be opened ("listen failed"): C logs it.
-		var oe *net.OpError
-		if errors.As(err, &oe) {
-			s.log().Error(err.Error())
-		}
-		return err
+	s.startRemotes()
+	errs := s.reconcileRemotes()
+	if kind, _, _ := strings.Cut(name, ":"); kind == "ssl" || kind == "pssl" {
+		return fmt.Errorf("%s: %w", name, ErrUnsupportedRemote)
 	}
-	s.mu.Lock()
-	if s.closed || s.remotes[name] != r {
-		s.mu.Unlock()
-		_ = ln.Close()
-		return errors.New("server closed")
+	if !strings.HasPrefix(name, "db:") {
+		return errs[name]
 	}
-	r.ln = ln
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		_ = s.rpc.Serve(ln, jsonrpc.ServeOptions{Name: name, Logger: s.log(), OnSession: func(ss *jsonrpc.Session) {
-			s.addRemoteSession(r, ss)
-		}})
-	}()
 	return nil
-}
-
-// addRemoteSession records ss as a session of r (RemoveRemote closes it),
-// or closes it if r was removed meanwhile.
-func (s *Server) addRemoteSession(r *remote, ss *jsonrpc.Session) {
-	s.mu.Lock()
-	if s.remotes[r.name] != r {
-		s.mu.Unlock()
-		_ = ss.Close()
-		return
-	}
-	r.sessions[ss] = struct{}{}
-	s.mu.Unlock()
-	ss.OnClose(func() {
-		s.mu.Lock()
-		delete(r.sessions, ss)
-		s.mu.Unlock()
-	})
 }
 
 // InvalidRemoteError is AddRemote's refusal of a "db:" remote; Error()
@@ -96,13 +73,20 @@ type InvalidRemoteError struct{ Msg string }
 
 func (e *InvalidRemoteError) Error() string { return e.Msg }
 
-// checkDBRemote validates "db:DB,TABLE,COLUMN" as C's parse_db_column:
-// the three names are the first three non-empty comma-separated tokens
-// after the first ':' (strtok), and must name a database (_Server
-// included), one of its tables and one of that table's columns (_uuid
-// and _version included). The column's type is not checked here (C
-// ignores columns of other types when it reads the remotes).
+// checkDBRemote validates "db:DB,TABLE,COLUMN" as C's parse_db_column
+// (see parseDBRemote). The column's type is not checked here (C ignores
+// columns of other types when it reads the remotes).
 func (s *Server) checkDBRemote(name string) error {
+	_, err := s.parseDBRemote(name)
+	return err
+}
+
+// parseDBRemote parses "db:DB,TABLE,COLUMN" as C's parse_db_column: the
+// three names are the first three non-empty comma-separated tokens after
+// the first ':' (strtok), and must name a database (_Server included),
+// one of its tables and one of that table's columns (_uuid and _version
+// included). Errors are *InvalidRemoteError with C's texts.
+func (s *Server) parseDBRemote(name string) (*dbRemote, error) {
 	bad := func(format string, args ...any) error {
 		return &InvalidRemoteError{Msg: fmt.Sprintf("\"%s\": ", name) + fmt.Sprintf(format, args...)}
 	}
@@ -114,78 +98,87 @@ func (s *Server) checkDBRemote(name string) error {
 		}
 	}
 	if len(tok) < 3 {
-		return bad("invalid syntax")
+		return nil, bad("invalid syntax")
 	}
 	db := s.Engine(tok[0])
 	if db == nil {
-		return bad("no database named %s", tok[0])
+		return nil, bad("no database named %s", tok[0])
 	}
 	t := db.Schema().Tables[tok[1]]
 	if t == nil {
-		return bad("no table named %s", tok[1])
+		return nil, bad("no table named %s", tok[1])
 	}
-	if _, ok := t.ByName[tok[2]]; !ok {
-		return bad("table \"%s\" has no column \"%s\"", tok[1], tok[2])
+	c, ok := t.ByName[tok[2]]
+	if !ok {
+		return nil, bad("table \"%s\" has no column \"%s\"", tok[1], tok[2])
 	}
-	return nil
+	return &dbRemote{name: name, dbName: tok[0], db: db, table: t, column: c}, nil
 }
 
 // ErrUnsupportedRemote is returned by AddRemote for remotes this server
 // records but cannot serve (it is jsonrpc.ErrUnsupportedRemote).
 var ErrUnsupportedRemote = jsonrpc.ErrUnsupportedRemote
 
-// RemoveRemote stops the remote and closes its sessions, as C does. The
-// error for an unknown remote is C's "no such remote".
+// RemoveRemote removes a configured remote, as C: the targets it alone
+// provided stop ("REMOTE: remote deconfigured" is logged) and their
+// sessions are closed. The error for a remote that is not configured is
+// C's "no such remote".
 func (s *Server) RemoveRemote(name string) error {
 	s.mu.Lock()
-	r := s.remotes[name]
-	if r == nil {
+	if s.remotes[name] == nil {
 		s.mu.Unlock()
-		return errors.New("no such remote")
+		return fmt.Errorf("no such remote")
 	}
 	delete(s.remotes, name)
-	ln := r.ln
-	sessions := make([]*jsonrpc.Session, 0, len(r.sessions))
-	for ss := range r.sessions {
-		sessions = append(sessions, ss)
-	}
 	s.mu.Unlock()
-	if ln != nil {
-		_ = ln.Close()
-	}
-	for _, ss := range sessions {
-		_ = ss.Close()
-	}
+	s.reconcileRemotes()
 	return nil
 }
 
 // ListRemotes returns the configured remotes, sorted.
-func (s *Server) ListRemotes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.remotes))
-	for n := range s.remotes {
-		out = append(out, n)
+func (s *Server) ListRemotes() []string { return s.configuredRemotes() }
+
+// RemoteAddr returns the listening address of the passive target name,
+// whether configured by name or read from a database by a db: remote
+// (for "ptcp:0" the chosen port), or nil if it is not listening.
+func (s *Server) RemoteAddr(name string) net.Addr {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if lr := st.live[name]; lr != nil && lr.ln != nil {
+		return lr.ln.Addr()
+	}
+	return nil
+}
+
+// RemoteTargets returns the targets being served or tried (listeners,
+// active remotes, and the ssl: ones recorded but not served), sorted:
+// the configured remotes with the db: ones replaced by what they read.
+func (s *Server) RemoteTargets() []string {
+	st := &s.dbRemotes
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]string, 0, len(st.live))
+	for t := range st.live {
+		out = append(out, t)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// RemoteAddr returns the listening address of a served remote (for
-// "ptcp:0" the chosen port), or nil.
-func (s *Server) RemoteAddr(name string) net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r := s.remotes[name]; r != nil && r.ln != nil {
-		return r.ln.Addr()
-	}
-	return nil
+// RemoteStatus returns the status C writes for a target into the row it
+// was read from: is_connected and the status map (see remoteStatus).
+func (s *Server) RemoteStatus(target string) (connected bool, status map[string]string) {
+	return s.remoteStatus(target)
 }
 
-// Reconnect closes every client session (ovsdb-server/reconnect); clients
-// reconnect by themselves.
+// Reconnect closes every client session (ovsdb-server/reconnect), logging
+// C's "NAME: disconnecting (user ran ovsdb-server/reconnect)"; clients
+// reconnect by themselves, active remotes after their backoff.
 func (s *Server) Reconnect() {
+	log := s.jsonrpcLog()
 	for _, ss := range s.rpc.Sessions() {
+		log.Info(ss.Name() + ": disconnecting (user ran ovsdb-server/reconnect)")
 		_ = ss.Close()
 	}
 }
