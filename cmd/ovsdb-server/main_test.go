@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,12 +183,62 @@ func TestAppctlDifferential(t *testing.T) {
 		{"vlog/set", "file:console"},
 		{"vlog/reopen"},
 		{"vlog/list-pattern"},
+		// The commands issue 11 added, each argument form.
+		{"coverage/read-counter"},
+		{"coverage/read-counter", "nope"},
+		{"coverage/read-counter", "unixctl_received"},
+		{"coverage/read-counter", "txn_error"},
+		{"coverage/show", "x"},
+		{"ovsdb-server/memory-trim-on-compaction"},
+		{"ovsdb-server/memory-trim-on-compaction", "on"},
+		{"ovsdb-server/memory-trim-on-compaction", "off"},
+		{"ovsdb-server/memory-trim-on-compaction", "ON"},
+		{"ovsdb-server/memory-trim-on-compaction", "on", "off"},
+		{"ovsdb-server/compact"},
+		{"ovsdb-server/perf-counters-show"},
+		{"ovsdb-server/perf-counters-clear"},
+		{"ovsdb-server/perf-counters-clear", "x"},
+		{"ovsdb-server/perf-counters-show"},
+		{"ovsdb-server/get-db-storage-status"},
+		{"ovsdb-server/get-db-storage-status", "Open_vSwitch"},
+		{"ovsdb-server/get-db-storage-status", "_Server"},
+		{"ovsdb-server/get-db-storage-status", "nope"},
+		{"ovsdb-server/sync-status"},
+		{"ovsdb-server/tlog-list"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:Bridge"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:Bridge", "on"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:Open_vSwitch", "ON"},
+		{"ovsdb-server/tlog-set", "_Server:Database", "On"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:Bridge", "maybe"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch", "on"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:Bridge:x", "on"},
+		{"ovsdb-server/tlog-set", "::Open_vSwitch::Port", "on"},
+		{"ovsdb-server/tlog-set", "nope:Bridge", "on"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:nope", "on"},
+		{"ovsdb-server/tlog-list"},
+		{"ovsdb-server/tlog-set", "Open_vSwitch:Port", "off"},
+		{"ovsdb-server/tlog-list"},
+		{"vlog/disable-rate-limit", "bogus"},
+		{"vlog/disable-rate-limit", "Transaction", "raft"},
+		{"vlog/enable-rate-limit", "any"},
+		{"vlog/enable-rate-limit"},
+		// C's ovsdb-server does not register time/stop and time/warp
+		// (only its dummy-enabled test programs do).
+		{"time/stop"},
+		{"time/warp", "100"},
+		{"time/warp", "1000", "100"},
 		{"ovsdb-server/remove-db", "Open_vSwitch"},
 		{"ovsdb-server/list-dbs"},
 		{"ovsdb-server/compact"},
+		{"ovsdb-server/tlog-list"},
+		{"ovsdb-server/get-db-storage-status", "Open_vSwitch"},
 		{"ovsdb-server/add-db", "DIR/conf.db"},
 		{"ovsdb-server/list-dbs"},
+		// A database added again starts with logging off, as C.
+		{"ovsdb-server/tlog-list"},
 	}
+	// Per-server values: the counts of coverage counters.
+	masked := map[string]bool{"coverage/read-counter unixctl_received": true}
 	for _, c := range cmds {
 		name := strings.Join(c, " ")
 		t.Run(name, func(t *testing.T) {
@@ -202,11 +254,33 @@ func TestAppctlDifferential(t *testing.T) {
 				}
 				r.stdout = strings.ReplaceAll(r.stdout, dir, "DIR")
 				r.stderr = strings.ReplaceAll(r.stderr, dir, "DIR")
+				if masked[name] {
+					r.stdout = numRE.ReplaceAllString(r.stdout, "N")
+				}
 				return r
 			}
 			require.Equal(t, sub(cdir, cctl), sub(gdir, gctl))
 		})
 	}
+
+	// coverage/show: C's layout, 112 counters in C's order, hit or not;
+	// which are hit and how often is per server (ours count other
+	// events, coverage.go).
+	for _, ctl := range []string{cctl, gctl} {
+		r := runCmd(t, appctl, "-t", ctl, "coverage/show")
+		require.Equal(t, 0, r.status, r.stderr)
+		checkCoverageShow(t, r.stdout)
+	}
+
+	// C logs the memory trimming setting the first time and at each
+	// change: the same lines in both logs.
+	trimLines := func(dir string) []string {
+		data, err := os.ReadFile(filepath.Join(dir, "log"))
+		require.NoError(t, err)
+		return regexp.MustCompile(`(?m)\|ovsdb_server\|INFO\|memory trimming.*$`).FindAllString(string(data), -1)
+	}
+	require.Equal(t, trimLines(cdir), trimLines(gdir))
+	require.Len(t, trimLines(gdir), 2)
 
 	// vlog/list: every C line is present in ours.
 	cl, gl := runCmd(t, appctl, "-t", cctl, "vlog/list"), runCmd(t, appctl, "-t", gctl, "vlog/list")
@@ -215,11 +289,10 @@ func TestAppctlDifferential(t *testing.T) {
 		require.Contains(t, gl.stdout, line+"\n")
 	}
 
-	// list-commands: every command we implement is listed as C lists it.
+	// list-commands: every command we implement is listed as C lists it,
+	// and every command of C's is ours too.
 	cc, gc := runCmd(t, appctl, "-t", cctl, "list-commands"), runCmd(t, appctl, "-t", gctl, "list-commands")
-	for _, line := range strings.Split(strings.TrimSpace(gc.stdout), "\n") {
-		require.Contains(t, cc.stdout, line+"\n")
-	}
+	compareListCommands(t, cc.stdout, gc.stdout)
 
 	for _, ctl := range []string{cctl, gctl} {
 		r := runCmd(t, appctl, "-t", ctl, "exit")
@@ -347,4 +420,64 @@ func startStopped(t *testing.T, cmd *exec.Cmd) <-chan struct{} {
 		}
 	})
 	return done
+}
+
+// activeBackupCommands are C's commands of active-backup replication
+// (--sync-from), which belong to the active-backup issue: the only ones
+// of C 3.1's list-commands that ours may lack.
+var activeBackupCommands = map[string]bool{
+	"ovsdb-server/set-active-ovsdb-server":                true,
+	"ovsdb-server/get-active-ovsdb-server":                true,
+	"ovsdb-server/connect-active-ovsdb-server":            true,
+	"ovsdb-server/disconnect-active-ovsdb-server":         true,
+	"ovsdb-server/set-active-ovsdb-server-probe-interval": true,
+	"ovsdb-server/set-sync-exclude-tables":                true,
+	"ovsdb-server/get-sync-exclude-tables":                true,
+}
+
+// compareListCommands checks two list-commands outputs: the same
+// heading, every line of ours exactly as C has it (name and usage), and
+// every command of C's present in ours but the active-backup ones.
+func compareListCommands(t *testing.T, c, ours string) {
+	t.Helper()
+	const head = "The available commands are:\n"
+	require.True(t, strings.HasPrefix(c, head), c)
+	require.True(t, strings.HasPrefix(ours, head), ours)
+	for _, line := range strings.Split(strings.TrimSuffix(ours, "\n"), "\n")[1:] {
+		require.Contains(t, c, line+"\n", "ours lists a command C does not list so")
+	}
+	var missing []string
+	for _, line := range strings.Split(strings.TrimSuffix(c, "\n"), "\n")[1:] {
+		name := strings.Fields(line)[0]
+		if !strings.Contains(ours, line+"\n") && !activeBackupCommands[name] {
+			missing = append(missing, line)
+		}
+	}
+	require.Empty(t, missing, "commands of C's missing in ours")
+}
+
+var coverageLineRE = regexp.MustCompile(`^([a-z0-9_]+) +\d+\.\d/sec +\d+\.\d{3}/sec +\d+\.\d{4}/sec   total: (\d+)$`)
+
+// checkCoverageShow checks a coverage/show reply against C's layout: the
+// header with its hash, the hit counters in C's order (coverageNames)
+// with C's columns, and the count of the others.
+func checkCoverageShow(t *testing.T, out string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Regexp(t, `^Event coverage, avg rate over last: 5 seconds, last minute, last hour,  hash=[0-9a-f]{8}:$`, lines[0])
+	pos := map[string]int{}
+	for i, n := range coverageNames {
+		pos[n] = i
+	}
+	last := -1
+	for _, l := range lines[1 : len(lines)-1] {
+		m := coverageLineRE.FindStringSubmatch(l)
+		require.NotNil(t, m, "line %q", l)
+		p, ok := pos[m[1]]
+		require.True(t, ok, "unknown counter %s", m[1])
+		require.Greater(t, p, last, "counter %s out of C's order", m[1])
+		last = p
+		require.NotEqual(t, "0", m[2])
+	}
+	require.Equal(t, fmt.Sprintf("%d events never hit", len(coverageNames)-(len(lines)-2)), lines[len(lines)-1])
 }

@@ -175,3 +175,104 @@ func checkStatusConnections(t *testing.T, name, s string) {
 	require.NotNil(t, ldr, "%s:\n%s", name, s)
 	require.Contains(t, conns, "<-"+ldr[1], "%s:\n%s", name, s)
 }
+
+// TestClusterMemberCommandsDifferential compares, on a one-member
+// OVN_Northbound cluster of C's and one of ours (each its own leader):
+// list-commands (nothing of C's missing but the active-backup commands),
+// the argument checks of cluster/failure-test and
+// cluster/set-backlog-threshold, memory/show's keys, sync-status and
+// get-db-storage-status.
+func TestClusterMemberCommandsDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	server := testutil.RequireTool(t, "ovsdb-server")
+	tool := testutil.RequireTool(t, "ovsdb-tool")
+	appctl := testutil.RequireTool(t, "ovs-appctl")
+	nb, err := os.ReadFile(nbSchemaPath)
+	if err != nil && !testutil.InCI() {
+		testutil.MissingPrerequisite(t, "OVN schema not installed: %v", err)
+	}
+	require.NoError(t, err)
+
+	c := &testCluster{t: t, dir: t.TempDir(), server: server, tool: tool}
+	c.createMembers(1, "c", nbSchemaPath, "OVN_Northbound")
+	ours := newTestClusterSchema(t, 1, "OVN_Northbound", string(nb))
+	for _, tc := range []*testCluster{c, ours} {
+		m := tc.members[0]
+		tc.waitFor("one-member cluster leads", 60*time.Second, func() bool {
+			s, err := nbStatus(appctl, m)
+			return err == nil && strings.Contains(s, "Role: leader") && strings.Contains(s, "Status: cluster member")
+		})
+	}
+	cctl, gctl := c.members[0].ctl, ours.members[0].ctl
+	ask := func(ctl string, args ...string) result {
+		r := runCmd(t, appctl, append([]string{"-t", ctl}, args...)...)
+		r.stderr = strings.ReplaceAll(r.stderr, ctl, "CTL")
+		return r
+	}
+
+	cl, gl := ask(cctl, "list-commands"), ask(gctl, "list-commands")
+	compareListCommands(t, cl.stdout, gl.stdout)
+	require.Contains(t, gl.stdout, "  cluster/failure-test    FAILURE SCENARIO\n")
+	require.Contains(t, gl.stdout, "  cluster/set-backlog-threshold DB N_MSGS N_BYTES\n")
+
+	for _, args := range [][]string{
+		{"ovsdb-server/sync-status"},
+		{"ovsdb-server/get-db-storage-status", "OVN_Northbound"},
+		{"ovsdb-server/get-db-storage-status", "_Server"},
+		{"ovsdb-server/get-db-storage-status", "nope"},
+		{"cluster/failure-test"},
+		{"cluster/failure-test", "a", "b"},
+		{"cluster/failure-test", "bogus"},
+		{"cluster/failure-test", "clear"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "100"},
+		{"cluster/set-backlog-threshold", "nope", "100", "100"},
+		{"cluster/set-backlog-threshold", "_Server", "100", "100"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "x", "100"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "100", "1k"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "", "100"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "99999999999999999999", "100"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "49", "100"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "0", "0"},
+		{"ovsdb-server/tlog-set", "OVN_Northbound:NB_Global", "on"},
+		{"ovsdb-server/tlog-list"},
+	} {
+		require.Equal(t, ask(cctl, args...), ask(gctl, args...), strings.Join(args, " "))
+	}
+
+	// Accepted by C: ours gives C's reply once the member implements the
+	// command, a clear error until then (cluster.go).
+	for _, args := range [][]string{
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "50", "0"},
+		{"cluster/set-backlog-threshold", "OVN_Northbound", "-1", "+5"},
+		{"cluster/failure-test", "delay-election"},
+		{"cluster/failure-test", "clear"},
+	} {
+		cr, gr := ask(cctl, args...), ask(gctl, args...)
+		require.Equal(t, 0, cr.status, cr.stderr)
+		if gr.status != 0 {
+			require.Regexp(t, `^\S+ .*not supported yet by the Raft implementation of OVN_Northbound\novs-appctl: CTL: server returned an error\n$`, gr.stderr)
+			continue
+		}
+		require.Equal(t, cr, gr, strings.Join(args, " "))
+	}
+
+	// memory/show: C's keys (values are per server), but txn-history and
+	// txn-history-atoms, which ours does not measure.
+	keys := func(ctl string) []string {
+		r := ask(ctl, "memory/show")
+		require.Equal(t, 0, r.status, r.stderr)
+		var out []string
+		for _, f := range strings.Fields(r.stdout) {
+			k, v, ok := strings.Cut(f, ":")
+			require.True(t, ok, r.stdout)
+			require.Regexp(t, `^\d+$`, v)
+			if k != "txn-history" && k != "txn-history-atoms" {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	require.Equal(t, keys(cctl), keys(gctl))
+}
