@@ -206,6 +206,15 @@ func TestRunDifferential(t *testing.T) {
 			require.Equal(t, one(cserver), one(bin))
 		})
 	}
+	// --no-dbs: no default database.
+	one := func(server string) result {
+		ctl := filepath.Join(t.TempDir(), "ctl")
+		r := runCmd(t, server, "--unixctl="+ctl, "--no-dbs", "--run=ovs-appctl -t "+ctl+" ovsdb-server/list-dbs")
+		r.stderr = strings.ReplaceAll(r.stderr, ctl, "CTL")
+		return r
+	}
+	require.Equal(t, result{"_Server\n", "", 0}, one(cserver))
+	require.Equal(t, one(cserver), one(bin))
 }
 
 // TestRecordReplayRefused: ours refuses --record and --replay clearly.

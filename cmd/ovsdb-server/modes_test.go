@@ -38,7 +38,8 @@ var (
 // every socket, pidfile, log, lock and database file they create: punix
 // remotes (from the command line and ovs-appctl add-remote), the control
 // socket, the pidfile, the log file (also after vlog/reopen), standalone
-// databases (after online compaction too), ovsdb-tool create, compact to a
+// databases (after online compaction too), what a --run server leaves
+// behind, ovsdb-tool create, compact to a
 // new file and in place (of a 0600 file: the replacement gets the new
 // mode), convert, create-cluster, join-cluster, cluster-to-standalone, and
 // a clustered database served and compacted. C sets a socket's mode to
@@ -236,6 +237,14 @@ func modeRun(t *testing.T, um, server, tool, appctl string) modeResult {
 		res.denied[sock] = connectAsNobody(t, appctl, filepath.Join(dir, sock))
 	}
 	stop("s.ctl", done)
+
+	// --run: the server runs a command that works through its control
+	// socket (memory trimming on, compaction) and exits when it ends,
+	// removing its socket and pidfile.
+	runUmasked(server, "--run=ovs-appctl -t "+filepath.Join(dir, "r.ctl")+" ovsdb-server/memory-trim-on-compaction on && ovs-appctl -t "+
+		filepath.Join(dir, "r.ctl")+" ovsdb-server/compact", "--unixctl="+filepath.Join(dir, "r.ctl"),
+		"--pidfile="+filepath.Join(dir, "r.pid"), "--log-file="+filepath.Join(dir, "r.log"), "-vconsole:off", "db.db")
+	snapshot("run")
 
 	// ovsdb-tool's outputs.
 	runUmasked(tool, "compact", "db.db", "db2.db")
