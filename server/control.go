@@ -5,7 +5,6 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 )
 
@@ -26,23 +25,19 @@ type controlState struct {
 // find out.
 func (s *Server) DisableMonitorCond() {
 	s.ctl.monitorCondDisabled.Store(true)
-	s.Disconnect("user ran ovsdb-server/disable-monitor-cond")
+	s.disconnectAll("user ran ovsdb-server/disable-monitor-cond")
 }
 
 // MonitorCondDisabled reports whether DisableMonitorCond was called.
 func (s *Server) MonitorCondDisabled() bool { return s.ctl.monitorCondDisabled.Load() }
 
-// Disconnect closes every client session, logging for each C's
-// "NAME: disconnecting (REASON)" (module ovsdb_jsonrpc_server); clients
-// reconnect by themselves. It is Reconnect with C's log lines.
-func (s *Server) Disconnect(reason string) {
-	l := s.opts.Logger
-	if l == nil {
-		l = slog.Default()
-	}
-	l = l.With("module", "ovsdb_jsonrpc_server")
+// disconnectAll closes every client session, logging for each C's
+// "NAME: disconnecting (REASON)" (C's ovsdb_jsonrpc_server_reconnect with
+// force=true); clients reconnect by themselves.
+func (s *Server) disconnectAll(reason string) {
+	log := s.jsonrpcLog()
 	for _, ss := range s.rpc.Sessions() {
-		l.Info(fmt.Sprintf("%s: disconnecting (%s)", ss.Name(), reason))
+		log.Info(fmt.Sprintf("%s: disconnecting (%s)", ss.Name(), reason))
 		_ = ss.Close()
 	}
 }

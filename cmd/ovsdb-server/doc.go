@@ -113,8 +113,7 @@
 //   - disable-monitor-cond makes monitor_cond and monitor_cond_since
 //     answer "unknown method" from then on (it cannot be undone) and
 //     disconnects every client, logging C's "NAME: disconnecting (user ran
-//     ovsdb-server/disable-monitor-cond)"; ovsdb-server/reconnect logs the
-//     same with its own reason.
+//     ovsdb-server/disable-monitor-cond)", as C.
 //   - cluster/failure-test SCENARIO and cluster/set-backlog-threshold DB
 //     N_MSGS N_BYTES check their arguments as C ("unknown test scenario",
 //     "test dismissed" for clear; "unknown cluster", "invalid argument",

@@ -627,7 +627,7 @@ func registerCommands(env *controlEnv) {
 		return "state: active\n", nil
 	})
 	ctl.Register("ovsdb-server/reconnect", "", 0, 0, func([]string) (string, error) {
-		srv.Disconnect("user ran ovsdb-server/reconnect")
+		srv.Reconnect()
 		return "", nil
 	})
 	registerMoreCommands(env)
