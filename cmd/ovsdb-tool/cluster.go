@@ -116,23 +116,22 @@ func (t *tool) createCluster(args []string) error {
 }
 
 // persistEphemeral makes every column persistent (clusters keep no
-// ephemeral columns) and warns as C does.
+// ephemeral columns) and warns as C does, naming the last column changed
+// in C's iteration order of tables and columns.
 func persistEphemeral(s *schema.DatabaseSchema, src string) {
-	n, first, firstTable := 0, "", ""
-	for _, tn := range s.TableNames {
-		for _, c := range s.Tables[tn].Columns[2:] {
-			if !c.Persistent {
-				if n == 0 {
-					first, firstTable = c.Name, tn
-				}
+	n, last, lastTable := 0, "", ""
+	for _, tn := range s.CTableNames {
+		for _, c := range s.Tables[tn].CColumns {
+			if c.Index >= 2 && !c.Persistent {
 				c.Persistent = true
+				last, lastTable = c.Name, tn
 				n++
 			}
 		}
 	}
 	if n > 0 {
 		logger().Warn(fmt.Sprintf("%s: changed %d columns in '%s' database from ephemeral to persistent, including '%s' column in '%s' table, because clusters do not support ephemeral columns",
-			src, n, s.Name, first, firstTable))
+			src, n, s.Name, last, lastTable))
 	}
 }
 

@@ -17,13 +17,33 @@
 //	schema-name, schema-version, schema-cksum [SCHEMA]
 //	compare-versions A OP B              exit 0 if true, 2 if false
 //	query [DB] TRNS, transact [DB] TRNS  run a transaction on a standalone DB
-//	[-m]... show-log [DB]                print the records of a standalone DB
+//	[-m]... show-log [DB]                print the records of a DB
+//	check-cluster DB...                  check clustered DBs (silent, exit 0: consistent)
 //	help, list-commands
 //
-// Clustered databases: files written by the C tool ("OVSDB CLUSTER") are
-// recognised and their header answers db-name, db-cid, db-sid and
-// db-local-address. Our own clustered files (storage/raftstore, bbolt) are
-// answered from their metadata through the clusterStore hook (cluster.go).
+// As in C, the commands that read or write a standalone database's data
+// (db-version, db-cksum, needs-conversion, query, transact, compact,
+// convert) refuse clustered files with "cannot apply this operation to
+// clustered database file".
+//
+// Clustered databases come in two formats. Files written by the C tool
+// ("OVSDB CLUSTER") are read as C reads them: db-name, db-cid, db-sid,
+// db-local-address, show-log (C's layout) and check-cluster (C's checks
+// and messages) print what C's tool prints, and cluster-to-standalone
+// copies their records. Our own files (storage/raftstore, one bbolt file
+// per member) answer the same commands: the header commands from the
+// file's metadata; check-cluster with C's messages and exit statuses for
+// what both formats have, and the checks storage/raftstore/DESIGN.md
+// lists for ours; show-log in C's layout where the formats correspond
+// (DESIGN.md, "ovsdb-tool show-log"). Our files are read also while a
+// server runs on them (raftstore.OpenReadOnly), as C's tool reads a
+// running member's log.
+//
+// Cluster addresses given to create-cluster and join-cluster are checked
+// as C checks them (raft.ValidateAddress): "tcp:HOST:PORT" or "unix:PATH",
+// a relative PATH being in the OVS run directory when the server listens.
+// "ssl:" is refused: members do not speak TLS. --election-timer takes C's
+// 100..600000 ms.
 //
 // --version prints two lines: "ovsdb-tool (Open vSwitch) 3.1.0", the line of
 // the C tool this program is compatible with, so that scripts that parse it
@@ -37,5 +57,6 @@
 // Known differences from C: JSON syntax error messages (from Go's decoder,
 // not C's parser); "query" with a write operation fails the transaction
 // with a different I/O error; getopt messages name the program by its base
-// name.
+// name; "ssl:" cluster addresses are refused; show-log and check-cluster
+// of our clustered files describe our format.
 package main

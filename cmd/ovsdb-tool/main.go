@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ovsdb-go/ovsdb-server/cluster"
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/internal/version"
 	"github.com/ovsdb-go/ovsdb-server/internal/vlog"
@@ -88,6 +89,7 @@ func commands() []command {
 		{"query", "[db] trns", 1, 2, func(t *tool, a []string) error { return t.transact(a, false) }},
 		{"transact", "[db] trns", 1, 2, func(t *tool, a []string) error { return t.transact(a, true) }},
 		{"show-log", "[db]", 0, 1, (*tool).showLog},
+		{"check-cluster", "db...", 1, math.MaxInt32, (*tool).checkCluster},
 		{"compare-versions", "a op b", 3, 3, (*tool).compareVersions},
 		{"help", "", 0, math.MaxInt32, (*tool).help},
 		{"list-commands", "", 0, math.MaxInt32, (*tool).listCommands},
@@ -100,9 +102,13 @@ func main() {
 	// module, in the "%D{%Y-%m-%dT%H:%M:%SZ}|%05N|%c|%p|%m" format.
 	vl := vlog.New("ovsdb_tool")
 	vl.SetConsole(os.Stderr)
-	for _, m := range []string{"ovsdb", "raft", "raftstore", "storage", "standalone"} {
+	for _, m := range []string{"ovsdb", "raft", "raftstore", "storage", "standalone", "socket_util"} {
 		vl.AddModule(m)
 	}
+	// Replaying a member's log (show-log, cluster-to-standalone) runs the
+	// raft state machine, whose INFO lines (a conversion applied) a server
+	// logs; C's tool prints none. -v shows them.
+	vl.SetLevel("raft", vlog.AnyDestination, vlog.WARN)
 	slog.SetDefault(slog.New(vl.Handler()))
 	os.Exit(runWith(os.Args, os.Stdout, os.Stderr, vl))
 }
@@ -253,14 +259,11 @@ func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {
 		}
 		t.cid, t.hasCID = u, true
 	case "election-timer":
-		// C uses atoll: leading digits, anything else is 0.
-		n := 0
-		for n < len(val) && val[n] >= '0' && val[n] <= '9' {
-			n++
-		}
-		ms, _ := strconv.ParseUint(val[:n], 10, 64)
-		if ms < 100 || ms > 600000 {
-			return false, fatalf("ovsdb error: election timer must be between 100 and 600000, in msec.")
+		// C: atoll, then raft_validate_election_timer (so 0, a
+		// negative number, which wraps around, or no number fails).
+		ms := uint64(atoll(val))
+		if err := cluster.ValidateElectionTimer(ms); err != nil {
+			return false, err
 		}
 		t.electionT = ms
 	case "verbose":
@@ -309,6 +312,35 @@ func defaultSchema() string {
 		return d + "/vswitch.ovsschema"
 	}
 	return "/usr/share/openvswitch/vswitch.ovsschema"
+}
+
+// atoll is C's atoll: leading white space, an optional sign, then
+// decimal digits; 0 if there are none (out of range: saturated, as
+// glibc's strtoll).
+func atoll(s string) int64 {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
+		i++
+	}
+	j := i
+	if j < len(s) && (s[j] == '+' || s[j] == '-') {
+		j++
+	}
+	k := j
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	if k == j {
+		return 0
+	}
+	v, err := strconv.ParseInt(s[i:k], 10, 64)
+	if err != nil {
+		if s[i] == '-' {
+			return math.MinInt64
+		}
+		return math.MaxInt64
+	}
+	return v
 }
 
 // argOr returns args[i] if present, else def.
@@ -367,11 +399,8 @@ Other options:
 func (t *tool) listCommands([]string) error {
 	fmt.Fprintln(t.stdout, "The available commands are:")
 	for _, c := range commands() {
-		if c.usage != "" {
-			fmt.Fprintf(t.stdout, "  %-23s %s\n", c.name, c.usage)
-		} else {
-			fmt.Fprintf(t.stdout, "  %s\n", c.name)
-		}
+		// C pads the name also when there is no usage text.
+		fmt.Fprintf(t.stdout, "  %-23s %s\n", c.name, c.usage)
 	}
 	return nil
 }

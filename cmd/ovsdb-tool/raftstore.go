@@ -4,6 +4,7 @@ import (
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/ovsdb-go/ovsdb-server/cluster"
+	"github.com/ovsdb-go/ovsdb-server/internal/standalone"
 	"github.com/ovsdb-go/ovsdb-server/raft"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
@@ -16,8 +17,10 @@ func init() { clusterStore = boltCluster{} }
 
 func (boltCluster) IsCluster(path string) bool { return cluster.IsClusteredFile(path) }
 
+// Meta reads the file's metadata, also while a server runs on it
+// (raftstore.OpenReadOnly), as C's tool reads a clustered log.
 func (boltCluster) Meta(path string) (clusterMeta, error) {
-	st, err := raftstore.Open(path)
+	st, err := raftstore.OpenReadOnly(path)
 	if err != nil {
 		return clusterMeta{}, err
 	}
@@ -45,9 +48,10 @@ func (boltCluster) Join(path string, m clusterMeta, remotes []string) error {
 
 // Standalone rebuilds the member's state from its latest snapshot and
 // every log entry after it (entries not yet known to be committed
-// included, as C's cluster-to-standalone does with its log).
+// included, as C's cluster-to-standalone does with its log), conversions
+// included: the schema written is the one of the rebuilt state.
 func (boltCluster) Standalone(path string) ([]byte, []byte, error) {
-	st, err := raftstore.Open(path)
+	st, err := raftstore.OpenReadOnly(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,43 +60,46 @@ func (boltCluster) Standalone(path string) ([]byte, []byte, error) {
 	if m.Joining() && len(m.Schema) == 0 {
 		return nil, nil, fatalf("%s: member has not joined its cluster yet", path)
 	}
-	s, err := schema.ParseSchemaBytes(m.Schema)
+	fsm, after, err := restoreLatest(st)
 	if err != nil {
 		return nil, nil, err
+	}
+	err = st.ForEachLog(func(l *hraft.Log, derr error) error {
+		if derr != nil {
+			return derr
+		}
+		if l.Index > after && l.Type == hraft.LogCommand {
+			fsm.Apply(l)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	db := fsm.Database()
+	return record(db.Schema().CJSON()), record(snapshotJSON(db, "", true)), nil
+}
+
+// restoreLatest returns an FSM holding the member's latest snapshot (or
+// its empty database if it has none) and able to apply conversion
+// entries as members do, and the snapshot's index.
+func restoreLatest(st *raftstore.Store) (*raft.FSM, uint64, error) {
+	s, err := schema.ParseSchemaBytes(st.Meta().Schema)
+	if err != nil {
+		return nil, 0, err
 	}
 	fsm := raft.NewFSM(s, 0)
-	var after uint64
+	fsm.SetConvert(standalone.ConvertDatabaseWith)
 	snaps, err := st.SnapshotStore().List()
+	if err != nil || len(snaps) == 0 {
+		return fsm, 0, err
+	}
+	meta, rc, err := st.SnapshotStore().Open(snaps[0].ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
-	if len(snaps) > 0 {
-		meta, rc, err := st.SnapshotStore().Open(snaps[0].ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := fsm.Restore(rc); err != nil {
-			return nil, nil, err
-		}
-		after = meta.Index
+	if err := fsm.Restore(rc); err != nil {
+		return nil, 0, err
 	}
-	ls := st.LogStore()
-	first, err := ls.FirstIndex()
-	if err != nil {
-		return nil, nil, err
-	}
-	last, err := ls.LastIndex()
-	if err != nil {
-		return nil, nil, err
-	}
-	for i := max(first, after+1); first > 0 && i <= last; i++ {
-		var l hraft.Log
-		if err := ls.GetLog(i, &l); err != nil {
-			return nil, nil, err
-		}
-		if l.Type == hraft.LogCommand {
-			fsm.Apply(&l)
-		}
-	}
-	return record(s.CJSON()), record(snapshotJSON(fsm.Database(), "", true)), nil
+	return fsm, meta.Index, nil
 }

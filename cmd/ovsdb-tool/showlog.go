@@ -92,11 +92,12 @@ func plain(v any) any {
 	return v
 }
 
-// showLog: [-m]... show-log [DB] for standalone databases.
+// showLog: [-m]... show-log [DB]: standalone databases, C's clustered
+// files and ours (showlog_cluster.go).
 func (t *tool) showLog(args []string) error {
 	path := argOr(args, 1, defaultDB())
 	if ours(path) {
-		return &storage.ClusteredError{Path: path}
+		return t.showLogOurs(path)
 	}
 	l, err := openAny(path)
 	if err != nil {
@@ -104,7 +105,7 @@ func (t *tool) showLog(args []string) error {
 	}
 	defer l.Close()
 	if l.Magic() == storage.MagicClustered {
-		return fatalf("%s: show-log of clustered database files is not supported", path)
+		return t.showLogC(l)
 	}
 	names := map[string]string{}
 	var s *schema.DatabaseSchema
