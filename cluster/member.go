@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -313,8 +314,9 @@ func (c *Member) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOpt
 // Compact implements server.Mode: it takes a Raft snapshot (the log is
 // truncated behind it). Errors are C's storage errors: a member with
 // nothing applied since its last snapshot answers "not storing a duplicate
-// snapshot" (hashicorp's ErrNothingNewToSnapshot), and a member joining,
-// leaving or gone from its cluster stores none.
+// snapshot" (C's rule, checked here: applied index not past the last
+// snapshot's), and a member joining, leaving or gone from its cluster
+// stores none.
 func (c *Member) Compact() error {
 	c.mu.Lock()
 	joining, leaving, left := c.meta.Joining(), c.leaving, c.left
@@ -327,12 +329,33 @@ func (c *Member) Compact() error {
 	case left:
 		return ovsdberr.New(ovsdberr.TagOVSDB, "cannot store a snapshot after leaving cluster")
 	}
-	err := c.node.Raft().Snapshot().Error()
-	if errors.Is(err, hraft.ErrNothingNewToSnapshot) {
+	// C's rule: nothing applied since the last snapshot. (hashicorp/raft
+	// refuses only when its FSM goroutine has seen no entry since start,
+	// and otherwise stores a second snapshot at the same index.)
+	r := c.node.Raft()
+	applied := max(r.AppliedIndex(), c.node.AppliedIndex())
+	if last, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64); err == nil && applied <= last {
 		return ovsdberr.New(ovsdberr.TagOVSDB, "not storing a duplicate snapshot")
+	}
+	err := r.Snapshot().Error()
+	if errors.Is(err, hraft.ErrNothingNewToSnapshot) && r.State() == hraft.Leader {
+		// Only entries hashicorp/raft keeps from the FSM were applied
+		// since the start (the new leader's no-op, which C's snapshot
+		// would cover too): a barrier gives the snapshot an index.
+		if r.Barrier(compactBarrierTimeout).Error() == nil {
+			err = r.Snapshot().Error()
+		}
+	}
+	if errors.Is(err, hraft.ErrNothingNewToSnapshot) {
+		// A follower in the same case: the state is its last
+		// snapshot's; nothing to store.
+		return nil
 	}
 	return err
 }
+
+// compactBarrierTimeout bounds the barrier of Compact.
+const compactBarrierTimeout = 10 * time.Second
 
 // Close implements server.Mode: leadership is transferred if this member
 // leads, then the member, its listener and its file are closed.
