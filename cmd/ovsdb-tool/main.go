@@ -278,14 +278,20 @@ func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {
 	case "help":
 		return true, t.help(nil)
 	case "option":
+		// C's ovs_cmdl_print_options.
 		for _, op := range options {
-			switch op.arg {
-			case 0:
+			arg := "[ARG]"
+			if op.arg == 1 {
+				arg = "ARG"
+			}
+			if op.arg == 0 {
+				arg = ""
 				fmt.Fprintf(t.stdout, "--%s\n", op.name)
-			case 1:
-				fmt.Fprintf(t.stdout, "--%s=arg\n", op.name)
-			default:
-				fmt.Fprintf(t.stdout, "--%s[=arg]\n", op.name)
+			} else {
+				fmt.Fprintf(t.stdout, "--%s=%s\n", op.name, arg)
+			}
+			if op.short != 0 {
+				fmt.Fprintf(t.stdout, "-%c %s\n", op.short, arg)
 			}
 		}
 		return true, nil
@@ -305,6 +311,14 @@ func defaultDB() string {
 		return d + "/openvswitch/conf.db"
 	}
 	return "/etc/openvswitch/conf.db"
+}
+
+// logDir is C's ovs_logdir(): $OVS_LOGDIR or /var/log/openvswitch.
+func logDir() string {
+	if d := os.Getenv("OVS_LOGDIR"); d != "" {
+		return d
+	}
+	return "/var/log/openvswitch"
 }
 
 func defaultSchema() string {
@@ -386,13 +400,18 @@ The default SCHEMA is %s.
 Logging options:
   -vSPEC, --verbose=SPEC   set logging levels
   -v, --verbose            set maximum verbosity level
+  --log-file[=FILE]        enable logging to specified FILE
+                           (default: %s/%s.log)
+  --syslog-method=(libc|unix:file|udp:ip:port)
+                           specify how to send messages to syslog daemon
+  --syslog-target=HOST:PORT  also send syslog msgs to HOST:PORT via UDP
 
 Other options:
   -m, --more                  increase show-log verbosity
   --rbac-role=ROLE            RBAC role for transact and query commands
   -h, --help                  display this help message
   -V, --version               display version information
-`, p, p, defaultDB(), defaultSchema())
+`, p, p, defaultDB(), defaultSchema(), logDir(), p)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	hraft "github.com/hashicorp/raft"
@@ -280,7 +281,14 @@ func (t *tool) showLogOurs(path string) error {
 			db := fsm.Database()
 			ds := db.Schema()
 			fmt.Fprintf(w, " prev_schema: \"%s\", version=\"%s\", cksum=\"%s\"\n", ds.Name, ds.Version, ds.Cksum)
-			t.printChangeRecord(w, toOrdered(snapshotJSON(db, "", false)), ds, names)
+			txn := snapshotJSON(db, "", false)
+			// Snapshot ids end with the time they were taken (ns).
+			if i := strings.LastIndexByte(sn.Meta.ID, '-'); i >= 0 {
+				if ns, err := strconv.ParseInt(sn.Meta.ID[i+1:], 10, 64); err == nil && ns > 0 {
+					txn["_date"] = json.Number(strconv.FormatInt(ns/1e6, 10))
+				}
+			}
+			t.printChangeRecord(w, toOrdered(txn), ds, names)
 		}
 		fmt.Fprintln(w)
 	}
