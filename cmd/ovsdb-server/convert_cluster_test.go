@@ -426,6 +426,19 @@ func TestConvertClusterOVNUpgrade(t *testing.T) {
 		require.Contains(t, string(meta.Schema), `"version":"`+versions[2]+`"`, "member %d", i)
 		require.Contains(t, string(meta.Schema), `"test_extra"`, "member %d", i)
 	}
+	noRaces(t, all)
+}
+
+// noRaces fails the test if a member's log holds a race detector report
+// (members built with -race: GOFLAGS=-race go test -race ...).
+func noRaces(t *testing.T, ms []*member) {
+	for i, m := range ms {
+		b, err := os.ReadFile(m.log)
+		require.NoError(t, err)
+		if j := strings.Index(string(b), "WARNING: DATA RACE"); j >= 0 {
+			t.Errorf("member %d: %s", i, string(b[j:min(len(b), j+6000)]))
+		}
+	}
 }
 
 // TestConvertClusterErrors: conversions that cannot be done fail with C's
@@ -470,6 +483,7 @@ func TestConvertClusterErrors(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, ks, 3)
 	}
+	noRaces(t, tc.members)
 }
 
 var ctlPathRE = regexp.MustCompile(`/\S+/ctl\b`)
