@@ -198,14 +198,14 @@ func TestActiveRemoteServesAndReconnects(t *testing.T) {
 			st := a.Status()
 			require.Equal(t, "ACTIVE", st.State)
 			require.True(t, st.Connected)
-			require.Equal(t, ss, st.Session)
+			require.Same(t, ss, st.Session)
 
 			// The client hangs up: the server connects again.
 			require.NoError(t, c.Close())
 			c2 := nextConn(t, conns)
 			defer c2.Close()
 			ss2 := <-sessions
-			require.NotEqual(t, ss, ss2)
+			require.NotSame(t, ss, ss2)
 			require.Eventually(t, func() bool {
 				st := a.Status()
 				return st.Connected && st.SinceDisconnect >= 0

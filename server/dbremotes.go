@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/chash"
@@ -46,11 +47,15 @@ type dbRemoteState struct {
 	// rmu serialises reconciliations (resolve, then apply).
 	rmu sync.Mutex
 
+	// Lock order: rmu, then a database's lock (reading its rows), then
+	// mu; mu is never held while taking a database's lock, and commit
+	// observers (called under a database's write lock) take no lock of
+	// this state (kick and the watched tables are atomic).
 	mu      sync.Mutex
 	live    map[string]*liveRemote // by target
 	started bool                   // the worker runs
 	stopped bool                   // the server is closing
-	kickCh  chan struct{}
+	kick    atomic.Pointer[chan struct{}]
 	stopCh  chan struct{}
 	doneCh  chan struct{}
 	wg      sync.WaitGroup // accept loops of the live listeners
@@ -63,6 +68,7 @@ type dbRemoteState struct {
 	// remote is added (tests).
 	interval time.Duration
 
+	rlMu                         sync.Mutex // guards the rate limits only
 	listenRL, targetRL, statusRL rateLimit
 }
 
@@ -95,8 +101,15 @@ type liveRemote struct {
 // dbWatch is the commit observer of one database named by db: remotes.
 type dbWatch struct {
 	db     *ovsdb.Database
-	tables map[string]bool // the tables the remotes are read from
+	tables atomic.Pointer[map[string]bool] // the tables the remotes are read from
 	stop   func()
+}
+
+// allow applies one of the state's rate limits.
+func (st *dbRemoteState) allow(r *rateLimit, burst int, per time.Duration) bool {
+	st.rlMu.Lock()
+	defer st.rlMu.Unlock()
+	return r.allow(burst, per)
 }
 
 // rateLimit is C's vlog rate limit: a burst, then one message per
@@ -249,7 +262,13 @@ type resolved struct {
 	order   []string        // targets in the order met
 	literal map[string]bool // targets configured by name (not from a db: remote)
 	errs    string          // C's error lines, each ending in "\n"
-	watch   map[string]*dbWatch
+	watch   map[string]*watchWant
+}
+
+// watchWant is a database to observe and the tables of interest.
+type watchWant struct {
+	db     *ovsdb.Database
+	tables map[string]bool
 }
 
 // resolveRemotes reads the targets of the configured remotes, as C's
@@ -258,7 +277,7 @@ type resolved struct {
 // to, with the options of that row (target, max_backoff,
 // inactivity_probe, read_only, role, other_config:dscp).
 func (s *Server) resolveRemotes(names []string) *resolved {
-	res := &resolved{targets: map[string]*remoteOptions{}, literal: map[string]bool{}, watch: map[string]*dbWatch{}}
+	res := &resolved{targets: map[string]*remoteOptions{}, literal: map[string]bool{}, watch: map[string]*watchWant{}}
 	add := func(target string) *remoteOptions {
 		o := res.targets[target]
 		if o == nil {
@@ -280,15 +299,15 @@ func (s *Server) resolveRemotes(names []string) *resolved {
 			res.errs += err.Error() + "\n"
 			continue
 		}
-		w := res.watch[r.dbName]
-		if w == nil {
-			w = &dbWatch{db: r.db, tables: map[string]bool{}}
-			res.watch[r.dbName] = w
+		tables := res.watch[r.dbName]
+		if tables == nil || tables.db != r.db {
+			tables = &watchWant{db: r.db, tables: map[string]bool{}}
+			res.watch[r.dbName] = tables
 		}
-		w.tables[r.table.Name] = true
+		tables.tables[r.table.Name] = true
 		ref := r.refTable()
 		if ref != nil {
-			w.tables[ref.Name] = true
+			tables.tables[ref.Name] = true
 		}
 		if !r.holdsStrings() && ref == nil {
 			continue
@@ -316,11 +335,7 @@ func (s *Server) resolveRemotes(names []string) *resolved {
 func (s *Server) addManagerOptions(ts *schema.Table, r *ovsdb.Row, add func(string) *remoteOptions) {
 	target, ok := readScalar(ts, r, "target", schema.TypeString).(string)
 	if !ok {
-		st := &s.dbRemotes
-		st.mu.Lock()
-		ok := st.targetRL.allow(1, time.Second)
-		st.mu.Unlock()
-		if ok {
+		if st := &s.dbRemotes; st.allow(&st.targetRL, 1, time.Second) {
 			s.log().Info(fmt.Sprintf("Table `%s' has missing or invalid `target' column", ts.Name))
 		}
 		return
@@ -366,21 +381,25 @@ func (s *Server) startRemotes() {
 		return
 	}
 	st.started = true
-	st.kickCh = make(chan struct{}, 1)
+	kick := make(chan struct{}, 1)
+	st.kick.Store(&kick)
 	st.stopCh = make(chan struct{})
 	st.doneCh = make(chan struct{})
+	register := !st.hook
+	st.hook = true
+	st.mu.Unlock()
 	// A database added or removed: its _Server row is inserted or
 	// deleted.
-	st.unwatch = append(st.unwatch, s.sys.Observe(nil, func(_ schema.UUID, cs *ovsdb.ChangeSet) {
+	stop := s.sys.Observe(nil, func(_ schema.UUID, cs *ovsdb.ChangeSet) {
 		for _, rc := range cs.Tables["Database"] {
 			if rc.Old == nil || rc.New == nil {
 				s.kickRemotes()
 				return
 			}
 		}
-	}))
-	register := !st.hook
-	st.hook = true
+	})
+	st.mu.Lock()
+	st.unwatch = append(st.unwatch, stop)
 	st.mu.Unlock()
 	if register {
 		// A database converted (or removed): read its remotes again.
@@ -389,17 +408,15 @@ func (s *Server) startRemotes() {
 	go s.remotesWorker()
 }
 
-// kickRemotes asks the worker to reconcile.
+// kickRemotes asks the worker to reconcile. It takes no lock: commit
+// observers call it.
 func (s *Server) kickRemotes() {
-	st := &s.dbRemotes
-	st.mu.Lock()
-	ch := st.kickCh
-	st.mu.Unlock()
+	ch := s.dbRemotes.kick.Load()
 	if ch == nil {
 		return
 	}
 	select {
-	case ch <- struct{}{}:
+	case *ch <- struct{}{}:
 	default:
 	}
 }
@@ -407,6 +424,7 @@ func (s *Server) kickRemotes() {
 func (s *Server) remotesWorker() {
 	st := &s.dbRemotes
 	defer close(st.doneCh)
+	kick := *st.kick.Load()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -428,7 +446,7 @@ func (s *Server) remotesWorker() {
 		select {
 		case <-st.stopCh:
 			return
-		case <-st.kickCh:
+		case <-kick:
 			s.reconcileRemotes()
 		case <-tick.C:
 			s.reconcileRemotes()
@@ -538,9 +556,11 @@ func (s *Server) reconcileRemotes() map[string]error {
 
 // updateWatches observes the commits of the databases the db: remotes
 // are read from (a new engine after a conversion is observed anew).
-func (s *Server) updateWatches(want map[string]*dbWatch) {
+// Called with rmu held.
+func (s *Server) updateWatches(want map[string]*watchWant) {
 	st := &s.dbRemotes
 	var stops []func()
+	var add []string
 	st.mu.Lock()
 	if st.watches == nil {
 		st.watches = map[string]*dbWatch{}
@@ -553,16 +573,22 @@ func (s *Server) updateWatches(want map[string]*dbWatch) {
 	}
 	for name, nw := range want {
 		if w := st.watches[name]; w != nil {
-			w.tables = nw.tables
-			continue
+			w.tables.Store(&nw.tables)
+		} else {
+			add = append(add, name)
 		}
-		w := nw
-		st.watches[name] = w
-		w.stop = w.db.Observe(nil, func(_ schema.UUID, cs *ovsdb.ChangeSet) {
-			// Under the database's write lock: only look and kick.
-			st.mu.Lock()
-			tables := w.tables
-			st.mu.Unlock()
+	}
+	st.mu.Unlock()
+	for _, fn := range stops {
+		fn()
+	}
+	for _, name := range add {
+		nw := want[name]
+		w := &dbWatch{db: nw.db}
+		w.tables.Store(&nw.tables)
+		// Under the database's write lock: only look and kick.
+		w.stop = nw.db.Observe(nil, func(_ schema.UUID, cs *ovsdb.ChangeSet) {
+			tables := *w.tables.Load()
 			for t := range cs.Tables {
 				if tables[t] {
 					s.kickRemotes()
@@ -570,10 +596,14 @@ func (s *Server) updateWatches(want map[string]*dbWatch) {
 				}
 			}
 		})
-	}
-	st.mu.Unlock()
-	for _, fn := range stops {
-		fn()
+		st.mu.Lock()
+		if st.stopped {
+			st.mu.Unlock()
+			w.stop()
+			continue
+		}
+		st.watches[name] = w
+		st.mu.Unlock()
 	}
 }
 
@@ -605,10 +635,7 @@ func (s *Server) openLive(target string, o remoteOptions, literal bool) (*liveRe
 	case "punix", "ptcp":
 		ln, err := jsonrpc.Listen(target, s.log())
 		if err != nil {
-			st.mu.Lock()
-			ok := st.listenRL.allow(5, time.Second)
-			st.mu.Unlock()
-			if ok {
+			if st.allow(&st.listenRL, 5, time.Second) {
 				s.jsonrpcLog().Error(err.Error())
 			}
 			return nil, err
@@ -890,11 +917,7 @@ func (s *Server) updateRemoteStatus(ctx context.Context) {
 		for _, r := range res {
 			m, _ := r.(map[string]any)
 			if e, ok := m["error"].(string); ok {
-				st := &s.dbRemotes
-				st.mu.Lock()
-				ok := st.statusRL.allow(1, time.Second)
-				st.mu.Unlock()
-				if ok {
+				if st := &s.dbRemotes; st.allow(&st.statusRL, 1, time.Second) {
 					msg := e
 					if d, _ := m["details"].(string); d != "" {
 						msg += ": " + d
