@@ -299,6 +299,7 @@ func (f *FSM) convertLocked(db *ovsdb.Database, e *Entry) error {
 		ndb, err = f.convert(tables, db.Schema(), ns, ovsdb.TransactOptions{NewUUID: e.uuidSource(), TxnID: e.TxnID})
 	})
 	if err != nil {
+		logger().Info(fmt.Sprintf("%s: conversion to schema version %s not applied: %v", ns.Name, ns.Version, err))
 		return err
 	}
 	f.setDatabase(ndb)
