@@ -235,6 +235,15 @@ func openCheckServer(name string) (*ccServer, error) {
 		if err != nil {
 			return nil, err
 		}
+		// C's log parser fails on bytes appended to its file; a bbolt
+		// file holds whole pages only.
+		if off, n, err := raftstore.TrailingBytes(name); err != nil || n > 0 {
+			st.Close()
+			if err == nil {
+				err = ovsdberr.New(ovsdberr.TagSyntax, "%s: %d bytes after the last page at offset %d", name, n, off)
+			}
+			return nil, err
+		}
 		s.st, s.meta = st, st.Meta()
 		s.sid, s.cid, s.name = s.meta.ServerID, s.meta.ClusterID, s.meta.Name
 		return s, nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,6 +212,19 @@ func TestCheckClusterOurs(t *testing.T) {
 	r = checkRun(t, p("snap.db"))
 	require.Equal(t, 1, r.code)
 	require.Regexp(t, `^ovsdb-tool: `+regexpQuote(p("snap.db"))+`: snapshot 1-1-\d+ \(index 1, term 1\): .*`, r.stderr)
+
+	// Bytes appended to the file (Kube-OVN's tests damage a member's
+	// file so: C's check-cluster then fails to parse its log).
+	ourMember(t, p("appended.db"), cluster.CreateOptions{}, ok, 3, nil)
+	fi, err := os.Stat(p("appended.db"))
+	require.NoError(t, err)
+	f, err := os.OpenFile(p("appended.db"), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write(make([]byte, 13))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Equal(t, result{"", fmt.Sprintf("ovsdb-tool: syntax error: %s: 13 bytes after the last page at offset %d\n",
+		p("appended.db"), fi.Size()), 1}, checkRun(t, p("appended.db")))
 
 	// A member that left: reported, and not required in its configuration.
 	ourMember(t, p("left.db"), cluster.CreateOptions{}, ok, 3, func(st *raftstore.Store) {

@@ -188,6 +188,34 @@ func metaPages(f *os.File) ([]byte, error) {
 	return b, nil
 }
 
+// TrailingBytes reports bytes at the end of the file at path that are not
+// part of a bbolt page: bbolt only ever grows the file by whole pages
+// (truncate to a multiple of the page size), so any are a sign that
+// something else wrote to the file (such as appending to it, which is how
+// Kube-OVN's tests damage a member's file). It returns the offset of the
+// first such byte and their count (0: none).
+func TrailingBytes(path string) (offset, n int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, ioError(err, "%s: open failed", path)
+	}
+	defer f.Close()
+	var hdr [28]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return 0, 0, ovsdberrFormat(path, err)
+	}
+	ps := int64(binary.LittleEndian.Uint32(hdr[24:28]))
+	if ps < 512 || ps > 1<<20 {
+		return 0, 0, ovsdberrFormat(path, fmt.Errorf("bad page size %d", ps))
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, ioError(err, "%s: stat failed", path)
+	}
+	n = fi.Size() % ps
+	return fi.Size() - n, n, nil
+}
+
 // ReadOnly reports whether the store was opened with OpenReadOnly.
 func (s *Store) ReadOnly() bool { return s.readOnly }
 
