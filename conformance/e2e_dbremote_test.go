@@ -513,3 +513,44 @@ func TestDBRemoteAddRemoveAtRunTime(t *testing.T) {
 	t.Logf("C: %+v", got[0])
 	require.Equal(t, got[0], got[1], "C (expected) vs ours")
 }
+
+// TestActiveRemoteDifferential: --remote=tcp:IP:PORT and --remote=unix:PATH
+// on the command line: the server connects to ovsdb-client waiting on the
+// matching passive remote and serves its monitor, logging C's reconnect
+// lines.
+func TestActiveRemoteDifferential(t *testing.T) {
+	type outcome struct {
+		TCP, Unix       bool
+		TCPLog, UnixLog bool
+	}
+	run := func(impl e2eImpl) outcome {
+		dir := t.TempDir()
+		db := dbrCreate(t, dir, "nb.db", ovnNBSchema)
+		port := strconv.Itoa(dbrFreePort(t))
+		csock := filepath.Join(dir, "client.sock")
+		_, tmon := dbrBackground(t, "monitor", "ptcp:"+port+":127.0.0.1", "OVN_Northbound", "NB_Global", "name")
+		_, umon := dbrBackground(t, "monitor", "punix:"+csock, "OVN_Northbound", "NB_Global", "name")
+		dbrWait(t, "client listening", func() bool {
+			_, err := os.Stat(csock)
+			return err == nil && strings.Contains(tmon.String(), "waiting for connection")
+		})
+		s := dbrStart(t, impl, dir, []string{"tcp:127.0.0.1:" + port, "unix:" + csock}, db)
+		nb := newNbctl(t, s)
+		nb.run(t, "init")
+		var o outcome
+		seen := func(out string) bool { return strings.Contains(out, "initial") || strings.Contains(out, "insert") }
+		dbrWait(t, impl.name+": monitors served", func() bool { return seen(tmon.String()) && seen(umon.String()) })
+		o.TCP, o.Unix = true, true
+		dbrWait(t, impl.name+": log lines", func() bool {
+			return dbrLogHas(t, s, "reconnect", "INFO", "tcp:127.0.0.1:"+port+": connected") &&
+				dbrLogHas(t, s, "reconnect", "INFO", "unix:"+csock+": connected")
+		})
+		o.TCPLog, o.UnixLog = true, true
+		return o
+	}
+	var got []outcome
+	for _, impl := range e2eImplementations(t) {
+		got = append(got, run(impl))
+	}
+	require.Equal(t, got[0], got[1], "C (expected) vs ours")
+}
