@@ -445,7 +445,11 @@ func noRaces(t *testing.T, ms []*member) {
 // errors on a follower and on the leader (name mismatch, a constraint the
 // data breaks: compared with C 3.1 by hand on a 3-member C cluster), and
 // nothing changes; a schema with ephemeral columns sent as is (ovsdb-client
-// makes them persistent first) is refused with C's check's text.
+// makes them persistent first) is refused with C's check's text. Then a
+// conversion that keeps the schema's version: as C (its update_schema
+// disconnects only when the version changed), sessions that are not
+// db-change-aware stay connected on every member, without their monitors,
+// while db-change-aware ones get "monitor_canceled".
 func TestConvertClusterErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
@@ -482,6 +486,34 @@ func TestConvertClusterErrors(t *testing.T) {
 		ks, err := keys(m)
 		require.NoError(t, err)
 		require.Len(t, ks, 3)
+	}
+
+	mon := map[string]any{"T": []any{map[string]any{"columns": []any{"k"}}}}
+	var aware, unaware []*client
+	for _, m := range tc.members {
+		a, u := dialClient(t, m.sock), dialClient(t, m.sock)
+		a.call("set_db_change_aware", true)
+		a.call("monitor_cond", "C", "t", mon)
+		u.call("monitor_cond", "C", "t", mon)
+		aware, unaware = append(aware, a), append(unaware, u)
+	}
+	same := strings.Replace(schema1, `"columns":{`, `"columns":{"extra":{"type":"integer"},`, 1)
+	req := dialClient(t, tc.members[1].sock)
+	req.call("set_db_change_aware", true)
+	r := req.call("convert", "C", parse(same))
+	require.Contains(t, r[len(r)-1], `"result":{}`)
+	for i := range tc.members {
+		var seen []string
+		waitFor(t, fmt.Sprintf("member %d: monitor_canceled", i), 30*time.Second, func() bool {
+			seen = append(seen, aware[i].drain(100*time.Millisecond)...)
+			return strings.Contains(strings.Join(seen, "\n"), `"method":"monitor_canceled","params":["t"]`)
+		})
+		// The unaware session is still connected and its monitor is gone.
+		r := unaware[i].call("monitor_cancel", "t")
+		require.NotContains(t, r, "EOF", "member %d", i)
+		require.Contains(t, r[len(r)-1], `"error":"unknown monitor"`, "member %d: %v", i, r)
+		r = unaware[i].call("get_schema", "C")
+		require.Contains(t, r[len(r)-1], `"extra"`, "member %d", i)
 	}
 	noRaces(t, tc.members)
 }
