@@ -105,6 +105,20 @@ type dbWatch struct {
 	stop   func()
 }
 
+// warnOnce reports whether target has not been warned about before.
+func (st *dbRemoteState) warnOnce(target string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.warned[target] {
+		return false
+	}
+	if st.warned == nil {
+		st.warned = map[string]bool{}
+	}
+	st.warned[target] = true
+	return true
+}
+
 // allow applies one of the state's rate limits.
 func (st *dbRemoteState) allow(r *rateLimit, burst int, per time.Duration) bool {
 	st.rlMu.Lock()
@@ -299,15 +313,15 @@ func (s *Server) resolveRemotes(names []string) *resolved {
 			res.errs += err.Error() + "\n"
 			continue
 		}
-		tables := res.watch[r.dbName]
-		if tables == nil || tables.db != r.db {
-			tables = &watchWant{db: r.db, tables: map[string]bool{}}
-			res.watch[r.dbName] = tables
+		ww := res.watch[r.dbName]
+		if ww == nil || ww.db != r.db {
+			ww = &watchWant{db: r.db, tables: map[string]bool{}}
+			res.watch[r.dbName] = ww
 		}
-		tables.tables[r.table.Name] = true
+		ww.tables[r.table.Name] = true
 		ref := r.refTable()
 		if ref != nil {
-			tables.tables[ref.Name] = true
+			ww.tables[ref.Name] = true
 		}
 		if !r.holdsStrings() && ref == nil {
 			continue
@@ -399,8 +413,13 @@ func (s *Server) startRemotes() {
 		}
 	})
 	st.mu.Lock()
-	st.unwatch = append(st.unwatch, stop)
-	st.mu.Unlock()
+	if st.stopped {
+		st.mu.Unlock()
+		stop()
+	} else {
+		st.unwatch = append(st.unwatch, stop)
+		st.mu.Unlock()
+	}
 	if register {
 		// A database converted (or removed): read its remotes again.
 		s.OnDatabaseGone(func(string) { s.kickRemotes() })
@@ -449,6 +468,15 @@ func (s *Server) remotesWorker() {
 		case <-kick:
 			s.reconcileRemotes()
 		case <-tick.C:
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				// Closed with no remote configured (so without
+				// closing remotesCloser): clean up now.
+				go s.shutdownRemotes()
+				return
+			}
 			s.reconcileRemotes()
 			s.updateRemoteStatus(ctx)
 		}
@@ -622,20 +650,20 @@ func (s *Server) openLive(target string, o remoteOptions, literal bool) (*liveRe
 	switch kind {
 	case "ssl", "pssl":
 		lr.unserved = true
-		st.mu.Lock()
-		if st.warned == nil {
-			st.warned = map[string]bool{}
-		}
-		warn := !literal && !st.warned[target]
-		st.warned[target] = true
-		st.mu.Unlock()
-		if warn {
+		if st.warnOnce(target) && !literal {
 			s.log().Warn(target + ": SSL remotes are not yet supported by this server, not serving it")
 		}
 	case "punix", "ptcp":
 		ln, err := jsonrpc.Listen(target, s.log())
 		if err != nil {
-			if st.allow(&st.listenRL, 5, time.Second) {
+			// A socket error is logged at every attempt (rate-limited),
+			// as C; a target that does not parse, once.
+			var le *jsonrpc.ListenError
+			if errors.As(err, &le) {
+				if st.allow(&st.listenRL, 5, time.Second) {
+					s.jsonrpcLog().Error(err.Error())
+				}
+			} else if st.warnOnce(target) {
 				s.jsonrpcLog().Error(err.Error())
 			}
 			return nil, err

@@ -537,3 +537,24 @@ func TestDBRemoteNoStatusColumns(t *testing.T) {
 	stop()
 	require.Equal(t, int32(1), commits.Load(), "only the initial contents")
 }
+
+// TestRemotesStopAfterCloseWithoutRemotes: with every remote removed
+// before Close, the worker still ends.
+func TestRemotesStopAfterCloseWithoutRemotes(t *testing.T) {
+	s, _ := dbrServer(t)
+	sock := filepath.Join(t.TempDir(), "s")
+	require.NoError(t, s.AddRemote("punix:"+sock))
+	require.NoError(t, s.RemoveRemote("punix:"+sock))
+	require.NoError(t, s.Close())
+	st := &s.dbRemotes
+	select {
+	case <-st.doneCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker still running after Close")
+	}
+	waitFor(t, "shut down", func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.stopped
+	})
+}
