@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	hraft "github.com/hashicorp/raft"
 
@@ -88,14 +89,24 @@ func (c *ccCluster) serverName(sid schema.UUID) string {
 	return sidPrefix(sid)
 }
 
-func (t *tool) checkCluster(args []string) error {
+func (t *tool) checkCluster(args []string) (err error) {
 	c := &ccCluster{leaders: map[uint64]*ccLeader{}, commits: map[uint64]*ccCommit{}}
 	defer func() {
 		for _, s := range c.servers {
 			s.close()
 		}
 	}()
+	// A file damaged inside its pages can make bbolt panic, or fault
+	// on its memory map: that is a failed check (status 1), not a crash.
+	current := ""
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fatalf("%s: damaged file (%v)", current, r)
+		}
+	}()
 	for _, name := range args[1:] {
+		current = name
 		s, err := openCheckServer(name)
 		if err != nil {
 			return err
@@ -129,6 +140,7 @@ func (t *tool) checkCluster(args []string) error {
 
 	minTerm, maxTerm := uint64(maxUint64), uint64(0)
 	for _, s := range c.servers {
+		current = s.filename
 		var err error
 		if s.clog != nil {
 			err = t.checkCRecords(c, s, &minTerm, &maxTerm)
@@ -140,6 +152,7 @@ func (t *tool) checkCluster(args []string) error {
 		}
 	}
 
+	current = ""
 	// Leader Completeness (Raft paper, figure 3.2): an entry committed in
 	// a term is in the logs of the leaders of all later terms. Only C's
 	// files record leaders and commit indexes.

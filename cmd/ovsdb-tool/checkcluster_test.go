@@ -226,6 +226,31 @@ func TestCheckClusterOurs(t *testing.T) {
 	require.Equal(t, result{"", fmt.Sprintf("ovsdb-tool: syntax error: %s: 13 bytes after the last page at offset %d\n",
 		p("appended.db"), fi.Size()), 1}, checkRun(t, p("appended.db")))
 
+	// A truncated file; a file with a damaged page: failed checks
+	// (status 1), never a crash of the tool.
+	ourMember(t, p("whole.db"), cluster.CreateOptions{}, ok, 3, nil)
+	whole, err := os.ReadFile(p("whole.db"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p("truncated.db"), whole[:len(whole)/2], 0o640))
+	r = checkRun(t, p("truncated.db"))
+	require.Equal(t, 1, r.code)
+	require.Regexp(t, `^ovsdb-tool: ovsdb error: `+regexpQuote(p("truncated.db"))+`: unexpected file format \(truncated: \d+ bytes, its pages take \d+\)\n$`, r.stderr)
+	failed := 0
+	for pg := 2; pg*4096 < len(whole); pg++ {
+		b := bytes.Clone(whole)
+		for i := pg * 4096; i < (pg+1)*4096; i++ {
+			b[i] = byte(i*7 + 0xa5)
+		}
+		require.NoError(t, os.WriteFile(p("damaged.db"), b, 0o640))
+		r := checkRun(t, p("damaged.db"))
+		require.Contains(t, []int{0, 1}, r.code, "page %d: %+v", pg, r)
+		if r.code == 1 {
+			failed++
+			require.True(t, strings.HasPrefix(r.stderr, "ovsdb-tool: "), "page %d: %q", pg, r.stderr)
+		}
+	}
+	require.NotZero(t, failed, "no damaged page detected")
+
 	// A member that left: reported, and not required in its configuration.
 	ourMember(t, p("left.db"), cluster.CreateOptions{}, ok, 3, func(st *raftstore.Store) {
 		m := st.Meta()

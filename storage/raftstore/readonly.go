@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"sort"
@@ -70,6 +71,9 @@ func OpenReadOnlyWithOptions(path string, opts ReadOnlyOptions) (*Store, error) 
 	}
 	if opts.CopyTimeout <= 0 {
 		opts.CopyTimeout = 10 * time.Second
+	}
+	if err := checkWhole(path); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0, readOnlyOptions(opts.LockWait))
 	if err == nil {
@@ -214,6 +218,47 @@ func TrailingBytes(path string) (offset, n int64, err error) {
 	}
 	n = fi.Size() % ps
 	return fi.Size() - n, n, nil
+}
+
+// checkWhole refuses a file shorter than its pages: bbolt maps the file
+// and reads the pages its meta page counts without checking, so a
+// truncated file made it panic or fault. The meta page used is bbolt's:
+// the valid one (FNV-64a checksum) with the higher transaction id.
+func checkWhole(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return ioError(err, "%s: open failed", path)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ioError(err, "%s: stat failed", path)
+	}
+	b, err := metaPages(f)
+	if err != nil {
+		return ovsdberrFormat(path, err)
+	}
+	ps := len(b) / 2
+	var best []byte
+	var bestTxid uint64
+	for i := 0; i < 2; i++ {
+		m := b[i*ps+16 : i*ps+80]
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if binary.LittleEndian.Uint32(m[0:4]) != boltMagic || binary.LittleEndian.Uint64(m[56:64]) != h.Sum64() {
+			continue
+		}
+		if txid := binary.LittleEndian.Uint64(m[48:56]); best == nil || txid > bestTxid {
+			best, bestTxid = m, txid
+		}
+	}
+	if best == nil {
+		return ovsdberrFormat(path, errors.New("no valid meta page"))
+	}
+	if need := int64(binary.LittleEndian.Uint64(best[40:48])) * int64(ps); fi.Size() < need {
+		return ovsdberrFormat(path, fmt.Errorf("truncated: %d bytes, its pages take %d", fi.Size(), need))
+	}
+	return nil
 }
 
 // ReadOnly reports whether the store was opened with OpenReadOnly.

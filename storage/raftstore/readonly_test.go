@@ -157,3 +157,27 @@ func TestOpenReadOnlyWhileWriting(t *testing.T) {
 		require.Less(t, time.Since(start), 5*time.Second)
 	}
 }
+
+// TestTruncatedFileRefused: a file shorter than the pages its meta page
+// counts is refused by Open and OpenReadOnly (bbolt would read past the
+// end of its memory map).
+func TestTruncatedFileRefused(t *testing.T) {
+	s, path := newStore(t)
+	require.NoError(t, s.LogStore().StoreLogs(mkLogs(1, 200, 1)))
+	require.NoError(t, s.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, n, err := TrailingBytes(path)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.NoError(t, os.WriteFile(path, b[:3*4096], 0o640)) // the meta pages and one more
+	_, err = Open(path)
+	require.ErrorContains(t, err, "unexpected file format (truncated: ")
+	_, err = OpenReadOnly(path)
+	require.ErrorContains(t, err, "unexpected file format (truncated: ")
+	require.NoError(t, os.WriteFile(path, append(b, 1, 2, 3), 0o640))
+	off, n, err := TrailingBytes(path)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(b)), off)
+	require.Equal(t, int64(3), n)
+}

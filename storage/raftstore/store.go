@@ -335,6 +335,9 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 	if f != FormatBolt {
 		return nil, ovsdberrNotOurs(path, f)
 	}
+	if err := checkWhole(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, fsmode.Database, boltOptions(opts.LockTimeout))
 	if err != nil {
 		return nil, boltOpenError(path, err)
