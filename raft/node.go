@@ -256,6 +256,7 @@ func Open(cfg Config) (*Node, error) {
 	if nt != nil {
 		go nt.run()
 	}
+	n.electAloneAtOnce()
 	return n, nil
 }
 
