@@ -130,33 +130,3 @@ func TestAddDatabaseDisconnectsUnaware(t *testing.T) {
 	require.Equal(t, []string{"EOF"}, insertedNames(t, unaware.readRest(t)))
 	require.Equal(t, []string{"delete"}, insertedNames(t, aware.readFor(300*time.Millisecond)))
 }
-
-// TestDBRemoteValidation: AddRemote refuses "db:" remotes naming a missing
-// database, table or column with C's texts (checked against C by
-// cmd/ovsdb-server's TestAddRemoteDBDifferential) and does not record
-// them; valid ones are recorded although not served.
-func TestDBRemoteValidation(t *testing.T) {
-	dir := t.TempDir()
-	s := New(Options{Open: memOpener(nil)})
-	defer s.Close()
-	require.NoError(t, s.AddDatabase(writeSchema(t, dir, "A")))
-	for remote, want := range map[string]string{
-		"db:x,y,z":       `"db:x,y,z": no database named x`,
-		"db:A,y,z":       `"db:A,y,z": no table named y`,
-		"db:A,T,z":       `"db:A,T,z": table "T" has no column "z"`,
-		"db:A,T":         `"db:A,T": invalid syntax`,
-		"db:":            `"db:": invalid syntax`,
-		"db:,,A,T,z":     `"db:,,A,T,z": table "T" has no column "z"`,
-		"db::A,T,k":      `"db::A,T,k": no database named :A`,
-		"db:_Server,X,y": `"db:_Server,X,y": no table named X`,
-	} {
-		err := s.AddRemote(remote)
-		var inv *InvalidRemoteError
-		require.ErrorAs(t, err, &inv, remote)
-		require.EqualError(t, err, want)
-	}
-	for _, remote := range []string{"db:A,T,k", "db:A,T,_uuid", "db:A,T,_version", "db:A,T,k,extra", "db:_Server,Database,name", "db:,A,,T,k"} {
-		require.ErrorIs(t, s.AddRemote(remote), ErrUnsupportedRemote, remote)
-	}
-	require.Equal(t, []string{"db:,A,,T,k", "db:A,T,_uuid", "db:A,T,_version", "db:A,T,k", "db:A,T,k,extra", "db:_Server,Database,name"}, s.ListRemotes())
-}

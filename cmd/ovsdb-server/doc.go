@@ -6,8 +6,9 @@
 // With no DATABASE, $OVS_DBDIR/conf.db (default /etc/openvswitch/conf.db)
 // is served (none with --no-dbs). Options follow C's getopt_long rules
 // ("--opt=VAL" or "--opt VAL" for required arguments, "--opt=VAL" only for
-// optional ones): --remote (repeatable; punix: and ptcp: are served, other
-// remotes are listed but warned about as unsupported), --unixctl,
+// optional ones): --remote (repeatable; punix:, ptcp:, unix:, tcp: and
+// db:DB,TABLE,COLUMN are served as C; ssl: and pssl: are listed but not
+// served, which is logged), --unixctl,
 // --pidfile[=FILE], --detach, --no-chdir, --monitor, --user,
 // --log-file[=FILE], -v[SPEC]/--verbose[=SPEC], -h/--help, -V/--version,
 // --run, --no-dbs. Sync options are accepted and ignored with a warning. A

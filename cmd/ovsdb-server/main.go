@@ -537,9 +537,10 @@ func addRemote(srv *server.Server, log *slog.Logger, r string) error {
 	case errors.As(err, &inv):
 		return err
 	case errors.Is(err, server.ErrUnsupportedRemote):
-		log.Warn(fmt.Sprintf("%s: remote type is not supported by this server, ignoring it", r))
+		// Only ssl:/pssl: get here: recorded and listed, not served.
+		log.Warn(fmt.Sprintf("%s: SSL remotes are not yet supported by this server, not serving it", r))
 	default:
-		log.Error(err.Error())
+		// The server has logged it in C's form (listen failed...).
 	}
 	return nil
 }
