@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,6 +56,10 @@ func ParseRemote(s string) (Remote, error) {
 	case "punix", "unix":
 		if rest == "" {
 			return Remote{}, fmt.Errorf("%s: missing socket path", s)
+		}
+		if !filepath.IsAbs(rest) {
+			// As C: a relative socket path is in the OVS run directory.
+			rest = filepath.Join(fsmode.RunDir(), rest)
 		}
 		return Remote{Passive: kind == "punix", Network: "unix", Address: rest}, nil
 	case "ptcp":

@@ -126,3 +126,19 @@ func TestServeSessions(t *testing.T) {
 	require.NoError(t, tcp.Close())
 	require.Equal(t, `{"id":2,"result":[],"error":null}`, c.roundTrip(`{"method":"echo","params":[],"id":2}`))
 }
+
+// TestParseRemoteRelativeUnix: a relative socket path is in the OVS run
+// directory, as C's (checked against C 3.1: --remote=punix:rel.sock with
+// OVS_RUNDIR=D listens on D/rel.sock).
+func TestParseRemoteRelativeUnix(t *testing.T) {
+	t.Setenv("OVS_RUNDIR", "/run/x")
+	for in, want := range map[string]string{
+		"punix:rel.sock":  "/run/x/rel.sock",
+		"unix:sub/a.sock": "/run/x/sub/a.sock",
+		"punix:/abs.sock": "/abs.sock",
+	} {
+		r, err := ParseRemote(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, r.Address, in)
+	}
+}

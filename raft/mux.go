@@ -73,13 +73,8 @@ func ParseAddress(addr string) (network, address string, err error) {
 	return "tcp", hp, nil
 }
 
-// RunDir is C's ovs_rundir(): $OVS_RUNDIR, or /var/run/openvswitch.
-func RunDir() string {
-	if d := os.Getenv("OVS_RUNDIR"); d != "" {
-		return d
-	}
-	return "/var/run/openvswitch"
-}
+// RunDir is C's ovs_rundir() (fsmode.RunDir).
+func RunDir() string { return fsmode.RunDir() }
 
 // ValidateAddress checks a cluster address given to create-cluster or
 // join-cluster with C's rules (raft_address_validate) and messages:

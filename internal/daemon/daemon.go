@@ -30,13 +30,8 @@ type Options struct {
 	User    string
 }
 
-// RunDir returns $OVS_RUNDIR or /var/run/openvswitch.
-func RunDir() string {
-	if d := os.Getenv("OVS_RUNDIR"); d != "" {
-		return d
-	}
-	return "/var/run/openvswitch"
-}
+// RunDir is C's ovs_rundir() (fsmode.RunDir).
+func RunDir() string { return fsmode.RunDir() }
 
 // PidFilePath resolves a --pidfile argument as C does: empty gives
 // RUNDIR/PROGRAM.pid, a relative name is put in RUNDIR.

@@ -84,3 +84,13 @@ func CreateTemp(dir, pattern string, perm os.FileMode) (*os.File, error) {
 		return f, err
 	}
 }
+
+// RunDir is C's ovs_rundir(): $OVS_RUNDIR, or /var/run/openvswitch. A
+// relative unix socket path (punix:, unix:, a Raft unix: address, a
+// control socket name) is taken in it, as C does.
+func RunDir() string {
+	if d := os.Getenv("OVS_RUNDIR"); d != "" {
+		return d
+	}
+	return "/var/run/openvswitch"
+}

@@ -36,13 +36,8 @@ type command struct {
 	fn       Handler
 }
 
-// RunDir returns the OVS run directory: $OVS_RUNDIR or /var/run/openvswitch.
-func RunDir() string {
-	if d := os.Getenv("OVS_RUNDIR"); d != "" {
-		return d
-	}
-	return "/var/run/openvswitch"
-}
+// RunDir is C's ovs_rundir() (fsmode.RunDir).
+func RunDir() string { return fsmode.RunDir() }
 
 // SocketPath resolves the --unixctl argument as C does: "" gives
 // RUNDIR/PROGRAM.PID.ctl, a relative name is put in RUNDIR, an absolute path
