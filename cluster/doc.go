@@ -12,7 +12,8 @@
 // Files: member.go (opening, joining, transactions, closing), ops.go
 // (membership operations), rpc.go (the member-level cluster RPCs),
 // status.go (observations, cluster/status, _Server facts), control.go
-// (ovs-appctl commands, memory/show, conversion, the server.Opener),
+// (ovs-appctl commands, memory/show, the server.Opener), convert.go
+// (online conversion through the Raft log),
 // create.go (making the files of a new cluster or a joining member:
 // Create, Join; ovsdb-tool create-cluster and join-cluster use them).
 package cluster

@@ -16,6 +16,10 @@
 // again. Node.Transact proposes writes on the leader or forwards them to
 // it through a Forwarder, and replies once the member has applied the
 // entry; read-only transactions run on the member's own state.
+// An online conversion is an entry of its own carrying the new schema:
+// every member converts its own state at that point of the log
+// (Config.Convert, deterministically) and replaces its engine
+// (FSM.EngineChanged); snapshots carry the schema of the state they copy.
 // Snapshots copy the table maps under the engine's read lock and serialise
 // them outside it. The position of every entry is recorded before it is
 // applied (Config.AppliedLog), and Open applies the local log up to the
