@@ -102,6 +102,7 @@ func Open(path string) (*Member, error) {
 		c.timer = raftstore.DefaultElectionTimerMS * time.Millisecond
 	}
 	c.trans = c.mux.NewTrackedTransport(0)
+	opening := time.Now()
 	c.node, err = openNode(st, c.trans, c.client, c.schemaChanged)
 	if err != nil {
 		c.trans.Close()
@@ -113,6 +114,14 @@ func Open(path string) (*Member, error) {
 	c.node.Raft().RegisterObserver(c.obs)
 	c.wg.Add(1)
 	go c.observe(ch)
+	if c.IsLeader() {
+		// The only voter of its configuration elected itself while
+		// raft.Open ran, before the observer existed: record that
+		// election for cluster/status, as C shows it.
+		c.mu.Lock()
+		c.elStart, c.elReason, c.elWon, c.everLeader = opening, "timeout", time.Now(), true
+		c.mu.Unlock()
+	}
 	if c.meta.Left {
 		// A member that left stays out: its Raft member is stopped
 		// at once, before it could stand for election.

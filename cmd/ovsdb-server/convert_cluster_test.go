@@ -102,6 +102,24 @@ func (tc *testCluster) clusterRole(m *member) string {
 	return ""
 }
 
+// waitJoined waits until every member of ms serves its client socket and
+// is a cluster member (a one-member cluster elects itself at once, so a
+// leader exists before the others have joined).
+func (tc *testCluster) waitJoined(ms []*member) {
+	tc.waitFor("every member to join", time.Minute, func() bool {
+		for _, m := range ms {
+			if _, err := os.Stat(m.sock); err != nil {
+				return false
+			}
+			s, err := tc.appctl(m, "cluster/status", tc.dbName)
+			if err != nil || !strings.Contains(s, "Status: cluster member") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // nbLeader waits for a leader among live (of tc's database) and returns
 // it.
 func (tc *testCluster) nbLeader(live []*member) *member {
@@ -456,6 +474,7 @@ func TestConvertClusterErrors(t *testing.T) {
 	}
 	const schema1 = `{"name":"C","version":"1.0.0","tables":{"T":{"columns":{"k":{"type":"string"}}}}}`
 	tc := newTestClusterSchema(t, 3, "C", schema1)
+	tc.waitJoined(tc.members)
 	leader := tc.nbLeader(tc.members)
 	for i := 0; i < 3; i++ {
 		require.NoError(t, insertErr(leader, fmt.Sprintf("k%d", i)))
