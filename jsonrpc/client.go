@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cenkalti/rpc2"
 
@@ -37,6 +39,8 @@ type Client struct {
 	rc   *rpc2.Client
 	cd   *clientCodec
 	done chan struct{}
+	// probeFailed: closed by its Redialer's inactivity probe.
+	probeFailed atomic.Bool
 }
 
 // ClientOption configures Dial.
@@ -71,7 +75,8 @@ func NewClient(conn net.Conn, opts ...ClientOption) *Client {
 	for _, o := range opts {
 		o(cd)
 	}
-	cd.r = newReader(conn, cd.max, nil)
+	cd.lastRecv.Store(time.Now().UnixNano())
+	cd.r = newReader(clientActivity{cd}, cd.max, nil)
 	c := &Client{rc: rpc2.NewClientWithCodec(cd), cd: cd, done: make(chan struct{})}
 	// Notifications are delivered in order on the read loop.
 	c.rc.SetBlocking(true)
@@ -122,6 +127,31 @@ func (c *Client) Close() error {
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
+// Err returns, once Done is closed, the error that ended the reading of
+// the connection: io.EOF when the peer closed it, nil when it was never
+// read from. Before that it may return nil.
+func (c *Client) Err() error {
+	c.cd.emu.Lock()
+	defer c.cd.emu.Unlock()
+	return c.cd.readErr
+}
+
+// LastActivity returns when bytes were last received on the connection
+// (when the client started if none were): C's reconnect activity, which
+// an inactivity probe watches.
+func (c *Client) LastActivity() time.Time { return time.Unix(0, c.cd.lastRecv.Load()) }
+
+// clientActivity records the time of every successful read.
+type clientActivity struct{ c *clientCodec }
+
+func (a clientActivity) Read(p []byte) (int, error) {
+	n, err := a.c.conn.Read(p)
+	if n > 0 {
+		a.c.lastRecv.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
 type clientCodec struct {
 	conn   net.Conn
 	r      *reader
@@ -132,11 +162,20 @@ type clientCodec struct {
 	seq    uint64
 	wmu    sync.Mutex
 	once   sync.Once
+	// lastRecv is the time of the last received bytes (unix ns).
+	lastRecv atomic.Int64
+	emu      sync.Mutex
+	readErr  error // the error that ended reading (guarded by emu)
 }
 
 func (c *clientCodec) ReadHeader(req *rpc2.Request, resp *rpc2.Response) error {
 	raw, _, err := c.r.next()
 	if err != nil {
+		c.emu.Lock()
+		if c.readErr == nil {
+			c.readErr = err
+		}
+		c.emu.Unlock()
 		return err
 	}
 	v, err := decodeWith(&c.dec, raw)

@@ -118,6 +118,8 @@ type Server struct {
 	beforeReply atomic.Pointer[func(*Session)]
 	// afterTransact runs after every transaction (see SetAfterTransact).
 	afterTransact atomic.Pointer[func(*Session, Database)]
+	// readOnly makes every session read-only (see SetReadOnly).
+	readOnly atomic.Bool
 }
 
 // NewServer returns a server with the built-in OVSDB methods registered.
@@ -179,6 +181,19 @@ func (s *Server) RegisterNotify(name string, h NotifyHandler) {
 	}
 	s.notifies[name] = h
 }
+
+// SetReadOnly makes every session of the server read-only (true) or
+// leaves each to its own setting (false), at once for the open sessions
+// and for those to come: C's ovsdb_jsonrpc_server_set_read_only, which a
+// backup server of active-backup replication sets. A read-only session's
+// transactions refuse every operation that may modify a database and its
+// lock, steal and unlock requests are refused (Session.ReadOnly). Unlike
+// C, turning it off leaves the sessions of a remote configured read_only
+// read-only.
+func (s *Server) SetReadOnly(b bool) { s.readOnly.Store(b) }
+
+// ReadOnly reports the SetReadOnly setting.
+func (s *Server) ReadOnly() bool { return s.readOnly.Load() }
 
 // OnSession registers a function called for every new session before its
 // first message is read.

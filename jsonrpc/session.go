@@ -223,11 +223,12 @@ func (ss *Session) SetReadOnly(b bool) {
 	ss.readOnly = b
 }
 
-// ReadOnly reports the session's read-only setting.
+// ReadOnly reports whether the session is read-only: its own setting
+// (SetReadOnly) or its server's (Server.SetReadOnly).
 func (ss *Session) ReadOnly() bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ss.readOnly
+	return ss.readOnly || ss.srv.readOnly.Load()
 }
 
 // SetRole records the RBAC role of the remote the session came from (C's
@@ -327,7 +328,7 @@ func (ss *Session) DBChangeAware() bool {
 func (ss *Session) TransactOptions() ovsdb.TransactOptions {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ovsdb.TransactOptions{HasLock: ss.hasLock, ReadOnly: ss.readOnly}
+	return ovsdb.TransactOptions{HasLock: ss.hasLock, ReadOnly: ss.readOnly || ss.srv.readOnly.Load()}
 }
 
 // AfterReply registers fn to run right after the reply to the request

@@ -49,3 +49,14 @@ func (s *Server) SetTrimMemoryOnCompaction(on bool) { s.ctl.noTrim.Store(!on) }
 
 // TrimMemoryOnCompaction reports the SetTrimMemoryOnCompaction setting.
 func (s *Server) TrimMemoryOnCompaction() bool { return !s.ctl.noTrim.Load() }
+
+// SetReadOnly makes every client session read-only (true) or leaves each
+// to its remote's setting (false): their transactions refuse every
+// operation that may write ("insert operation not allowed when database
+// server is in read only mode") and lock, steal and unlock are refused,
+// as C does on a backup server of active-backup replication
+// (jsonrpc.Server.SetReadOnly). Reads, monitors and "convert" are served.
+func (s *Server) SetReadOnly(b bool) { s.rpc.SetReadOnly(b) }
+
+// ReadOnly reports the SetReadOnly setting.
+func (s *Server) ReadOnly() bool { return s.rpc.ReadOnly() }

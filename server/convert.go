@@ -90,7 +90,8 @@ func (s *Server) convertedRow(e *dbEntry, info Info) {
 // modeConverted serves the new engine of e's mode after a conversion
 // that reached the mode from elsewhere (Mode.Database changed: a
 // clustered database converted through another member, or by this
-// member's own Convert before ConvertDatabase took over): the entry is
+// member's own Convert before ConvertDatabase took over; a backup's
+// database converted to its active server's schema): the entry is
 // replaced, monitors of the database are canceled and sessions that are
 // not db-change-aware are disconnected, as for a local conversion. It is
 // called by e's Info watcher, which ends.
@@ -108,7 +109,10 @@ func (s *Server) modeConverted(e *dbEntry) {
 	s.dbs[name] = ne
 	close(e.gone)
 	s.mu.Unlock()
-	s.convertedRow(ne, info)
+	// The row shows the new schema whatever the model: a clustered
+	// database's as C's, and a backup's of active-backup replication
+	// (converted to its active server's schema, which C never does).
+	s.updateSysRowSchema(ne.rowID, ne.db, info)
 	if changed != nil {
 		s.wg.Add(1)
 		go s.watchInfo(ne, info, changed)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/ovsdb-go/ovsdb-server/activebackup"
 	"github.com/ovsdb-go/ovsdb-server/internal/unixctl"
 	"github.com/ovsdb-go/ovsdb-server/server"
 )
@@ -15,6 +16,7 @@ import (
 type controlEnv struct {
 	ctl        *unixctl.Server
 	srv        *server.Server
+	repl       *activebackup.Replicator
 	log        *slog.Logger
 	exitCh     chan struct{}
 	covs       *coverageSet

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ovsdb-go/ovsdb-server/activebackup"
 	"github.com/ovsdb-go/ovsdb-server/cluster"
 	"github.com/ovsdb-go/ovsdb-server/internal/daemon"
 	"github.com/ovsdb-go/ovsdb-server/internal/gctune"
@@ -72,6 +73,11 @@ type config struct {
 	ssl sslOptions
 	// noDBs: --no-dbs (no default database when none is named).
 	noDBs bool
+	// syncFrom (--sync-from) and syncExclude (--sync-exclude-tables):
+	// nil when not given; active: --active. The server starts as a
+	// backup of syncFrom unless active.
+	syncFrom, syncExclude *string
+	active                bool
 }
 
 type optKind int
@@ -153,6 +159,14 @@ func parseArgs(args []string) (*config, error) {
 			cfg.ssl.Ciphers = v
 		case "no-dbs":
 			cfg.noDBs = true
+		case "sync-from":
+			s := v
+			cfg.syncFrom = &s
+		case "sync-exclude-tables":
+			s := v
+			cfg.syncExclude = &s
+		case "active":
+			cfg.active = true
 		case "overwrite-pidfile":
 		default:
 			cfg.ignored = append(cfg.ignored, "--"+name)
@@ -288,6 +302,13 @@ db:DB,TABLE,COLUMN reference; no SSL remote is served yet):
   --ssl-protocols=LIST    SSL protocols to enable
   --ssl-ciphers=LIST      SSL cipher list
 
+Syncing options:
+  --sync-from=SERVER      sync DATABASE from active SERVER and start in
+                          backup mode (except with --active)
+  --sync-exclude-tables=DB:TABLE,...
+                          exclude the TABLE in DB from syncing
+  --active                with --sync-from, start in active mode
+
 Other options:
   --run COMMAND           run COMMAND through /bin/sh, exit when it ends
   --no-dbs                serve no database unless one is named
@@ -402,14 +423,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// garbage collector's target adapts to the live heap.
 	gctune.Start()
 	// The replication modes this binary serves: clustered files open as
-	// Raft members, the others as standalone databases.
-	srv := server.New(server.Options{Open: cluster.Opener(nil), DisableStandaloneHistory: cfg.noStandaloneHistory})
+	// Raft members, the others as standalone databases under
+	// active-backup replication (a backup of the active server while
+	// --sync-from or connect-active-ovsdb-server makes it one).
+	var srv *server.Server
+	repl := activebackup.New(activebackup.Options{
+		ServerID:    func() string { return srv.ServerID() },
+		SetReadOnly: func(b bool) { srv.SetReadOnly(b) },
+	})
+	srv = server.New(server.Options{Open: repl.Opener(cluster.Opener(nil)), DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
+	defer repl.Close() // before the databases close
+	backup := configureSync(repl, cfg, log)
+	if backup {
+		// As C: a backup's sessions are read-only from the start.
+		srv.SetReadOnly(true)
+	}
 	for _, p := range cfg.dbs {
 		if err := srv.AddDatabase(p); err != nil {
 			return fatal(err.Error())
 		}
 		covs.add("lockfile_lock", 1)
+	}
+	if backup {
+		_ = repl.Connect()
 	}
 	// As C: a "db:" remote naming a missing database, table or column is
 	// fatal at startup (one line per bad remote, then an empty line; C
@@ -455,14 +492,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	covs.start(stop)
 	exitCh := make(chan struct{}, 1)
 	env := &controlEnv{
-		ctl: ctl, srv: srv, log: log, exitCh: exitCh, covs: covs,
+		ctl: ctl, srv: srv, repl: repl, log: log, exitCh: exitCh, covs: covs,
 		tlog: newTableLogs(log), perfEvents: perfEventsAvailable(), ssl: ssl,
 		saveConfig: func() {
 			files := srv.DatabaseFiles()
 			for i, f := range files {
 				files[i] = absUnder(f)
 			}
-			if err := rc.save(srv.ListRemotes(), files); err != nil {
+			from, given := repl.ActiveServer(), repl.ActiveServer() != ""
+			sc := syncConfig{IsBackup: repl.IsBackup()}
+			if given {
+				sc.SyncFrom = &from
+			}
+			if ex, ok := repl.ExcludeTablesSetting(); ok {
+				sc.SyncExclude = &ex
+			}
+			if err := rc.save(srv.ListRemotes(), files, sc); err != nil {
 				log.Error(err.Error())
 			}
 		},
@@ -574,6 +619,9 @@ func registerCommands(env *controlEnv) {
 		if err == nil {
 			env.covs.add("lockfile_lock", 1)
 			env.saveConfig()
+			// As C: a backup starts replicating over, the new
+			// database included.
+			env.repl.Restart()
 		}
 		return "", err
 	})
@@ -581,6 +629,7 @@ func registerCommands(env *controlEnv) {
 		err := srv.RemoveDatabase(a[0])
 		if err == nil {
 			env.saveConfig()
+			env.repl.Restart()
 		}
 		return "", err
 	})
@@ -620,18 +669,12 @@ func registerCommands(env *controlEnv) {
 		}
 		return "", err
 	})
-	// Active-backup replication (--sync-from) is not implemented, so this
-	// server is always the active one; ovn-ctl's status_ovn*db reads this.
-	// C prints the same on a standalone server and on a cluster member
-	// (its state is that of the process, backup only with --sync-from).
-	ctl.Register("ovsdb-server/sync-status", "", 0, 0, func([]string) (string, error) {
-		return "state: active\n", nil
-	})
 	ctl.Register("ovsdb-server/reconnect", "", 0, 0, func([]string) (string, error) {
 		srv.Reconnect()
 		return "", nil
 	})
 	registerMoreCommands(env)
+	registerSyncCommands(env)
 }
 
 // memoryShow renders C's memory/show line: "KEY:VALUE" pairs sorted by

@@ -17,11 +17,28 @@ const runConfigEnv = "OVSDB_GO_RUN_CONFIG_FD"
 
 // savedConfig is what survives a --monitor restart: the remotes and the
 // database files, as changed at run time by ovsdb-server/add-remote,
-// remove-remote, add-db and remove-db. It has the shape of C's
-// config_tmpfile ({"remotes":[...],"db_filenames":[...]}).
+// remove-remote, add-db and remove-db, and the active-backup settings
+// (set-active-ovsdb-server, set-sync-exclude-tables, connect- and
+// disconnect-active-ovsdb-server). It has the shape of C's
+// config_tmpfile ({"remotes":[...],"db_filenames":[...],"sync_from":...,
+// "sync_exclude":...,"is_backup":...}).
 type savedConfig struct {
 	Remotes     []string `json:"remotes"`
 	DBFilenames []string `json:"db_filenames"`
+	syncConfig
+}
+
+// syncConfig is the active-backup part of savedConfig.
+type syncConfig struct {
+	SyncFrom    *string `json:"sync_from,omitempty"`
+	SyncExclude *string `json:"sync_exclude,omitempty"`
+	IsBackup    bool    `json:"is_backup"`
+}
+
+// syncOf returns cfg's active-backup settings as C saves them at start.
+func syncOf(cfg *config) syncConfig {
+	return syncConfig{SyncFrom: cfg.syncFrom, SyncExclude: cfg.syncExclude,
+		IsBackup: cfg.syncFrom != nil && !cfg.active}
 }
 
 // runConfig is the configuration file, as C's config_tmpfile: an
@@ -48,6 +65,8 @@ func openRunConfig(cfg *config) (*runConfig, error) {
 				return nil, err
 			}
 			cfg.remotes, cfg.dbs = sc.Remotes, sc.DBFilenames
+			cfg.syncFrom, cfg.syncExclude = sc.SyncFrom, sc.SyncExclude
+			cfg.active = !sc.IsBackup
 			return rc, nil
 		}
 	}
@@ -68,7 +87,7 @@ func openRunConfig(cfg *config) (*runConfig, error) {
 		return nil, err
 	}
 	rc := &runConfig{f: os.NewFile(uintptr(fd), "run-config")}
-	if err := rc.save(cfg.remotes, cfg.dbs); err != nil {
+	if err := rc.save(cfg.remotes, cfg.dbs, syncOf(cfg)); err != nil {
 		return nil, err
 	}
 	return rc, nil
@@ -93,14 +112,14 @@ func (rc *runConfig) load() (*savedConfig, error) {
 }
 
 // save replaces the file's contents.
-func (rc *runConfig) save(remotes, dbs []string) error {
+func (rc *runConfig) save(remotes, dbs []string, sync syncConfig) error {
 	if remotes == nil {
 		remotes = []string{}
 	}
 	if dbs == nil {
 		dbs = []string{}
 	}
-	data, err := json.Marshal(savedConfig{Remotes: remotes, DBFilenames: dbs})
+	data, err := json.Marshal(savedConfig{Remotes: remotes, DBFilenames: dbs, syncConfig: sync})
 	if err != nil {
 		return err
 	}
