@@ -131,6 +131,9 @@ func applyDiff(t *schema.Type, a, diff schema.Datum) (schema.Datum, error) {
 	if err := out.Sort(); err != nil {
 		return a, err
 	}
+	if len(out.Keys) < t.Min || len(out.Keys) > t.Max {
+		return a, ovsdberr.New(ovsdberr.TagOVSDB, "Datum created by diff has size error")
+	}
 	if err := schema.CheckDatum(t, out); err != nil {
 		return a, err
 	}
@@ -262,12 +265,15 @@ func planFull(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*ovs
 	return p, nil
 }
 
-// ops returns the transactions that make the contents what p says: one
-// in general; two when a row must be replaced by one with different
-// immutable columns (deleted in the first, inserted in the second, as
-// the operation grammar does not insert a row deleted in the same
-// transaction). Rows already as p says are not written.
-func (p plan) ops(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*ovsdb.Row) (first, second []any) {
+// ops returns the operations that make the contents what p says, in one
+// transaction; rows already as p says are not written. The operation
+// grammar does not change an immutable column, nor insert a row deleted
+// in the same transaction: a row whose immutable columns differ from the
+// active server's (the same id given by two servers to different rows,
+// which only explicit "uuid" members on both sides can do) keeps them,
+// its other columns are written, and skipped is told (C overwrites it).
+func (p plan) ops(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*ovsdb.Row, skipped func(error)) []any {
+	var ops []any
 	tnames := make([]string, 0, len(p))
 	for tn := range p {
 		tnames = append(tnames, tn)
@@ -287,29 +293,27 @@ func (p plan) ops(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]
 			switch {
 			case local == nil && f == nil:
 			case local == nil:
-				first = append(first, insertOp(ts, id, f))
+				ops = append(ops, insertOp(ts, id, f))
 			case f == nil:
-				first = append(first, map[string]any{"op": "delete", "table": tn, "where": where})
+				ops = append(ops, map[string]any{"op": "delete", "table": tn, "where": where})
 			default:
 				row := map[string]any{}
-				replace := false
 				for _, c := range ts.Columns[2:] {
 					if d := local.Field(c.Index); !d.Equal(f[c.Index]) {
+						if !c.Mutable {
+							skipped(&consistencyError{fmt.Sprintf("cannot change immutable column %s of row %s in table %s", c.Name, id, tn)})
+							continue
+						}
 						row[c.Name] = schema.DatumToJSON(&c.Type, f[c.Index])
-						replace = replace || !c.Mutable
 					}
 				}
-				switch {
-				case replace:
-					first = append(first, map[string]any{"op": "delete", "table": tn, "where": where})
-					second = append(second, insertOp(ts, id, f))
-				case len(row) > 0:
-					first = append(first, map[string]any{"op": "update", "table": tn, "where": where, "row": row})
+				if len(row) > 0 {
+					ops = append(ops, map[string]any{"op": "update", "table": tn, "where": where, "row": row})
 				}
 			}
 		}
 	}
-	return first, second
+	return ops
 }
 
 func insertOp(ts *schema.Table, id schema.UUID, f []schema.Datum) map[string]any {

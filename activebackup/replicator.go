@@ -334,6 +334,7 @@ type runState struct {
 	// applied (or found already there); zero: never.
 	lastUpdate time.Time
 	applied    uint64 // changes applied since the run started
+	resumed    int    // monitors that got only what followed a known transaction
 }
 
 func (r *Replicator) startRun() {

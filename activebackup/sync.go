@@ -104,7 +104,12 @@ func (r *Replicator) runLoop(ctx context.Context, rs *runState) {
 			continue
 		}
 		ferr := r.serve(ctx, rs, c, q)
-		rs.rd.Disconnected(c)
+		if ctx.Err() != nil || ferr != nil {
+			// Closed for good (C's jsonrpc_session_close): not logged.
+			_ = c.Close()
+		} else {
+			rs.rd.Disconnected(c)
+		}
 		rs.mu.Lock()
 		rs.queued = 0
 		rs.mu.Unlock()
@@ -165,10 +170,20 @@ func (r *Replicator) serve(ctx context.Context, rs *runState, c *jsonrpc.Client,
 	return ferr
 }
 
+// lostError is a request that got no reply: the connection ended or
+// the run stopped.
+type lostError struct{ err error }
+
+func (e *lostError) Error() string { return e.err.Error() }
+
 // call sends one request and decodes its result; an error reply is a
-// *jsonrpc.CallError.
+// *jsonrpc.CallError, no reply a *lostError.
 func call(ctx context.Context, c *jsonrpc.Client, method string, params any) (any, json.RawMessage, error) {
 	raw, err := c.Call(ctx, method, params)
+	var ce *jsonrpc.CallError
+	if err != nil && !errors.As(err, &ce) {
+		return nil, nil, &lostError{err}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,11 +191,11 @@ func call(ctx context.Context, c *jsonrpc.Client, method string, params any) (an
 	return v, raw, err
 }
 
-// transport reports whether err ended the connection or the run (not an
-// error reply): nothing is wrong with replication itself.
+// transport reports whether err ended the connection or the run (no
+// reply): nothing is wrong with replication itself.
 func transport(err error) bool {
-	var ce *jsonrpc.CallError
-	return err != nil && !errors.As(err, &ce)
+	var le *lostError
+	return errors.As(err, &le)
 }
 
 // setup is C's sequence up to the replicating state: get_server_id (a
@@ -324,14 +339,15 @@ func (r *Replicator) monitor(ctx context.Context, rs *runState, c *jsonrpc.Clien
 			params = append(params, last.String())
 		}
 		v, _, err := call(ctx, c, m, params)
-		if err != nil && !transport(err) && *method < len(monitorMethods)-1 {
+		var ce *jsonrpc.CallError
+		if errors.As(err, &ce) && *method < len(monitorMethods)-1 {
 			*method++
 			continue
 		}
+		if transport(err) {
+			return false, err
+		}
 		if err != nil {
-			if transport(err) {
-				return false, err
-			}
 			r.log.Warn(fmt.Sprintf("%s: %s failed: %v", name, m, err))
 			return false, nil
 		}
@@ -348,6 +364,11 @@ func (r *Replicator) monitor(ctx context.Context, rs *runState, c *jsonrpc.Clien
 			s, _ := res[1].(string)
 			id, perr := schema.ParseUUID(s)
 			full = !found
+			if found {
+				rs.mu.Lock()
+				rs.resumed++
+				rs.mu.Unlock()
+			}
 			u = update{db: name, v2: true, txn: id, hasTxn: perr == nil, tables: res[2]}
 		case "monitor_cond":
 			u = update{db: name, v2: true, tables: v}
@@ -391,7 +412,7 @@ func (r *Replicator) apply(rs *runState, rp *replica, u update, full bool, monit
 	defer rp.xmu.Unlock()
 	db := rp.Database()
 	sch := db.Schema()
-	var first, second []any
+	var ops []any
 	var err error
 	db.Read(func(tables map[string]map[schema.UUID]*ovsdb.Row) {
 		skipped := func(e error) {
@@ -404,16 +425,13 @@ func (r *Replicator) apply(rs *runState, rp *replica, u update, full bool, monit
 			p, err = planChanges(sch, tables, u.tables, u.v2, skipped)
 		}
 		if err == nil {
-			first, second = p.ops(sch, tables)
+			ops = p.ops(sch, tables, skipped)
 		}
 	})
 	if err != nil {
 		return err
 	}
-	for _, ops := range [][]any{first, second} {
-		if len(ops) == 0 {
-			continue
-		}
+	if len(ops) > 0 {
 		res, err := rp.transact(ops)
 		if err != nil {
 			return err

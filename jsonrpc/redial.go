@@ -159,15 +159,20 @@ func (r *Redialer) Dial(ctx context.Context, opts ...ClientOption) (*Client, err
 }
 
 // Disconnected records the end of the connection of the client the last
-// Dial returned (closing it if it is still open), as C logs it: "connection
-// closed by peer" when the peer closed it, "connection dropped" when this
-// side did (a probe without answer, a restart of the replication), the
-// error otherwise. It returns once the client has stopped.
+// Dial returned (closing it if it is still open), as C logs it:
+// "connection closed by peer" when the peer closed it, "connection
+// dropped" after an inactivity probe without answer, the error
+// otherwise; then the backoff before the next attempt. A connection this
+// side closes for good (C's jsonrpc_session_close) is not recorded: call
+// Close on the client instead.
 func (r *Redialer) Disconnected(c *Client) {
 	_ = c.Close()
 	cause := c.Err()
-	if c.probeFailed.Load() || errors.Is(cause, net.ErrClosed) {
-		cause = nil
+	switch {
+	case c.probeFailed.Load():
+		cause = errProbeTimeout
+	case cause == nil, errors.Is(cause, io.ErrUnexpectedEOF):
+		cause = io.EOF
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -175,11 +180,6 @@ func (r *Redialer) Disconnected(c *Client) {
 		r.client = nil
 	}
 	r.fsm.lastActivity = c.LastActivity()
-	if cause == nil {
-		r.fsm.forceReconnect(time.Now())
-	} else if errors.Is(cause, io.ErrUnexpectedEOF) {
-		cause = io.EOF
-	}
 	r.fsm.disconnected(time.Now(), cause)
 }
 
