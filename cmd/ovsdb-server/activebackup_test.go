@@ -277,7 +277,7 @@ func nbMixed(rng *rand.Rand, i int) []any {
 	default:
 		return []any{map[string]any{"op": "update", "table": "Logical_Switch_Port",
 			"where": []any{[]any{"name", "==", fmt.Sprintf("p%d", rng.Intn(i+1))}},
-			"row": map[string]any{"options": []any{"map", []any{}}, "enabled": i%2 == 0}}}
+			"row":   map[string]any{"options": []any{"map", []any{}}, "enabled": i%2 == 0}}}
 	}
 }
 
