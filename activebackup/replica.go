@@ -62,21 +62,21 @@ func (rp *replica) name() string { return rp.mode().Database().Name() }
 // Database is the standalone mode's engine.
 func (rp *replica) Database() *ovsdb.Database { return rp.mode().Database() }
 
-// Transact runs a client's transaction: on a backup every operation that
-// may write is refused as C refuses it on a read-only server ("insert
-// operation not allowed when database server is in read only mode");
-// otherwise it is the standalone mode's. A write running when the server
-// becomes a backup is let finish (a blocked wait is canceled) before the
-// Replicator looks at the contents.
+// Transact is the standalone mode's. On a backup, clients' writes are
+// refused by their read-only sessions (Options.SetReadOnly; C's error
+// "insert operation not allowed when database server is in read only
+// mode"), and the server's own writes (the status columns of db:
+// remotes) go through, as C writes them on its backup. A write running
+// when the server becomes a backup is let finish (a blocked wait is
+// canceled) before the Replicator looks at the contents.
 func (rp *replica) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
-	if ovsdb.ClassifyOps(ops).ReadOnly {
+	if opts.ReadOnly || ovsdb.ClassifyOps(ops).ReadOnly {
 		return rp.mode().Transact(ctx, ops, opts)
 	}
 	rp.mu.Lock()
 	m := rp.inner
 	if rp.backup {
 		rp.mu.Unlock()
-		opts.ReadOnly = true
 		return m.Transact(ctx, ops, opts)
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -29,7 +29,8 @@ import (
 // The transaction goes through the database's replication mode: for a
 // clustered database it is replicated and committed by a majority of the
 // cluster (through its leader) and applied on this member before Transact
-// returns.
+// returns. On a read-only server (SetReadOnly: a backup of active-backup
+// replication) it may only read, as a client session.
 //
 // err is non-nil when the transaction committed nothing: the database is
 // not served (err wraps ErrNoDatabase); ctx ended while the transaction
@@ -41,7 +42,9 @@ func (s *Server) Transact(ctx context.Context, dbName string, ops []any) ([]any,
 	if db == nil {
 		return nil, fmt.Errorf("%s: %w", dbName, ErrNoDatabase)
 	}
-	res := db.Transact(ctx, ops, ovsdb.TransactOptions{})
+	// An embedding program is a client: refused writes on a read-only
+	// server (SetReadOnly), as its sessions are.
+	res := db.Transact(ctx, ops, ovsdb.TransactOptions{ReadOnly: s.ReadOnly()})
 	if res == nil {
 		if err := ctx.Err(); err != nil {
 			return nil, err

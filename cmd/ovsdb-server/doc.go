@@ -11,7 +11,7 @@
 // served, which is logged), --unixctl,
 // --pidfile[=FILE], --detach, --no-chdir, --monitor, --user,
 // --log-file[=FILE], -v[SPEC]/--verbose[=SPEC], -h/--help, -V/--version,
-// --run, --no-dbs. Sync options are accepted and ignored with a warning. A
+// --run, --no-dbs, --sync-from, --sync-exclude-tables, --active. A
 // "db:DB,TABLE,COLUMN" remote naming a missing database, table or column
 // is fatal at startup and refused by ovsdb-server/add-remote, with C's
 // texts.
@@ -46,8 +46,20 @@
 // reconnecting client resumes from its last id (see
 // conformance/DIFFERENCES.md).
 //
+// Active-backup replication (sync.go, package activebackup):
+// --sync-from=SERVER (unix:, tcp:; ssl: is kept and shown but every
+// connection attempt fails until TLS is served, which is logged) makes the
+// server a backup of SERVER unless --active is given;
+// --sync-exclude-tables=DB:TABLE,... leaves tables out. A backup's
+// sessions are read-only from the start (server.Server.SetReadOnly); it
+// follows the active server and is promoted (disconnect-active-ovsdb-
+// server) or an active server demoted (set-active-ovsdb-server, then
+// connect-active-ovsdb-server) at run time. add-db and remove-db on a
+// backup start replication over, as C. See activebackup/doc.go.
+//
 // As C (its config_tmpfile), the remotes and databases added or removed
-// with ovs-appctl survive the restart of a crashed daemon by --monitor:
+// with ovs-appctl, and the active-backup settings (active server,
+// excluded tables, backup or not), survive the restart of a crashed daemon by --monitor:
 // the first process saves them in an unlinked temporary file that the
 // detached child, the monitor and every restarted daemon inherit
 // (descriptor in OVSDB_GO_RUN_CONFIG_FD); the daemon rewrites it after
@@ -66,15 +78,17 @@
 // and log files 0660, lock files 0600, the pidfile 0666.
 //
 // The control socket (ovs-appctl -t) serves every command of C 3.1's
-// ovsdb-server but the seven active-backup ones (set-, get-, connect-,
-// disconnect-active-ovsdb-server, set-active-ovsdb-server-probe-interval,
-// set- and get-sync-exclude-tables), with C's output, error texts and exit
-// status: exit, version, list-commands, memory/show, vlog/*, coverage/show,
+// ovsdb-server with C's output, error texts and exit status: exit,
+// version, list-commands, memory/show, vlog/*, coverage/show,
 // coverage/read-counter, and the ovsdb-server/* commands list-dbs, add-db,
 // remove-db, list-remotes, add-remote, remove-remote, compact,
 // memory-trim-on-compaction, reconnect, sync-status, get-db-storage-status,
 // tlog-set, tlog-list, perf-counters-show, perf-counters-clear,
-// disable-monitor-cond; once a clustered database is open, C's cluster/*
+// disable-monitor-cond, and the active-backup ones (sync.go):
+// set-active-ovsdb-server, get-active-ovsdb-server,
+// connect-active-ovsdb-server, disconnect-active-ovsdb-server,
+// set-active-ovsdb-server-probe-interval, set-sync-exclude-tables,
+// get-sync-exclude-tables; once a clustered database is open, C's cluster/*
 // commands too (cluster.go: each runs the database mode's
 // server.Mode.Control). Notes on each (control.go, tlog.go, coverage.go):
 //
@@ -84,9 +98,18 @@
 //     monitors and n-weak-refs is omitted when zero. C's triggers, backlog,
 //     json-caches, txn-history and txn-history-atoms are not measured (a
 //     fresh C cluster member shows txn-history:1, ours omits it).
-//   - sync-status prints "state: active", as C on a standalone server and
-//     on a cluster member (C's state is the process's: backup only with
-//     --sync-from, which this server ignores).
+//   - sync-status prints C's lines ("state: active"; on a backup "state:
+//     backup" and "connecting: SERVER", or "replicating: SERVER",
+//     "database: DB, ..." and "exclude: DB:TABLE,..." when tables are
+//     excluded), then, on a backup that has replicated, two lines of ours:
+//     "lag: N transactions received, not yet applied" and "last update: S
+//     seconds ago" (ovn-ctl reads the first line only).
+//   - The active-backup commands reply as C: an empty reply, or as a
+//     successful reply C's "Unable to connect: active server is not
+//     specified." and "Invalid probe interval, integer value expected"
+//     (C's str_to_int syntax); set-sync-exclude-tables takes C's list
+//     forms and never fails, and without an argument empties the list
+//     (C crashes).
 //   - get-db-storage-status DB prints "status: ok" for a served database
 //     (C's storage error is set only for a Raft log found inconsistent),
 //     "Failed to find the database." otherwise.
@@ -129,8 +152,9 @@
 //     command" with exit status 2.
 //
 // This file's package is the wiring: it chooses the replication modes
-// (server.Options.Open = cluster.Opener(nil): clustered files open as Raft
-// members, others as standalone databases) and the process-wide settings
+// (server.Options.Open = repl.Opener(cluster.Opener(nil)): clustered files
+// open as Raft members, others as standalone databases under the
+// active-backup Replicator repl) and the process-wide settings
 // the library never changes (internal/gctune's adaptive GC target,
 // started in run).
 package main
