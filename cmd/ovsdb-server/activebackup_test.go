@@ -69,6 +69,11 @@ func (s *abServer) start(extra ...string) {
 	cmd := exec.Command(s.bin, append(args, s.db)...)
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+s.dir, "OVS_DBDIR="+s.dir, "OVS_LOGDIR="+s.dir)
+	// stderr is kept: a binary built with GOFLAGS=-race reports there.
+	errf, err := os.OpenFile(filepath.Join(s.dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(t, err)
+	defer errf.Close()
+	cmd.Stderr = errf
 	s.cmd, s.done = cmd, startStopped(t, cmd)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -102,6 +107,15 @@ func (s *abServer) stop(kill9 bool) {
 		<-s.done
 		s.t.Fatalf("%s did not stop", s.bin)
 	}
+}
+
+// noRace fails the test if the server reported a data race (binaries
+// built with GOFLAGS=-race) or panicked.
+func (s *abServer) noRace() {
+	s.t.Helper()
+	data, _ := os.ReadFile(filepath.Join(s.dir, "stderr"))
+	require.NotContains(s.t, string(data), "DATA RACE", s.bin)
+	require.NotContains(s.t, string(data), "panic:", s.bin)
 }
 
 func (s *abServer) appctl(args ...string) result {
@@ -472,6 +486,8 @@ func testActiveBackup(t *testing.T, p abPairing) {
 	}
 	marker(t, b, a, "marker-4")
 	require.Equal(t, b.dump(), a.dump())
+	a.noRace()
+	b.noRace()
 }
 
 // writerRows returns the names of the writer's switches the server has,
@@ -605,4 +621,5 @@ func TestActiveBackupCommandsDifferential(t *testing.T) {
 	// list-commands shows the commands as C does.
 	cc, gc := cs.appctl("list-commands"), gs.appctl("list-commands")
 	compareListCommands(t, cc.stdout, gc.stdout)
+	gs.noRace()
 }
