@@ -623,3 +623,93 @@ func TestActiveBackupCommandsDifferential(t *testing.T) {
 	compareListCommands(t, cc.stdout, gc.stdout)
 	gs.noRace()
 }
+
+// syncRestartScript runs bin with --detach --monitor as a plain server,
+// makes it a backup of active with ovs-appctl (excluding a table),
+// crashes the daemon, and returns what the restarted daemon reports; then
+// promotes it, crashes it again and reports again. Paths read "DIR".
+func syncRestartScript(t *testing.T, bin, dir, active string) []string {
+	tool := testutil.RequireTool(t, "ovsdb-tool")
+	db := filepath.Join(dir, "nb.db")
+	r := runCmd(t, tool, "create", db, abNBSchema)
+	require.Equal(t, 0, r.status, r.stderr)
+	pidfile := filepath.Join(dir, "pid")
+	ctl := filepath.Join(dir, "ctl")
+	cmd := exec.Command(bin, "--detach", "--monitor", "--no-chdir", "--pidfile="+pidfile, "--unixctl="+ctl,
+		"--log-file="+filepath.Join(dir, "log"), "--remote=punix:"+filepath.Join(dir, "db.sock"), db)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	var pids []int
+	t.Cleanup(func() {
+		for i := len(pids) - 1; i >= 0; i-- {
+			if testutil.ProcAlive(pids[i]) {
+				_ = syscall.Kill(pids[i], syscall.SIGTERM)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		for _, pid := range pids {
+			if testutil.ProcAlive(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	daemon := testutil.WaitPidfile(t, pidfile, 0)
+	pids = append(pids, testutil.ProcParent(t, daemon), daemon)
+	var res []string
+	do := func(args ...string) {
+		r := appctl(t, ctl, args...)
+		out := r.stdout
+		if args[0] == "ovsdb-server/sync-status" {
+			out = stripLag(t, out)
+		}
+		res = append(res, strings.ReplaceAll(strings.Join(args, " ")+" => "+out+"|"+r.stderr, dir, "DIR"))
+	}
+	restart := func() {
+		require.NoError(t, syscall.Kill(daemon, syscall.SIGSEGV))
+		next := testutil.WaitPidfile(t, pidfile, daemon)
+		pids = append(pids, next)
+		daemon = next
+		for deadline := time.Now().Add(20 * time.Second); appctl(t, ctl, "version").status != 0; time.Sleep(50 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "%s: restarted daemon does not answer", bin)
+		}
+	}
+	waitFor := func(want string) {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			r := appctl(t, ctl, "ovsdb-server/sync-status")
+			if strings.Contains(r.stdout, want) {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "%s: sync-status %q, waiting for %q", bin, r.stdout, want)
+		}
+	}
+	do("ovsdb-server/set-active-ovsdb-server", active)
+	do("ovsdb-server/set-sync-exclude-tables", abNB+":ACL")
+	do("ovsdb-server/connect-active-ovsdb-server")
+	waitFor("replicating")
+	restart()
+	waitFor("replicating")
+	do("ovsdb-server/sync-status")
+	do("ovsdb-server/get-active-ovsdb-server")
+	do("ovsdb-server/get-sync-exclude-tables")
+	do("ovsdb-server/disconnect-active-ovsdb-server")
+	restart()
+	do("ovsdb-server/sync-status")
+	do("ovsdb-server/get-active-ovsdb-server")
+	return res
+}
+
+// TestMonitorRestartKeepsSyncConfig: as C, the active server, the
+// excluded tables and the role set at run time survive the restart of a
+// crashed daemon by --monitor.
+func TestMonitorRestartKeepsSyncConfig(t *testing.T) {
+	cbin := testutil.RequireTool(t, "ovsdb-server")
+	testutil.RequireTool(t, "ovs-appctl")
+	ours := buildBinary(t)
+	a := newABServer(t, cbin, filepath.Join(t.TempDir(), "active"))
+	want := syncRestartScript(t, cbin, t.TempDir(), "unix:"+a.sock)
+	got := syncRestartScript(t, ours, t.TempDir(), "unix:"+a.sock)
+	require.Equal(t, want, got)
+	require.Contains(t, got, "ovsdb-server/sync-status => state: active\n|")
+}
