@@ -550,6 +550,9 @@ func TestActiveBackupCommandsDifferential(t *testing.T) {
 	active := "unix:" + a.sock
 	nowhere := "unix:" + filepath.Join(dir, "nowhere.sock")
 	const wait = "WAIT-REPLICATING"
+	// serverRows compares the _Server rows (C's columns of a backup:
+	// standalone, connected, leader, no cid, index or sid).
+	const serverRows = "SERVER-ROWS"
 	steps := [][]string{
 		{"ovsdb-server/sync-status"},
 		{"ovsdb-server/get-active-ovsdb-server"},
@@ -562,6 +565,7 @@ func TestActiveBackupCommandsDifferential(t *testing.T) {
 		{"ovsdb-server/sync-status"},
 		{"ovsdb-server/connect-active-ovsdb-server"},
 		{wait},
+		{serverRows},
 		{"ovsdb-server/sync-status"},
 		{"ovsdb-server/set-sync-exclude-tables", "OVN_Northbound:ACL,foo x:y:z ::a:b,OVN_Northbound:ACL"},
 		{"ovsdb-server/get-sync-exclude-tables"},
@@ -595,9 +599,13 @@ func TestActiveBackupCommandsDifferential(t *testing.T) {
 		{"ovsdb-server/disconnect-active-ovsdb-server"},
 	}
 	run := func(s *abServer, step []string) result {
-		if step[0] == wait {
+		switch step[0] {
+		case wait:
 			s.waitReplicating()
 			return result{}
+		case serverRows:
+			return runCmd(t, testutil.RequireTool(t, "ovsdb-client"), "dump", "unix:"+s.sock, "_Server", "Database",
+				"name", "model", "connected", "leader", "cid", "index", "sid")
 		}
 		r := s.appctl(step...)
 		if step[0] == "ovsdb-server/sync-status" && r.status == 0 {
