@@ -13,6 +13,9 @@ import (
 
 // Control implements server.Mode: C's cluster/* commands of this member
 // (args are those after the database name), with C's replies and errors.
+// cluster/failure-test takes the scenario (it has no database argument:
+// the test is engaged for the whole process, failure.go) and
+// cluster/set-backlog-threshold the two numbers in decimal.
 func (c *Member) Control(command string, args []string) (string, error) {
 	arg := func() string {
 		if len(args) > 0 {
@@ -37,6 +40,10 @@ func (c *Member) Control(command string, args []string) (string, error) {
 		return c.Kick(arg())
 	case "cluster/change-election-timer":
 		return c.ChangeElectionTimer(arg())
+	case "cluster/failure-test":
+		return c.failureTest(args)
+	case "cluster/set-backlog-threshold":
+		return c.setBacklogThreshold(args)
 	}
 	return "", fmt.Errorf("%s: %w", command, server.ErrUnsupported)
 }

@@ -213,7 +213,8 @@ func (c *Member) checkMembershipOnce() {
 }
 
 // ChangeElectionTimer is cluster/change-election-timer with C's rules
-// and messages: leader only, 100..600000 ms, at most doubling per step.
+// and messages: leader only, MinElectionTimerMS..MaxElectionTimerMS
+// (100..600000 ms), at most doubling per step.
 // The new timer is applied on this member and sent to the others (C
 // replicates it through the log; ours is applied member by member).
 func (c *Member) ChangeElectionTimer(arg string) (string, error) {
@@ -227,8 +228,8 @@ func (c *Member) ChangeElectionTimer(arg string) (string, error) {
 	switch {
 	case ms == cur:
 		return "change election timer to current value.", nil
-	case ms < 100 || ms > 600000:
-		return "", errors.New("election timer must be between 100 and 600000, in msec.")
+	case ms < MinElectionTimerMS || ms > MaxElectionTimerMS:
+		return "", fmt.Errorf("election timer must be between %d and %d, in msec.", MinElectionTimerMS, MaxElectionTimerMS)
 	case ms > cur*2:
 		return "", errors.New("election timer increase should not exceed the current value x 2.")
 	}

@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 
 	hraft "github.com/hashicorp/raft"
 
@@ -50,9 +51,12 @@ func (h *clusterHandler) HandleCluster(ctx context.Context, req *raft.Request) *
 		}
 		return resp
 	case raft.OpTimer:
+		// C's bounds, as cluster/change-election-timer checks them on
+		// the leader: a timer outside them is refused, not applied.
 		ms := req.ElectionTimerMS
-		if ms <= 0 {
-			return &raft.Response{Error: "bad election timer"}
+		if ms < MinElectionTimerMS || ms > MaxElectionTimerMS {
+			return &raft.Response{Error: fmt.Sprintf("election timer must be between %d and %d, in msec.",
+				MinElectionTimerMS, MaxElectionTimerMS)}
 		}
 		if err := h.c.setElectionTimer(ms); err != nil {
 			return &raft.Response{Error: err.Error()}

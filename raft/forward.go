@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -231,25 +232,40 @@ func readResponse(r io.Reader) (*Response, error) {
 	return resp, nil
 }
 
-// serveForward answers requests on c until it fails or closes.
-func serveForward(c net.Conn, handler func() Handler) {
+// serveForward answers requests on c until it fails or closes. The
+// failure tests of faults() apply: while stop-raft-rpc is engaged every
+// request is refused unhandled, and the answer to a forwarded write
+// ("apply", C's execute_command reply) is a crash point.
+func serveForward(c net.Conn, handler func() Handler, faults func() *Faults) {
 	r := bufio.NewReader(c)
 	for {
 		req, binaryApply, err := readRequest(r)
 		if err != nil {
 			return
 		}
+		f := faults()
 		h := handler()
 		var resp *Response
-		if h == nil {
+		switch {
+		case f.stopped():
+			resp = &Response{Error: ErrRPCStopped.Error()}
+		case h == nil:
 			resp = &Response{Error: "member is starting"}
-		} else {
+		default:
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			resp = h.HandleCluster(ctx, req)
 			cancel()
 		}
+		apply := req.Op == OpApply && !f.stopped()
+		if apply && f.Test() == FailCrashBeforeSendExecRep {
+			f.crash(FailCrashBeforeSendExecRep)
+			return // a test's crash returned: no answer
+		}
 		if err := writeResponse(c, binaryApply, resp); err != nil {
 			return
+		}
+		if apply && f.Test() == FailCrashAfterSendExecRep {
+			f.crash(FailCrashAfterSendExecRep)
 		}
 	}
 }
@@ -331,6 +347,20 @@ type Client struct {
 	idle    map[string][]net.Conn
 	notices map[string]net.Conn // commit notice streams by "ADDRESS#ID"
 	closed  bool
+	faults  atomic.Pointer[Faults]
+}
+
+// SetFaults sets the failure tests that govern the requests the client
+// sends (by default ProcessFaults): while stop-raft-rpc is engaged every
+// request fails unsent, and forwarding a write (C's execute_command
+// request) is a crash point.
+func (c *Client) SetFaults(f *Faults) { c.faults.Store(f) }
+
+func (c *Client) getFaults() *Faults {
+	if f := c.faults.Load(); f != nil {
+		return f
+	}
+	return ProcessFaults()
 }
 
 // NewClient returns a Client.
@@ -340,6 +370,14 @@ const maxIdlePerAddr = 64
 
 // Call sends req to the member at address and returns its response.
 func (c *Client) Call(ctx context.Context, address string, req *Request) (*Response, error) {
+	return c.call(ctx, address, req, nil)
+}
+
+// call is Call running sent (if not nil) once the request is written.
+func (c *Client) call(ctx context.Context, address string, req *Request, sent func()) (*Response, error) {
+	if c.getFaults().stopped() {
+		return nil, ErrRPCStopped
+	}
 	conn, err := c.get(address)
 	if err != nil {
 		return nil, err
@@ -353,6 +391,9 @@ func (c *Client) Call(ctx context.Context, address string, req *Request) (*Respo
 	var resp *Response
 	err = writeRequest(conn, req)
 	if err == nil {
+		if sent != nil {
+			sent()
+		}
 		resp, err = readResponse(conn)
 	}
 	stopped := stop()
@@ -414,7 +455,16 @@ func (c *Client) Close() error {
 
 // Forward implements Forwarder.
 func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data []byte) ([][]any, Position, error) {
-	resp, err := c.Call(ctx, string(leader), &Request{Op: OpApply, Entry: data})
+	f := c.getFaults()
+	if f.Test() == FailCrashBeforeSendExecReq {
+		f.crash(FailCrashBeforeSendExecReq)
+		return nil, Position{}, errCrashed // a test's crash returned: not sent
+	}
+	resp, err := c.call(ctx, string(leader), &Request{Op: OpApply, Entry: data}, func() {
+		if f.Test() == FailCrashAfterSendExecReq {
+			f.crash(FailCrashAfterSendExecReq)
+		}
+	})
 	if err != nil {
 		return nil, Position{}, err
 	}
@@ -446,6 +496,9 @@ func (c *Client) Forward(ctx context.Context, leader hraft.ServerAddress, data [
 // needed. Calls for one server must not be concurrent (the notifier has one
 // sender per follower).
 func (c *Client) NotifyCommit(ctx context.Context, server hraft.Server, pos Position) error {
+	if c.getFaults().stopped() {
+		return ErrRPCStopped
+	}
 	key := string(targetAddress(server.ID, server.Address))
 	c.mu.Lock()
 	if c.closed {

@@ -175,6 +175,51 @@ type Mux struct {
 	serverID string // Raft connections for another id are refused ("": any)
 	refusals logLimiter
 	refused  atomic.Int64 // Raft connections refused
+	faults   atomic.Pointer[Faults]
+	// cluster/set-backlog-threshold (SetBacklogThreshold).
+	backlogMsgs, backlogBytes uint64
+	backlogSet                bool
+}
+
+// C's default backlog thresholds of a Raft connection (raft.c): a
+// connection is dropped when more than this many messages or bytes wait to
+// be sent on it.
+const (
+	DefaultBacklogMsgs  = 500
+	DefaultBacklogBytes = 1<<32 - 1
+)
+
+// SetBacklogThreshold records cluster/set-backlog-threshold's limits for
+// the member's connections. They are kept and reported (BacklogThreshold)
+// but nothing is dropped: no connection of this package queues messages
+// (raft/DESIGN.md, "Failure tests").
+func (m *Mux) SetBacklogThreshold(msgs, bytes uint64) {
+	m.mu.Lock()
+	m.backlogMsgs, m.backlogBytes, m.backlogSet = msgs, bytes, true
+	m.mu.Unlock()
+}
+
+// BacklogThreshold returns the limits of SetBacklogThreshold (C's
+// defaults until it is called).
+func (m *Mux) BacklogThreshold() (msgs, bytes uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.backlogSet {
+		return DefaultBacklogMsgs, DefaultBacklogBytes
+	}
+	return m.backlogMsgs, m.backlogBytes
+}
+
+// SetFaults sets the failure tests that govern the cluster RPCs and commit
+// notices this listener receives (by default ProcessFaults). Raft RPCs are
+// governed by the Node's (Config.Faults).
+func (m *Mux) SetFaults(f *Faults) { m.faults.Store(f) }
+
+func (m *Mux) getFaults() *Faults {
+	if f := m.faults.Load(); f != nil {
+		return f
+	}
+	return ProcessFaults()
 }
 
 // Listen opens the member's listener on its cluster address (C's
@@ -258,8 +303,27 @@ type unixListener struct {
 
 func (l *unixListener) Close() error {
 	err := l.UnixListener.Close()
-	l.once.Do(func() { os.Remove(l.path) })
+	l.once.Do(func() {
+		unixSockets.Delete(l.path)
+		os.Remove(l.path)
+	})
 	return err
+}
+
+// unixSockets are the paths of the open unix listeners of the process, for
+// RemoveSocketFiles.
+var unixSockets sync.Map
+
+// RemoveSocketFiles removes the socket files of every open unix listener
+// of this package (members' "unix:PATH" cluster addresses) without closing
+// them: a process about to exit without closing its members (a failure
+// test's crash) leaves no stale socket behind, as C removes its
+// listeners' files on exit.
+func RemoveSocketFiles() {
+	unixSockets.Range(func(k, _ any) bool {
+		_ = os.Remove(k.(string))
+		return true
+	})
 }
 
 func listenUnix(path string) (net.Listener, error) {
@@ -277,6 +341,7 @@ func listenUnix(path string) (net.Listener, error) {
 	}
 	ul := ln.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
+	unixSockets.Store(path, struct{}{})
 	return &unixListener{UnixListener: ul, path: path}, nil
 }
 
@@ -361,7 +426,7 @@ func (m *Mux) route(c net.Conn) {
 			c.Close()
 			return
 		}
-		serveNotices(c, target, m.getHandler)
+		serveNotices(c, target, m.getHandler, m.getFaults)
 		m.untrack(c)
 	case protoForward:
 		_ = c.SetReadDeadline(time.Time{})
@@ -369,7 +434,7 @@ func (m *Mux) route(c net.Conn) {
 			c.Close()
 			return
 		}
-		serveForward(c, m.getHandler)
+		serveForward(c, m.getHandler, m.getFaults)
 		m.untrack(c)
 	default:
 		netLogger().Warn("cluster connection with unknown protocol byte", "byte", b[0], "remote", c.RemoteAddr().String())

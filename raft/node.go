@@ -99,6 +99,9 @@ type Config struct {
 	// restarted member does not serve an older state than it did before
 	// (raftstore.Store implements it).
 	AppliedLog AppliedLog
+	// Faults holds the cluster/failure-test faults of the member (nil:
+	// ProcessFaults, shared by the process's members as in C).
+	Faults *Faults
 }
 
 // defaultConvert is the converter of a new FSM (NewFSM; a Node's when
@@ -132,6 +135,7 @@ type Node struct {
 	once   sync.Once
 	batch  *batcher
 	logs   *signalLogs // the log store hashicorp/raft writes through
+	faults *nodeFaults // failure tests (failure_node.go)
 
 	// noticeApplies counts the commit notices that made this member
 	// apply entries (notify.go).
@@ -231,12 +235,16 @@ func Open(cfg Config) (*Node, error) {
 			}
 		}
 	}
-	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, cfg.SnapshotStore, cfg.Transport)
+	n.faults = newNodeFaults(cfg.Faults, cfg.ID, cfg.Transport)
+	n.logs.faults = n.faults
+	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, cfg.SnapshotStore, n.faults.trans)
 	if err != nil {
+		n.faults.abandon()
 		n.cancel()
 		return nil, err
 	}
 	n.raft = r
+	n.faults.started(r)
 	// The restored snapshot may end with entries the FSM never sees
 	// (configuration, no-op: create-cluster's initial snapshot is index 1
 	// while its FSM index is 0); the log after a snapshot starts after its
@@ -357,6 +365,7 @@ func (n *Node) Close() error {
 		}
 		close(n.closed)
 		n.cancel()
+		n.faults.stop()
 		n.batch.shutdown()
 		n.raft.DeregisterObserver(n.obs)
 		err = n.raft.Shutdown().Error()

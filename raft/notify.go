@@ -250,7 +250,9 @@ func dialNotices(ctx context.Context, address, id string) (net.Conn, error) {
 
 // serveNotices reads the frames of a commit notice stream accepted for
 // server id and hands each to the handler, until the stream fails.
-func serveNotices(c net.Conn, id string, handler func() Handler) {
+// Notices are dropped while the member's stop-raft-rpc failure test is
+// engaged.
+func serveNotices(c net.Conn, id string, handler func() Handler, faults func() *Faults) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	var frame [noticeFrameLen]byte
@@ -259,7 +261,7 @@ func serveNotices(c net.Conn, id string, handler func() Handler) {
 			return
 		}
 		h := handler()
-		if h == nil {
+		if h == nil || faults().stopped() {
 			continue
 		}
 		req := &Request{Op: OpCommit, ServerID: id, Index: binary.BigEndian.Uint64(frame[:8]), Term: binary.BigEndian.Uint64(frame[8:])}
@@ -273,6 +275,9 @@ type signalLogs struct {
 	*hraft.LogCache
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced after each StoreLogs
+	// faults: the failure tests' hooks around writes (set before
+	// hashicorp/raft starts; nil-safe).
+	faults *nodeFaults
 }
 
 func newSignalLogs(c *hraft.LogCache) *signalLogs {
@@ -302,7 +307,13 @@ func (s *signalLogs) StoreLog(l *hraft.Log) error {
 
 // StoreLogs implements hraft.LogStore.
 func (s *signalLogs) StoreLogs(ls []*hraft.Log) error {
+	if err := s.faults.beforeStore(); err != nil {
+		return err
+	}
 	err := s.LogCache.StoreLogs(ls)
 	s.signal()
+	if err == nil {
+		s.faults.afterStore(ls)
+	}
 	return err
 }
