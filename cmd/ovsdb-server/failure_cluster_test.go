@@ -169,30 +169,53 @@ func TestFailureTestPendingTransaction(t *testing.T) {
 			tc.start(fol)
 			tc.waitKeys(tc.members, map[string]int{"init": 1, "x": 1})
 		})
-		// txn on follower-2, leader crash before sending execRep,
-		// follower-2 becomes leader: the entry was committed before the
-		// crash; the follower's transaction completes once.
-		t.Run("leader-crash-before-execute-command-reply", func(t *testing.T) {
+		// txn on the leader, leader crash after sending appendReq (C
+		// skips it for its own client's retries; the write here is not
+		// retried): the followers hold the entry and the next leader
+		// commits it.
+		t.Run("leader-crash-after-append-request", func(t *testing.T) {
 			tc := newFailureCluster(t, impl)
 			ldr := tc.waitLeader(tc.members)
-			via, delayed := tc.others(ldr)[0], tc.others(ldr)[1]
+			next, delayed := tc.others(ldr)[0], tc.others(ldr)[1]
 			tc.failureTest(delayed, "delay-election")
-			tc.add([]*member{via}, "init")
-			tc.failureTest(ldr, "crash-before-sending-execute-command-reply")
-			err := insertErr(via, "x")
-			tc.waitCrash(ldr, "Raft test: crash before sending execute_command_reply")
-			if impl.name == "ours" {
-				// The follower retries with the same transaction id; the
-				// new leader answers from its dedupe table.
-				require.NoError(t, err, "the follower's transaction completes")
-			} else if err != nil {
-				t.Logf("C: the follower's transaction failed: %v", err)
-			}
-			require.Equal(t, via, tc.waitLeader(tc.others(ldr)))
-			tc.waitKeys(tc.others(ldr), map[string]int{"init": 1, "x": 1})
-			tc.start(ldr)
-			tc.waitKeys(tc.members, map[string]int{"init": 1, "x": 1})
+			tc.add([]*member{ldr}, "init")
+			tc.failureTest(ldr, "crash-after-sending-append-request")
+			_ = insertErr(ldr, "x")
+			tc.waitCrash(ldr, "Raft test: crash after sending append_request.")
+			tc.add([]*member{next, delayed}, "after")
+			require.Equal(t, next, tc.waitLeader(tc.others(ldr)))
+			tc.waitKeys(tc.others(ldr), map[string]int{"init": 1, "x": 1, "after": 1})
 		})
+		// txn on follower-2, leader crash before or after sending execRep,
+		// follower-2 becomes leader: the entry was committed before the
+		// crash; the follower's transaction completes once.
+		for _, tt := range []struct{ test, line string }{
+			{"crash-before-sending-execute-command-reply", "Raft test: crash before sending execute_command_reply"},
+			{"crash-after-sending-execute-command-reply", "Raft test: crash after sending execute_command_reply."},
+		} {
+			t.Run("leader-"+tt.test, func(t *testing.T) {
+				tc := newFailureCluster(t, impl)
+				ldr := tc.waitLeader(tc.members)
+				via, delayed := tc.others(ldr)[0], tc.others(ldr)[1]
+				tc.failureTest(delayed, "delay-election")
+				tc.add([]*member{via}, "init")
+				tc.failureTest(ldr, tt.test)
+				err := insertErr(via, "x")
+				tc.waitCrash(ldr, tt.line)
+				if impl.name == "ours" {
+					// Before the reply: the follower retries with the same
+					// transaction id and the new leader answers from its
+					// dedupe table.
+					require.NoError(t, err, "the follower's transaction completes")
+				} else if err != nil {
+					t.Logf("C: the follower's transaction failed: %v", err)
+				}
+				require.Equal(t, via, tc.waitLeader(tc.others(ldr)))
+				tc.waitKeys(tc.others(ldr), map[string]int{"init": 1, "x": 1})
+				tc.start(ldr)
+				tc.waitKeys(tc.members, map[string]int{"init": 1, "x": 1})
+			})
+		}
 		// txn on follower-2, follower-2 crash before sending execReq,
 		// reconnect to the leader.
 		t.Run("follower-crash-before-execute-command-request", func(t *testing.T) {
