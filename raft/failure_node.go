@@ -39,6 +39,10 @@ type sendWatch struct {
 	peers map[hraft.ServerID]bool // the followers; nil until known
 	done  bool
 	timer *time.Timer
+	// over is closed once the test has run (or the member stops): the
+	// answers of the followers sent the entry wait for it, so that the
+	// leader learns of no commit before it crashes, as in C.
+	over chan struct{}
 }
 
 // sendGrace bounds how long a crash-after or transfer-after test waits for
@@ -76,7 +80,10 @@ func (nf *nodeFaults) stop() {
 	nf.f.unsubscribe(nf)
 	if w := nf.watch.Swap(nil); w != nil {
 		nf.mu.Lock()
-		w.done = true
+		if !w.done {
+			w.done = true
+			close(w.over)
+		}
 		if w.timer != nil {
 			w.timer.Stop()
 		}
@@ -137,7 +144,7 @@ func (nf *nodeFaults) afterStore(ls []*hraft.Log) {
 // arm starts following the entry at index to the followers (one at a
 // time: a second new entry while one is followed changes nothing).
 func (nf *nodeFaults) arm(index uint64, t FailureTest) {
-	w := &sendWatch{index: index, test: t, sent: map[hraft.ServerID]bool{}}
+	w := &sendWatch{index: index, test: t, sent: map[hraft.ServerID]bool{}, over: make(chan struct{})}
 	if !nf.watch.CompareAndSwap(nil, w) {
 		return
 	}
@@ -147,10 +154,9 @@ func (nf *nodeFaults) arm(index uint64, t FailureTest) {
 	// The configuration is asked of hashicorp/raft's main loop, which is
 	// the caller here (it is writing the entry): not on this goroutine.
 	go func() {
-		r := nf.r.Load()
-		f := r.GetConfiguration()
+		f := nf.r.Load().GetConfiguration()
 		if f.Error() != nil {
-			return
+			return // shutting down; the grace timer ends the watch
 		}
 		peers := map[hraft.ServerID]bool{}
 		for _, s := range f.Configuration().Servers {
@@ -197,6 +203,15 @@ func (nf *nodeFaults) sent(id hraft.ServerID, last uint64) {
 	}
 }
 
+// hold waits, when the entries sent up to last include the watched one,
+// until its test has run: a follower's answer is not handed to
+// hashicorp/raft before (at most sendGrace).
+func (nf *nodeFaults) hold(last uint64) {
+	if w := nf.watch.Load(); w != nil && last >= w.index {
+		<-w.over
+	}
+}
+
 // fire runs the watched test once: the followers were sent the entry (or
 // the grace is over). A test cleared or replaced meanwhile does nothing.
 func (nf *nodeFaults) fire(w *sendWatch) {
@@ -209,6 +224,7 @@ func (nf *nodeFaults) fire(w *sendWatch) {
 	w.timer.Stop()
 	nf.mu.Unlock()
 	nf.watch.CompareAndSwap(w, nil)
+	defer close(w.over)
 	switch w.test {
 	case FailCrashAfterSendAppendReq:
 		if nf.f.Test() == w.test {
@@ -394,7 +410,9 @@ func (t *faultTransport) AppendEntries(id hraft.ServerID, target hraft.ServerAdd
 	}
 	err := t.Transport.AppendEntries(id, target, args, resp)
 	if n := len(args.Entries); err == nil && n > 0 {
-		t.nf.sent(id, args.Entries[n-1].Index)
+		last := args.Entries[n-1].Index
+		t.nf.sent(id, last)
+		t.nf.hold(last)
 	}
 	return err
 }
@@ -408,7 +426,9 @@ func (t *faultTransport) AppendEntriesPipeline(id hraft.ServerID, target hraft.S
 	if err != nil {
 		return nil, err
 	}
-	return &faultPipeline{AppendPipeline: p, nf: t.nf, id: id}, nil
+	fp := &faultPipeline{AppendPipeline: p, nf: t.nf, id: id, out: make(chan hraft.AppendFuture), closed: make(chan struct{})}
+	go fp.relay()
+	return fp, nil
 }
 
 // RequestVote implements hraft.Transport.
@@ -448,11 +468,46 @@ func (t *faultTransport) Close() error {
 	return nil
 }
 
-// faultPipeline is an AppendEntries pipeline with the hooks.
+// faultPipeline is an AppendEntries pipeline with the hooks. Its answers
+// pass through relay, which holds those of a watched entry (hold).
 type faultPipeline struct {
 	hraft.AppendPipeline
-	nf *nodeFaults
-	id hraft.ServerID
+	nf     *nodeFaults
+	id     hraft.ServerID
+	out    chan hraft.AppendFuture
+	closed chan struct{}
+	once   sync.Once
+}
+
+// relay passes the pipeline's answers on until Close.
+func (p *faultPipeline) relay() {
+	in := p.AppendPipeline.Consumer()
+	for {
+		select {
+		case <-p.closed:
+			return
+		case fut := <-in:
+			if req := fut.Request(); req != nil {
+				if n := len(req.Entries); n > 0 {
+					p.nf.hold(req.Entries[n-1].Index)
+				}
+			}
+			select {
+			case p.out <- fut:
+			case <-p.closed:
+				return
+			}
+		}
+	}
+}
+
+// Consumer implements hraft.AppendPipeline.
+func (p *faultPipeline) Consumer() <-chan hraft.AppendFuture { return p.out }
+
+// Close implements hraft.AppendPipeline.
+func (p *faultPipeline) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return p.AppendPipeline.Close()
 }
 
 // AppendEntries implements hraft.AppendPipeline: the request has been

@@ -215,11 +215,30 @@ func TestFailureCrashAfterSendingAppendRequest(t *testing.T) {
 	li := c.leader()
 	ln := c.node(li)
 	require.Len(t, c.transact(ln, insertOps(t, "before")), 2)
+	c.converge()
 	cr := recordCrashes(faults...)
+	var commit, last, term uint64
+	cr.at = func() {
+		commit = ln.Raft().CommitIndex()
+		last, _ = c.members[li].logs.LastIndex()
+		var l hraft.Log
+		if c.members[li].logs.GetLog(last, &l) == nil {
+			term = l.Term
+		}
+	}
 	faults[li].Set(FailCrashAfterSendAppendReq)
 	_ = transactAsync(ln, insertOps(t, "sent"), 2*time.Second)
 	cr.wait(t, c.state)
 	require.Equal(t, []string{"Raft test: crash after sending append_request."}, cr.list())
+	require.Less(t, commit, last, "the leader learned of no commit before it crashed")
+	for i := range c.members {
+		if i != li {
+			c.eventually(fmt.Sprintf("follower %d stores the entry it was sent", i), func() bool {
+				var l hraft.Log
+				return c.members[i].logs.GetLog(last, &l) == nil && l.Term == term
+			})
+		}
+	}
 	var ni int
 	c.eventually("a new leader", func() bool {
 		ni = c.leaderNow()
