@@ -326,7 +326,7 @@ func TestFailureDontSendVoteRequest(t *testing.T) {
 // after the other has had two attempts; the timer is long enough for
 // that margin to absorb a loaded machine.
 func TestFailureDelayElection(t *testing.T) {
-	c, faults := newFaultCluster(t, 3, 0, 500*time.Millisecond)
+	c, faults := newFaultCluster(t, 3, 0, time.Second)
 	li := c.leader()
 	delayed, other := (li+1)%3, (li+2)%3
 	faults[delayed].Set(FailDelayElection)

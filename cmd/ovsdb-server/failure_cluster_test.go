@@ -70,6 +70,23 @@ func (tc *testCluster) failureTest(m *member, test string) {
 	require.Equal(tc.t, want, strings.TrimSpace(r))
 }
 
+// requireNextLeader requires that want, the follower without
+// delay-election, leads the survivors ms. For C's binaries it is only
+// logged: C's delayed member stands one election timer later than the
+// other, a margin a loaded machine can eat (C's own tests do not check who
+// leads); ours waits four timers, well past the other's two attempts.
+func (tc *testCluster) requireNextLeader(impl failureImpl, ms []*member, want *member) {
+	tc.t.Helper()
+	got := tc.waitLeader(ms)
+	if impl.name == "C" {
+		if got != want {
+			tc.t.Logf("C: the delayed follower %s leads", got.db)
+		}
+		return
+	}
+	require.Equal(tc.t, want.db, got.db, "the follower without delay-election leads")
+}
+
 // waitCrash waits (bounded) for member m's process to end and requires
 // C's crash: exit status 1 and "ovsdb-server: LINE" on its standard error
 // (the member's log file here).
@@ -147,7 +164,7 @@ func TestFailureTestPendingTransaction(t *testing.T) {
 			_ = insertErr(ldr, "lost") // the leader dies: no answer
 			tc.waitCrash(ldr, "Raft test: crash before sending append_request.")
 			tc.add([]*member{next, delayed}, "after")
-			require.Equal(t, next, tc.waitLeader(tc.others(ldr)), "the follower without delay-election leads")
+			tc.requireNextLeader(impl, tc.others(ldr), next)
 			// The entry never left the crashed leader: never committed,
 			// and dropped from its log when it comes back.
 			tc.waitKeys(tc.others(ldr), map[string]int{"init": 1, "after": 1, "lost": 0})
@@ -183,7 +200,7 @@ func TestFailureTestPendingTransaction(t *testing.T) {
 			_ = insertErr(ldr, "x")
 			tc.waitCrash(ldr, "Raft test: crash after sending append_request.")
 			tc.add([]*member{next, delayed}, "after")
-			require.Equal(t, next, tc.waitLeader(tc.others(ldr)))
+			tc.requireNextLeader(impl, tc.others(ldr), next)
 			tc.waitKeys(tc.others(ldr), map[string]int{"init": 1, "x": 1, "after": 1})
 		})
 		// txn on follower-2, leader crash before or after sending execRep,
@@ -210,7 +227,7 @@ func TestFailureTestPendingTransaction(t *testing.T) {
 				} else if err != nil {
 					t.Logf("C: the follower's transaction failed: %v", err)
 				}
-				require.Equal(t, via, tc.waitLeader(tc.others(ldr)))
+				tc.requireNextLeader(impl, tc.others(ldr), via)
 				tc.waitKeys(tc.others(ldr), map[string]int{"init": 1, "x": 1})
 				tc.start(ldr)
 				tc.waitKeys(tc.members, map[string]int{"init": 1, "x": 1})
@@ -265,11 +282,11 @@ func TestFailureTestLeadership(t *testing.T) {
 
 // TestFailureTestStopRaftRPC: a follower under stop-raft-rpc falls behind
 // (its reads show the state it had) while the two others commit; cleared,
-// it catches up. Ours only: C's stopped follower keeps standing for
-// election, and a term that grew meanwhile disrupts the cluster when it
-// comes back (no pre-vote in C 3.1), which says nothing about ours.
+// it catches up. (C's stopped follower keeps standing for election, and
+// the term it reached makes the leader step down when it comes back: one
+// more election, which these checks allow.)
 func TestFailureTestStopRaftRPC(t *testing.T) {
-	failureImpls(t, false, func(t *testing.T, impl failureImpl) {
+	failureImpls(t, true, func(t *testing.T, impl failureImpl) {
 		tc := newFailureCluster(t, impl)
 		ldr := tc.waitLeader(tc.members)
 		fol := tc.others(ldr)[0]
