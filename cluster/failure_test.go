@@ -104,3 +104,25 @@ func TestTimerRPCBounds(t *testing.T) {
 	_, err := m.ChangeElectionTimer("99")
 	require.EqualError(t, err, "election timer must be between 100 and 600000, in msec.")
 }
+
+// TestChangeElectionTimerDown: a leader's election timer can be lowered
+// (C allows any value within its bounds), and hashicorp/raft's timers
+// follow the start-up mapping (raft.HraftConfig), the heartbeat timeout
+// kept at least the leader lease of the member's start.
+func TestChangeElectionTimerDown(t *testing.T) {
+	m := openSolo(t)
+	r, err := m.ChangeElectionTimer("400")
+	require.NoError(t, err)
+	require.Equal(t, "change of election timer initiated.", r)
+	require.Equal(t, 400, m.Meta().ElectionTimerMS)
+	rc := m.node.Raft().ReloadableConfig()
+	require.Equal(t, 500*time.Millisecond, rc.HeartbeatTimeout, "the lease of a 1 s start")
+	require.Equal(t, 500*time.Millisecond, rc.ElectionTimeout, "not below the heartbeat timeout")
+	_, err = m.ChangeElectionTimer("800")
+	require.NoError(t, err)
+	_, err = m.ChangeElectionTimer("1600")
+	require.NoError(t, err)
+	rc = m.node.Raft().ReloadableConfig()
+	require.Equal(t, 1600*time.Millisecond, rc.ElectionTimeout)
+	require.Equal(t, 800*time.Millisecond, rc.HeartbeatTimeout, "half the timer, as at start-up")
+}

@@ -272,12 +272,23 @@ func atoll(s string) int64 {
 }
 
 // setElectionTimer applies a new election timer locally and records it
-// (on the leader, or on a member told by the leader).
+// (on the leader, or on a member told by the leader). hashicorp/raft's
+// timers follow raft.HraftConfig's mapping, as at start-up, except that its
+// heartbeat timeout (and the election timeout, not below it) cannot go
+// below the leader lease, which is fixed when the member starts (half the
+// timer it started with): a timer lowered below that takes full effect at
+// the member's next start.
 func (c *Member) setElectionTimer(ms int) error {
 	d := time.Duration(ms) * time.Millisecond
 	r := c.node.Raft()
+	want := raft.HraftConfig("", d)
+	var lease time.Duration
+	if st, err := c.node.Status(); err == nil {
+		lease = raft.HraftConfig("", st.ElectionTimer).LeaderLeaseTimeout
+	}
 	rc := r.ReloadableConfig()
-	rc.HeartbeatTimeout, rc.ElectionTimeout = d, d
+	rc.HeartbeatTimeout = max(want.HeartbeatTimeout, lease)
+	rc.ElectionTimeout = max(want.ElectionTimeout, rc.HeartbeatTimeout)
 	if err := r.ReloadConfig(rc); err != nil {
 		return err
 	}
