@@ -11,8 +11,11 @@ SB_PORT ?= 6642
 # ovn-nbctl); neither package has a daemon. The OVN schemas come from the
 # ovn-central package, which is only downloaded and unpacked, not installed.
 RUN_PACKAGES := openvswitch-common ovn-common
-# `make test` (`make deps`): every reference tool of the differential tests.
-DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-ic-db python3-openvswitch
+# `make test` (`make deps`): every reference tool of the differential tests;
+# resource-agents for the OCF shell functions that OVN's Pacemaker agent
+# sources, iproute2 for the network namespaces of its test
+# (conformance/e2e_ocf_test.go).
+DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-ic-db python3-openvswitch resource-agents iproute2
 TEST_TIMEOUT ?= 25m
 # The OVN schemas: the installed ones, else unpacked into $(RUNDIR)/schemas.
 OVN_SCHEMADIR := $(if $(and $(wildcard /usr/share/ovn/ovn-nb.ovsschema),$(wildcard /usr/share/ovn/ovn-sb.ovsschema)),/usr/share/ovn,$(RUNDIR)/schemas)
@@ -41,7 +44,8 @@ build:
 deps:
 	@if ! command -v ovsdb-server >/dev/null && [ ! -x /usr/sbin/ovsdb-server ] || \
 	    ! command -v ovn-nbctl >/dev/null || [ ! -f /usr/share/ovn/ovn-nb.ovsschema ] || [ ! -f /usr/share/ovn/ovn-ic-nb.ovsschema ] || \
-	    ! /usr/bin/python3 -c 'import ovs.db.idl' 2>/dev/null; then \
+	    ! /usr/bin/python3 -c 'import ovs.db.idl' 2>/dev/null || \
+	    [ ! -f /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ] || ! command -v ip >/dev/null; then \
 		$(call apt_install,$(DEB_PACKAGES)); \
 	fi
 
