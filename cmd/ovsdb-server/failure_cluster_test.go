@@ -171,21 +171,30 @@ func TestFailureTestPendingTransaction(t *testing.T) {
 			tc.start(ldr)
 			tc.waitKeys(tc.members, map[string]int{"init": 1, "after": 1, "lost": 0})
 		})
-		// txn on the leader, follower crash after receiving appendReq
-		// for the update.
-		t.Run("follower-crash-after-receiving-append-request-update", func(t *testing.T) {
-			tc := newFailureCluster(t, impl)
-			ldr := tc.waitLeader(tc.members)
-			fol := tc.others(ldr)[0]
-			tc.add([]*member{ldr}, "init")
-			tc.waitKeys(tc.members, map[string]int{"init": 1})
-			tc.failureTest(fol, "crash-after-receiving-append-request-update")
-			require.NoError(t, insertErr(ldr, "x"), "the leader and the other follower commit")
-			tc.waitCrash(fol, "Raft test: crash after receiving append_request with update.")
-			tc.waitKeys(tc.others(fol), map[string]int{"init": 1, "x": 1})
-			tc.start(fol)
-			tc.waitKeys(tc.members, map[string]int{"init": 1, "x": 1})
-		})
+		// txn on the leader (or on follower-2), follower-2 (or
+		// follower-3) crash after receiving appendReq for the update.
+		for _, viaLeader := range []bool{true, false} {
+			name := "txn-on-leader"
+			if !viaLeader {
+				name = "txn-on-other-follower"
+			}
+			t.Run("follower-crash-after-receiving-append-request-update/"+name, func(t *testing.T) {
+				tc := newFailureCluster(t, impl)
+				ldr := tc.waitLeader(tc.members)
+				fol, via := tc.others(ldr)[0], ldr
+				if !viaLeader {
+					via = tc.others(ldr)[1]
+				}
+				tc.add([]*member{ldr}, "init")
+				tc.waitKeys(tc.members, map[string]int{"init": 1})
+				tc.failureTest(fol, "crash-after-receiving-append-request-update")
+				require.NoError(t, insertErr(via, "x"), "the leader and the other follower commit")
+				tc.waitCrash(fol, "Raft test: crash after receiving append_request with update.")
+				tc.waitKeys(tc.others(fol), map[string]int{"init": 1, "x": 1})
+				tc.start(fol)
+				tc.waitKeys(tc.members, map[string]int{"init": 1, "x": 1})
+			})
+		}
 		// txn on the leader, leader crash after sending appendReq (C
 		// skips it for its own client's retries; the write here is not
 		// retried): the followers hold the entry and the next leader
