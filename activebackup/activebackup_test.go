@@ -105,13 +105,13 @@ const testSchemaNewer = `{"name":"Test","version":"1.1.0","tables":{
 // node is one in-process server: active unless its Replicator makes it a
 // backup.
 type node struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *server.Server
 	repl *Replicator
 	sock string
 }
 
-func newNode(t *testing.T, schemaText string, opt server.Options) *node {
+func newNode(t testing.TB, schemaText string, opt server.Options) *node {
 	t.Helper()
 	dir := t.TempDir()
 	sch, err := schema.ParseSchemaBytes([]byte(schemaText))
@@ -181,7 +181,7 @@ func contains(l []string, s string) bool {
 }
 
 // eventually waits (bounded) for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
