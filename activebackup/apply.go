@@ -19,9 +19,38 @@ import (
 )
 
 // plan is one replicated change: what each row it touches must become,
-// by table and id: its fields (every column; _uuid and _version are not
-// written), or nil when the row must not exist.
-type plan map[string]map[schema.UUID][]schema.Datum
+// by table and id (nil: the row must not exist).
+type plan map[string]map[schema.UUID]*target
+
+// target is a row as it must be: its fields (every column; _uuid and
+// _version are not written) when the row exists, or, for a row to
+// insert, the active server's JSON row as received (parsed once, by the
+// insert operation).
+type target struct {
+	fields []schema.Datum
+	row    map[string]any
+}
+
+// jsonRow returns the row object js without its "_" members (_version:
+// the backup's rows have their own).
+func jsonRow(js any) (map[string]any, error) {
+	obj, ok := js.(map[string]any)
+	if !ok {
+		return nil, ovsdberr.New("Not a JSON object", "<row> is not object")
+	}
+	for name := range obj {
+		if strings.HasPrefix(name, "_") {
+			out := make(map[string]any, len(obj))
+			for k, v := range obj {
+				if !strings.HasPrefix(k, "_") {
+					out[k] = v
+				}
+			}
+			return out, nil
+		}
+	}
+	return obj, nil
+}
 
 // consistencyError is an update that does not fit the contents (a
 // "modify" of a row the backup lacks): C logs such errors and goes on.
@@ -174,7 +203,7 @@ func planChanges(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*
 		if ts == nil {
 			return nil, ovsdberr.New("unknown table", "unknown table %s", tn)
 		}
-		p[tn] = map[schema.UUID][]schema.Datum{}
+		p[tn] = map[schema.UUID]*target{}
 		for us, ru := range rows {
 			id, err := schema.ParseUUID(us)
 			if err != nil {
@@ -185,7 +214,7 @@ func planChanges(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*
 				return nil, ovsdberr.New("Not a JSON object", "<row-update> is not object")
 			}
 			local := tables[tn][id]
-			f, err := rowTargetFields(ts, id, local, obj, v2)
+			tg, err := rowTarget(ts, id, local, obj, v2)
 			var ce *consistencyError
 			if errors.As(err, &ce) {
 				skipped(err)
@@ -194,16 +223,23 @@ func planChanges(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*
 			if err != nil {
 				return nil, err
 			}
-			p[tn][id] = f
+			p[tn][id] = tg
 		}
 	}
 	return p, nil
 }
 
-// rowTargetFields is what one <row-update> (v2: <row-update2>) makes of
-// the row id, whose current state is local (nil: absent): its fields, or
-// nil to delete it.
-func rowTargetFields(ts *schema.Table, id schema.UUID, local *ovsdb.Row, ru map[string]any, v2 bool) ([]schema.Datum, error) {
+// rowTarget is what one <row-update> (v2: <row-update2>) makes of the
+// row id, whose current state is local (nil: absent); nil to delete it.
+func rowTarget(ts *schema.Table, id schema.UUID, local *ovsdb.Row, ru map[string]any, v2 bool) (*target, error) {
+	whole := func(js any) (*target, error) {
+		if local == nil {
+			row, err := jsonRow(js)
+			return &target{row: row}, err
+		}
+		f := defaults(ts)
+		return &target{fields: f}, setColumns(ts, f, js, false)
+	}
 	if !v2 {
 		oldJS, hasOld := ru["old"]
 		newJS, hasNew := ru["new"]
@@ -213,11 +249,10 @@ func rowTargetFields(ts *schema.Table, id schema.UUID, local *ovsdb.Row, ru map[
 		case !hasOld || oldJS == nil || local == nil:
 			// An insertion; a modification of a row the backup lacks
 			// carries the whole row too (every column is monitored).
-			f := defaults(ts)
-			return f, setColumns(ts, f, newJS, false)
+			return whole(newJS)
 		default:
 			f := rowFields(ts, local)
-			return f, setColumns(ts, f, newJS, false)
+			return &target{fields: f}, setColumns(ts, f, newJS, false)
 		}
 	}
 	if len(ru) != 1 {
@@ -226,14 +261,13 @@ func rowTargetFields(ts *schema.Table, id schema.UUID, local *ovsdb.Row, ru map[
 	for kind, v := range ru {
 		switch kind {
 		case "initial", "insert":
-			f := defaults(ts)
-			return f, setColumns(ts, f, v, false)
+			return whole(v)
 		case "modify":
 			if local == nil {
 				return nil, &consistencyError{fmt.Sprintf("cannot modify missing row %s in table %s", id, ts.Name)}
 			}
 			f := rowFields(ts, local)
-			return f, setColumns(ts, f, v, true)
+			return &target{fields: f}, setColumns(ts, f, v, true)
 		case "delete":
 			return nil, nil
 		default:
@@ -254,7 +288,7 @@ func planFull(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]*ovs
 	}
 	for _, tn := range monitored {
 		if p[tn] == nil {
-			p[tn] = map[schema.UUID][]schema.Datum{}
+			p[tn] = map[schema.UUID]*target{}
 		}
 		for id := range tables[tn] {
 			if _, ok := p[tn][id]; !ok {
@@ -287,16 +321,19 @@ func (p plan) ops(sch *schema.DatabaseSchema, tables map[string]map[schema.UUID]
 		}
 		sort.Slice(ids, func(i, j int) bool { return schema.CompareAtoms(ids[i], ids[j]) < 0 })
 		for _, id := range ids {
-			f := p[tn][id]
+			tg := p[tn][id]
 			local := tables[tn][id]
 			where := []any{[]any{"_uuid", "==", []any{"uuid", id.String()}}}
 			switch {
-			case local == nil && f == nil:
+			case local == nil && tg == nil:
+			case local == nil && tg.row != nil:
+				ops = append(ops, map[string]any{"op": "insert", "table": tn, "uuid": id.String(), "row": tg.row})
 			case local == nil:
-				ops = append(ops, insertOp(ts, id, f))
-			case f == nil:
+				ops = append(ops, insertOp(ts, id, tg.fields))
+			case tg == nil:
 				ops = append(ops, map[string]any{"op": "delete", "table": tn, "where": where})
 			default:
+				f := tg.fields
 				row := map[string]any{}
 				for _, c := range ts.Columns[2:] {
 					if d := local.Field(c.Index); !d.Equal(f[c.Index]) {
