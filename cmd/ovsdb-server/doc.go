@@ -144,8 +144,10 @@
 //     "values out of range") and then run the database mode's Control
 //     ("cluster/failure-test" on every clustered database, with the
 //     scenario; "cluster/set-backlog-threshold" with the two numbers in
-//     decimal). Until the Raft member implements them they fail with
-//     "...: not supported yet by the Raft implementation of DB".
+//     decimal); the member side and how each C failure type maps onto
+//     hashicorp/raft are in raft/DESIGN.md, "Failure tests". A test crash
+//     removes the files C removes at exit, writes "ovsdb-server: LINE" on
+//     standard error and exits with status 1, as C's ovs_fatal.
 //   - time/stop and time/warp are not registered: C 3.1's ovsdb-server
 //     does not register them either (only programs built with its dummy
 //     test support do), so both answer C's "\"time/warp\" is not a valid

@@ -514,6 +514,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	registerCommands(env)
 	logger.RegisterCommands(ctl)
+	// A cluster/failure-test crash ends the process as C's ovs_fatal does:
+	// the files C unlinks at exit go first (pid file, control socket,
+	// punix: sockets; package cluster removes the members' own unix
+	// sockets), then "PROGRAM: LINE" on standard error and exit status 1.
+	cluster.SetFailureCrash(func(msg string) {
+		for _, t := range srv.RemoteTargets() {
+			if a := srv.RemoteAddr(t); a != nil && a.Network() == "unix" {
+				_ = os.Remove(a.String())
+			}
+		}
+		if ctlPath != "none" {
+			_ = os.Remove(ctlPath)
+		}
+		d.Cleanup()
+		fmt.Fprintf(stderr, "%s: %s\n", program, msg)
+		os.Exit(1)
+	})
 
 	// --run: C starts the command once the control socket serves, and
 	// exits when it ends.
