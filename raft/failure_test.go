@@ -307,6 +307,9 @@ func TestFailureStopRaftRPC(t *testing.T) {
 func TestFailureDontSendVoteRequest(t *testing.T) {
 	c, faults := newFaultCluster(t, 3, 0, 0)
 	li := c.leader()
+	// Every member holds the log first: a member left behind (a loaded
+	// machine) could not win against the silent one, whose log is longer.
+	c.converge()
 	silent, other := (li+1)%3, (li+2)%3
 	faults[silent].Set(FailDontSendVoteRequest)
 	faults[li].Set(FailStopRaftRPC) // gone, without the leadership transfer of a clean stop
