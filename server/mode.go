@@ -7,7 +7,9 @@ package server
 // Implementations in this tree:
 //   - standalone (this package, standalone.go, over internal/standalone):
 //     one file, group-committed writes;
-//   - clustered (package cluster, cluster/member.go): a Raft member.
+//   - clustered (package cluster, cluster/member.go): a Raft member;
+//   - active-backup (package activebackup): the standalone mode of each
+//     database, following an active server's updates while a backup.
 //
 // To add a mode, write a package whose type implements Mode and make the
 // wiring (cmd/ovsdb-server's opener, or Options.Open of an embedding
