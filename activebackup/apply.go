@@ -112,56 +112,12 @@ func setColumns(ts *schema.Table, f []schema.Datum, row any, diff bool) error {
 	return nil
 }
 
-// applyDiff applies an update2 "modify" value to a: the new value of a
-// column of at most one element; for a set, the elements to add or
-// remove; for a map, the pairs to remove (key present with the same
-// value), to add (key absent) or to change (key present with another
-// value).
+// applyDiff applies an update2 "modify" value to a (schema.ApplyDiff)
+// and checks the result against the column's constraints.
 func applyDiff(t *schema.Type, a, diff schema.Datum) (schema.Datum, error) {
-	if t.Max <= 1 {
-		return diff, nil
-	}
-	isMap := t.Value != nil
-	drop := map[int]bool{}
-	var out schema.Datum
-	out.Keys = []schema.Atom{}
-	if isMap {
-		out.Values = []schema.Atom{}
-	}
-	var addK, addV []schema.Atom
-	for i, k := range diff.Keys {
-		pos := a.Find(k)
-		switch {
-		case pos < 0:
-			addK = append(addK, k)
-			if isMap {
-				addV = append(addV, diff.Values[i])
-			}
-		case isMap && schema.CompareAtoms(a.Values[pos], diff.Values[i]) != 0:
-			drop[pos] = true
-			addK = append(addK, k)
-			addV = append(addV, diff.Values[i])
-		default:
-			drop[pos] = true
-		}
-	}
-	for i, k := range a.Keys {
-		if !drop[i] {
-			out.Keys = append(out.Keys, k)
-			if isMap {
-				out.Values = append(out.Values, a.Values[i])
-			}
-		}
-	}
-	out.Keys = append(out.Keys, addK...)
-	if isMap {
-		out.Values = append(out.Values, addV...)
-	}
-	if err := out.Sort(); err != nil {
+	out, err := schema.ApplyDiff(t, a, diff)
+	if err != nil {
 		return a, err
-	}
-	if len(out.Keys) < t.Min || len(out.Keys) > t.Max {
-		return a, ovsdberr.New(ovsdberr.TagOVSDB, "Datum created by diff has size error")
 	}
 	if err := schema.CheckDatum(t, out); err != nil {
 		return a, err

@@ -1,5 +1,7 @@
 package schema
 
+import "github.com/ovsdb-go/ovsdb-server/ovsdberr"
+
 // walkDiff merges the sorted keys of old and new. It calls onlyOld(i) for a
 // key only in old, onlyNew(j) for a key only in new and, for maps,
 // changed(i, j) for a key whose value differs.
@@ -77,4 +79,60 @@ func AddedRemoved(o, n Datum) (added, removed Datum) {
 			added.appendElem(n, j, isMap)
 		})
 	return added, removed
+}
+
+// ApplyDiff applies an update2-style diff (DatumDiff's result) to a, as
+// C's ovsdb_datum_apply_diff: for a column of at most one element the
+// diff is the new value; otherwise a diff key absent from a is added, a
+// map key whose value differs is updated, and any other key is removed.
+// A result outside the type's size bounds is C's "Datum crated by diff
+// has size error" (C's spelling); a is then returned unchanged.
+func ApplyDiff(t *Type, a, diff Datum) (Datum, error) {
+	if t.Max <= 1 {
+		return diff, nil
+	}
+	isMap := t.Value != nil
+	gone := map[int]bool{} // indexes of a removed or updated
+	var addK, addV []Atom
+	for i, k := range diff.Keys {
+		pos := a.Find(k)
+		switch {
+		case pos < 0:
+			addK = append(addK, k)
+			if isMap {
+				addV = append(addV, diff.Values[i])
+			}
+		case isMap && CompareAtoms(diff.Values[i], a.Values[pos]) != 0:
+			gone[pos] = true
+			addK = append(addK, k)
+			addV = append(addV, diff.Values[i])
+		default:
+			gone[pos] = true
+		}
+	}
+	var r Datum
+	r.Keys = []Atom{}
+	if isMap {
+		r.Values = []Atom{}
+	}
+	for i, k := range a.Keys {
+		if gone[i] {
+			continue
+		}
+		r.Keys = append(r.Keys, k)
+		if isMap {
+			r.Values = append(r.Values, a.Values[i])
+		}
+	}
+	r.Keys = append(r.Keys, addK...)
+	if isMap {
+		r.Values = append(r.Values, addV...)
+	}
+	if len(r.Keys) < t.Min || len(r.Keys) > t.Max {
+		return a, ovsdberr.New(ovsdberr.TagOVSDB, "Datum crated by diff has size error")
+	}
+	if err := r.Sort(); err != nil {
+		return a, err
+	}
+	return r, nil
 }

@@ -19,57 +19,9 @@ func isDefault(c *schema.Column, d schema.Datum) bool {
 	return d.Equal(schema.DefaultDatum(&c.Type))
 }
 
-// applyDiff applies an update2-style diff to a (C's
-// ovsdb_datum_apply_diff_in_place): a key absent from a is added, a map key
-// with a different value is updated, anything else is removed.
+// applyDiff applies a file record's diff to a (schema.ApplyDiff).
 func applyDiff(t *schema.Type, a, diff schema.Datum) (schema.Datum, error) {
-	if !isComposite(t) {
-		return diff, nil
-	}
-	isMap := t.Value != nil
-	keys := map[int]bool{} // indexes of a removed or updated
-	var addK, addV []schema.Atom
-	for i, k := range diff.Keys {
-		pos := a.Find(k)
-		switch {
-		case pos < 0:
-			addK = append(addK, k)
-			if isMap {
-				addV = append(addV, diff.Values[i])
-			}
-		case isMap && schema.CompareAtoms(diff.Values[i], a.Values[pos]) != 0:
-			keys[pos] = true
-			addK = append(addK, k)
-			addV = append(addV, diff.Values[i])
-		default:
-			keys[pos] = true
-		}
-	}
-	var r schema.Datum
-	r.Keys = []schema.Atom{}
-	if isMap {
-		r.Values = []schema.Atom{}
-	}
-	for i, k := range a.Keys {
-		if keys[i] {
-			continue
-		}
-		r.Keys = append(r.Keys, k)
-		if isMap {
-			r.Values = append(r.Values, a.Values[i])
-		}
-	}
-	r.Keys = append(r.Keys, addK...)
-	if isMap {
-		r.Values = append(r.Values, addV...)
-	}
-	if len(r.Keys) < t.Min || len(r.Keys) > t.Max {
-		return a, ovsdberr.New(ovsdberr.TagOVSDB, "Datum crated by diff has size error")
-	}
-	if err := r.Sort(); err != nil {
-		return a, err
-	}
-	return r, nil
+	return schema.ApplyDiff(t, a, diff)
 }
 
 // rowJSON returns the file form of one row change, or nil when nothing
