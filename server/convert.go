@@ -133,23 +133,7 @@ func (s *Server) schemaReplaced(name string, versionChanged bool, keep *jsonrpc.
 		s.databaseGone(name, "database "+name+" schema changed", keep)
 		return
 	}
-	// databaseGone without the disconnection.
-	s.mu.Lock()
-	hooks := append([]func(string){}, s.dbGone...)
-	s.mu.Unlock()
-	for _, fn := range hooks {
-		fn(name)
-	}
-	if s.mon != nil {
-		for _, c := range s.mon.CancelDatabase(name) {
-			if ss, ok := c.Session.(*jsonrpc.Session); ok && DBChangeAware(ss) {
-				_ = ss.Notify("monitor_canceled", []any{c.ID})
-			}
-		}
-	}
-	for _, ss := range s.rpc.Sessions() {
-		ss.CancelTransacts(name)
-	}
+	s.cancelDatabase(name, true)
 }
 
 func (s *Server) registerConvert() {

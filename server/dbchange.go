@@ -38,6 +38,19 @@ func (s *Server) OnDatabaseGone(fn func(name string)) {
 // ovsdb_jsonrpc_server_reconnect(force=false)).
 // keep, if not nil, is left connected.
 func (s *Server) databaseGone(name, comment string, keep *jsonrpc.Session) {
+	// C cancels the database's triggers: blocked transacts of
+	// db-change-aware sessions are answered "canceled" (the others are
+	// disconnected below, without a reply).
+	s.cancelDatabase(name, false)
+	s.reconnectUnaware(comment, keep)
+}
+
+// cancelDatabase runs the OnDatabaseGone hooks for name, cancels every
+// monitor of the database ("monitor_canceled" to db-change-aware
+// sessions) and answers the database's blocked transacts "canceled": of
+// db-change-aware sessions only, or of every session when all is set (the
+// sessions stay connected).
+func (s *Server) cancelDatabase(name string, all bool) {
 	s.mu.Lock()
 	hooks := append([]func(string){}, s.dbGone...)
 	s.mu.Unlock()
@@ -52,14 +65,10 @@ func (s *Server) databaseGone(name, comment string, keep *jsonrpc.Session) {
 		}
 	}
 	for _, ss := range s.rpc.Sessions() {
-		if DBChangeAware(ss) {
-			// C cancels the database's triggers: blocked transacts of
-			// db-change-aware sessions are answered "canceled" (the
-			// others are disconnected below, without a reply).
+		if all || DBChangeAware(ss) {
 			ss.CancelTransacts(name)
 		}
 	}
-	s.reconnectUnaware(comment, keep)
 }
 
 // reconnectUnaware disconnects every session that is not
