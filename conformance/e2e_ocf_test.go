@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +66,8 @@ type ocfNode struct {
 	ifname string // its end of the veth pair
 	stubs  string // the stand-ins' call log of this node
 	halog  string // the agent's log (HA_LOGFILE)
+	// halogRead is how much of halog agentLog has returned.
+	halogRead int
 }
 
 // requireOCF skips (locally) or fails (CI) when something the agent or the
@@ -226,6 +229,30 @@ func (n *ocfNode) stubCalls(t *testing.T) []string {
 	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 }
 
+// haMessageRE is the message of a line of the agent's log (HA_LOGFILE),
+// after its time stamp and process id.
+var haMessageRE = regexp.MustCompile(`(DEBUG|INFO|WARNING|ERROR|CRIT): (.*)$`)
+
+// agentLog returns the messages the agent logged on node n since the last
+// call of agentLog.
+func (n *ocfNode) agentLog(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(n.halog)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data[n.halogRead:]), "\n"), "\n")
+	n.halogRead = len(data)
+	var msgs []string
+	for _, l := range lines {
+		if m := haMessageRE.FindStringSubmatch(l); m != nil {
+			msgs = append(msgs, m[1]+": "+strings.TrimSpace(m[2]))
+		}
+	}
+	return msgs
+}
+
 // nbctl runs ovn-nbctl on node n's NB database through its unix socket,
 // from outside the namespaces.
 func (n *ocfNode) nbctl(args ...string) (string, error) {
@@ -275,11 +302,17 @@ func (n *ocfNode) waitSwitches(t *testing.T, want string) {
 //  4. node1 rejoins: start with the notification variables naming node2
 //     as master (it comes up as a backup of node2), monitor, a write on
 //     node2 reaches node1;
-//  5. stop both, monitor (not running).
+//  5. stop both, monitor (not running);
+//  6. a cold start of both with node2 recorded as the last master: node1
+//     starts as a backup of the virtual IP, node2 standalone, demoted by
+//     the agent's start to a backup of the unreachable address; node2
+//     promoted again, node1 follows it; a write on node2 reaches node1;
+//  7. stop both.
 //
-// The exit status of each action, and the calls of the stand-ins of
-// crm_attribute and crm_master (promotion scores, the recorded master),
-// with C's servers and with ours must be equal; the statuses are also
+// The exit status of each action, the calls of the stand-ins of
+// crm_attribute and crm_master (promotion scores, the recorded master)
+// and the agent's log messages (which branch it took) with C's servers
+// and with ours must be equal; the statuses are also
 // the ones Pacemaker expects.
 func TestE2EOCFAgent(t *testing.T) {
 	t.Parallel()
@@ -299,8 +332,8 @@ func TestE2EOCFAgent(t *testing.T) {
 				t.Helper()
 				code, out := c.agent(n, action, extra...)
 				calls := n.stubCalls(t)
-				transcript = append(transcript, fmt.Sprintf("%s %s %s: exit %d; %s", n.name, action,
-					strings.Join(extra, " "), code, strings.Join(calls, "; ")))
+				transcript = append(transcript, fmt.Sprintf("%s %s %s: exit %d; %s; log: %s", n.name, action,
+					strings.Join(extra, " "), code, strings.Join(calls, "; "), strings.Join(n.agentLog(t), "; ")))
 				assert.Equal(t, want, code, "node %s: %s %v\n%s\n%s", n.name, action, extra, out, testutil.LogTail(n.halog, 20))
 				if code != want {
 					t.FailNow()
@@ -384,7 +417,43 @@ func TestE2EOCFAgent(t *testing.T) {
 			require.NoError(t, err)
 			n1.waitSwitches(t, "sw1,sw2,sw3")
 
-			// 5. Both stopped.
+			// 5. Both stopped (the virtual IP first, colocated with the
+			// master).
+			c.moveVIP(nil)
+			step(n1, "stop", ocfSuccess)
+			step(n2, "stop", ocfSuccess)
+			step(n1, "monitor", ocfNotRunning, "OCF_RESKEY_CRM_meta_interval=0")
+			step(n2, "monitor", ocfNotRunning, "OCF_RESKEY_CRM_meta_interval=0")
+
+			// 6. Cold start of both, node2 recorded as the last master:
+			// node1 comes up as a backup of the virtual IP; node2, the
+			// recorded master among those starting, comes up standalone
+			// (active), which the agent's start turns into a backup of
+			// the unreachable address (demote at run time); then node2 is
+			// promoted again and node1 follows it.
+			both := []string{"OCF_RESKEY_CRM_meta_notify_start_uname=node1 node2 ",
+				"OCF_RESKEY_CRM_meta_notify_master_uname= ", "OCF_RESKEY_CRM_meta_notify_demote_uname= "}
+			step(n1, "start", ocfSuccess, both...)
+			step(n2, "start", ocfSuccess, both...)
+			step(n1, "monitor", ocfSuccess)
+			step(n2, "monitor", ocfSuccess)
+			promote2 = []string{"OCF_RESKEY_CRM_meta_notify_promote_uname=node2 ",
+				"OCF_RESKEY_CRM_meta_notify_slave_uname=node1 node2 ", "OCF_RESKEY_CRM_meta_notify_master_uname= "}
+			notify(n1, "pre", "promote", promote2...)
+			notify(n2, "pre", "promote", promote2...)
+			step(n2, "promote", ocfSuccess)
+			c.moveVIP(n2)
+			notify(n1, "post", "promote", promote2...)
+			notify(n2, "post", "promote", promote2...)
+			step(n1, "monitor", ocfSuccess)
+			step(n2, "monitor", ocfRunningMaster)
+			_, err = n2.nbctl("ls-add", "sw4")
+			require.NoError(t, err)
+			n1.waitSwitches(t, "sw1,sw2,sw3,sw4")
+			require.Equal(t, "sw1,sw2,sw3,sw4", n2.switches())
+
+			// 7. Both stopped again.
+			c.moveVIP(nil)
 			step(n1, "stop", ocfSuccess)
 			step(n2, "stop", ocfSuccess)
 			step(n1, "monitor", ocfNotRunning, "OCF_RESKEY_CRM_meta_interval=0")
