@@ -25,8 +25,14 @@ type SyncPair struct {
 	Active, Backup ServerSpec
 }
 
-// Name is "ACTIVE->BACKUP", e.g. "c->ours".
-func (p SyncPair) Name() string { return p.Active.Name + "->" + p.Backup.Name }
+// Name is "ACTIVE->BACKUP", e.g. "c->ours"; "ACTIVE->none" without a
+// backup.
+func (p SyncPair) Name() string {
+	if p.Backup.Binary == "" {
+		return p.Active.Name + "->none"
+	}
+	return p.Active.Name + "->" + p.Backup.Name
+}
 
 // startWith is Start with extra command-line options.
 func startWith(ctx context.Context, parent string, o StartOptions, extra ...string) (*Process, error) {
@@ -252,7 +258,9 @@ type LagResult struct {
 // the backup replicates, then commits single-switch inserts on the active
 // server at o.Rate per second on one connection, and measures, for each
 // transaction of the measured window, the time from its reply until a
-// monitor_cond client of the backup has read the row.
+// monitor_cond client of the backup has read the row. Without a backup
+// (p.Backup.Binary empty) it measures the active server alone at the same
+// rate (commit latency and CPU: the baseline of the active's CPU).
 func RunLag(ctx context.Context, p SyncPair, o LagOptions) (LagResult, error) {
 	res := LagResult{Pair: p.Name()}
 	so := o.Start
@@ -262,17 +270,21 @@ func RunLag(ctx context.Context, p SyncPair, o LagOptions) (LagResult, error) {
 		return res, fmt.Errorf("active %s: %w", p.Active.Name, err)
 	}
 	defer a.Stop()
-	so.Binary = p.Backup.Binary
-	b, err := startWith(ctx, o.TempDir, so, from)
-	if err != nil {
-		return res, fmt.Errorf("backup %s: %w", p.Backup.Name, err)
+	var b *Process
+	var w *switchWatcher
+	if p.Backup.Binary != "" {
+		so.Binary = p.Backup.Binary
+		b, err = startWith(ctx, o.TempDir, so, from)
+		if err != nil {
+			return res, fmt.Errorf("backup %s: %w", p.Backup.Name, err)
+		}
+		defer b.Stop()
+		w, err = watchSwitches(b.Socket, "lag-")
+		if err != nil {
+			return res, fmt.Errorf("monitor on the backup: %w", err)
+		}
+		defer w.close()
 	}
-	defer b.Stop()
-	w, err := watchSwitches(b.Socket, "lag-")
-	if err != nil {
-		return res, fmt.Errorf("monitor on the backup: %w", err)
-	}
-	defer w.close()
 	c, err := Dial(a.Socket, 5*time.Second)
 	if err != nil {
 		return res, err
@@ -283,8 +295,10 @@ func RunLag(ctx context.Context, p SyncPair, o LagOptions) (LagResult, error) {
 	if _, err := c.Call("transact", insertSwitch("lag-0")); err != nil {
 		return res, err
 	}
-	if err := w.waitFor(ctx, 0, 60*time.Second); err != nil {
-		return res, fmt.Errorf("backup %s did not replicate: %w%s", p.Backup.Name, err, b.tail())
+	if w != nil {
+		if err := w.waitFor(ctx, 0, 60*time.Second); err != nil {
+			return res, fmt.Errorf("backup %s did not replicate: %w%s", p.Backup.Name, err, b.tail())
+		}
 	}
 
 	interval := time.Second / time.Duration(max(o.Rate, 1))
@@ -299,7 +313,9 @@ func RunLag(ctx context.Context, p SyncPair, o LagOptions) (LagResult, error) {
 	for i := 1; i <= total; i++ {
 		if i == warm+1 {
 			cpuA0, _ = a.CPUTime()
-			cpuB0, _ = b.CPUTime()
+			if b != nil {
+				cpuB0, _ = b.CPUTime()
+			}
 			tMeasure = time.Now()
 		}
 		if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {
@@ -319,14 +335,22 @@ func RunLag(ctx context.Context, p SyncPair, o LagOptions) (LagResult, error) {
 		}
 	}
 	tEnd := time.Now()
+	window := tEnd.Sub(tMeasure)
+	cpuA1, _ := a.CPUTime()
+	res.ActiveCPU = (cpuA1 - cpuA0).Seconds()
+	res.ActiveCore = res.ActiveCPU / window.Seconds()
+	res.CommitP50Micros, _, _ = latencyStats(commit)
+	if w == nil {
+		res.Txns = total - warm
+		res.Rate = float64(res.Txns) / window.Seconds()
+		return res, nil
+	}
 	if err := w.waitFor(ctx, total, 60*time.Second); err != nil {
 		return res, err
 	}
-	cpuA1, _ := a.CPUTime()
 	cpuB1, _ := b.CPUTime()
-	window := tEnd.Sub(tMeasure)
-	res.ActiveCPU, res.BackupCPU = (cpuA1 - cpuA0).Seconds(), (cpuB1 - cpuB0).Seconds()
-	res.ActiveCore, res.BackupCore = res.ActiveCPU/window.Seconds(), res.BackupCPU/window.Seconds()
+	res.BackupCPU = (cpuB1 - cpuB0).Seconds()
+	res.BackupCore = res.BackupCPU / window.Seconds()
 	lags := make([]time.Duration, 0, total-warm)
 	fromSend := make([]time.Duration, 0, total-warm)
 	var maxLag time.Duration
@@ -349,7 +373,6 @@ func RunLag(ctx context.Context, p SyncPair, o LagOptions) (LagResult, error) {
 	res.P50Micros, res.P99Micros, res.MeanMicros = latencyStats(lags)
 	res.MaxMicros = float64(maxLag) / float64(time.Microsecond)
 	res.SendP50Micros, res.SendP99Micros, _ = latencyStats(fromSend)
-	res.CommitP50Micros, _, _ = latencyStats(commit)
 	return res, nil
 }
 

@@ -38,6 +38,13 @@ func TestSyncBenchAgainstC(t *testing.T) {
 	require.Equal(t, 200, lag.Txns)
 	require.Greater(t, lag.SendP50Micros, 0.0)
 
+	alone, err := RunLag(ctx, SyncPair{Active: spec}, LagOptions{Start: so, TempDir: tmp, Rate: 200,
+		Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.Equal(t, "c->none", alone.Pair)
+	require.Equal(t, 100, alone.Txns)
+	require.Zero(t, alone.P50Micros)
+
 	a, err := StartLoadedActive(ctx, spec, so, tmp, LoadOptions{Switches: 3, PortsPerSwitch: 10})
 	require.NoError(t, err)
 	defer a.Stop()

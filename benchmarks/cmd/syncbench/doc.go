@@ -17,7 +17,8 @@
 //
 // Each is run for the pairings ACTIVE->BACKUP c->c, ours->ours, c->ours
 // and ours->c (-pairs), -rounds times with the pairings alternating;
-// medians are reported. From the module root:
+// medians are reported. The lag mode also runs c->none and ours->none:
+// the active server alone at the same rate, the baseline of its CPU. From the module root:
 //
 //	go run ./benchmarks/cmd/syncbench
 //	go run ./benchmarks/cmd/syncbench -mode lag -rate 1000 -duration 20s

@@ -33,8 +33,9 @@ func run() error {
 	var f loadgen.Flags
 	f.Register(flag.CommandLine)
 	var (
-		mode     = flag.String("mode", "lag,initial", "comma-separated: lag, initial")
-		pairsF   = flag.String("pairs", "c->c,ours->ours,c->ours,ours->c", "ACTIVE->BACKUP pairings")
+		mode   = flag.String("mode", "lag,initial", "comma-separated: lag, initial")
+		pairsF = flag.String("pairs", "c->c,ours->ours,c->ours,ours->c,c->none,ours->none",
+			"ACTIVE->BACKUP pairings; ACTIVE->none: the active server alone (lag mode: its CPU at the rate without a backup)")
 		rate     = flag.Int("rate", 1000, "lag: transactions per second")
 		duration = flag.Duration("duration", 20*time.Second, "lag: measured time per run")
 		warmup   = flag.Duration("warmup", 2*time.Second, "lag: paced, unmeasured time before it")
@@ -81,6 +82,9 @@ func run() error {
 		}
 		sa, okA := byName[a]
 		sb, okB := byName[b]
+		if b == "none" {
+			sb, okB = loadgen.ServerSpec{}, true
+		}
 		if !okA || !okB {
 			continue // not selected by -only
 		}
@@ -125,6 +129,9 @@ func run() error {
 			}
 		}
 		for _, an := range actives {
+			if !hasBackup(pairs, an) {
+				continue
+			}
 			a, err := loadgen.StartLoadedActive(ctx, byName[an], so, tmp, load)
 			if err != nil {
 				return err
@@ -132,7 +139,7 @@ func run() error {
 			log.Info("loaded", "active", an, "ports", a.Ports, "load_s", a.LoadSeconds)
 			for r := range nr {
 				for _, p := range pairs {
-					if p.Active.Name != an {
+					if p.Active.Name != an || p.Backup.Binary == "" {
 						continue
 					}
 					res, err := loadgen.RunInitialSync(ctx, a, p.Backup, so, tmp)
@@ -147,7 +154,9 @@ func run() error {
 			a.Stop()
 		}
 		for _, p := range pairs {
-			rep.Initial = append(rep.Initial, medianInitial(per[p.Name()]))
+			if p.Backup.Binary != "" {
+				rep.Initial = append(rep.Initial, medianInitial(per[p.Name()]))
+			}
 		}
 	}
 	if f.JSON {
@@ -156,6 +165,16 @@ func run() error {
 	fmt.Printf("%d round(s), pairings alternating, medians over rounds; schema %s\n", nr, f.Schema)
 	loadgen.PrintServers(os.Stdout, servers)
 	return writeTables(os.Stdout, rep, *rate, *duration)
+}
+
+// hasBackup reports whether a pairing with active server an has a backup.
+func hasBackup(pairs []loadgen.SyncPair, an string) bool {
+	for _, p := range pairs {
+		if p.Active.Name == an && p.Backup.Binary != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(xs []string, s string) bool {
@@ -187,6 +206,11 @@ func writeTables(w io.Writer, rep report, rate int, d time.Duration) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "active->backup\ttxns\trate/s\tp50 ms\tp99 ms\tmean ms\tmax ms\tearly\tfrom send p50\tfrom send p99\tcommit p50 ms\tactive cpu\tbackup cpu\t")
 		for _, r := range rep.Lag {
+			if strings.HasSuffix(r.Pair, "->none") {
+				fmt.Fprintf(tw, "%s\t%d\t%.0f\t\t\t\t\t\t\t\t%.3f\t%.1f%%\t\t\n", r.Pair, r.Txns, r.Rate,
+					r.CommitP50Micros/1000, 100*r.ActiveCore)
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t%.1f%%\t\n", r.Pair, r.Txns, r.Rate,
 				r.P50Micros/1000, r.P99Micros/1000, r.MeanMicros/1000, r.MaxMicros/1000, r.Early,
 				r.SendP50Micros/1000, r.SendP99Micros/1000, r.CommitP50Micros/1000,

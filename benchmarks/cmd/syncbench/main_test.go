@@ -15,6 +15,7 @@ func TestWriteTables(t *testing.T) {
 		Lag: []loadgen.LagResult{
 			{Pair: "c->c", Txns: 20000, Rate: 999.6, P50Micros: 400, P99Micros: 2600, ActiveCore: 0.187},
 			{Pair: "ours->ours", Txns: 20000, Rate: 1000, P50Micros: 108, P99Micros: 1961, BackupCore: 0.2},
+			{Pair: "c->none", Txns: 20000, Rate: 1000, CommitP50Micros: 180, ActiveCore: 0.14},
 		},
 		Initial: []loadgen.InitialSyncResult{
 			{Pair: "c->c", Ports: 50000, Millis: 10096, BackupCPU: 3.97},
@@ -27,6 +28,7 @@ func TestWriteTables(t *testing.T) {
 	require.Contains(t, out, "replication lag at 1000 txn/s for 20s")
 	require.Contains(t, out, "0.400")
 	require.Contains(t, out, "18.7%")
+	require.Contains(t, out, "14.0%")
 	require.Contains(t, out, "initial sync of 50000 Logical_Switch_Port rows")
 	require.Contains(t, out, "10096")
 }
