@@ -19,6 +19,7 @@
 //	query [DB] TRNS, transact [DB] TRNS  run a transaction on a standalone DB
 //	[-m]... show-log [DB]                print the records of a DB
 //	check-cluster DB...                  check clustered DBs (silent, exit 0: consistent)
+//	--force cluster-recover DB           make DB the only member of its cluster
 //	help, list-commands
 //
 // As in C, the commands that read or write a standalone database's data
@@ -44,6 +45,17 @@
 // a relative PATH being in the OVS run directory when the server listens.
 // "ssl:" is refused: members do not speak TLS. --election-timer takes C's
 // 100..600000 ms.
+//
+// cluster-recover (ours; C has no such command) is for a member whose
+// cluster lost its majority for good: it rewrites the member's own file
+// (our format only) into a one-member cluster of the same cluster id and
+// server id, keeping every entry the member holds, so that it elects
+// itself when started and new or wiped members can join it with
+// join-cluster. It refuses with exit status 1 unless --force says that the
+// other members are gone and will never run again with their files, and
+// while a server runs on the file (the file is locked). It changes only
+// the file; nothing runs it at start-up. raft/DESIGN.md, "Survivor
+// recovery", gives the safety argument.
 //
 // --version prints two lines: "ovsdb-tool (Open vSwitch) 3.1.0", the line of
 // the C tool this program is compatible with, so that scripts that parse it

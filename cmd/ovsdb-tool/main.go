@@ -56,6 +56,7 @@ type tool struct {
 	cid       schema.UUID
 	hasCID    bool
 	electionT uint64
+	force     bool         // --force (cluster-recover)
 	vlog      *vlog.Logger // nil when run in-process by tests
 }
 
@@ -94,6 +95,15 @@ func commands() []command {
 		{"help", "", 0, math.MaxInt32, (*tool).help},
 		{"list-commands", "", 0, math.MaxInt32, (*tool).listCommands},
 		{"cluster-to-standalone", "db clusterdb", 2, 2, (*tool).clusterToStandalone},
+	}
+}
+
+// ourCommands are this project's commands that C's tool lacks. They are
+// kept out of list-commands, --help and --option, which stay identical to
+// C's (TestDifferential), and documented in doc.go.
+func ourCommands() []command {
+	return []command{
+		{"cluster-recover", "db", 1, 1, (*tool).clusterRecover},
 	}
 }
 
@@ -145,7 +155,7 @@ func (t *tool) main(args []string) error {
 	if len(rest) < 1 {
 		return fatalf("missing command name; use --help for help")
 	}
-	for _, c := range commands() {
+	for _, c := range append(commands(), ourCommands()...) {
 		if c.name != rest[0] {
 			continue
 		}
@@ -172,6 +182,10 @@ var options = []optSpec{
 	{"verbose", 'v', 2}, {"help", 'h', 0}, {"option", 'o', 0}, {"version", 'V', 0},
 }
 
+// ourOptions are options of ourCommands: parsed like the others, not
+// listed by --option (C's list).
+var ourOptions = []optSpec{{"force", 0, 0}}
+
 // parseOptions works like GNU getopt_long with argument permutation: it
 // returns the non-option arguments in order; done means the program must
 // exit 0 (--help, --version, --option).
@@ -184,7 +198,7 @@ func (t *tool) parseOptions(args []string) (rest []string, done bool, err error)
 		case strings.HasPrefix(a, "--"):
 			name, val, hasVal := strings.Cut(a[2:], "=")
 			var match []optSpec
-			for _, o := range options {
+			for _, o := range append(options[:len(options):len(options)], ourOptions...) {
 				if o.name == name {
 					match = []optSpec{o}
 					break
@@ -252,6 +266,8 @@ func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {
 		t.verbosity++
 	case "rbac-role":
 		t.rbacRole = val
+	case "force":
+		t.force = true
 	case "cid":
 		u, err := schema.ParseUUID(val)
 		if err != nil || u == (schema.UUID{}) {
