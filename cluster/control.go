@@ -16,6 +16,8 @@ import (
 // cluster/failure-test takes the scenario (it has no database argument:
 // the test is engaged for the whole process, failure.go) and
 // cluster/set-backlog-threshold the two numbers in decimal.
+// cluster/recover only checks and returns the member's file path
+// (recover.go): the server's command recovers the file.
 func (c *Member) Control(command string, args []string) (string, error) {
 	arg := func() string {
 		if len(args) > 0 {
@@ -44,6 +46,8 @@ func (c *Member) Control(command string, args []string) (string, error) {
 		return c.failureTest(args)
 	case "cluster/set-backlog-threshold":
 		return c.setBacklogThreshold(args)
+	case "cluster/recover":
+		return c.recoverCheck(args)
 	}
 	return "", fmt.Errorf("%s: %w", command, server.ErrUnsupported)
 }

@@ -70,3 +70,39 @@ func recoverStore(st *raftstore.Store) error {
 		m.Name, raft.Nickname(m.ClusterID.String()), raft.Nickname(m.ServerID.String())))
 	return nil
 }
+
+// recoverCheck is Control's "cluster/recover" (args: "--force"): it
+// checks that the running member may be recovered and returns the path of
+// its file. The member itself cannot restart in place (hashicorp/raft
+// cannot rewrite a running Raft's configuration, and the server holds the
+// member's database): the server's cluster/recover command stops serving
+// the database (closing the member and its file), runs Recover on the file
+// and serves it again. It refuses without --force and while the member
+// knows a leader (its cluster then has a majority).
+func (c *Member) recoverCheck(args []string) (string, error) {
+	force := false
+	for _, a := range args {
+		if a != "--force" {
+			return "", fmt.Errorf("%s: unknown option (only --force)", a)
+		}
+		force = true
+	}
+	m := c.Meta()
+	if m.Joining() || len(m.Schema) == 0 {
+		return "", errors.New("member has not joined its cluster yet: nothing to recover")
+	}
+	c.mu.Lock()
+	left := c.left
+	c.mu.Unlock()
+	if left || m.Left {
+		return "", errors.New("this member left its cluster: nothing to recover")
+	}
+	if !force {
+		return "", ErrRecoverNotForced
+	}
+	if st, err := c.node.Status(); err == nil && st.LeaderID != "" {
+		return "", fmt.Errorf("this member has a leader (%s): its cluster has a majority; refusing to recover",
+			raft.Nickname(string(st.LeaderID)))
+	}
+	return c.store.Path(), nil
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ovsdb-go/ovsdb-server/cluster"
 	"github.com/ovsdb-go/ovsdb-server/internal/unixctl"
 	"github.com/ovsdb-go/ovsdb-server/server"
 )
@@ -52,12 +53,49 @@ func registerClusterCommands(ctl *unixctl.Server, srv *server.Server) {
 			return out, err
 		})
 	}
+	// Ours (C has none): hidden, so that list-commands stays C's list
+	// (compareListCommands); documented in raft/DESIGN.md.
+	ctl.RegisterHidden("cluster/recover", 1, 2, func(a []string) (string, error) {
+		return recoverMember(srv, a)
+	})
 	ctl.Register("cluster/set-backlog-threshold", "DB N_MSGS N_BYTES", 3, 3, func(a []string) (string, error) {
 		return setBacklogThreshold(srv, a)
 	})
 	ctl.Register("cluster/failure-test", "FAILURE SCENARIO", 1, 1, func(a []string) (string, error) {
 		return failureTest(srv, a[0])
 	})
+}
+
+// recoverMember is cluster/recover DB --force (issue 13, scope 2; ours, C
+// has none): the member of DB, which lost its majority, becomes the only
+// member of its cluster, as "ovsdb-tool --force cluster-recover" does on a
+// stopped member. The member checks and names its file
+// (Control "cluster/recover"); the database is then removed from the
+// server (its clients see it go, as with ovsdb-server/remove-db), the
+// file recovered (cluster.Recover) and served again (as add-db). If the
+// recovery fails, the file is served again unchanged.
+func recoverMember(srv *server.Server, a []string) (string, error) {
+	if srv.Model(a[0]) != "clustered" {
+		return "", errUnknownCluster
+	}
+	path, err := srv.Control(a[0], "cluster/recover", a[1:])
+	if errors.Is(err, server.ErrNoDatabase) || errors.Is(err, server.ErrUnsupported) {
+		return "", errUnknownCluster
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := srv.RemoveDatabase(a[0]); err != nil {
+		return "", err
+	}
+	rerr := cluster.Recover(path, true)
+	if err := srv.AddDatabase(path); err != nil {
+		return "", fmt.Errorf("%s: not served after recovery: %w", path, errors.Join(rerr, err))
+	}
+	if rerr != nil {
+		return "", rerr
+	}
+	return "recovered: this server is the only member of its cluster", nil
 }
 
 // failureTests are the scenarios of C's cluster/failure-test: each makes

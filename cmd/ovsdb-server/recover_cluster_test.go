@@ -18,6 +18,34 @@ import (
 // made with join-cluster joins it, and every write acknowledged before the
 // loss is on both.
 func TestRecoverCluster(t *testing.T) {
+	recoverScenario(t, func(tc *testCluster, survivor *member) {
+		tc.kill(survivor)
+		out, err := exec.Command(tc.tool, "cluster-recover", survivor.db).CombinedOutput()
+		require.Error(t, err, "cluster-recover without --force: %s", out)
+		require.Equal(t, 1, err.(*exec.ExitError).ExitCode())
+		require.Contains(t, string(out), "--force")
+		out, err = exec.Command(tc.tool, "--force", "cluster-recover", survivor.db).CombinedOutput()
+		require.NoError(t, err, string(out))
+		tc.start(survivor)
+	})
+}
+
+// TestRecoverClusterAppctl is TestRecoverCluster with the running
+// survivor recovered by "ovs-appctl cluster/recover C --force".
+func TestRecoverClusterAppctl(t *testing.T) {
+	recoverScenario(t, func(tc *testCluster, survivor *member) {
+		_, err := tc.appctl(survivor, "cluster/recover", "C")
+		require.ErrorContains(t, err, "--force")
+		out, err := tc.appctl(survivor, "cluster/recover", "C", "--force")
+		require.NoError(t, err)
+		require.Contains(t, out, "recovered")
+	})
+}
+
+// recoverScenario runs the scenario of TestRecoverCluster with recover
+// making the survivor (its Raft peers killed) a one-member cluster; the
+// survivor is running when recover returns.
+func recoverScenario(t *testing.T, recover func(tc *testCluster, survivor *member)) {
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
 	}
@@ -29,6 +57,9 @@ func TestRecoverCluster(t *testing.T) {
 	// Every member holds every acknowledged write (the survivor's log is
 	// what recovery keeps: raft/DESIGN.md, "Survivor recovery").
 	tc.requireExactlyOnce(all, &acked)
+	// A member that hears a leader is not recovered, even with --force.
+	_, err := tc.appctl(all[0], "cluster/recover", "C", "--force")
+	require.ErrorContains(t, err, "has a leader")
 
 	survivor := all[0]
 	tc.kill(all[1])
@@ -38,15 +69,7 @@ func TestRecoverCluster(t *testing.T) {
 	})
 	require.Error(t, insertErr(survivor, "lost"), "a member without a majority accepted a write")
 
-	tc.kill(survivor)
-	out, err := exec.Command(tc.tool, "cluster-recover", survivor.db).CombinedOutput()
-	require.Error(t, err, "cluster-recover without --force: %s", out)
-	require.Equal(t, 1, err.(*exec.ExitError).ExitCode())
-	require.Contains(t, string(out), "--force")
-	out, err = exec.Command(tc.tool, "--force", "cluster-recover", survivor.db).CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	tc.start(survivor)
+	recover(tc, survivor)
 	tc.waitMembers([]*member{survivor}, 1)
 	require.Equal(t, "leader", tc.role(survivor))
 	tc.addKeys([]*member{survivor}, "alone", 5, &acked)
@@ -55,7 +78,7 @@ func TestRecoverCluster(t *testing.T) {
 	dir := tc.dir
 	nm := &member{addr: freeAddr(t), db: filepath.Join(dir, "new.db"), sock: filepath.Join(dir, "new.sock"),
 		ctl: filepath.Join(dir, "new.ctl"), log: filepath.Join(dir, "new.log")}
-	out, err = exec.Command(tc.tool, "join-cluster", nm.db, "C", nm.addr, survivor.addr).CombinedOutput()
+	out, err := exec.Command(tc.tool, "join-cluster", nm.db, "C", nm.addr, survivor.addr).CombinedOutput()
 	require.NoError(t, err, string(out))
 	tc.members = append(tc.members, nm) // stopped by the cleanup
 	tc.start(nm)
