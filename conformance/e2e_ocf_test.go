@@ -119,13 +119,18 @@ type ocfCluster struct {
 	state  string
 	stubs  string // testdata/ocf, absolute
 	master *ocfNode
+	// listenOnMasterIPOnly is the resource's listen_on_master_ip_only:
+	// "yes" (the default: listeners on the virtual IP) or "no" (on
+	// 0.0.0.0, for a load balancer's address; the agent's promote then
+	// restarts the servers).
+	listenOnMasterIPOnly string
 }
 
-func newOCFCluster(t *testing.T, bin string) *ocfCluster {
+func newOCFCluster(t *testing.T, bin, listenOnMasterIPOnly string) *ocfCluster {
 	t.Helper()
 	stubs, err := filepath.Abs("testdata/ocf")
 	require.NoError(t, err)
-	c := &ocfCluster{t: t, state: t.TempDir(), stubs: stubs}
+	c := &ocfCluster{t: t, state: t.TempDir(), stubs: stubs, listenOnMasterIPOnly: listenOnMasterIPOnly}
 	var pids []int
 	for i := 1; i <= 2; i++ {
 		ns, pid := newNetns(t)
@@ -186,6 +191,7 @@ func (c *ocfCluster) agent(n *ocfNode, action string, extra ...string) (int, str
 		"OCF_RESKEY_master_ip="+ocfVIP,
 		"OCF_RESKEY_nb_master_port=6641", "OCF_RESKEY_sb_master_port=6642",
 		"OCF_RESKEY_manage_northd=no",
+		"OCF_RESKEY_listen_on_master_ip_only="+c.listenOnMasterIPOnly,
 		"OCF_RESKEY_inactive_probe_interval=0",
 		"OCF_RESKEY_inactive_probe_interval_to_master=5000",
 		// The stand-ins of Pacemaker's tools, and logs.
@@ -309,6 +315,8 @@ func (n *ocfNode) waitSwitches(t *testing.T, want string) {
 //     promoted again, node1 follows it; a write on node2 reaches node1;
 //  7. stop both.
 //
+// Both with listen_on_master_ip_only=yes (the default: the listeners are
+// on the virtual IP) and =no (on 0.0.0.0; promote restarts the servers).
 // The exit status of each action, the calls of the stand-ins of
 // crm_attribute and crm_master (promotion scores, the recorded master)
 // and the agent's log messages (which branch it took) with C's servers
@@ -317,6 +325,15 @@ func (n *ocfNode) waitSwitches(t *testing.T, want string) {
 func TestE2EOCFAgent(t *testing.T) {
 	t.Parallel()
 	requireOCF(t)
+	for _, listen := range []string{"yes", "no"} {
+		t.Run("listen_on_master_ip_only="+listen, func(t *testing.T) {
+			t.Parallel()
+			testOCFAgent(t, listen)
+		})
+	}
+}
+
+func testOCFAgent(t *testing.T, listen string) {
 	impls := e2eImplementations(t)
 	outputs := map[string][]string{}
 	for _, impl := range impls {
@@ -325,7 +342,7 @@ func TestE2EOCFAgent(t *testing.T) {
 		bin, err = filepath.Abs(bin)
 		require.NoError(t, err)
 		t.Run(impl.name, func(t *testing.T) {
-			c := newOCFCluster(t, bin)
+			c := newOCFCluster(t, bin, listen)
 			n1, n2 := c.nodes[0], c.nodes[1]
 			var transcript []string
 			step := func(n *ocfNode, action string, want int, extra ...string) {
