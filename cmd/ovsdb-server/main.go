@@ -544,6 +544,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		covs.add("process_start", 1)
 	}
 
+	if backup {
+		// A backup's start completes (--detach returns) once it holds
+		// the active server's contents, or after a second: ovn-ctl reads
+		// a new backup at once (`ovn-nbctl init`), which finds C's
+		// faster-starting backup already synced.
+		repl.WaitReplicating(time.Second)
+	}
 	d.Ready()
 
 	sigs := make(chan os.Signal, 1)
