@@ -15,5 +15,8 @@
 // (ovs-appctl commands, memory/show, the server.Opener), convert.go
 // (online conversion through the Raft log),
 // create.go (making the files of a new cluster or a joining member:
-// Create, Join; ovsdb-tool create-cluster and join-cluster use them).
+// Create, Join; ovsdb-tool create-cluster and join-cluster use them),
+// failure.go (cluster/failure-test and set-backlog-threshold), recover.go
+// (a survivor that lost its majority made a one-member cluster:
+// ovsdb-tool cluster-recover and cluster/recover).
 package cluster
