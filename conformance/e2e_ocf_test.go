@@ -126,13 +126,16 @@ type ocfCluster struct {
 	listenOnMasterIPOnly string
 }
 
-func newOCFCluster(t *testing.T, bin, listenOnMasterIPOnly string) *ocfCluster {
+// newOCFCluster makes two nodes, node1 running the server bins[0] and
+// node2 bins[1].
+func newOCFCluster(t *testing.T, bins [2]string, listenOnMasterIPOnly string) *ocfCluster {
 	t.Helper()
 	stubs, err := filepath.Abs("testdata/ocf")
 	require.NoError(t, err)
 	c := &ocfCluster{t: t, state: t.TempDir(), stubs: stubs, listenOnMasterIPOnly: listenOnMasterIPOnly}
 	var pids []int
 	for i := 1; i <= 2; i++ {
+		bin := bins[i-1]
 		ns, pid := newNetns(t)
 		n := &ocfNode{name: fmt.Sprintf("node%d", i), env: newOVNCtlEnv(t, bin), ns: ns, ifname: fmt.Sprintf("ocf%d", i)}
 		n.stubs = filepath.Join(n.env.root, "stubs.log")
@@ -316,7 +319,9 @@ func (n *ocfNode) waitSwitches(t *testing.T, want string) {
 //  7. stop both.
 //
 // Both with listen_on_master_ip_only=yes (the default: the listeners are
-// on the virtual IP) and =no (on 0.0.0.0; promote restarts the servers).
+// on the virtual IP) and =no (on 0.0.0.0; promote restarts the servers);
+// with =yes also with node1 on C's server and node2 on ours (a rolling
+// replacement, each the other's active in turn).
 // The exit status of each action, the calls of the stand-ins of
 // crm_attribute and crm_master (promotion scores, the recorded master)
 // and the agent's log messages (which branch it took) with C's servers
@@ -334,15 +339,31 @@ func TestE2EOCFAgent(t *testing.T) {
 }
 
 func testOCFAgent(t *testing.T, listen string) {
-	impls := e2eImplementations(t)
-	outputs := map[string][]string{}
-	for _, impl := range impls {
+	var bins []string
+	for _, impl := range e2eImplementations(t) {
 		bin, err := filepath.EvalSymlinks(impl.bin)
 		require.NoError(t, err)
 		bin, err = filepath.Abs(bin)
 		require.NoError(t, err)
-		t.Run(impl.name, func(t *testing.T) {
-			c := newOCFCluster(t, bin, listen)
+		bins = append(bins, bin)
+	}
+	cBin, ours := bins[0], bins[1]
+	runs := []struct {
+		name string
+		bins [2]string
+	}{{"C", [2]string{cBin, cBin}}, {"Go", [2]string{ours, ours}}}
+	if listen == "yes" {
+		// A rolling replacement: node1 still C's, node2 ours (each
+		// the other's active in turn).
+		runs = append(runs, struct {
+			name string
+			bins [2]string
+		}{"C+Go", [2]string{cBin, ours}})
+	}
+	outputs := map[string][]string{}
+	for _, run := range runs {
+		t.Run(run.name, func(t *testing.T) {
+			c := newOCFCluster(t, run.bins, listen)
 			n1, n2 := c.nodes[0], c.nodes[1]
 			var transcript []string
 			step := func(n *ocfNode, action string, want int, extra ...string) {
@@ -476,10 +497,12 @@ func testOCFAgent(t *testing.T, listen string) {
 			step(n1, "monitor", ocfNotRunning, "OCF_RESKEY_CRM_meta_interval=0")
 			step(n2, "monitor", ocfNotRunning, "OCF_RESKEY_CRM_meta_interval=0")
 			t.Logf("transcript:\n%s", strings.Join(transcript, "\n"))
-			outputs[impl.name] = transcript
+			outputs[run.name] = transcript
 		})
 	}
-	if ref, test := outputs["C"], outputs["Go"]; ref != nil && test != nil {
-		assert.Equal(t, ref, test, "the agent's exit statuses and Pacemaker calls with C's servers and with ours")
+	for _, name := range []string{"Go", "C+Go"} {
+		if ref, test := outputs["C"], outputs[name]; ref != nil && test != nil {
+			assert.Equal(t, ref, test, "the agent's exit statuses, Pacemaker calls and messages with C's servers and with %s", name)
+		}
 	}
 }
