@@ -335,6 +335,9 @@ type runState struct {
 	lastUpdate time.Time
 	applied    uint64 // changes applied since the run started
 	resumed    int    // monitors that got only what followed a known transaction
+	// dialFailed: a connection attempt to the active server failed
+	// (WaitReplicating stops waiting then).
+	dialFailed bool
 }
 
 func (r *Replicator) startRun() {
@@ -450,7 +453,9 @@ func cOrder(names []string) []string { return chash.Order(chash.Order(names...).
 
 // WaitReplicating waits until a backup has taken the active server's
 // contents (sync-status would say "replicating"), or d has passed, and
-// reports whether it has. An active server returns true at once. The
+// reports whether it has; it gives up as soon as a connection attempt
+// fails (an unreachable active server). An active server returns true at
+// once. The
 // binary calls it before its --detach completes, so that a script that
 // starts a backup and reads it at once (ovn-ctl runs `ovn-nbctl init`)
 // finds the active server's rows, as it does with C's faster start.
@@ -465,10 +470,15 @@ func (r *Replicator) WaitReplicating(d time.Duration) bool {
 		}
 		if rs != nil {
 			rs.mu.Lock()
-			st := rs.state
+			st, failed := rs.state, rs.dialFailed
 			rs.mu.Unlock()
 			if st == stReplicating {
 				return true
+			}
+			if failed {
+				// The active server does not answer: no point in
+				// holding the start back (C's start does not wait).
+				return false
 			}
 		}
 		if time.Now().After(deadline) {

@@ -101,6 +101,9 @@ func (r *Replicator) runLoop(ctx context.Context, rs *runState) {
 		q := newQueue(rs)
 		c, err := rs.rd.Dial(ctx, jsonrpc.WithNotify(q.notify))
 		if err != nil {
+			rs.mu.Lock()
+			rs.dialFailed = true
+			rs.mu.Unlock()
 			continue
 		}
 		ferr := r.serve(ctx, rs, c, q)
