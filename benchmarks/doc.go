@@ -7,8 +7,11 @@
 //
 //	go test -run XXX -bench . -benchmem ./benchmarks/
 //
-// The side-by-side load harness that runs the C ovsdb-server and ours over
-// unix sockets is in benchmarks/loadgen (library) and benchmarks/cmd/loadgen
-// (command); measured figures and the commands that reproduce them are in
-// benchmarks/RESULTS.md.
+// The side-by-side harnesses that run the C ovsdb-server and ours in one
+// invocation are in benchmarks/loadgen (library) and benchmarks/cmd/*:
+// loadgen (transaction load), monbench (monitor fan-out and initial
+// replies), clusterbench (3-member clusters, failover), freshbench
+// (follower read freshness), stallbench (compaction stalls) and syncbench
+// (active-backup replication lag and initial sync); measured figures and
+// the commands that reproduce them are in benchmarks/RESULTS.md.
 package benchmarks
