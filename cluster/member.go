@@ -159,8 +159,15 @@ func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
 		Transport: trans, Forwarder: client, AppliedLog: st, Notifier: client,
 		Convert: standalone.ConvertDatabaseWith, SchemaChanged: schemaChanged,
+		NoLeaderWriteTimeout: NoLeaderWriteTimeout,
 	})
 }
+
+// NoLeaderWriteTimeout is raft.Config.NoLeaderWriteTimeout of the members
+// opened after it is set (ovsdb-server's --no-leader-write-timeout): how
+// long a write waits for a leader when there is none before it fails
+// (zero: raft.DefaultNoLeaderWriteTimeout; negative: forever, as C).
+var NoLeaderWriteTimeout time.Duration
 
 const joinHelloTimeout = 5 * time.Minute
 

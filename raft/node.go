@@ -102,7 +102,33 @@ type Config struct {
 	// Faults holds the cluster/failure-test faults of the member (nil:
 	// ProcessFaults, shared by the process's members as in C).
 	Faults *Faults
+	// NoLeaderWriteTimeout bounds how long a write waits for a leader
+	// when this member knows none (no quorum): once a proposal has waited
+	// that long without ever having been sent to any leader (proposed here
+	// or forwarded), it fails with ErrNoLeader (DESIGN.md, "Quorum loss").
+	// Zero: DefaultNoLeaderWriteTimeout; negative: wait forever, as C.
+	NoLeaderWriteTimeout time.Duration
 }
+
+// DefaultNoLeaderWriteTimeout is Config.NoLeaderWriteTimeout's default:
+// shorter than the timeouts OVN's clients put on a transaction (ovn-nbctl
+// and ovn-sbctl wait forever unless --timeout; ovn-northd and the
+// controllers retry on their own), long enough to ride out any election.
+const DefaultNoLeaderWriteTimeout = 30 * time.Second
+
+// ErrNoLeader is the error of a write that waited longer than
+// Config.NoLeaderWriteTimeout for a leader without being proposed: it was
+// never sent to any leader and will never commit.
+var ErrNoLeader = errors.New("raft: cluster has no leader (no quorum)")
+
+// noLeaderError is ErrNoLeader with how long the write waited.
+type noLeaderError struct{ waited time.Duration }
+
+func (e *noLeaderError) Error() string {
+	return fmt.Sprintf("cluster has no leader (no quorum): the write waited %.1f s for a leader and was not committed (never proposed)", e.waited.Seconds())
+}
+
+func (e *noLeaderError) Is(target error) bool { return target == ErrNoLeader }
 
 // defaultConvert is the converter of a new FSM (NewFSM; a Node's when
 // Config.Convert is nil): nil in the program (the clustered mode always
@@ -459,6 +485,10 @@ func (n *Node) propose(ctx context.Context, data []byte) (replies [][]any, pos P
 // (forwarding, or waiting for a leader): the batcher's accounting.
 func (n *Node) proposeAs(ctx context.Context, data []byte, attempt func(local bool)) (replies [][]any, pos Position, err error) {
 	backoff := minRetryBackoff
+	start := time.Now()
+	// sent: data has been given to a leader (proposed here or forwarded):
+	// from then on it may commit, so it is never failed with ErrNoLeader.
+	sent := false
 	for {
 		changed := n.leaderChanged()
 		var perr error
@@ -467,17 +497,21 @@ func (n *Node) proposeAs(ctx context.Context, data []byte, attempt func(local bo
 			attempt(leading)
 		}
 		if leading {
+			sent = true
 			r, p, e := n.applyLocal(ctx, data)
 			if e == nil {
 				return r, p, nil
 			}
 			perr = e
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" && n.cfg.Forwarder != nil {
+			sent = true
 			r, p, e := n.cfg.Forwarder.Forward(ctx, addr, data)
 			if e == nil {
 				return r, p, nil
 			}
 			perr = e
+		} else if to := n.noLeaderTimeout(); !sent && to >= 0 && time.Since(start) >= to {
+			return nil, Position{}, &noLeaderError{time.Since(start)}
 		}
 		if isClosed(n.closed) {
 			return nil, Position{}, ErrShutdown
@@ -511,6 +545,15 @@ func (n *Node) proposeAs(ctx context.Context, data []byte, attempt func(local bo
 		}
 		backoff = min(2*backoff, maxRetryBackoff, n.cfg.ElectionTimer/2)
 	}
+}
+
+// noLeaderTimeout is Config.NoLeaderWriteTimeout with its default
+// (negative: none).
+func (n *Node) noLeaderTimeout() time.Duration {
+	if n.cfg.NoLeaderWriteTimeout == 0 {
+		return DefaultNoLeaderWriteTimeout
+	}
+	return n.cfg.NoLeaderWriteTimeout
 }
 
 // Bounds of the wait between two attempts of a proposal that failed with

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -97,7 +98,7 @@ var longOpts = map[string]optKind{
 	"peer-ca-cert": reqArg, "ssl-protocols": reqArg, "ssl-ciphers": reqArg,
 	"sync-from": reqArg, "sync-exclude-tables": reqArg, "active": noArg, "no-dbs": noArg,
 	"disable-file-column-diff": noArg, "record": optArg, "replay": optArg,
-	"disable-standalone-history": noArg,
+	"disable-standalone-history": noArg, "no-leader-write-timeout": reqArg,
 }
 
 var shortOpts = map[byte]string{'h': "help", 'V': "version", 'v': "verbose", 'p': "private-key", 'c': "certificate", 'C': "ca-cert"}
@@ -157,6 +158,17 @@ func parseArgs(args []string) (*config, error) {
 			cfg.ssl.Protocols = v
 		case "ssl-ciphers":
 			cfg.ssl.Ciphers = v
+		case "no-leader-write-timeout":
+			// Ours (C waits forever): milliseconds a clustered write waits
+			// for a leader when there is none; 0: wait forever.
+			ms, err := strconv.Atoi(*val)
+			if err != nil || ms < 0 {
+				return fmt.Errorf("--no-leader-write-timeout: bad value %q", *val)
+			}
+			cluster.NoLeaderWriteTimeout = time.Duration(ms) * time.Millisecond
+			if ms == 0 {
+				cluster.NoLeaderWriteTimeout = -1
+			}
 		case "no-dbs":
 			cfg.noDBs = true
 		case "sync-from":
@@ -200,7 +212,9 @@ func parseArgs(args []string) (*config, error) {
 					i++
 					val = args[i]
 				}
-				_ = apply(full, &val)
+				if err := apply(full, &val); err != nil {
+					return nil, err
+				}
 			case optArg:
 				if hasVal {
 					_ = apply(full, &val)
