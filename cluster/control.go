@@ -86,13 +86,20 @@ func OpenMode(path string) (server.Mode, error) {
 
 // Opener returns a server.Opener that opens clustered database files with
 // Open and every other file with next (nil: server.OpenStandalone).
-func Opener(next server.Opener) server.Opener {
+func Opener(next server.Opener) server.Opener { return Options{}.Opener(next) }
+
+// Opener is the package's Opener for members opened with options o.
+func (o Options) Opener(next server.Opener) server.Opener {
 	if next == nil {
 		next = server.OpenStandalone
 	}
 	return func(path string) (server.Mode, error) {
 		if IsClusteredFile(path) {
-			return OpenMode(path)
+			m, err := OpenWith(path, o)
+			if err != nil {
+				return nil, err
+			}
+			return m, nil
 		}
 		return next(path)
 	}

@@ -70,7 +70,20 @@ func IsClusteredFile(path string) bool {
 // join-cluster first learns the schema and cluster id from one of its
 // remotes (retrying until one answers, at most joinHelloTimeout), then asks
 // the leader to add it, in the background, until it is added.
-func Open(path string) (*Member, error) {
+func Open(path string) (*Member, error) { return OpenWith(path, Options{}) }
+
+// Options configure the members a program opens (Options.Opener,
+// OpenWith); the zero value gives the defaults.
+type Options struct {
+	// NoLeaderWriteTimeout is raft.Config.NoLeaderWriteTimeout: how long
+	// a write waits for a leader when there is none before it fails
+	// (zero: raft.DefaultNoLeaderWriteTimeout; negative: forever, as C;
+	// ovsdb-server's --no-leader-write-timeout).
+	NoLeaderWriteTimeout time.Duration
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Member, error) {
 	st, err := raftstore.Open(path)
 	if err != nil {
 		return nil, err
@@ -103,7 +116,7 @@ func Open(path string) (*Member, error) {
 	}
 	c.trans = c.mux.NewTrackedTransport(0)
 	opening := time.Now()
-	c.node, err = openNode(st, c.trans, c.client, c.schemaChanged)
+	c.node, err = openNode(st, c.trans, c.client, c.schemaChanged, o.NoLeaderWriteTimeout)
 	if err != nil {
 		c.trans.Close()
 		return fail(err)
@@ -147,7 +160,7 @@ func Open(path string) (*Member, error) {
 // each new schema. The stores are passed to raft.Open, as hashicorp's
 // NewRaft takes them: the caller keeps st and closes it after the node.
 func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
-	schemaChanged func(*schema.DatabaseSchema)) (*raft.Node, error) {
+	schemaChanged func(*schema.DatabaseSchema), noLeaderWriteTimeout time.Duration) (*raft.Node, error) {
 	m := st.Meta()
 	s, err := schema.ParseSchemaBytes(m.Schema)
 	if err != nil {
@@ -159,15 +172,9 @@ func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
 		Transport: trans, Forwarder: client, AppliedLog: st, Notifier: client,
 		Convert: standalone.ConvertDatabaseWith, SchemaChanged: schemaChanged,
-		NoLeaderWriteTimeout: NoLeaderWriteTimeout,
+		NoLeaderWriteTimeout: noLeaderWriteTimeout,
 	})
 }
-
-// NoLeaderWriteTimeout is raft.Config.NoLeaderWriteTimeout of the members
-// opened after it is set (ovsdb-server's --no-leader-write-timeout): how
-// long a write waits for a leader when there is none before it fails
-// (zero: raft.DefaultNoLeaderWriteTimeout; negative: forever, as C).
-var NoLeaderWriteTimeout time.Duration
 
 const joinHelloTimeout = 5 * time.Minute
 

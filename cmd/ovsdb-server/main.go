@@ -55,6 +55,8 @@ func logDir() string {
 }
 
 type config struct {
+	// cluster configures the clustered members (--no-leader-write-timeout).
+	cluster   cluster.Options
 	dbs       []string
 	remotes   []string
 	unixctl   string
@@ -165,9 +167,9 @@ func parseArgs(args []string) (*config, error) {
 			if err != nil || ms < 0 {
 				return fmt.Errorf("--no-leader-write-timeout: bad value %q", *val)
 			}
-			cluster.NoLeaderWriteTimeout = time.Duration(ms) * time.Millisecond
+			cfg.cluster.NoLeaderWriteTimeout = time.Duration(ms) * time.Millisecond
 			if ms == 0 {
-				cluster.NoLeaderWriteTimeout = -1
+				cfg.cluster.NoLeaderWriteTimeout = -1
 			}
 		case "no-dbs":
 			cfg.noDBs = true
@@ -445,7 +447,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ServerID:    func() string { return srv.ServerID() },
 		SetReadOnly: func(b bool) { srv.SetReadOnly(b) },
 	})
-	srv = server.New(server.Options{Open: repl.Opener(cluster.Opener(nil)), DisableStandaloneHistory: cfg.noStandaloneHistory})
+	srv = server.New(server.Options{Open: repl.Opener(cfg.cluster.Opener(nil)), DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
 	defer repl.Close() // before the databases close
 	backup := configureSync(repl, cfg, log)
