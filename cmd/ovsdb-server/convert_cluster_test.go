@@ -250,10 +250,10 @@ func TestConvertClusterOVNUpgrade(t *testing.T) {
 		testutil.RequireTool(t, tool)
 	}
 	if _, err := os.Stat(ovsLibPath); err != nil {
-		t.Skip(ovsLibPath + " not installed")
+		testutil.MissingPrerequisite(t, "%s not installed", ovsLibPath)
 	}
 	if _, err := os.Stat(nbSchemaPath); err != nil {
-		t.Skip(nbSchemaPath + " not installed")
+		testutil.MissingPrerequisite(t, "%s not installed", nbSchemaPath)
 	}
 	schemaDir := t.TempDir()
 	oldPath, newerPath, versions := nbSchemas(t, schemaDir)
