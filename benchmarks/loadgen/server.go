@@ -35,6 +35,8 @@ type StartOptions struct {
 	Unixctl bool
 	// StartTimeout bounds the wait for the socket to accept connections.
 	StartTimeout time.Duration
+	// Extra are more command-line options, given before the database.
+	Extra []string
 }
 
 // Start creates a fresh database in a new temporary directory under
@@ -63,7 +65,7 @@ func Start(ctx context.Context, parent string, o StartOptions) (*Process, error)
 	if o.Unixctl {
 		args = append(args, "--unixctl="+filepath.Join(dir, "ctl"))
 	}
-	args = append(args, p.DBFile)
+	args = append(append(args, o.Extra...), p.DBFile)
 	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
 	if err != nil {
 		_ = os.RemoveAll(dir)

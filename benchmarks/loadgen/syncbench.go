@@ -11,9 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,48 +31,12 @@ func (p SyncPair) Name() string {
 	return p.Active.Name + "->" + p.Backup.Name
 }
 
-// startWith is Start with extra command-line options.
+// startWith is Start with a control socket and extra command-line
+// options.
 func startWith(ctx context.Context, parent string, o StartOptions, extra ...string) (*Process, error) {
-	dir, err := os.MkdirTemp(parent, "syncbench-")
-	if err != nil {
-		return nil, err
-	}
-	p := &Process{Dir: dir, Socket: filepath.Join(dir, "db.sock"), DBFile: filepath.Join(dir, "db.db"), done: make(chan struct{})}
-	if out, err := exec.CommandContext(ctx, o.Tool, "create", p.DBFile, o.SchemaPath).CombinedOutput(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("%s create: %v: %s", o.Tool, err, strings.TrimSpace(string(out)))
-	}
-	args := []string{"--remote=punix:" + p.Socket, "--no-chdir", "--log-file=" + filepath.Join(dir, "server.log"),
-		"--unixctl=" + filepath.Join(dir, "ctl")}
-	args = append(append(args, extra...), p.DBFile)
-	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	defer stderr.Close()
-	p.cmd = exec.Command(o.Binary, args...)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
-	p.cmd.Stdout, p.cmd.Stderr = stderr, stderr
-	if err := p.cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	timeout := o.StartTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	if err := p.waitReady(ctx, timeout); err != nil {
-		msg := p.tail()
-		p.Stop()
-		return nil, fmt.Errorf("%s did not start: %w%s", o.Binary, err, msg)
-	}
-	return p, nil
+	o.Unixctl = true
+	o.Extra = append(append([]string(nil), o.Extra...), extra...)
+	return Start(ctx, parent, o)
 }
 
 // startActive starts an active server with a TCP listener on 127.0.0.1
