@@ -63,10 +63,7 @@ func TestKubeOVNStartScript(t *testing.T) {
 	for _, nodes := range []int{1, 3} {
 		outputs := map[string][]kubeStep{}
 		for _, impl := range impls {
-			bin, err := filepath.EvalSymlinks(impl.bin)
-			require.NoError(t, err)
-			bin, err = filepath.Abs(bin)
-			require.NoError(t, err)
+			bin := realBinary(t, impl.bin)
 			t.Run(fmt.Sprintf("%dnode/%s", nodes, impl.name), func(t *testing.T) {
 				ports := freePorts(t, 4*nodes)
 				var ns []*kubeNode

@@ -341,10 +341,7 @@ func TestE2EOCFAgent(t *testing.T) {
 func testOCFAgent(t *testing.T, listen string) {
 	var bins []string
 	for _, impl := range e2eImplementations(t) {
-		bin, err := filepath.EvalSymlinks(impl.bin)
-		require.NoError(t, err)
-		bin, err = filepath.Abs(bin)
-		require.NoError(t, err)
+		bin := realBinary(t, impl.bin)
 		bins = append(bins, bin)
 	}
 	cBin, ours := bins[0], bins[1]

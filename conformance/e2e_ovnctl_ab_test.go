@@ -79,10 +79,7 @@ func TestE2EOVNCtlActiveBackup(t *testing.T) {
 	impls := e2eImplementations(t)
 	outputs := map[string][]string{}
 	for _, impl := range impls {
-		bin, err := filepath.EvalSymlinks(impl.bin)
-		require.NoError(t, err)
-		bin, err = filepath.Abs(bin)
-		require.NoError(t, err)
+		bin := realBinary(t, impl.bin)
 		t.Run(impl.name, func(t *testing.T) {
 			ports := freePorts(t, 4)
 			a := &abNode{name: "A", env: newOVNCtlEnv(t, bin), nbPort: ports[0], sbPort: ports[1]}

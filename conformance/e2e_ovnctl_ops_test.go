@@ -41,6 +41,17 @@ func requireOVNCtl(t *testing.T) {
 	}
 }
 
+// realBinary is the absolute path of bin with its symbolic links
+// resolved: what a daemon started by a script shows as /proc/PID/exe.
+func realBinary(t *testing.T, bin string) string {
+	t.Helper()
+	p, err := filepath.EvalSymlinks(bin)
+	require.NoError(t, err)
+	p, err = filepath.Abs(p)
+	require.NoError(t, err)
+	return p
+}
+
 // runArgs runs `ovn-ctl ARGS...` and returns its combined output and error.
 func (e *ovnCtlEnv) runArgs(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*e2eWait)
@@ -130,10 +141,7 @@ func TestE2EOVNCtlConnections(t *testing.T) {
 	impls := e2eImplementations(t)
 	outputs := map[string][]string{}
 	for _, impl := range impls {
-		bin, err := filepath.EvalSymlinks(impl.bin)
-		require.NoError(t, err)
-		bin, err = filepath.Abs(bin)
-		require.NoError(t, err)
+		bin := realBinary(t, impl.bin)
 		t.Run(impl.name, func(t *testing.T) {
 			e := newOVNCtlEnv(t, bin)
 			ports := freePorts(t, 2)
@@ -228,10 +236,7 @@ func TestE2EOVNCtlCluster(t *testing.T) {
 	}
 	outputs := map[string][]string{}
 	for _, impl := range impls {
-		bin, err := filepath.EvalSymlinks(impl.bin)
-		require.NoError(t, err)
-		bin, err = filepath.Abs(bin)
-		require.NoError(t, err)
+		bin := realBinary(t, impl.bin)
 		t.Run(impl.name, func(t *testing.T) {
 			ports := freePorts(t, 6)
 			var members []*ovnCtlMember

@@ -169,10 +169,7 @@ func TestE2EOVNCtl(t *testing.T) {
 	impls := e2eImplementations(t)
 	outputs := map[string][]string{}
 	for _, impl := range impls {
-		bin, err := filepath.EvalSymlinks(impl.bin)
-		require.NoError(t, err)
-		bin, err = filepath.Abs(bin)
-		require.NoError(t, err)
+		bin := realBinary(t, impl.bin)
 		t.Run(impl.name, func(t *testing.T) {
 			e := newOVNCtlEnv(t, bin)
 			var transcript []string
