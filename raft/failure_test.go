@@ -307,9 +307,19 @@ func TestFailureStopRaftRPC(t *testing.T) {
 func TestFailureDontSendVoteRequest(t *testing.T) {
 	c, faults := newFaultCluster(t, 3, 0, 0)
 	li := c.leader()
-	// Every member holds the log first: a member left behind (a loaded
-	// machine) could not win against the silent one, whose log is longer.
+	// Every member holds the leader's whole log first (converge's barrier
+	// included): a member left behind (a loaded machine) could not win
+	// against the silent one, whose log is longer.
 	c.converge()
+	ln := c.node(li)
+	c.eventually("every member to hold the leader's log", func() bool {
+		for i := 0; i < 3; i++ {
+			if c.node(i).Raft().LastIndex() != ln.Raft().LastIndex() {
+				return false
+			}
+		}
+		return true
+	})
 	silent, other := (li+1)%3, (li+2)%3
 	faults[silent].Set(FailDontSendVoteRequest)
 	faults[li].Set(FailStopRaftRPC) // gone, without the leadership transfer of a clean stop

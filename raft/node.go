@@ -150,9 +150,12 @@ const logCacheSize = 64
 
 // Node is one member of a clustered database.
 type Node struct {
-	cfg    Config
-	fsm    *FSM
-	raft   *hraft.Raft
+	cfg  Config
+	fsm  *FSM
+	raft *hraft.Raft
+	// raftp is raft for what hashicorp/raft may call before NewRaft has
+	// returned (FSM.Apply of entries committed at start-up): nil until then.
+	raftp  atomic.Pointer[hraft.Raft]
 	closed chan struct{}
 	// ctx is canceled when the node closes: batches in flight (which
 	// outlive their clients' contexts) stop retrying and forwarding.
@@ -270,6 +273,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.raft = r
+	n.raftp.Store(r)
 	n.faults.started(r)
 	// The restored snapshot may end with entries the FSM never sees
 	// (configuration, no-op: create-cluster's initial snapshot is index 1

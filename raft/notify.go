@@ -83,7 +83,9 @@ func (nt *notifier) applied(pos Position) {
 	nt.mu.Unlock()
 	ps := *nt.woken.Load()
 	if len(ps) == 0 {
-		if nt.n.raft.State() == hraft.Leader {
+		// raftp: this can run before NewRaft has returned (entries
+		// committed at start-up), when n.raft is not set yet.
+		if r := nt.n.raftp.Load(); r != nil && r.State() == hraft.Leader {
 			// Leading, but run has not read the configuration yet
 			// (the leader observation can precede the state change).
 			select {
