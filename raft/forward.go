@@ -105,6 +105,10 @@ type Response struct {
 	// Member answers "member": whether the asked server id is in the
 	// leader's configuration.
 	Member bool `json:"member,omitempty"`
+	// Self and Arbiter answer "hello": the answering member's server id
+	// and whether it is an arbiter (holds no database).
+	Self    string `json:"self,omitempty"`
+	Arbiter bool   `json:"arbiter,omitempty"`
 }
 
 // Handler answers cluster RPC requests on a member.
@@ -313,7 +317,8 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 			return &Response{Error: "member has not joined a cluster yet"}
 		}
 		addr, id := n.raft.LeaderWithID()
-		return &Response{ClusterID: cid.String(), Name: name, Schema: string(sch), Leader: string(addr), LeaderID: string(id)}
+		return &Response{ClusterID: cid.String(), Name: name, Schema: string(sch), Leader: string(addr), LeaderID: string(id),
+			Self: string(n.cfg.ID), Arbiter: n.cfg.Arbiter}
 	case OpJoin:
 		if n.raft.State() != hraft.Leader {
 			return notLeader()

@@ -82,6 +82,10 @@ type FSM struct {
 	// hashicorp/raft hands to Apply, before it is applied (the leader's
 	// commit notices); called with applyMu held, it must not block.
 	onApply func(Position)
+
+	// arbiter: this member holds no database (arbiter.go): entries are
+	// recorded, not executed, and snapshots hold no data.
+	arbiter bool
 }
 
 // NewFSM returns an FSM over an empty database of schema s remembering the
@@ -212,6 +216,11 @@ var errAlreadyApplied = errors.New("raft: entry applied already")
 
 // applyLocked applies one log entry; applyMu is held.
 func (f *FSM) applyLocked(l *hraft.Log) any {
+	if f.arbiter {
+		// Committed and stored; an arbiter executes nothing.
+		f.setApplied(l.Index)
+		return &ApplyResult{Err: ErrArbiter}
+	}
 	if f.record != nil {
 		f.record(Position{Index: l.Index, Term: l.Term})
 	}
@@ -451,6 +460,9 @@ const snapshotVersion = 1
 // Snapshot implements hraft.FSM: it copies the table maps (pointers to
 // immutable rows) under the engine's read lock; Persist serialises them.
 func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
+	if f.arbiter {
+		return arbiterSnapshot{f.AppliedIndex()}, nil
+	}
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
 	db := f.Database()
@@ -554,6 +566,9 @@ type snapshotFile struct {
 	Schema  json.RawMessage                       `json:"schema"`
 	Data    map[string]map[string]json.RawMessage `json:"data"`
 	Dedupe  []json.RawMessage                     `json:"dedupe"`
+	// Arbiter marks an arbiter's snapshot (arbiter.go), which holds no
+	// data and is refused.
+	Arbiter bool `json:"arbiter"`
 }
 
 // Restore implements hraft.FSM: it replaces the database's contents with
@@ -563,12 +578,18 @@ type snapshotFile struct {
 // A snapshot of another schema (taken after a conversion this member has
 // not applied) replaces the Database, as a conversion does.
 func (f *FSM) Restore(rc io.ReadCloser) error {
+	if f.arbiter {
+		return f.arbiterRestore(rc)
+	}
 	defer rc.Close()
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
 	var sf snapshotFile
 	if err := json.NewDecoder(bufio.NewReaderSize(rc, 1<<16)).Decode(&sf); err != nil {
 		return fmt.Errorf("raft snapshot: %w", err)
+	}
+	if sf.Arbiter {
+		return fmt.Errorf("raft snapshot: taken by an arbiter, it holds no database: %w", ErrArbiter)
 	}
 	if sf.Version != snapshotVersion {
 		return fmt.Errorf("raft snapshot: unknown version %d", sf.Version)

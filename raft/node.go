@@ -108,6 +108,10 @@ type Config struct {
 	// or forwarded), it fails with ErrNoLeader (DESIGN.md, "Quorum loss").
 	// Zero: DefaultNoLeaderWriteTimeout; negative: wait forever, as C.
 	NoLeaderWriteTimeout time.Duration
+	// Arbiter makes the member an arbiter (arbiter.go): it stores the log
+	// and votes but executes nothing and holds no database; forwarded
+	// writes fail with ErrArbiter and leadership it wins is handed over.
+	Arbiter bool
 }
 
 // DefaultNoLeaderWriteTimeout is Config.NoLeaderWriteTimeout's default:
@@ -234,6 +238,14 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, fsm: NewFSM(cfg.Schema, cfg.DedupeSize), closed: make(chan struct{})}
 	n.fsm.schemaChanged = cfg.SchemaChanged
+	snaps := cfg.SnapshotStore
+	if cfg.Arbiter {
+		n.fsm.arbiter = true
+		snaps = arbiterSnapshots{snaps}
+		hc.NoSnapshotRestoreOnStart = true
+		hc.TrailingLogs = max(hc.TrailingLogs, arbiterTrailingLogs)
+		cfg.AppliedLog = nil // nothing to replay
+	}
 	if cfg.Convert != nil {
 		n.fsm.convert = cfg.Convert
 	}
@@ -266,7 +278,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.faults = newNodeFaults(cfg.Faults, cfg.ID, cfg.Transport)
 	n.logs.faults = n.faults
-	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, cfg.SnapshotStore, n.faults.trans)
+	r, err := hraft.NewRaft(hc, n.fsm, n.logs, cfg.StableStore, snaps, n.faults.trans)
 	if err != nil {
 		n.faults.abandon()
 		n.cancel()
@@ -295,6 +307,9 @@ func Open(cfg Config) (*Node, error) {
 		go nt.run()
 	}
 	n.electAloneAtOnce()
+	if cfg.Arbiter {
+		go n.handOver()
+	}
 	return n, nil
 }
 
@@ -426,6 +441,9 @@ var ErrShutdown = errors.New("raft: member is shut down")
 // unsatisfied), and fails with hraft.ErrNotLeader when this member is not
 // the leader.
 func (n *Node) ApplyForwarded(ctx context.Context, data []byte) (replies [][]any, pos Position, err error) {
+	if n.cfg.Arbiter {
+		return nil, Position{}, ErrArbiter
+	}
 	if n.raft.State() != hraft.Leader {
 		return nil, Position{}, hraft.ErrNotLeader
 	}

@@ -82,6 +82,11 @@ type Meta struct {
 	// part in the cluster and cannot rejoin with its server id. Files
 	// without the field are members.
 	Left bool
+	// Arbiter marks a member that stores the Raft log and votes but
+	// holds no database state and serves no clients (ovsdb-tool
+	// join-cluster --arbiter). A file is made one or the other and never
+	// changes kind. Files without the field are data members.
+	Arbiter bool
 }
 
 // Joining reports whether the member was created by join-cluster and has
@@ -98,6 +103,7 @@ type header struct {
 	ElectionTimerMS int      `json:"election_timer,omitempty"`
 	RemoteAddresses []string `json:"remote_addresses,omitempty"`
 	Left            bool     `json:"left,omitempty"`
+	Arbiter         bool     `json:"arbiter,omitempty"`
 }
 
 func (m Meta) validate(path string) error {
@@ -127,6 +133,7 @@ func (m Meta) encode() ([]byte, error) {
 		ElectionTimerMS: m.ElectionTimerMS,
 		RemoteAddresses: m.RemoteAddresses,
 		Left:            m.Left,
+		Arbiter:         m.Arbiter,
 	}
 	if !m.ClusterID.IsZero() {
 		h.ClusterID = m.ClusterID.String()
@@ -157,6 +164,7 @@ func decodeMeta(b []byte) (Meta, error) {
 	m.ElectionTimerMS = h.ElectionTimerMS
 	m.RemoteAddresses = h.RemoteAddresses
 	m.Left = h.Left
+	m.Arbiter = h.Arbiter
 	return m, nil
 }
 
