@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/ovsdb-go/ovsdb-server/server"
+	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
 )
 
 // Control implements server.Mode: C's cluster/* commands of this member
@@ -85,7 +86,9 @@ func OpenMode(path string) (server.Mode, error) {
 }
 
 // Opener returns a server.Opener that opens clustered database files with
-// Open and every other file with next (nil: server.OpenStandalone).
+// Open and every other file with next (nil: server.OpenStandalone). A C
+// clustered file is refused with an error naming the import command
+// (ovsdb-tool create-cluster): our Raft cannot serve it.
 func Opener(next server.Opener) server.Opener { return Options{}.Opener(next) }
 
 // Opener is the package's Opener for members opened with options o.
@@ -94,6 +97,10 @@ func (o Options) Opener(next server.Opener) server.Opener {
 		next = server.OpenStandalone
 	}
 	return func(path string) (server.Mode, error) {
+		if f, err := raftstore.Sniff(path); err == nil && f == raftstore.FormatCCluster {
+			return nil, fmt.Errorf("%s: this is a clustered database file of the C ovsdb-server; it cannot be served by this server: "+
+				"import it with \"ovsdb-tool create-cluster NEW.db %s LOCAL-ADDRESS\" (docs/operations.md, \"Migrating from C\")", path, path)
+		}
 		if IsClusteredFile(path) {
 			m, err := OpenWith(path, o)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
+	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/storage"
@@ -94,15 +95,28 @@ func readClusterMeta(path string) (clusterMeta, error) {
 }
 
 // createCluster: create-cluster DB CONTENTS LOCAL. CONTENTS is a schema
-// file or a standalone database file.
+// file, a standalone database file, or (unlike C) a C clustered database
+// file, whose committed state is imported into the new cluster
+// (importCClustered; entries past its last recorded commit index are
+// left out with a warning).
 func (t *tool) createCluster(args []string) error {
 	dbPath, src, local := args[1], args[2], args[3]
 	s, _, err := readSchemaFile(src)
 	var data any = map[string]any{}
 	if err != nil {
-		d, lerr := loadStandalone(src)
-		if lerr != nil {
-			return lerr
+		var d *ovsdb.Database
+		if isCClustered(src) {
+			imp, ierr := importCClustered(src)
+			if ierr != nil {
+				return ierr
+			}
+			if imp.leftOut > 0 {
+				logger().Warn(fmt.Sprintf("%s: left out %d log entries (%d of them transactions) past the last recorded commit index %d: they may never have been committed",
+					src, imp.leftOut, imp.leftOutTxns, imp.commitIndex))
+			}
+			d = imp.db
+		} else if d, err = loadStandalone(src); err != nil {
+			return err
 		}
 		s = d.Schema()
 		data = snapshotJSON(d, "created from "+src, true)
