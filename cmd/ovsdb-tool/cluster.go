@@ -17,6 +17,7 @@ type clusterMeta struct {
 	ServerID     schema.UUID
 	LocalAddress string
 	Name         string
+	Arbiter      bool // join-cluster --arbiter
 }
 
 // clusterBackend is our own clustered file store (storage/raftstore,
@@ -166,7 +167,7 @@ func (t *tool) joinCluster(args []string) error {
 	if clusterStore == nil {
 		return fatalf("%s: clustered storage is not available in this build", dbPath)
 	}
-	m := clusterMeta{ServerID: schema.NewUUID(), LocalAddress: local, Name: name}
+	m := clusterMeta{ServerID: schema.NewUUID(), LocalAddress: local, Name: name, Arbiter: t.arbiter}
 	if t.hasCID {
 		m.ClusterID = t.cid
 	}

@@ -57,6 +57,7 @@ type tool struct {
 	hasCID    bool
 	electionT uint64
 	force     bool         // --force (cluster-recover)
+	arbiter   bool         // --arbiter (join-cluster: an arbiter member)
 	vlog      *vlog.Logger // nil when run in-process by tests
 }
 
@@ -184,7 +185,7 @@ var options = []optSpec{
 
 // ourOptions are options of ourCommands: parsed like the others, not
 // listed by --option (C's list).
-var ourOptions = []optSpec{{"force", 0, 0}}
+var ourOptions = []optSpec{{"force", 0, 0}, {"arbiter", 0, 0}}
 
 // parseOptions works like GNU getopt_long with argument permutation: it
 // returns the non-option arguments in order; done means the program must
@@ -268,6 +269,8 @@ func (t *tool) option(o optSpec, val string, hasVal bool) (bool, error) {
 		t.rbacRole = val
 	case "force":
 		t.force = true
+	case "arbiter":
+		t.arbiter = true
 	case "cid":
 		u, err := schema.ParseUUID(val)
 		if err != nil || u == (schema.UUID{}) {

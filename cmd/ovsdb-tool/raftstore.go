@@ -43,7 +43,8 @@ func (boltCluster) Create(path string, m clusterMeta, schemaJSON []byte, data an
 
 // Join makes a joining member's file with cluster.JoinWith.
 func (boltCluster) Join(path string, m clusterMeta, remotes []string) error {
-	return cluster.JoinWith(path, m.Name, m.LocalAddress, remotes, cluster.JoinOptions{ClusterID: m.ClusterID, ServerID: m.ServerID})
+	return cluster.JoinWith(path, m.Name, m.LocalAddress, remotes, cluster.JoinOptions{ClusterID: m.ClusterID, ServerID: m.ServerID,
+		Arbiter: m.Arbiter})
 }
 
 // Standalone rebuilds the member's state from its latest snapshot and
