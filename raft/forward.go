@@ -31,7 +31,8 @@ import (
 //	       database name and the schema it needs to start.
 //	join:  a joining member asks the leader to add it as a voter; a
 //	       member that does not lead answers not_leader with its leader's
-//	       address, which the joiner tries next.
+//	       address, which the joiner tries next. A joiner at the address
+//	       of another server replaces it if that server is silent (join.go).
 //	commit: leader -> follower, "the entry at index/term is committed"
 //	       (notify.go), for the server id in "id"; answered at once.
 //	member, remove, removed, timer: member-level requests handled by
@@ -280,20 +281,18 @@ type NodeHandler struct {
 	// Meta returns the cluster id, database name and schema text given to
 	// joining members.
 	Meta func() (cid schema.UUID, name string, schemaJSON []byte)
+
+	joinMu sync.Mutex // join requests are handled one at a time (join.go)
 }
 
 // HandleCluster implements Handler.
 func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response {
 	n := h.Node
-	notLeader := func() *Response {
-		addr, id := n.raft.LeaderWithID()
-		return &Response{Error: "not leader", NotLeader: true, Leader: string(addr), LeaderID: string(id)}
-	}
 	switch req.Op {
 	case OpApply:
 		replies, pos, err := n.ApplyForwarded(ctx, req.Entry)
 		if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
-			return notLeader()
+			return h.notLeader()
 		}
 		if err != nil {
 			return &Response{Error: err.Error()}
@@ -320,24 +319,7 @@ func (h *NodeHandler) HandleCluster(ctx context.Context, req *Request) *Response
 		return &Response{ClusterID: cid.String(), Name: name, Schema: string(sch), Leader: string(addr), LeaderID: string(id),
 			Self: string(n.cfg.ID), Arbiter: n.cfg.Arbiter}
 	case OpJoin:
-		if n.raft.State() != hraft.Leader {
-			return notLeader()
-		}
-		if req.ServerID == "" || req.Address == "" {
-			return &Response{Error: "join: id and address required"}
-		}
-		timeout := 10 * time.Second
-		if d, ok := ctx.Deadline(); ok {
-			timeout = min(timeout, time.Until(d))
-		}
-		if err := n.AddVoter(hraft.ServerID(req.ServerID), hraft.ServerAddress(req.Address), timeout); err != nil {
-			if errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrLeadershipLost) {
-				return notLeader()
-			}
-			return &Response{Error: err.Error()}
-		}
-		cid, _, _ := h.Meta()
-		return &Response{LeaderID: string(n.cfg.ID), Leader: string(n.cfg.Address), ClusterID: cid.String()}
+		return h.join(ctx, req)
 	}
 	return &Response{Error: fmt.Sprintf("unknown cluster request %q", req.Op)}
 }
@@ -573,6 +555,10 @@ func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Re
 	for {
 		todo := append([]string(nil), remotes...)
 		tried := map[string]bool{}
+		// answered: a member answered this round with an error of its
+		// own (the leader's refusal), which a later "not leader" from
+		// another member does not hide.
+		answered := false
 		for len(todo) > 0 {
 			addr := todo[0]
 			todo = todo[1:]
@@ -587,12 +573,20 @@ func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Re
 			case err != nil:
 				last = fmt.Errorf("%s: %w", addr, err)
 			case resp.NotLeader:
-				last = fmt.Errorf("%s: not leader", addr)
+				if !answered {
+					last = fmt.Errorf("%s: not leader", addr)
+				}
 				if resp.Leader != "" {
 					todo = append([]string{resp.Leader}, todo...)
 				}
 			case resp.Error != "":
-				last = fmt.Errorf("%s: %s", addr, resp.Error)
+				last, answered = fmt.Errorf("%s: %s", addr, resp.Error), true
+				if req.Op == OpJoin && joinRefusals.allow(addr+targetSep+req.ServerID) {
+					// A refused join (the server at this member's address
+					// still answers, a nonvoter catching up) is retried;
+					// the operator sees why, once per interval.
+					netLogger().Info("join request not granted yet, retrying", "leader", addr, "err", resp.Error)
+				}
 			default:
 				return resp, nil
 			}
@@ -608,5 +602,8 @@ func (c *Client) retry(ctx context.Context, remotes []string, req *Request) (*Re
 		backoff = min(2*backoff, time.Second)
 	}
 }
+
+// joinRefusals limits the joiner's log lines about refused join requests.
+var joinRefusals logLimiter
 
 var _ Forwarder = (*Client)(nil)
