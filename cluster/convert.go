@@ -33,6 +33,9 @@ func (c *Member) Convert(ns *schema.DatabaseSchema) (server.Mode, error) {
 	if c.Left() {
 		return nil, ovsdberr.New("cluster error", "server shutdown")
 	}
+	if c.meta.Arbiter {
+		return nil, c.refusal()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.cancelOnStop(ctx, cancel)

@@ -48,6 +48,11 @@ type JoinOptions struct {
 	ClusterID schema.UUID
 	// ServerID is the new member's server id; zero means a random one.
 	ServerID schema.UUID
+	// Arbiter makes the new member an arbiter (ovsdb-tool join-cluster
+	// --arbiter): it stores the Raft log and votes, so it counts for
+	// quorum and durability, but holds no database, executes nothing and
+	// serves no clients (raft/DESIGN.md, "Arbiter members").
+	Arbiter bool
 }
 
 // Create makes path (which must not exist) the file of the only member
@@ -229,5 +234,5 @@ func JoinWith(path, dbName, localAddress string, remotes []string, opts JoinOpti
 		}
 	}
 	return raftstore.Create(path, raftstore.Meta{ClusterID: opts.ClusterID, ServerID: orRandom(opts.ServerID),
-		LocalAddress: localAddress, Name: dbName, RemoteAddresses: uniq})
+		LocalAddress: localAddress, Name: dbName, RemoteAddresses: uniq, Arbiter: opts.Arbiter})
 }

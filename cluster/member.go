@@ -56,6 +56,8 @@ type Member struct {
 	// everLeader: a leader has been known since the member started (C's
 	// ever_had_leader).
 	everLeader bool
+	// peers: what the other servers answered when last asked (peers.go).
+	peers map[hraft.ServerID]peerState
 }
 
 // IsClusteredFile reports whether path is one of our clustered (bbolt)
@@ -89,7 +91,8 @@ func OpenWith(path string, o Options) (*Member, error) {
 		return nil, err
 	}
 	c := &Member{store: st, meta: st.Meta(), stop: make(chan struct{}), client: raft.NewClient(),
-		failed: map[hraft.ServerID]bool{}, lastMsg: map[hraft.ServerID]time.Time{}}
+		failed: map[hraft.ServerID]bool{}, lastMsg: map[hraft.ServerID]time.Time{},
+		peers: map[hraft.ServerID]peerState{}}
 	fail := func(err error) (*Member, error) {
 		c.client.Close()
 		if c.mux != nil {
@@ -149,8 +152,12 @@ func OpenWith(path string, o Options) (*Member, error) {
 		c.wg.Add(1)
 		go c.join()
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.checkMembership()
+	go c.probePeers()
+	if c.meta.Arbiter {
+		clusterLog().Info(fmt.Sprintf("%s: this server is an arbiter: it stores the log and votes, holds no data and serves no clients", c.meta.Name))
+	}
 	return c, nil
 }
 
@@ -172,7 +179,7 @@ func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
 		Transport: trans, Forwarder: client, AppliedLog: st, Notifier: client,
 		Convert: standalone.ConvertDatabaseWith, SchemaChanged: schemaChanged,
-		NoLeaderWriteTimeout: noLeaderWriteTimeout,
+		NoLeaderWriteTimeout: noLeaderWriteTimeout, Arbiter: m.Arbiter,
 	})
 }
 
@@ -328,6 +335,9 @@ func (c *Member) Database() *ovsdb.Database { return c.node.Database() }
 // cluster member (RAFT_CMD_SHUTDOWN: "cluster error" / "server
 // shutdown"); reads still see its last applied state.
 func (c *Member) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
+	if c.meta.Arbiter {
+		return []any{ovsdberr.ToJSON(c.refusal())}
+	}
 	if c.Left() && !opts.ReadOnly && !ovsdb.ClassifyOps(ops).ReadOnly {
 		return []any{ovsdberr.ToJSON(ovsdberr.New("cluster error", "server shutdown"))}
 	}

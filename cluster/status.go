@@ -63,6 +63,7 @@ func (c *Member) StatusText() (string, error) {
 		return "", err
 	}
 	now := time.Now()
+	arbiters := c.arbiters()
 	c.mu.Lock()
 	if c.left {
 		// C keeps the role a departed member last had (a follower) and
@@ -73,7 +74,7 @@ func (c *Member) StatusText() (string, error) {
 	st.ElectionTimer = c.timer
 	x := raft.StatusExtra{Joining: c.meta.Joining(), Remotes: c.meta.RemoteAddresses, Leaving: c.leaving, Left: c.left,
 		ElectionStart: c.elStart, ElectionReason: c.elReason, ElectionWon: c.elWon, Disconnections: c.nDisconn,
-		LastMsg: map[hraft.ServerID]time.Time{}}
+		LastMsg: map[hraft.ServerID]time.Time{}, Arbiters: arbiters}
 	for id, t := range c.lastMsg {
 		x.LastMsg[id] = t
 	}
@@ -113,6 +114,10 @@ func (c *Member) StatusText() (string, error) {
 			x.LastMsg[st.LeaderID] = st.LastContact
 		}
 	}
+	if st.LeaderID == "" && !x.Joining && !x.Left {
+		// Why there is no quorum: the servers that do not answer.
+		x.Unreachable = c.unreachable()
+	}
 	return raft.FormatStatus(st, x, now), nil
 }
 
@@ -133,6 +138,12 @@ func (c *Member) Info() (server.Info, <-chan struct{}) {
 		SID: m.ServerID}
 	if !m.Joining() {
 		info.CID = m.ClusterID
+	}
+	if m.Arbiter {
+		// Never a server for clients: not connected, never the leader
+		// (clients that want one look elsewhere), every request refused.
+		info.Connected, info.Leader = false, false
+		info.Refuse = c.refusal().Error()
 	}
 	ch := make(chan struct{})
 	go func() {

@@ -27,6 +27,10 @@ func (s *Server) registerBuiltins() {
 	s.builtins["notify cancel"] = true
 }
 
+// unavailable is implemented by a Database that may refuse every request
+// (a Raft arbiter holds no data): Unavailable returns that error, or nil.
+type unavailable interface{ Unavailable() error }
+
 // LookupDB returns the database named by params[0], or the error C sends
 // for a request that does not begin with a known database name.
 func (s *Server) LookupDB(method string, params []any) (Database, error) {
@@ -41,6 +45,11 @@ func (s *Server) LookupDB(method string, params []any) (Database, error) {
 	if db == nil {
 		return nil, ovsdberr.WithSyntax(ovsdberr.TagUnknownDatabase, normalize(params),
 			"%s request specifies unknown database %s", method, name)
+	}
+	if u, ok := db.(unavailable); ok {
+		if err := u.Unavailable(); err != nil {
+			return nil, err
+		}
 	}
 	return db, nil
 }

@@ -33,7 +33,7 @@ const arbiterTrailingLogs = 4 * 10240
 type arbiterSnapshot struct{ index uint64 }
 
 func (s arbiterSnapshot) Persist(sink hraft.SnapshotSink) error {
-	if _, err := fmt.Fprintf(sink, `{"arbiter":true,"index":%d}`, s.index); err != nil {
+	if _, err := fmt.Fprintf(sink, `%s,"index":%d}`, arbiterSnapshotPrefix, s.index); err != nil {
 		_ = sink.Cancel()
 		return err
 	}
@@ -85,16 +85,36 @@ func indexAfter(head []byte) uint64 {
 	return 0
 }
 
-// arbiterSnapshots is an arbiter's snapshot store: its snapshots are
-// created and listed as usual (Raft's log compaction needs them) but never
-// opened: hashicorp/raft opens the latest snapshot only to restore it at
-// start-up (Config.NoSnapshotRestoreOnStart is set for an arbiter) or to
-// send it to a member that lags behind the log, and an arbiter has no
-// data to send. Refusing keeps a data member from ever storing one.
+// arbiterSnapshots is an arbiter's snapshot store: snapshots are created,
+// listed and opened as usual, except the arbiter's own (which hold no
+// data): opening one fails. hashicorp/raft opens the latest snapshot to
+// restore it at start-up (not done on an arbiter:
+// Config.NoSnapshotRestoreOnStart), to feed one a leader has just
+// installed here to Restore (a data member's snapshot: allowed), and to
+// send one to a member that lags behind the log (allowed only for a data
+// member's snapshot this arbiter received). Refusing its own keeps a data
+// member from ever storing an empty snapshot.
 type arbiterSnapshots struct{ hraft.SnapshotStore }
 
-func (arbiterSnapshots) Open(id string) (*hraft.SnapshotMeta, io.ReadCloser, error) {
-	return nil, nil, fmt.Errorf("snapshot %s: %w (a lagging member must catch up from a data member)", id, ErrArbiter)
+func (a arbiterSnapshots) Open(id string) (*hraft.SnapshotMeta, io.ReadCloser, error) {
+	meta, rc, err := a.SnapshotStore.Open(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	if head, _ := br.Peek(len(arbiterSnapshotPrefix)); string(head) == arbiterSnapshotPrefix {
+		rc.Close()
+		return nil, nil, fmt.Errorf("snapshot %s: %w (a lagging member must catch up from a data member)", id, ErrArbiter)
+	}
+	return meta, readCloser{br, rc}, nil
+}
+
+// arbiterSnapshotPrefix begins every arbiter snapshot (arbiterSnapshot).
+const arbiterSnapshotPrefix = `{"arbiter":true`
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // handOver gives away the leadership an arbiter wins, retrying every half

@@ -40,6 +40,13 @@ type StatusExtra struct {
 	MatchIndex map[hraft.ServerID]uint64
 	// ElectionTimerNew is the timer being changed to (0: none).
 	ElectionTimerNew time.Duration
+	// Arbiters are the servers known to be arbiters, marked "(arbiter)"
+	// on their server lines.
+	Arbiters map[hraft.ServerID]bool
+	// Unreachable describes the servers that do not answer while no
+	// leader is known ("abcd at ADDRESS (why)"); shown on an
+	// "Unreachable:" line, which C does not have, only when not empty.
+	Unreachable []string
 }
 
 // FormatStatus renders cluster/status in C's layout. A follower's
@@ -129,6 +136,9 @@ func FormatStatus(st Status, x StatusExtra, now time.Time) string {
 	}
 	b.WriteByte('\n')
 	fmt.Fprintf(&b, "Disconnections: %d\n", x.Disconnections)
+	if len(x.Unreachable) > 0 {
+		fmt.Fprintf(&b, "Unreachable: %s\n", strings.Join(x.Unreachable, ", "))
+	}
 	b.WriteString("Servers:\n")
 	servers := append([]hraft.Server(nil), st.Servers...)
 	sort.Slice(servers, func(i, j int) bool { return servers[i].ID < servers[j].ID })
@@ -137,6 +147,9 @@ func FormatStatus(st Status, x StatusExtra, now time.Time) string {
 		fmt.Fprintf(&b, "    %s (%s at %s)", Nickname(id), Nickname(id), s.Address)
 		if s.ID == st.ServerID {
 			b.WriteString(" (self)")
+		}
+		if x.Arbiters[s.ID] {
+			b.WriteString(" (arbiter)")
 		}
 		if s.Suffrage != hraft.Voter {
 			b.WriteString(" (catchup)")

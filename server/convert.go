@@ -59,6 +59,7 @@ func (s *Server) convertDatabase(name string, ns *schema.DatabaseSchema, keep *j
 		_ = nm.Close()
 		return false, errors.New("no database by that name")
 	}
+	ne.setRefuse(info)
 	s.dbs[name] = ne
 	close(e.gone)
 	s.mu.Unlock()
@@ -106,6 +107,7 @@ func (s *Server) modeConverted(e *dbEntry) {
 		s.mu.Unlock()
 		return
 	}
+	ne.setRefuse(info)
 	s.dbs[name] = ne
 	close(e.gone)
 	s.mu.Unlock()

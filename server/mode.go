@@ -132,6 +132,12 @@ type Info struct {
 	// known, the column is then empty) and this member's server id.
 	Index    uint64
 	CID, SID schema.UUID
+	// Refuse, when not empty, is the text of the error every client
+	// request naming the database gets (transact, monitor, get_schema,
+	// convert...): a mode that serves no clients, such as a Raft arbiter,
+	// which holds no data. The database stays listed by list_dbs and in
+	// _Server, so that clients learn where to go.
+	Refuse string
 }
 
 // ErrUnsupported is wrapped by a Mode's errors for operations its

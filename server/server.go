@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
@@ -49,6 +50,20 @@ type dbEntry struct {
 	// gone is closed when the entry stops being served (removed,
 	// converted, server closed): its Info watcher stops.
 	gone chan struct{}
+	// refuse is the latest Info().Refuse (a string; nil until set).
+	refuse atomic.Value
+}
+
+// setRefuse records info's Refuse for the entry's requests.
+func (e *dbEntry) setRefuse(info Info) { e.refuse.Store(info.Refuse) }
+
+// refusal is the error of every client request naming the database, or
+// nil when it serves clients (Info.Refuse).
+func (e *dbEntry) refusal() error {
+	if r, _ := e.refuse.Load().(string); r != "" {
+		return ovsdberr.New(ovsdberr.TagNotSupported, "%s", r)
+	}
+	return nil
 }
 
 type remote struct {
@@ -150,7 +165,7 @@ func (s *Server) Database(name string) jsonrpc.Database {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.dbs[name]; e != nil {
-		return modeAdapter{dbAdapter{e.db}, e.mode}
+		return modeAdapter{dbAdapter{e.db}, e.mode, e}
 	}
 	return nil
 }
@@ -261,7 +276,12 @@ func (a dbAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactO
 type modeAdapter struct {
 	dbAdapter
 	m Mode
+	e *dbEntry
 }
+
+// Unavailable is the error of requests naming a database that serves no
+// clients (Info.Refuse), or nil; jsonrpc's LookupDB returns it.
+func (a modeAdapter) Unavailable() error { return a.e.refusal() }
 
 func (a modeAdapter) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
 	return a.m.Transact(ctx, ops, opts)
@@ -323,6 +343,7 @@ func (s *Server) AddDatabase(path string) error {
 		return rerr
 	}
 	e := &dbEntry{path: path, mode: st, db: db, model: info.Model, rowID: schema.NewUUID(), gone: make(chan struct{})}
+	e.setRefuse(info)
 	s.dbs[name] = e
 	s.mu.Unlock()
 	s.setSysRow(e.rowID, db, info, false)
@@ -484,6 +505,7 @@ func (s *Server) watchInfo(e *dbEntry, last Info, changed <-chan struct{}) {
 		if !served {
 			return
 		}
+		e.setRefuse(info)
 		if info != last {
 			s.updateSysRow(e.rowID, e.db, info)
 			last = info

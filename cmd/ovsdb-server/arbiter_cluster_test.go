@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// newArbiterCluster makes and starts a cluster of database "C" with our
+// ovsdb-tool: data members made by create-cluster and join-cluster, then
+// arbiters made by join-cluster --arbiter. It returns the data members
+// and the arbiters (tc.members holds all, data first).
+func newArbiterCluster(t *testing.T, nData, nArb int) (tc *testCluster, data, arbs []*member) {
+	dir := t.TempDir()
+	tc = &testCluster{t: t, dir: dir, server: buildBinary(t), tool: buildTool(t, "../ovsdb-tool", "ovsdb-tool"), dbName: "C"}
+	schemaPath := filepath.Join(dir, "c.ovsschema")
+	require.NoError(t, os.WriteFile(schemaPath, []byte(clusterTestSchema), 0o644))
+	n := nData + nArb
+	for i := 0; i < n; i++ {
+		name := func(ext string) string { return filepath.Join(dir, fmt.Sprintf("m%d.%s", i, ext)) }
+		m := &member{addr: freeAddr(t), db: name("db"), sock: name("sock"), ctl: name("ctl"), log: name("log")}
+		args := []string{"create-cluster", m.db, schemaPath, m.addr}
+		switch {
+		case i >= nData:
+			args = []string{"join-cluster", "--arbiter", m.db, "C", m.addr, tc.members[0].addr}
+			arbs = append(arbs, m)
+		case i > 0:
+			args = []string{"join-cluster", m.db, "C", m.addr, tc.members[0].addr}
+			data = append(data, m)
+		default:
+			data = append(data, m)
+		}
+		out, err := exec.Command(tc.tool, args...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		tc.members = append(tc.members, m)
+	}
+	t.Cleanup(func() {
+		for _, m := range tc.members {
+			tc.kill(m)
+		}
+	})
+	tc.watchdog()
+	for _, m := range tc.members {
+		tc.start(m)
+	}
+	return tc, data, arbs
+}
+
+// TestClusterArbiter (issue 13, scope 1): two data members and one
+// arbiter. The arbiter is marked in every member's cluster/status, refuses
+// clients with an error naming the data members, and shows itself
+// disconnected in _Server; the cluster keeps accepting writes after
+// kill -9 of either data member and of the arbiter, and no acknowledged
+// write is lost when the killed member returns.
+func TestClusterArbiter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	tc, data, arbs := newArbiterCluster(t, 2, 1)
+	arb := arbs[0]
+	all := tc.members
+	tc.waitMembers(all, 3)
+
+	arbSID, err := tc.appctl(arb, "cluster/sid", "C")
+	require.NoError(t, err)
+	arbNick := strings.TrimSpace(arbSID)[:4]
+	tc.waitFor("every member marks the arbiter in cluster/status", 30*time.Second, func() bool {
+		for _, m := range all {
+			s, err := tc.appctl(m, "cluster/status", "C")
+			if err != nil || strings.Count(s, "(arbiter)") != 1 ||
+				!strings.Contains(s, fmt.Sprintf("    %s (%s at %s)", arbNick, arbNick, arb.addr)) {
+				return false
+			}
+			for _, line := range strings.Split(s, "\n") {
+				if strings.Contains(line, "(arbiter)") && !strings.HasPrefix(line, "    "+arbNick+" ") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+
+	// Clients of the arbiter get a clear error naming the data members;
+	// list_dbs and _Server still answer, showing it disconnected.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, req := range [][]any{
+		{"transact", "C", map[string]any{"op": "select", "table": "T", "where": []any{}}},
+		{"get_schema", "C"},
+		{"monitor", "C", nil, map[string]any{"T": map[string]any{}}},
+	} {
+		_, err := call(ctx, arb.sock, req[0].(string), req[1:]...)
+		require.Error(t, err, "%v on the arbiter", req[0])
+		require.Contains(t, err.Error(), "is a Raft arbiter", "%v", req[0])
+		require.Contains(t, err.Error(), data[0].addr, "%v", req[0])
+		require.Contains(t, err.Error(), data[1].addr, "%v", req[0])
+	}
+	dbs, err := call(ctx, arb.sock, "list_dbs")
+	require.NoError(t, err)
+	require.Equal(t, []any{"C", "_Server"}, dbs)
+	row := serverRow(t, arb)
+	require.Equal(t, false, row["connected"], "arbiter's _Server row: %v", row)
+	require.Equal(t, false, row["leader"], "arbiter's _Server row: %v", row)
+
+	var acked sync.Map
+	tc.addKeys(data, "start", 10, &acked)
+	for _, victim := range []*member{data[0], data[1], arb} {
+		name := filepath.Base(victim.db)
+		tc.kill(victim)
+		live := without(data, victim)
+		tc.addKeys(live, "without-"+name, 15, &acked)
+		tc.start(victim)
+		tc.waitMembers(all, 3)
+		tc.requireExactlyOnce(data, &acked)
+	}
+	// The data members hold the rows; the arbiter, which executes
+	// nothing, none.
+	cells := func(m *member) int {
+		out, err := tc.appctl(m, "memory/show")
+		require.NoError(t, err)
+		n := 0
+		if mm := regexp.MustCompile(`cells:(\d+)`).FindStringSubmatch(out); mm != nil {
+			n, _ = strconv.Atoi(mm[1])
+		}
+		return n
+	}
+	// (memory/show counts the _Server database's cells too.)
+	nKeys := 0
+	acked.Range(func(any, any) bool { nKeys++; return true })
+	dataCells, arbCells := cells(data[0]), cells(arb)
+	require.GreaterOrEqual(t, dataCells-arbCells, nKeys, "cells: data member %d, arbiter %d", dataCells, arbCells)
+}
