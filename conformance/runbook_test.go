@@ -1,0 +1,365 @@
+package conformance
+
+// The operator runbooks of docs/operations.md, executed step by step: each
+// test sets up a runbook's starting situation with its own code (a cluster
+// of ours, or of C's, in a temporary directory on 127.0.0.1), exports the
+// runbook's shell variables, runs every numbered step verbatim with sh -c
+// and checks the outcome itself. The site helpers are in
+// runbook_site_test.go.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// runbookDoc is the operator documentation the runbook tests execute.
+const runbookDoc = "../docs/operations.md"
+
+// runbookProcedures lists every procedure of docs/operations.md ("RUNBOOK /
+// PROCEDURE", the "##" and "###" headings) and the test that runs it.
+// TestRunbookDocument fails when the document and this list differ, so a
+// procedure cannot be added, renamed or emptied without its test.
+var runbookProcedures = map[string]string{
+	"Two-node site with an arbiter / Building the cluster":                                        "TestRunbookArbiter",
+	"Replacing a member / A member whose disk was wiped comes back at its old address":            "TestRunbookReplaceWipedMember",
+	"Replacing a member / A member moves to a new address":                                        "TestRunbookMoveMember",
+	"Recovering from the loss of a majority / Recovering the survivor and rebuilding the cluster": "TestRunbookMajorityLoss",
+	"Migrating a running C cluster / From the C cluster to ours":                                  "TestRunbookMigrateFromC",
+	"Migrating a running C cluster / Going back to C":                                             "TestRunbookMigrateFromC",
+	"Backup and restore / Taking a backup":                                                        "TestRunbookBackupRestore",
+	"Backup and restore / Restoring into the running cluster":                                     "TestRunbookBackupRestore",
+	"Backup and restore / Rebuilding the cluster from a backup":                                   "TestRunbookBackupRestore",
+}
+
+// runbookStep is one numbered step: its number, the first line of its
+// text, its line in the document and its one shell command.
+type runbookStep struct {
+	n     int
+	title string
+	line  int
+	cmd   string
+}
+
+// runbookProc is one procedure: the numbered list under a "###" heading
+// (or directly under a "##" heading, then named by it alone).
+type runbookProc struct {
+	runbook, name string
+	steps         []runbookStep
+}
+
+func (p *runbookProc) key() string {
+	if p.name == "" {
+		return p.runbook
+	}
+	return p.runbook + " / " + p.name
+}
+
+var runbookStepRE = regexp.MustCompile(`^([0-9]+)\. (.*)$`)
+
+// parseRunbooks returns the procedures of a runbook document that have
+// steps, keyed by runbookProc.key, and the runbooks ("##" headings) that
+// hold any. The format it enforces:
+//   - a step is a line "N. TEXT" at column 0, outside a code block; the
+//     steps of a procedure are numbered 1, 2, ... without a gap;
+//   - each step holds exactly one fenced block with the info string "sh",
+//     the command run verbatim (its indentation removed);
+//   - a "sh" block outside a step is an error: it would look like a
+//     command that no test runs (examples use another info string).
+func parseRunbooks(doc string) (map[string]*runbookProc, map[string]bool, error) {
+	procs := map[string]*runbookProc{}
+	runbooks := map[string]bool{}
+	var runbook, name string
+	var cur *runbookProc
+	var step *runbookStep
+	var blocks int
+	finishStep := func() error {
+		if step == nil {
+			return nil
+		}
+		if blocks != 1 {
+			return fmt.Errorf("line %d: step %d of %q has %d sh blocks (want exactly 1)", step.line, step.n, cur.key(), blocks)
+		}
+		cur.steps = append(cur.steps, *step)
+		step, blocks = nil, 0
+		return nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(doc))
+	lineNo := 0
+	var fence *strings.Builder // non-nil inside a "sh" block
+	var fenceIndent int
+	inOther := false // inside a code block of another kind
+	for sc.Scan() {
+		lineNo++
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		if fence != nil || inOther {
+			if trimmed == "```" {
+				if fence != nil {
+					step.cmd = strings.TrimRight(fence.String(), "\n")
+					fence = nil
+				}
+				inOther = false
+				continue
+			}
+			if fence != nil {
+				l := line
+				if len(l) >= fenceIndent && strings.TrimSpace(l[:fenceIndent]) == "" {
+					l = l[fenceIndent:]
+				}
+				fence.WriteString(l + "\n")
+			}
+			continue
+		}
+		switch {
+		case strings.HasPrefix(trimmed, "```"):
+			if strings.TrimPrefix(trimmed, "```") != "sh" {
+				inOther = true
+				continue
+			}
+			if step == nil {
+				return nil, nil, fmt.Errorf("line %d: sh block outside a numbered step (under %q / %q)", lineNo, runbook, name)
+			}
+			blocks++
+			fence, fenceIndent = &strings.Builder{}, len(line)-len(strings.TrimLeft(line, " "))
+			continue
+		case strings.HasPrefix(line, "## ") || strings.HasPrefix(line, "### "):
+			if err := finishStep(); err != nil {
+				return nil, nil, err
+			}
+			if strings.HasPrefix(line, "## ") {
+				runbook, name = strings.TrimPrefix(line, "## "), ""
+			} else {
+				name = strings.TrimPrefix(line, "### ")
+			}
+			cur = nil
+			continue
+		}
+		if m := runbookStepRE.FindStringSubmatch(line); m != nil {
+			if err := finishStep(); err != nil {
+				return nil, nil, err
+			}
+			if cur == nil {
+				cur = &runbookProc{runbook: runbook, name: name}
+				if _, dup := procs[cur.key()]; dup {
+					return nil, nil, fmt.Errorf("line %d: procedure %q appears twice", lineNo, cur.key())
+				}
+				procs[cur.key()] = cur
+				runbooks[runbook] = true
+			}
+			n, _ := strconv.Atoi(m[1])
+			if n != len(cur.steps)+1 {
+				return nil, nil, fmt.Errorf("line %d: step %d of %q follows step %d", lineNo, n, cur.key(), len(cur.steps))
+			}
+			step = &runbookStep{n: n, title: m[2], line: lineNo}
+		}
+	}
+	if fence != nil || inOther {
+		return nil, nil, fmt.Errorf("unterminated code block at the end")
+	}
+	if err := finishStep(); err != nil {
+		return nil, nil, err
+	}
+	return procs, runbooks, sc.Err()
+}
+
+// loadRunbook returns the procedure key of docs/operations.md, failing the
+// test if it is missing or has no steps.
+func loadRunbook(t *testing.T, key string) *runbookProc {
+	t.Helper()
+	data, err := os.ReadFile(runbookDoc)
+	require.NoError(t, err)
+	procs, _, err := parseRunbooks(string(data))
+	require.NoError(t, err, "%s does not parse", runbookDoc)
+	p := procs[key]
+	require.NotNil(t, p, "%s has no procedure %q", runbookDoc, key)
+	require.NotEmpty(t, p.steps, "%s: procedure %q has no steps", runbookDoc, key)
+	return p
+}
+
+// TestRunbookDocument checks that docs/operations.md has exactly the
+// procedures the runbook tests run, each with steps, and every runbook the
+// issue asks for.
+func TestRunbookDocument(t *testing.T) {
+	data, err := os.ReadFile(runbookDoc)
+	require.NoError(t, err)
+	procs, runbooks, err := parseRunbooks(string(data))
+	require.NoError(t, err)
+	var got, want []string
+	for k, p := range procs {
+		got = append(got, k)
+		assert.NotEmpty(t, p.steps, k)
+		for _, s := range p.steps {
+			assert.NotEmpty(t, strings.TrimSpace(s.cmd), "%s step %d (line %d) has an empty command", k, s.n, s.line)
+		}
+	}
+	for k := range runbookProcedures {
+		want = append(want, k)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	require.Equal(t, want, got, "procedures of %s vs runbookProcedures", runbookDoc)
+	for _, rb := range []string{"Two-node site with an arbiter", "Replacing a member",
+		"Recovering from the loss of a majority", "Migrating a running C cluster", "Backup and restore"} {
+		assert.True(t, runbooks[rb], "%s has no runbook %q with steps", runbookDoc, rb)
+	}
+}
+
+// TestRunbookParser checks the parser's rules on small documents.
+func TestRunbookParser(t *testing.T) {
+	good := "## A\n\ntext\n\n### P\n\n1. One.\n\n   ```sh\n   echo 1\n   ```\n\n" +
+		"10. x\n" // a step number out of sequence is an error, checked below
+	_, _, err := parseRunbooks(good)
+	require.ErrorContains(t, err, "follows step 1")
+
+	procs, rbs, err := parseRunbooks("## A\n\n### P\n\n1. One.\n\n   ```sh\n   echo 'a b'\n   ```\n\n" +
+		"2. Two.\n\n   ```text\n   not run\n   ```\n\n   ```sh\n   true\n   ```\n\n## B\n\n1. Alone.\n\n   ```sh\n   false\n   ```\n")
+	require.NoError(t, err)
+	require.True(t, rbs["A"] && rbs["B"])
+	require.Len(t, procs["A / P"].steps, 2)
+	require.Equal(t, "echo 'a b'", procs["A / P"].steps[0].cmd)
+	require.Equal(t, "true", procs["A / P"].steps[1].cmd)
+	require.Equal(t, "false", procs["B"].steps[0].cmd)
+
+	_, _, err = parseRunbooks("## A\n\n```sh\nrm -rf x\n```\n")
+	require.ErrorContains(t, err, "outside a numbered step")
+	_, _, err = parseRunbooks("## A\n\n1. Two blocks.\n\n   ```sh\n   a\n   ```\n   ```sh\n   b\n   ```\n")
+	require.ErrorContains(t, err, "has 2 sh blocks")
+	_, _, err = parseRunbooks("## A\n\n1. No block.\n\n2. Next.\n\n   ```sh\n   b\n   ```\n")
+	require.ErrorContains(t, err, "has 0 sh blocks")
+}
+
+// TestRunbookMajorityLoss runs "Recovering from the loss of a majority":
+// members 2 and 3 of a cluster holding data are killed (member 3's file is
+// lost with its disk, member 2's is left behind); after the runbook the
+// cluster has three members again under the same cluster id, every write
+// acknowledged before the loss is on each of them, the lost server ids
+// are gone and writes are accepted.
+func TestRunbookMajorityLoss(t *testing.T) {
+	p := loadRunbook(t, "Recovering from the loss of a majority / Recovering the survivor and rebuilding the cluster")
+	s := newRunbookSite(t, 3, []int{1, 2, 3})
+	s.ourCluster(3)
+	s.nbctl("init")
+	for _, sw := range []string{"sw0", "sw1", "sw2"} {
+		s.nbctl("ls-add", sw)
+	}
+	want := []string{"sw0", "sw1", "sw2"}
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+	cid := s.appctl(1, "cluster/cid", "OVN_Northbound")
+	oldSIDs := []string{s.appctl(2, "cluster/sid", "OVN_Northbound"), s.appctl(3, "cluster/sid", "OVN_Northbound")}
+
+	s.kill(2)
+	s.kill(3)
+	require.NoError(t, os.Remove(s.v("NB_DB3"))) // member 3's disk is gone
+
+	s.run(p)
+
+	require.Equal(t, cid, s.appctl(1, "cluster/cid", "OVN_Northbound"), "the cluster id changed")
+	st := s.appctl(1, "cluster/status", "OVN_Northbound")
+	require.Equal(t, 3, serverLines(st), "the leader's configuration:\n%s", st)
+	for _, sid := range oldSIDs {
+		require.NotContains(t, st, "("+sid[:4]+" at ", "a lost server id is still in the configuration:\n%s", st)
+	}
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+	ext := s.nbctl("get", "NB_Global", ".", "external_ids:last-majority-recovery")
+	require.NotEmpty(t, strings.TrimSpace(ext), "step 6's write is missing")
+	s.nbctl("ls-add", "sw-after")
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, append(want, "sw-after"))
+	}
+	_, err := os.Stat(s.v("NB_DB2") + ".lost")
+	require.NoError(t, err, "member 2's old file was not kept")
+}
+
+// TestRunbookBackupRestore runs the three procedures of "Backup and
+// restore": a backup of a running cluster; a restore into it after a
+// mistake (a switch deleted, another added), which brings back exactly the
+// backup's rows on every member; and, after every member is killed, a new
+// cluster rebuilt from the backup, with three members and the data.
+func TestRunbookBackupRestore(t *testing.T) {
+	backup := loadRunbook(t, "Backup and restore / Taking a backup")
+	restore := loadRunbook(t, "Backup and restore / Restoring into the running cluster")
+	rebuild := loadRunbook(t, "Backup and restore / Rebuilding the cluster from a backup")
+	s := newRunbookSite(t, 3, []int{1, 2, 3})
+	s.ourCluster(3)
+	s.nbctl("init")
+	s.nbctl("ls-add", "sw0")
+	s.nbctl("ls-add", "sw1")
+	s.nbctl("lsp-add", "sw1", "port1")
+	want := []string{"sw0", "sw1"}
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+
+	listed := s.nbctl("ls-list") // "UUID (NAME)" lines
+	s.run(backup)
+	_, err := os.Stat(s.v("BACKUP_DIR") + "/ovnnb-backup.db")
+	require.NoError(t, err)
+	_, err = os.Stat(s.v("BACKUP_DIR") + "/ovnnb-backup.db.new")
+	require.True(t, os.IsNotExist(err), "the temporary backup file is left: %v", err)
+
+	// The mistake.
+	s.nbctl("ls-del", "sw1")
+	s.nbctl("ls-add", "sw-mistake")
+	s.waitSwitches(1, []string{"sw-mistake", "sw0"})
+
+	s.run(restore)
+	cid := s.appctl(1, "cluster/cid", "OVN_Northbound")
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+	require.Contains(t, s.nbctl("lsp-list", "sw1"), "(port1)", "the restored switch lost its port")
+	_, err = os.Stat(s.v("BACKUP_DIR") + "/ovnnb-before-restore.db")
+	require.NoError(t, err, "the damaged contents were not kept")
+
+	// Every member is lost.
+	for n := 1; n <= 3; n++ {
+		s.kill(n)
+	}
+	require.NoError(t, os.Remove(s.v("NB_DB2")))
+
+	s.run(rebuild)
+	require.NotEqual(t, cid, s.appctl(1, "cluster/cid", "OVN_Northbound"), "a rebuilt cluster has a new id")
+	st := s.appctl(1, "cluster/status", "OVN_Northbound")
+	require.Equal(t, 3, serverLines(st), "the leader's configuration:\n%s", st)
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+	require.Equal(t, listed, s.nbctl("ls-list"), "a rebuild keeps the backup's row UUIDs")
+	s.nbctl("ls-add", "sw-after")
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, append(want, "sw-after"))
+	}
+	for _, f := range []string{"NB_DB1", "NB_DB3"} {
+		_, err := os.Stat(s.v(f) + ".old")
+		require.NoError(t, err, "%s's old file was not kept", f)
+	}
+}
+
+// serverLines counts the members under "Servers:" in a cluster/status.
+func serverLines(status string) int {
+	n, in := 0, false
+	for _, l := range strings.Split(status, "\n") {
+		switch {
+		case strings.HasPrefix(l, "Servers:"):
+			in = true
+		case in && strings.HasPrefix(l, "    "):
+			n++
+		case in:
+			in = false
+		}
+	}
+	return n
+}
