@@ -106,13 +106,13 @@ func (a arbiterSnapshots) Open(id string) (*hraft.SnapshotMeta, io.ReadCloser, e
 		rc.Close()
 		return nil, nil, fmt.Errorf("snapshot %s: %w (a lagging member must catch up from a data member)", id, ErrArbiter)
 	}
-	return meta, readCloser{br, rc}, nil
+	return meta, peekedReader{br, rc}, nil
 }
 
 // arbiterSnapshotPrefix begins every arbiter snapshot (arbiterSnapshot).
 const arbiterSnapshotPrefix = `{"arbiter":true`
 
-type readCloser struct {
+type peekedReader struct {
 	io.Reader
 	io.Closer
 }
