@@ -123,6 +123,21 @@ func TestClusterArbiter(t *testing.T) {
 		tc.waitMembers(all, 3)
 		tc.requireExactlyOnce(data, &acked)
 	}
+	// The arbiter alone holds the latest writes: data[1] is down while
+	// data[0] commits with the arbiter, then data[0] dies and data[1]
+	// returns. data[1] cannot be elected (the arbiter's log is longer), so
+	// the arbiter leads, brings data[1] up to date from its log and hands
+	// its leadership over; nothing acknowledged is lost.
+	tc.kill(data[1])
+	tc.addKeys(data[:1], "lagging", 15, &acked)
+	tc.kill(data[0])
+	tc.start(data[1])
+	tc.addKeys(data[1:], "from-arbiter", 5, &acked)
+	require.True(t, logContains(arb, "this arbiter is the leader: transferring leadership"), "the arbiter led and handed over")
+	tc.start(data[0])
+	tc.waitMembers(all, 3)
+	tc.requireExactlyOnce(data, &acked)
+
 	// The data members hold the rows; the arbiter, which executes
 	// nothing, none.
 	cells := func(m *member) int {
