@@ -186,6 +186,12 @@ func TestE2EMigrateCClusterToOurs(t *testing.T) {
 	leader := cc.waitLeader(cc.members)
 	beforeDump := dumpLines(t, client, leader.sock)
 
+	// Importing a file a C server still runs on is refused.
+	early := exec.Command(ourTool, "create-cluster", filepath.Join(t.TempDir(), "early.db"), leader.db, freeTCPAddr(t))
+	out, err := early.CombinedOutput()
+	require.Error(t, err, "import of a running member's file: %s", out)
+	require.Contains(t, string(out), "(stop the C ovsdb-server serving it first)")
+
 	// Stop every C member; from here on the database takes no writes.
 	stopped := time.Now()
 	for _, m := range cc.members {
