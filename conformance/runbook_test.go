@@ -363,3 +363,175 @@ func serverLines(status string) int {
 	}
 	return n
 }
+
+// statusLine is the line of a cluster/status that contains s ("" if none).
+func statusLine(status, s string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestRunbookArbiter runs "Two-node site with an arbiter" from nothing:
+// afterwards every member marks member 3 as the arbiter, the arbiter
+// refuses clients naming the data members, and the site keeps accepting
+// writes, on the surviving data member, after a data member is killed.
+func TestRunbookArbiter(t *testing.T) {
+	p := loadRunbook(t, "Two-node site with an arbiter / Building the cluster")
+	s := newRunbookSite(t, 3, []int{1, 2})
+	s.run(p)
+
+	arb := "at " + s.v("NB_ADDR3") + ")"
+	for n := 1; n <= 3; n++ {
+		waitForCond(t, fmt.Sprintf("member %d marks member 3 as the arbiter", n), func() bool {
+			st := s.status(n)
+			return serverLines(st) == 3 && strings.Contains(statusLine(st, arb), "(arbiter)") &&
+				strings.Count(st, "(arbiter)") == 1
+		}, s.diagnose)
+	}
+	_, err := s.switches(3)
+	require.Error(t, err, "the arbiter served a client")
+	require.Contains(t, err.Error(), s.v("NB_ADDR1"))
+	require.Contains(t, err.Error(), s.v("NB_ADDR2"))
+
+	s.nbctl("ls-add", "sw0")
+	s.waitSwitches(1, []string{"sw0"})
+	s.waitSwitches(2, []string{"sw0"})
+
+	// A data member is lost: the other one and the arbiter carry on.
+	s.kill(1)
+	// (ovn-nbctl tries each remote once: it fails until member 2 leads.)
+	s.waitStatus(2, "Role: leader")
+	s.nbctl("ls-add", "sw1")
+	s.waitSwitches(2, []string{"sw0", "sw1"})
+	s.start(s.server, 1)
+	s.waitSwitches(1, []string{"sw0", "sw1"})
+}
+
+// TestRunbookReplaceWipedMember runs "Replacing a member / A member whose
+// disk was wiped comes back at its old address" after kill -9 of member
+// 3 and the removal of its file (its pidfile is left, as after a crash):
+// member 3 comes back with a new server id in place of the old one, a
+// voter holding the data.
+func TestRunbookReplaceWipedMember(t *testing.T) {
+	p := loadRunbook(t, "Replacing a member / A member whose disk was wiped comes back at its old address")
+	s := newRunbookSite(t, 3, []int{1, 2, 3})
+	s.ourCluster(3)
+	s.nbctl("init")
+	s.nbctl("ls-add", "sw0")
+	s.nbctl("ls-add", "sw1")
+	want := []string{"sw0", "sw1"}
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+	oldSID := s.appctl(3, "cluster/sid", "OVN_Northbound")
+	s.kill(3)
+	require.NoError(t, os.Remove(s.v("NB_DB3")))
+
+	s.run(p)
+
+	newSID := s.appctl(3, "cluster/sid", "OVN_Northbound")
+	require.NotEqual(t, oldSID, newSID)
+	for n := 1; n <= 3; n++ {
+		waitForCond(t, fmt.Sprintf("member %d's configuration has the new member 3 as a voter, not the old one", n), func() bool {
+			st := s.status(n)
+			l := statusLine(st, "at "+s.v("NB_ADDR3")+")")
+			return serverLines(st) == 3 && strings.HasPrefix(l, "    "+newSID[:4]+" ") &&
+				!strings.Contains(l, "(catchup)") && !strings.Contains(st, "("+oldSID[:4]+" at ")
+		}, s.diagnose)
+	}
+	s.waitSwitches(3, want)
+	s.nbctl("ls-add", "sw2")
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, append(want, "sw2"))
+	}
+}
+
+// TestRunbookMoveMember runs "Replacing a member / A member moves to a new
+// address": member 4 joins, member 3 leaves and stops; the configuration
+// is members 1, 2 and 4, which hold the data and accept writes.
+func TestRunbookMoveMember(t *testing.T) {
+	p := loadRunbook(t, "Replacing a member / A member moves to a new address")
+	s := newRunbookSite(t, 4, []int{1, 2, 3, 4})
+	s.ourCluster(3)
+	s.nbctl("init")
+	s.nbctl("ls-add", "sw0")
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, []string{"sw0"})
+	}
+
+	s.run(p)
+
+	require.Zero(t, s.pidOf(3), "member 3's server still runs")
+	for _, n := range []int{1, 2, 4} {
+		waitForCond(t, fmt.Sprintf("member %d's configuration is members 1, 2 and 4", n), func() bool {
+			st := s.status(n)
+			return serverLines(st) == 3 && !strings.Contains(st, "at "+s.v("NB_ADDR3")+")") &&
+				strings.Contains(st, "at "+s.v("NB_ADDR4")+")")
+		}, s.diagnose)
+	}
+	s.waitSwitches(4, []string{"sw0"})
+	s.nbctl("ls-add", "sw1")
+	for _, n := range []int{1, 2, 4} {
+		s.waitSwitches(n, []string{"sw0", "sw1"})
+	}
+	_, err := os.Stat(s.v("NB_DB3") + ".old")
+	require.NoError(t, err, "member 3's file was not kept")
+}
+
+// TestRunbookMigrateFromC runs "Migrating a running C cluster": a C
+// cluster holding data becomes a cluster of ours on the same files,
+// sockets and addresses (same rows, same row UUIDs, a new cluster id),
+// takes a write, and goes back to C with that write.
+func TestRunbookMigrateFromC(t *testing.T) {
+	toOurs := loadRunbook(t, "Migrating a running C cluster / From the C cluster to ours")
+	back := loadRunbook(t, "Migrating a running C cluster / Going back to C")
+	s := newRunbookSite(t, 3, []int{1, 2, 3})
+	s.cCluster(3)
+	s.nbctl("init")
+	s.nbctl("ls-add", "sw0")
+	s.nbctl("ls-add", "sw1")
+	s.nbctl("lsp-add", "sw1", "port1")
+	want := []string{"sw0", "sw1"}
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+	listed := s.nbctl("ls-list")
+	cCID := s.appctl(1, "cluster/cid", "OVN_Northbound")
+	isOurs := func(n int) bool { return strings.Contains(s.appctl(n, "version"), "ovsdb-server-go") }
+	for n := 1; n <= 3; n++ {
+		require.False(t, isOurs(n), "member %d is not C's before the migration", n)
+	}
+
+	s.run(toOurs)
+
+	for n := 1; n <= 3; n++ {
+		require.True(t, isOurs(n), "member %d is not ours after the migration", n)
+		s.waitSwitches(n, want)
+	}
+	require.Equal(t, listed, s.nbctl("ls-list"), "the import keeps the rows and their UUIDs")
+	require.Contains(t, s.nbctl("lsp-list", "sw1"), "(port1)")
+	require.NotEqual(t, cCID, s.appctl(1, "cluster/cid", "OVN_Northbound"))
+	st := s.appctl(1, "cluster/status", "OVN_Northbound")
+	require.Equal(t, 3, serverLines(st), "our leader's configuration:\n%s", st)
+	s.nbctl("ls-add", "sw-ours")
+	want = append(want, "sw-ours")
+	for n := 1; n <= 3; n++ {
+		s.waitSwitches(n, want)
+	}
+
+	s.run(back)
+
+	for n := 1; n <= 3; n++ {
+		require.False(t, isOurs(n), "member %d is not C's after going back", n)
+		s.waitSwitches(n, want)
+	}
+	for n := 1; n <= 3; n++ {
+		for _, suffix := range []string{".c-cluster", ".go-cluster"} {
+			_, err := os.Stat(s.mv("DB", n) + suffix)
+			require.NoError(t, err, "member %d's %s file was not kept", n, suffix)
+		}
+	}
+}
