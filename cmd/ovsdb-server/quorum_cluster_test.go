@@ -62,6 +62,14 @@ func TestQuorumLossWriteFails(t *testing.T) {
 	st, err := tc.appctl(surv, "cluster/status", "C")
 	require.NoError(t, err)
 	require.Contains(t, st, "Leader: unknown")
+	// cluster/status says why: the two members that do not answer.
+	tc.waitFor("cluster/status names the unreachable members", 30*time.Second, func() bool {
+		st, err = tc.appctl(surv, "cluster/status", "C")
+		return err == nil && strings.Contains(st, "Unreachable: ") &&
+			strings.Contains(st, " at "+all[0].addr+" (") && strings.Contains(st, " at "+all[1].addr+" (")
+	})
+	require.Contains(t, st, "connection refused", "why they are unreachable:\n%s", st)
+	t.Logf("survivor's cluster/status:\n%s", st)
 
 	start := time.Now()
 	err = insertErr(surv, "lost") // its context: 15 s
