@@ -29,15 +29,17 @@ const runbookDoc = "../docs/operations.md"
 // TestRunbookDocument fails when the document and this list differ, so a
 // procedure cannot be added, renamed or emptied without its test.
 var runbookProcedures = map[string]string{
-	"Two-node site with an arbiter / Building the cluster":                                        "TestRunbookArbiter",
-	"Replacing a member / A member whose disk was wiped comes back at its old address":            "TestRunbookReplaceWipedMember",
-	"Replacing a member / A member moves to a new address":                                        "TestRunbookMoveMember",
-	"Recovering from the loss of a majority / Recovering the survivor and rebuilding the cluster": "TestRunbookMajorityLoss",
-	"Migrating a running C cluster / From the C cluster to ours":                                  "TestRunbookMigrateFromC",
-	"Migrating a running C cluster / Going back to C":                                             "TestRunbookMigrateFromC",
-	"Backup and restore / Taking a backup":                                                        "TestRunbookBackupRestore",
-	"Backup and restore / Restoring into the running cluster":                                     "TestRunbookBackupRestore",
-	"Backup and restore / Rebuilding the cluster from a backup":                                   "TestRunbookBackupRestore",
+	"Two-node site with an arbiter / Building the cluster":                             "TestRunbookArbiter",
+	"Replacing a member / A member whose disk was wiped comes back at its old address": "TestRunbookReplaceWipedMember",
+	"Replacing a member / A member moves to a new address":                             "TestRunbookMoveMember",
+	"Recovering from the loss of a majority / Recovering a running survivor":           "TestRunbookMajorityLoss",
+	"Recovering from the loss of a majority / Recovering a stopped survivor":           "TestRunbookMajorityLossStoppedSurvivor",
+	"Recovering from the loss of a majority / Rebuilding the lost members":             "TestRunbookMajorityLoss, TestRunbookMajorityLossStoppedSurvivor",
+	"Migrating a running C cluster / From the C cluster to ours":                       "TestRunbookMigrateFromC",
+	"Migrating a running C cluster / Going back to C":                                  "TestRunbookMigrateFromC",
+	"Backup and restore / Taking a backup":                                             "TestRunbookBackupRestore",
+	"Backup and restore / Restoring into the running cluster":                          "TestRunbookBackupRestore",
+	"Backup and restore / Rebuilding the cluster from a backup":                        "TestRunbookBackupRestore",
 }
 
 // runbookStep is one numbered step: its number, the first line of its
@@ -237,14 +239,37 @@ func TestRunbookParser(t *testing.T) {
 	require.ErrorContains(t, err, "has 0 sh blocks")
 }
 
-// TestRunbookMajorityLoss runs "Recovering from the loss of a majority":
-// members 2 and 3 of a cluster holding data are killed (member 3's file is
-// lost with its disk, member 2's is left behind); after the runbook the
-// cluster has three members again under the same cluster id, every write
-// acknowledged before the loss is on each of them, the lost server ids
-// are gone and writes are accepted.
+// TestRunbookMajorityLoss runs "Recovering from the loss of a majority"
+// on a running survivor: members 2 and 3 of a cluster holding data are
+// killed (member 3's file is lost with its disk, member 2's is left
+// behind); after the runbook the cluster has three members again under
+// the same cluster id, every write acknowledged before the loss is on each
+// of them, the lost server ids are gone and writes are accepted.
 func TestRunbookMajorityLoss(t *testing.T) {
-	p := loadRunbook(t, "Recovering from the loss of a majority / Recovering the survivor and rebuilding the cluster")
+	majorityLoss(t, "Recovering a running survivor", func(s *runbookSite) {
+		s.kill(2)
+		s.kill(3)
+	})
+}
+
+// TestRunbookMajorityLossStoppedSurvivor is TestRunbookMajorityLoss
+// after a power loss: every member is killed and only member 1's host
+// comes back (its server not running, its pidfile left behind), so the
+// survivor's file is recovered with ovsdb-tool before it is started.
+func TestRunbookMajorityLossStoppedSurvivor(t *testing.T) {
+	majorityLoss(t, "Recovering a stopped survivor", func(s *runbookSite) {
+		for n := 1; n <= 3; n++ {
+			s.kill(n)
+		}
+	})
+}
+
+// majorityLoss runs the recovery procedure recover, then "Rebuilding the
+// lost members", on a cluster that lose calls after writing the data.
+func majorityLoss(t *testing.T, recover string, lose func(s *runbookSite)) {
+	const rb = "Recovering from the loss of a majority / "
+	rec := loadRunbook(t, rb+recover)
+	rebuild := loadRunbook(t, rb+"Rebuilding the lost members")
 	s := newRunbookSite(t, 3, []int{1, 2, 3})
 	s.ourCluster(3)
 	s.nbctl("init")
@@ -258,13 +283,16 @@ func TestRunbookMajorityLoss(t *testing.T) {
 	cid := s.appctl(1, "cluster/cid", "OVN_Northbound")
 	oldSIDs := []string{s.appctl(2, "cluster/sid", "OVN_Northbound"), s.appctl(3, "cluster/sid", "OVN_Northbound")}
 
-	s.kill(2)
-	s.kill(3)
+	lose(s)
 	require.NoError(t, os.Remove(s.v("NB_DB3"))) // member 3's disk is gone
 
-	s.run(p)
-
+	s.run(rec)
+	s.waitSwitches(1, want)
+	ext := s.nbctl("--db=unix:"+s.v("NB_SOCK1"), "get", "NB_Global", ".", "external_ids:last-majority-recovery")
+	require.NotEmpty(t, strings.TrimSpace(ext), "the recovery's check write is missing")
 	require.Equal(t, cid, s.appctl(1, "cluster/cid", "OVN_Northbound"), "the cluster id changed")
+
+	s.run(rebuild)
 	st := s.appctl(1, "cluster/status", "OVN_Northbound")
 	require.Equal(t, 3, serverLines(st), "the leader's configuration:\n%s", st)
 	for _, sid := range oldSIDs {
@@ -273,8 +301,6 @@ func TestRunbookMajorityLoss(t *testing.T) {
 	for n := 1; n <= 3; n++ {
 		s.waitSwitches(n, want)
 	}
-	ext := s.nbctl("get", "NB_Global", ".", "external_ids:last-majority-recovery")
-	require.NotEmpty(t, strings.TrimSpace(ext), "step 6's write is missing")
 	s.nbctl("ls-add", "sw-after")
 	for n := 1; n <= 3; n++ {
 		s.waitSwitches(n, append(want, "sw-after"))
