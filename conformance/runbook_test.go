@@ -25,7 +25,8 @@ import (
 const runbookDoc = "../docs/operations.md"
 
 // runbookProcedures lists every procedure of docs/operations.md ("RUNBOOK /
-// PROCEDURE", the "##" and "###" headings) and the test that runs it.
+// PROCEDURE", the "##" and "###" headings) and the tests that run it
+// (comma-separated, each a function of this file).
 // TestRunbookDocument fails when the document and this list differ, so a
 // procedure cannot be added, renamed or emptied without its test.
 var runbookProcedures = map[string]string{
@@ -209,6 +210,13 @@ func TestRunbookDocument(t *testing.T) {
 	sort.Strings(got)
 	sort.Strings(want)
 	require.Equal(t, want, got, "procedures of %s vs runbookProcedures", runbookDoc)
+	src, err := os.ReadFile("runbook_test.go")
+	require.NoError(t, err)
+	for k, tests := range runbookProcedures {
+		for _, name := range strings.Split(tests, ", ") {
+			assert.Contains(t, string(src), "\nfunc "+name+"(t *testing.T) {", "procedure %q: no test %s", k, name)
+		}
+	}
 	for _, rb := range []string{"Two-node site with an arbiter", "Replacing a member",
 		"Recovering from the loss of a majority", "Migrating a running C cluster", "Backup and restore"} {
 		assert.True(t, runbooks[rb], "%s has no runbook %q with steps", runbookDoc, rb)
