@@ -23,6 +23,10 @@ type ClusterOptions struct {
 	Tool       string // ovsdb-tool matching the server's cluster file format
 	SchemaPath string
 	Members    int // default 3
+	// Arbiters makes the last Arbiters of the Members with `ovsdb-tool
+	// join-cluster --arbiter` (our tool only): voters that store the log
+	// but hold no database. 0 (the default) makes data members only.
+	Arbiters int
 	// ElectionTimerMS is passed to `ovsdb-tool create-cluster
 	// --election-timer`; 0 keeps the tool's default.
 	ElectionTimerMS int
@@ -38,9 +42,13 @@ type Member struct {
 	Socket string // punix: client remote
 	Ctl    string // unixctl socket
 	Log    string
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
+	// Arbiter is set for a member made with join-cluster --arbiter
+	// (ClusterOptions.Arbiters); it serves no clients and its _Server
+	// row never says connected.
+	Arbiter bool
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
 }
 
 // Cluster is a running cluster started by StartCluster.
@@ -87,6 +95,9 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 30 * time.Second
 	}
+	if o.Arbiters < 0 || o.Arbiters >= o.Members {
+		return nil, fmt.Errorf("%d arbiters of %d members: at least one data member is needed", o.Arbiters, o.Members)
+	}
 	dbName, err := SchemaName(o.SchemaPath)
 	if err != nil {
 		return nil, err
@@ -113,6 +124,10 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 			Log:    filepath.Join(dir, fmt.Sprintf("m%d.log", i)),
 		}
 		args := clusterToolArgs(i, m.DBFile, dbName, o.SchemaPath, addrs, o.ElectionTimerMS)
+		if i > 0 && i >= o.Members-o.Arbiters {
+			m.Arbiter = true
+			args = append([]string{args[0], "--arbiter"}, args[1:]...)
+		}
 		if out, err := exec.CommandContext(ctx, o.Tool, args...).CombinedOutput(); err != nil {
 			_ = os.RemoveAll(dir)
 			return nil, fmt.Errorf("%s %s: %v: %s", o.Tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
@@ -329,6 +344,11 @@ func (c *Cluster) WaitHealthy(ctx context.Context, timeout time.Duration) (*Memb
 			if err != nil {
 				last = fmt.Errorf("member %d: %w", m.Index, err)
 				continue
+			}
+			if m.Arbiter {
+				// Its _Server row says neither connected nor leader
+				// (it holds no data): answering is all it can show.
+				s = MemberStatus{Connected: true}
 			}
 			st[i], ok[i] = s, true
 		}
