@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"sync"
+	"time"
 
 	hraft "github.com/hashicorp/raft"
 )
@@ -128,11 +129,21 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 		b.run(r)
 	}
 	replies = make([][]any, len(ws))
+	guard := b.newNoLeaderGuard()
+	defer guard.stop()
 	for i, w := range ws {
-		select {
-		case <-w.done:
-		case <-ctx.Done():
-			return nil, Position{}, ctx.Err()
+	wait:
+		for {
+			select {
+			case <-w.done:
+				break wait
+			case <-ctx.Done():
+				return nil, Position{}, ctx.Err()
+			case <-guard.tick():
+				if err := guard.check(ws); err != nil {
+					return nil, Position{}, err
+				}
+			}
 		}
 		if w.err != nil {
 			return nil, Position{}, w.err
@@ -143,6 +154,97 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 		}
 	}
 	return replies, pos, nil
+}
+
+// noLeaderGuard bounds a client's wait for its transactions while the
+// member knows no leader (Config.NoLeaderWriteTimeout; DESIGN.md, "Quorum
+// loss"): once no leader has been seen for the whole bound, the wait ends.
+// Transactions still queued are taken out of the queue (never proposed:
+// noLeaderError); a transaction already in a batch may have reached a log
+// that a future leader commits, so its client is told the outcome is
+// unknown (noLeaderError with sent set). proposeAs has its own bound for
+// a batch it never sent; this one also covers transactions queued behind
+// a batch in flight and batches sent to a leader that was then lost.
+type noLeaderGuard struct {
+	b       *batcher
+	bound   time.Duration
+	start   time.Time
+	noSince time.Time // zero: a leader was seen at the last check
+	t       *time.Ticker
+}
+
+func (b *batcher) newNoLeaderGuard() *noLeaderGuard {
+	g := &noLeaderGuard{b: b, bound: b.n.noLeaderTimeout(), start: time.Now()}
+	if g.bound >= 0 {
+		g.t = time.NewTicker(min(max(g.bound/8, time.Millisecond), 250*time.Millisecond))
+	}
+	return g
+}
+
+// tick is a channel that fires at each check (nil: never, no bound).
+func (g *noLeaderGuard) tick() <-chan time.Time {
+	if g.t == nil {
+		return nil
+	}
+	return g.t.C
+}
+
+func (g *noLeaderGuard) stop() {
+	if g.t != nil {
+		g.t.Stop()
+	}
+}
+
+// check ends the wait for ws with an error once no leader has been seen
+// for the whole bound.
+func (g *noLeaderGuard) check(ws []*waiter) error {
+	now := time.Now()
+	if addr, _ := g.b.n.raft.LeaderWithID(); addr != "" {
+		g.noSince = time.Time{}
+		return nil
+	}
+	if g.noSince.IsZero() {
+		g.noSince = now
+	}
+	if now.Sub(g.noSince) < g.bound || now.Sub(g.start) < g.bound {
+		return nil
+	}
+	// Take out of the queue what is still there; the rest is in batches.
+	b := g.b
+	queued := map[*waiter]bool{}
+	b.mu.Lock()
+	kept := b.queue[:0]
+	mine := map[*waiter]bool{}
+	for _, w := range ws {
+		mine[w] = true
+	}
+	for _, w := range b.queue {
+		if mine[w] {
+			queued[w] = true
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	for i := len(kept); i < len(b.queue); i++ {
+		b.queue[i] = nil
+	}
+	b.queue = kept
+	if len(b.queue) == 0 {
+		b.queue = nil
+	}
+	b.mu.Unlock()
+	sent := false
+	for _, w := range ws {
+		select {
+		case <-w.done:
+			continue // answered meanwhile: its batch ended
+		default:
+		}
+		if !queued[w] {
+			sent = true
+		}
+	}
+	return &noLeaderError{waited: now.Sub(g.start), sent: sent}
 }
 
 // nextLocked takes the next batch from the queue and counts it in flight,

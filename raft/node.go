@@ -121,14 +121,23 @@ type Config struct {
 const DefaultNoLeaderWriteTimeout = 30 * time.Second
 
 // ErrNoLeader is the error of a write that waited longer than
-// Config.NoLeaderWriteTimeout for a leader without being proposed: it was
-// never sent to any leader and will never commit.
+// Config.NoLeaderWriteTimeout for a leader: one never sent to any leader
+// will never commit ("never proposed"); one sent to a leader that was
+// then lost may still commit ("outcome unknown"), as after a lost reply.
 var ErrNoLeader = errors.New("raft: cluster has no leader (no quorum)")
 
-// noLeaderError is ErrNoLeader with how long the write waited.
-type noLeaderError struct{ waited time.Duration }
+// noLeaderError is ErrNoLeader with how long the write waited and
+// whether it may have reached a log (sent: it was in a batch proposed or
+// forwarded to a leader that was then lost).
+type noLeaderError struct {
+	waited time.Duration
+	sent   bool
+}
 
 func (e *noLeaderError) Error() string {
+	if e.sent {
+		return fmt.Sprintf("cluster has no leader (no quorum): the write waited %.1f s for a leader; it was sent to a leader that was lost, so it may still be committed when a leader is elected (outcome unknown)", e.waited.Seconds())
+	}
 	return fmt.Sprintf("cluster has no leader (no quorum): the write waited %.1f s for a leader and was not committed (never proposed)", e.waited.Seconds())
 }
 
@@ -509,8 +518,11 @@ func (n *Node) proposeAs(ctx context.Context, data []byte, attempt func(local bo
 	backoff := minRetryBackoff
 	start := time.Now()
 	// sent: data has been given to a leader (proposed here or forwarded):
-	// from then on it may commit, so it is never failed with ErrNoLeader.
+	// from then on it may commit, so its failure after the no-leader
+	// bound says the outcome is unknown. noLeader: since when no leader
+	// has been seen (zero: one was seen at the last attempt).
 	sent := false
+	var noLeader time.Time
 	for {
 		changed := n.leaderChanged()
 		var perr error
@@ -519,21 +531,31 @@ func (n *Node) proposeAs(ctx context.Context, data []byte, attempt func(local bo
 			attempt(leading)
 		}
 		if leading {
-			sent = true
+			sent, noLeader = true, time.Time{}
 			r, p, e := n.applyLocal(ctx, data)
 			if e == nil {
 				return r, p, nil
 			}
 			perr = e
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" && n.cfg.Forwarder != nil {
-			sent = true
+			sent, noLeader = true, time.Time{}
 			r, p, e := n.cfg.Forwarder.Forward(ctx, addr, data)
 			if e == nil {
 				return r, p, nil
 			}
 			perr = e
-		} else if to := n.noLeaderTimeout(); !sent && to >= 0 && time.Since(start) >= to {
-			return nil, Position{}, &noLeaderError{time.Since(start)}
+		} else if to := n.noLeaderTimeout(); to >= 0 {
+			// No leader known: a proposal never sent fails once it has
+			// waited the bound; one sent once fails once no leader has
+			// been seen for the whole bound (it stops retrying; if it is
+			// in a log that a future leader commits, it is applied then,
+			// once, like any committed entry).
+			if noLeader.IsZero() {
+				noLeader = time.Now()
+			}
+			if !sent && time.Since(start) >= to || sent && time.Since(noLeader) >= to {
+				return nil, Position{}, &noLeaderError{waited: time.Since(start), sent: sent}
+			}
 		}
 		if isClosed(n.closed) {
 			return nil, Position{}, ErrShutdown
