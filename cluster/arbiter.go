@@ -13,6 +13,7 @@ import (
 
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 	"github.com/ovsdb-go/ovsdb-server/raft"
+	"github.com/ovsdb-go/ovsdb-server/storage/raftstore"
 )
 
 // IsArbiter reports whether the member is an arbiter.
@@ -40,4 +41,19 @@ func (c *Member) refusal() *ovsdberr.Error {
 	return ovsdberr.New(ovsdberr.TagNotSupported,
 		"database %s on this server is a Raft arbiter: it stores the cluster's log and votes, but holds no data and serves no clients; %s",
 		m.Name, where)
+}
+
+// arbiterIdle is raft.Config.OnIdle for an arbiter: the pages of its
+// file read back through the memory map are dropped from the process
+// (raftstore.DropMappedPages: they stay in the page cache), then the
+// program's ReleaseMemory runs.
+func arbiterIdle(st *raftstore.Store, o Options) func() {
+	return func() {
+		if err := st.DropMappedPages(); err != nil {
+			clusterLog().Debug("cannot drop the file's mapped pages", "path", st.Path(), "err", err)
+		}
+		if o.ReleaseMemory != nil {
+			o.ReleaseMemory()
+		}
+	}
 }

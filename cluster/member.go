@@ -82,6 +82,12 @@ type Options struct {
 	// (zero: raft.DefaultNoLeaderWriteTimeout; negative: forever, as C;
 	// ovsdb-server's --no-leader-write-timeout).
 	NoLeaderWriteTimeout time.Duration
+	// ReleaseMemory, when set, is called by an arbiter member when idle
+	// (cluster/arbiter.go) after it has dropped the pages of its file it
+	// read: the program's process-wide release (ovsdb-server passes
+	// debug.FreeOSMemory). The library itself changes nothing
+	// process-wide.
+	ReleaseMemory func()
 }
 
 // OpenWith is Open with options.
@@ -119,7 +125,7 @@ func OpenWith(path string, o Options) (*Member, error) {
 	}
 	c.trans = c.mux.NewTrackedTransport(0)
 	opening := time.Now()
-	c.node, err = openNode(st, c.trans, c.client, c.schemaChanged, o.NoLeaderWriteTimeout)
+	c.node, err = openNode(st, c.trans, c.client, c.schemaChanged, o)
 	if err != nil {
 		c.trans.Close()
 		return fail(err)
@@ -167,7 +173,7 @@ func OpenWith(path string, o Options) (*Member, error) {
 // each new schema. The stores are passed to raft.Open, as hashicorp's
 // NewRaft takes them: the caller keeps st and closes it after the node.
 func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
-	schemaChanged func(*schema.DatabaseSchema), noLeaderWriteTimeout time.Duration) (*raft.Node, error) {
+	schemaChanged func(*schema.DatabaseSchema), o Options) (*raft.Node, error) {
 	m := st.Meta()
 	s, err := schema.ParseSchemaBytes(m.Schema)
 	if err != nil {
@@ -179,7 +185,7 @@ func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
 		LogStore: st.LogStore(), StableStore: st.StableStore(), SnapshotStore: st.SnapshotStore(),
 		Transport: trans, Forwarder: client, AppliedLog: st, Notifier: client,
 		Convert: standalone.ConvertDatabaseWith, SchemaChanged: schemaChanged,
-		NoLeaderWriteTimeout: noLeaderWriteTimeout, Arbiter: m.Arbiter,
+		NoLeaderWriteTimeout: o.NoLeaderWriteTimeout, Arbiter: m.Arbiter, OnIdle: arbiterIdle(st, o),
 	})
 }
 

@@ -42,6 +42,9 @@ func Recover(path string, force bool) error {
 	if m.Left {
 		return fmt.Errorf("%s: this member left its cluster: nothing to recover", path)
 	}
+	if m.Arbiter {
+		return fmt.Errorf("%s: this member is an arbiter: it holds no data; recover a data member instead", path)
+	}
 	if !force {
 		return fmt.Errorf("%s: %w", path, ErrRecoverNotForced)
 	}

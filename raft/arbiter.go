@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -147,17 +146,18 @@ func (n *Node) handOver() {
 // coming (trimWhenIdle).
 const arbiterTrimEvery = 10 * time.Second
 
-// trimWhenIdle returns an arbiter's free heap to the system
-// (debug.FreeOSMemory: a collection, then all free pages released) once
-// the entries stop coming, and every arbiterTrimEvery while they keep
-// coming. An arbiter's live heap is a few MiB, so the GC target the
-// server gives small heaps (internal/gctune: GOGC 400, whose minimum heap
-// goal is 16 MiB) would let the garbage of decoded AppendEntries batches
-// and log reads stay resident at several times the live heap after every
-// burst of writes (measured by benchmarks/cmd/arbiterbench: 16.6 MiB of
-// heap arena resident for ~2 MiB live). A forced collection of so small a
-// heap costs about a millisecond.
+// trimWhenIdle calls Config.OnIdle once the entries stop coming, and
+// every arbiterTrimEvery while they keep coming. The hook releases what
+// an arbiter keeps only out of habit: the garbage of decoded
+// AppendEntries batches and log reads, which the GC target a program
+// gives small heaps lets stay resident at several times an arbiter's live
+// heap of a few MiB, and the pages of its file read back through the
+// memory map (measured by benchmarks/cmd/arbiterbench). raft changes no
+// process-wide state itself: the program decides (cluster.Options).
 func (n *Node) trimWhenIdle() {
+	if n.cfg.OnIdle == nil {
+		return
+	}
 	t := time.NewTicker(n.cfg.ElectionTimer / 2)
 	defer t.Stop()
 	last := n.fsm.AppliedIndex()
@@ -180,7 +180,7 @@ func (n *Node) trimWhenIdle() {
 			continue
 		}
 		busy = false
-		debug.FreeOSMemory()
+		n.cfg.OnIdle()
 		lastTrim = time.Now()
 	}
 }

@@ -112,6 +112,10 @@ type Config struct {
 	// and votes but executes nothing and holds no database; forwarded
 	// writes fail with ErrArbiter and leadership it wins is handed over.
 	Arbiter bool
+	// OnIdle, for an arbiter, is called once entries stop arriving and
+	// every 10 s while they keep arriving (trimWhenIdle): the owner's
+	// chance to release memory. Nil: nothing is done.
+	OnIdle func()
 }
 
 // DefaultNoLeaderWriteTimeout is Config.NoLeaderWriteTimeout's default:

@@ -447,6 +447,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ServerID:    func() string { return srv.ServerID() },
 		SetReadOnly: func(b bool) { srv.SetReadOnly(b) },
 	})
+	// An idle arbiter member returns its free heap to the system (the
+	// program's choice; the library changes nothing process-wide).
+	cfg.cluster.ReleaseMemory = debug.FreeOSMemory
 	srv = server.New(server.Options{Open: repl.Opener(cfg.cluster.Opener(nil)), DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
 	defer repl.Close() // before the databases close
