@@ -99,7 +99,7 @@ func (o Options) Opener(next server.Opener) server.Opener {
 	return func(path string) (server.Mode, error) {
 		if f, err := raftstore.Sniff(path); err == nil && f == raftstore.FormatCCluster {
 			return nil, fmt.Errorf("%s: this is a clustered database file of the C ovsdb-server; it cannot be served by this server: "+
-				"import it with \"ovsdb-tool create-cluster NEW.db %s LOCAL-ADDRESS\" (docs/operations.md, \"Migrating from C\")", path, path)
+				"import it with \"ovsdb-tool create-cluster NEW.db %s LOCAL-ADDRESS\" (docs/operations.md, \"Migrating a running C cluster\")", path, path)
 		}
 		if IsClusteredFile(path) {
 			m, err := OpenWith(path, o)

@@ -25,7 +25,7 @@ func TestOpenerRefusesCClusteredFile(t *testing.T) {
 	require.Nil(t, m)
 	require.False(t, called, "the next opener was asked to open a C clustered file")
 	require.EqualError(t, err, path+`: this is a clustered database file of the C ovsdb-server; it cannot be served by this server: `+
-		`import it with "ovsdb-tool create-cluster NEW.db `+path+` LOCAL-ADDRESS" (docs/operations.md, "Migrating from C")`)
+		`import it with "ovsdb-tool create-cluster NEW.db `+path+` LOCAL-ADDRESS" (docs/operations.md, "Migrating a running C cluster")`)
 
 	// A standalone file still goes to the next opener.
 	sa := filepath.Join(dir, "s.db")

@@ -264,7 +264,7 @@ func TestE2EMigrateCClusterToOurs(t *testing.T) {
 		t.Fatalf("our ovsdb-server kept running on a C clustered file")
 	}
 	require.Contains(t, stderr.String(), picked+`: this is a clustered database file of the C ovsdb-server; it cannot be served by this server: `+
-		`import it with "ovsdb-tool create-cluster NEW.db `+picked+` LOCAL-ADDRESS" (docs/operations.md, "Migrating from C")`)
+		`import it with "ovsdb-tool create-cluster NEW.db `+picked+` LOCAL-ADDRESS" (docs/operations.md, "Migrating a running C cluster")`)
 }
 
 func contains(xs []string, x string) bool {
