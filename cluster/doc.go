@@ -18,5 +18,8 @@
 // Create, Join; ovsdb-tool create-cluster and join-cluster use them),
 // failure.go (cluster/failure-test and set-backlog-threshold), recover.go
 // (a survivor that lost its majority made a one-member cluster:
-// ovsdb-tool cluster-recover and cluster/recover).
+// ovsdb-tool cluster-recover and cluster/recover), arbiter.go (an arbiter
+// member: votes and stores the log, holds no data, refuses clients),
+// peers.go (which other servers are arbiters; which do not answer while
+// there is no leader, for cluster/status).
 package cluster

@@ -26,5 +26,9 @@
 // last recorded one before serving, so a restarted member never serves an
 // older state than it did before. Raft connections carry their target's
 // server id (Transport, Mux): a member refuses RPCs meant for another id.
-// See DESIGN.md for the reasons.
+// A join at the address of a server that no longer answers replaces it
+// (join.go). An arbiter member (Config.Arbiter, arbiter.go) stores the log
+// and votes but executes nothing and never sends a snapshot. A write on a
+// member without a leader ends after Config.NoLeaderWriteTimeout
+// (ErrNoLeader). See DESIGN.md for the reasons.
 package raft
