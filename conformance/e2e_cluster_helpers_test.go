@@ -409,9 +409,16 @@ func (c *idlClient) stderrTail() string {
 // switchNames reads the Logical_Switch names from member m's own replica
 // (a plain transact select, answered by any member), sorted.
 func (c *ovnCluster) switchNames(m *clusterMember) ([]string, error) {
+	return selectSwitchNames(m.sock, c.dbName)
+}
+
+// selectSwitchNames is the sorted names of the Logical_Switch rows of
+// database db on the server at unix socket sock (a plain transact select,
+// answered by any member); an error object in the reply is an error.
+func selectSwitchNames(sock, db string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := rpcOnce(ctx, m.sock, "transact", c.dbName, map[string]any{
+	r, err := rpcOnce(ctx, sock, "transact", db, map[string]any{
 		"op": "select", "table": "Logical_Switch", "where": []any{}, "columns": []any{"name"}})
 	if err != nil {
 		return nil, err
@@ -421,8 +428,11 @@ func (c *ovnCluster) switchNames(m *clusterMember) ([]string, error) {
 		return nil, fmt.Errorf("bad select reply %v", r)
 	}
 	obj, _ := res[0].(map[string]any)
+	if e, ok := obj["error"]; ok {
+		return nil, fmt.Errorf("select: %v: %v", e, obj["details"])
+	}
 	rows, _ := obj["rows"].([]any)
-	var out []string
+	out := []string{}
 	for _, row := range rows {
 		name, _ := row.(map[string]any)["name"].(string)
 		out = append(out, name)

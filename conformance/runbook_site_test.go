@@ -238,29 +238,23 @@ func (s *runbookSite) nbctl(args ...string) string {
 // switches reads the Logical_Switch names from member n's own replica,
 // sorted.
 func (s *runbookSite) switches(n int) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r, err := rpcOnce(ctx, s.mv("SOCK", n), "transact", "OVN_Northbound", map[string]any{
-		"op": "select", "table": "Logical_Switch", "where": []any{}, "columns": []any{"name"}})
-	if err != nil {
-		return nil, err
+	return selectSwitchNames(s.mv("SOCK", n), "OVN_Northbound")
+}
+
+// seedSwitches writes the runbooks' starting data with ovn-nbctl (switches
+// sw0 and sw1, a port on sw1) and waits until members 1..members serve
+// it; it returns the switch names.
+func (s *runbookSite) seedSwitches(members int) []string {
+	s.t.Helper()
+	s.nbctl("init")
+	s.nbctl("ls-add", "sw0")
+	s.nbctl("ls-add", "sw1")
+	s.nbctl("lsp-add", "sw1", "port1")
+	want := []string{"sw0", "sw1"}
+	for n := 1; n <= members; n++ {
+		s.waitSwitches(n, want)
 	}
-	res, _ := r.([]any)
-	if len(res) != 1 {
-		return nil, fmt.Errorf("bad select reply %v", r)
-	}
-	obj, _ := res[0].(map[string]any)
-	if e, ok := obj["error"]; ok {
-		return nil, fmt.Errorf("select: %v: %v", e, obj["details"])
-	}
-	rows, _ := obj["rows"].([]any)
-	out := []string{}
-	for _, row := range rows {
-		name, _ := row.(map[string]any)["name"].(string)
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out, nil
+	return want
 }
 
 // waitSwitches waits until member n serves exactly the switches want.

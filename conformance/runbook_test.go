@@ -328,14 +328,7 @@ func TestRunbookBackupRestore(t *testing.T) {
 	rebuild := loadRunbook(t, "Backup and restore / Rebuilding the cluster from a backup")
 	s := newRunbookSite(t, 3, []int{1, 2, 3})
 	s.ourCluster(3)
-	s.nbctl("init")
-	s.nbctl("ls-add", "sw0")
-	s.nbctl("ls-add", "sw1")
-	s.nbctl("lsp-add", "sw1", "port1")
-	want := []string{"sw0", "sw1"}
-	for n := 1; n <= 3; n++ {
-		s.waitSwitches(n, want)
-	}
+	want := s.seedSwitches(3)
 
 	listed := s.nbctl("ls-list") // "UUID (NAME)" lines
 	s.run(backup)
@@ -524,14 +517,7 @@ func TestRunbookMigrateFromC(t *testing.T) {
 	back := loadRunbook(t, "Migrating a running C cluster / Going back to C")
 	s := newRunbookSite(t, 3, []int{1, 2, 3})
 	s.cCluster(3)
-	s.nbctl("init")
-	s.nbctl("ls-add", "sw0")
-	s.nbctl("ls-add", "sw1")
-	s.nbctl("lsp-add", "sw1", "port1")
-	want := []string{"sw0", "sw1"}
-	for n := 1; n <= 3; n++ {
-		s.waitSwitches(n, want)
-	}
+	want := s.seedSwitches(3)
 	listed := s.nbctl("ls-list")
 	cCID := s.appctl(1, "cluster/cid", "OVN_Northbound")
 	isOurs := func(n int) bool { return strings.Contains(s.appctl(n, "version"), "ovsdb-server-go") }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,43 +16,16 @@ import (
 )
 
 // newArbiterCluster makes and starts a cluster of database "C" with our
-// ovsdb-tool: data members made by create-cluster and join-cluster, then
-// arbiters made by join-cluster --arbiter. It returns the data members
-// and the arbiters (tc.members holds all, data first).
+// ovsdb-tool: nData data members (create-cluster, join-cluster), then nArb
+// arbiters (join-cluster --arbiter). It returns the data members and the
+// arbiters (tc.members holds all, data first).
 func newArbiterCluster(t *testing.T, nData, nArb int) (tc *testCluster, data, arbs []*member) {
 	dir := t.TempDir()
-	tc = &testCluster{t: t, dir: dir, server: buildBinary(t), tool: buildTool(t, "../ovsdb-tool", "ovsdb-tool"), dbName: "C"}
+	tc = &testCluster{t: t, dir: dir, server: buildBinary(t), tool: buildTool(t, "../ovsdb-tool", "ovsdb-tool")}
 	schemaPath := filepath.Join(dir, "c.ovsschema")
 	require.NoError(t, os.WriteFile(schemaPath, []byte(clusterTestSchema), 0o644))
-	n := nData + nArb
-	for i := 0; i < n; i++ {
-		name := func(ext string) string { return filepath.Join(dir, fmt.Sprintf("m%d.%s", i, ext)) }
-		m := &member{addr: freeAddr(t), db: name("db"), sock: name("sock"), ctl: name("ctl"), log: name("log")}
-		args := []string{"create-cluster", m.db, schemaPath, m.addr}
-		switch {
-		case i >= nData:
-			args = []string{"join-cluster", "--arbiter", m.db, "C", m.addr, tc.members[0].addr}
-			arbs = append(arbs, m)
-		case i > 0:
-			args = []string{"join-cluster", m.db, "C", m.addr, tc.members[0].addr}
-			data = append(data, m)
-		default:
-			data = append(data, m)
-		}
-		out, err := exec.Command(tc.tool, args...).CombinedOutput()
-		require.NoError(t, err, string(out))
-		tc.members = append(tc.members, m)
-	}
-	t.Cleanup(func() {
-		for _, m := range tc.members {
-			tc.kill(m)
-		}
-	})
-	tc.watchdog()
-	for _, m := range tc.members {
-		tc.start(m)
-	}
-	return tc, data, arbs
+	tc.createMembersArb(nData+nArb, nArb, "m", schemaPath, "C")
+	return tc, tc.members[:nData], tc.members[nData:]
 }
 
 // TestClusterArbiter (issue 13, scope 1): two data members and one

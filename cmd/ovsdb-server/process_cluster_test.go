@@ -77,6 +77,12 @@ func newTestClusterSchema(t *testing.T, n int, dbName, schemaText string) *testC
 // create-cluster for member 0, join-cluster for the others. It then starts
 // every member and stops them (by PID) when the test ends.
 func (tc *testCluster) createMembers(n int, prefix, schemaPath, dbName string) {
+	tc.createMembersArb(n, 0, prefix, schemaPath, dbName)
+}
+
+// createMembersArb is createMembers whose last nArb members are arbiters
+// (join-cluster --arbiter).
+func (tc *testCluster) createMembersArb(n, nArb int, prefix, schemaPath, dbName string) {
 	t := tc.t
 	tc.dbName = dbName
 	addrs := make([]string, n)
@@ -89,6 +95,9 @@ func (tc *testCluster) createMembers(n int, prefix, schemaPath, dbName string) {
 		args := []string{"create-cluster", m.db, schemaPath, addrs[0]}
 		if i > 0 {
 			args = []string{"join-cluster", m.db, dbName, addrs[i], addrs[0]}
+		}
+		if i >= n-nArb {
+			args = append([]string{"join-cluster", "--arbiter"}, args[1:]...)
 		}
 		out, err := exec.Command(tc.tool, args...).CombinedOutput()
 		require.NoError(t, err, string(out))
