@@ -1,8 +1,9 @@
 package main
 
-// Helpers of TestLinearizable (linearizability_test.go): a persistent
-// JSON-RPC client connection, the operation history, the porcupine model
-// of a versioned register, and the checks of local reads.
+// Helpers of TestLinearizable and TestLinearizableArbiter
+// (linearizability_test.go): a persistent JSON-RPC client connection, the
+// operation history, the porcupine model of a versioned register, and the
+// checks of local reads.
 
 import (
 	"bufio"

@@ -71,6 +71,31 @@ func TestLinearizable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process cluster test")
 	}
+	runLinearizable(t, 3, 0)
+}
+
+// TestLinearizableArbiter is TestLinearizable on a cluster of two data
+// members and one arbiter (join-cluster --arbiter; raft/DESIGN.md,
+// "Arbiter members"). The arbiter refuses every client request naming the
+// database, so the clients, the local readers, linInit and the clients'
+// leader lookup use the data members only; the nemesis kills (kill -9),
+// restarts and compacts any of the three, the arbiter included. With one
+// member down the two others are a majority: when a data member is down
+// the arbiter's vote and log are what commits, and when the arbiter wins
+// an election it hands leadership over to the data member. The checks
+// are TestLinearizable's, on the data members' history.
+func TestLinearizableArbiter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test")
+	}
+	runLinearizable(t, 2, 1)
+}
+
+// runLinearizable is the body of TestLinearizable and
+// TestLinearizableArbiter: a cluster of nData data members followed by
+// nArb arbiters (tc.members holds all, data first, so a data member's
+// index is the same in both slices and in the history's local reads).
+func runLinearizable(t *testing.T, nData, nArb int) {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("LINEARIZABLE_SEED"); s != "" {
 		v, err := strconv.ParseInt(s, 10, 64)
@@ -83,13 +108,15 @@ func TestLinearizable(t *testing.T) {
 		require.NoError(t, err, "LINEARIZABLE_DURATION")
 		load = v
 	}
-	t.Logf("seed %d (LINEARIZABLE_SEED=%d repeats the choices), load %v", seed, seed, load)
+	t.Logf("seed %d (LINEARIZABLE_SEED=%d repeats the choices), load %v, %d data members, %d arbiters",
+		seed, seed, load, nData, nArb)
 
-	const n = 3
-	tc := newLinCluster(t, n)
-	all := tc.members
+	n := nData + nArb
+	tc := newLinCluster(t, nData, nArb)
+	all := tc.members          // every server: the nemesis' victims
+	data := tc.members[:nData] // the servers clients use
 	tc.waitMembers(all, n)
-	linInit(t, tc)
+	linInit(t, tc, data)
 
 	h := &linHistory{start: time.Now()}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -99,23 +126,24 @@ func TestLinearizable(t *testing.T) {
 	restarts := make([]atomic.Int64, n)
 	loadEnd := time.Now().Add(load)
 	for i := 0; i < linClients; i++ {
-		c := &linClient{h: h, members: all, rng: rand.New(rand.NewSource(seed + int64(i) + 1)),
+		c := &linClient{h: h, members: data, rng: rand.New(rand.NewSource(seed + int64(i) + 1)),
 			cid: h.newClientID(), conns: map[int]*rpcConn{}, leader: -1, last: map[string]string{},
 			name: fmt.Sprintf("c%d", i), deadline: loadEnd.Add(2 * time.Second),
 			anyRead: os.Getenv("LINEARIZABLE_READS") == "local"}
 		wg.Add(1)
 		go func() { defer wg.Done(); c.run(ctx) }()
 	}
-	for i := range all {
+	for i := range data {
 		wg.Add(1)
-		go func() { defer wg.Done(); localReader(ctx, h, all[i], i, &restarts[i], seed+100+int64(i)) }()
+		go func() { defer wg.Done(); localReader(ctx, h, data[i], i, &restarts[i], seed+100+int64(i)) }()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); recordStatus(ctx, h, tc) }()
 
 	// The nemesis: faults until the load ends.
 	rng := rand.New(rand.NewSource(seed))
-	kills := 0
+	kills, leaderKills := 0, 0
+	killsOf := make([]int, n) // by member index in all
 	for {
 		gap := linFaultGap/2 + time.Duration(rng.Int63n(int64(linFaultGap)))
 		if time.Now().Add(gap).After(loadEnd) {
@@ -137,6 +165,15 @@ func TestLinearizable(t *testing.T) {
 				}
 			}
 		}
+		// The victim: any server, the arbiters included, or half the
+		// time the leader. The leader is the Raft leader that
+		// cluster/status names ("Role: leader", tc.leader), looked up
+		// among all servers, not the data member whose _Server row says
+		// leader (the clients' lookup): an arbiter that has just won an
+		// election leads until it hands over, and killing it then is a
+		// fault worth having (a leader dying mid-transfer, with writes
+		// forwarded to it failing); the _Server lookup could never
+		// choose it, since an arbiter's row always says leader false.
 		vi := rng.Intn(n)
 		if rng.Intn(2) == 0 {
 			if ldr := tc.leader(all); ldr != nil {
@@ -149,8 +186,15 @@ func TestLinearizable(t *testing.T) {
 		}
 		victim := all[vi]
 		role := tc.role(victim)
+		if vi >= nData {
+			role += ", arbiter"
+		}
 		tc.kill(victim)
 		kills++
+		killsOf[vi]++
+		if strings.HasPrefix(role, "leader") {
+			leaderKills++
+		}
 		h.event("kill -9 ("+role+")", vi)
 		time.Sleep(100*time.Millisecond + time.Duration(rng.Int63n(int64(700*time.Millisecond))))
 		restarts[vi].Add(1)
@@ -161,13 +205,13 @@ func TestLinearizable(t *testing.T) {
 		h.event(fmt.Sprintf("members settled after %v", time.Since(settle).Round(time.Millisecond)), vi)
 	}
 	stopClients()
-	t.Logf("%d kills in %v of load", kills, load)
+	t.Logf("%d kills in %v of load (%d of the leader; per member %v, the last %d arbiters)", kills, load, leaderKills, killsOf, nArb)
 	if gap, at := h.longestWriteGap(); gap > 0 {
 		t.Logf("longest time without an applied write or compare-and-set: %v (from %v)", gap.Round(time.Millisecond), at.Round(time.Millisecond))
 	}
 
 	ops := h.operations()
-	count, readRestarts := linReport(t, h, ops, n)
+	count, readRestarts := linReport(t, h, ops, nData)
 	var failures []string
 	// Not vacuous: the history has applied writes, reads through the
 	// leader and, unless the load was made very short, restarted members
@@ -193,7 +237,7 @@ func TestLinearizable(t *testing.T) {
 	case porcupine.Unknown:
 		failures = append(failures, fmt.Sprintf("porcupine did not decide within %v", linCheckTimeout))
 	}
-	nonMono, nBad := checkMonotonic(h.local, n)
+	nonMono, nBad := checkMonotonic(h.local, nData)
 	for _, s := range nonMono {
 		failures = append(failures, "local read not monotonic: "+s)
 	}
@@ -217,8 +261,9 @@ func TestLinearizable(t *testing.T) {
 }
 
 // newLinCluster builds (or takes from LINEARIZABLE_SERVER) the server and
-// creates an n-member cluster of linSchema with our ovsdb-tool.
-func newLinCluster(t *testing.T, n int) *testCluster {
+// creates a cluster of linSchema with our ovsdb-tool: nData data members,
+// then nArb arbiters.
+func newLinCluster(t *testing.T, nData, nArb int) *testCluster {
 	dir := t.TempDir()
 	server := os.Getenv("LINEARIZABLE_SERVER")
 	if server == "" {
@@ -229,13 +274,15 @@ func newLinCluster(t *testing.T, n int) *testCluster {
 	tc := &testCluster{t: t, dir: dir, server: server, tool: buildTool(t, "../ovsdb-tool", "ovsdb-tool")}
 	schemaPath := filepath.Join(dir, "c.ovsschema")
 	require.NoError(t, os.WriteFile(schemaPath, []byte(linSchema), 0o644))
-	tc.createMembers(n, "m", schemaPath, "C")
+	tc.createMembersArb(nData+nArb, nArb, "m", schemaPath, "C")
 	return tc
 }
 
 // linInit inserts the registers (value "init", version 0) through the
-// leader and waits until every member has them.
-func linInit(t *testing.T, tc *testCluster) {
+// leader, a data member, and waits until every data member has them.
+// (An arbiter refuses clients; it leads only until it hands over, so
+// waitLeader among the data members finds the leader once it has.)
+func linInit(t *testing.T, tc *testCluster, data []*member) {
 	var ops []any
 	for _, k := range linKeys {
 		ops = append(ops, map[string]any{"op": "insert", "table": "R", "row": map[string]any{"k": k, "v": initialReg.Val, "ver": initialReg.Ver}})
@@ -243,7 +290,7 @@ func linInit(t *testing.T, tc *testCluster) {
 	guard := map[string]any{"op": "wait", "table": "R", "where": []any{}, "columns": []any{"k"}, "until": "==", "rows": []any{}, "timeout": 0}
 	ok := false
 	for try := 0; try < 20 && !ok; try++ {
-		ldr := tc.waitLeader(tc.members)
+		ldr := tc.waitLeader(data)
 		txn := ops
 		if try > 0 {
 			txn = append([]any{guard}, ops...)
@@ -263,7 +310,7 @@ func linInit(t *testing.T, tc *testCluster) {
 		}
 	}
 	require.True(t, ok, "inserting the registers\n%s", tc.diagnose())
-	for _, m := range tc.members {
+	for _, m := range data {
 		tc.waitFor("registers on "+m.db, 30*time.Second, func() bool {
 			got, err := selectRegs(m.sock)
 			return err == nil && len(got) == len(linKeys)
