@@ -324,11 +324,14 @@ func (ss *Session) DBChangeAware() bool {
 	return ss.dbChangeAware
 }
 
-// TransactOptions returns the options for a transaction of this session.
+// TransactOptions returns the options for a transaction of this session,
+// with its RBAC role (SetRole) and id (PeerID).
 func (ss *Session) TransactOptions() ovsdb.TransactOptions {
+	id, hasID := ss.PeerID()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ovsdb.TransactOptions{HasLock: ss.hasLock, ReadOnly: ss.readOnly || ss.srv.readOnly.Load()}
+	return ovsdb.TransactOptions{HasLock: ss.hasLock, ReadOnly: ss.readOnly || ss.srv.readOnly.Load(),
+		Role: ss.role, ClientID: id, HasClientID: hasID}
 }
 
 // AfterReply registers fn to run right after the reply to the request

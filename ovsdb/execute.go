@@ -124,6 +124,7 @@ func (db *Database) executeLocked(ctx context.Context, ops []any, opts TransactO
 	x := newTxn(db)
 	x.readDurable = ro && len(db.pending) > 0
 	x.setUUIDSource(opts.NewUUID)
+	x.rbac = rbacClient{role: opts.Role, id: opts.ClientID, hasID: opts.HasClientID}
 	x.elapsed = elapsed
 	x.sizeHint = len(ops)
 	results := make([]any, 0, len(ops)+1)

@@ -51,6 +51,9 @@ func execInsert(x *txn, p *parser) (any, error) {
 		// As in C, an inserted row gets its _version now (whatever the
 		// request said): later operations of the transaction see it, and
 		// it is the row's _version after commit.
+		if err := x.rbacInsert(t, r); err != nil {
+			return nil, err
+		}
 		r.setVersion(x.newUUID())
 		x.insert(t, r)
 		return newInsertResult(id), nil
@@ -67,8 +70,12 @@ func execInsert(x *txn, p *parser) (any, error) {
 		}
 	}
 	fields[schema.ColUUID] = schema.NewScalar(id)
+	r := &Row{Fields: fields}
+	if err := x.rbacInsert(t, r); err != nil {
+		return nil, err
+	}
 	fields[schema.ColVersion] = schema.NewScalar(x.newUUID())
-	x.insert(t, &Row{Fields: fields})
+	x.insert(t, r)
 	return newInsertResult(id), nil
 }
 
@@ -97,6 +104,9 @@ func execUpdate(x *txn, p *parser) (any, error) {
 		return nil, err
 	}
 	rows := x.query(t, conds)
+	if err := x.rbacModify(t, cols, rows, false); err != nil {
+		return nil, err
+	}
 	for _, r := range rows {
 		same := true
 		for _, c := range cols {
@@ -134,6 +144,15 @@ func execMutate(x *txn, p *parser) (any, error) {
 		return nil, err
 	}
 	rows := x.query(t, conds)
+	if x.rbacChecked() {
+		cols := make([]*schema.Column, len(muts))
+		for i := range muts {
+			cols[i] = muts[i].Column
+		}
+		if err := x.rbacModify(t, cols, rows, true); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range rows {
 		nr := x.modify(t, r)
 		if err := ApplyMutations(t.ts, muts, nr.Fields); err != nil {
@@ -155,6 +174,9 @@ func execDelete(x *txn, p *parser) (any, error) {
 		return nil, err
 	}
 	rows := x.query(t, conds)
+	if err := x.rbacDelete(t, rows); err != nil {
+		return nil, err
+	}
 	for _, r := range rows {
 		x.delete(t, r.UUID())
 	}

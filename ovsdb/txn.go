@@ -57,6 +57,9 @@ type txn struct {
 	// state while group commits are pending (rows through the tables'
 	// undo).
 	readDurable bool
+	// rbac is who is asking (TransactOptions' Role and ClientID), for
+	// the write checks of rbac.go.
+	rbac rbacClient
 }
 
 func newTxn(db *Database) *txn {

@@ -215,4 +215,17 @@ type TransactOptions struct {
 	// observers (monitor_cond_since's last-txn-id) instead of a random one,
 	// so that replicated members agree on it.
 	TxnID schema.UUID
+	// Role is the RBAC role of the calling session (C's remote "role"
+	// option, from the role column of a db: remote's row). "" means
+	// none: the session's writes are not restricted. With a role, a
+	// database that has an RBAC_Role table checks every insert, delete,
+	// update and mutate against its RBAC tables (rbac.go).
+	Role string
+	// ClientID is the session's RBAC id, the common name of the peer's
+	// certificate (C's stream peer id), valid when HasClientID is set.
+	// A session with a role and no id (not TLS, or a certificate without
+	// a common name) is refused every write, as in C, whose messages then
+	// name the client "(null)".
+	ClientID    string
+	HasClientID bool
 }

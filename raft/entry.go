@@ -17,6 +17,12 @@ const entryVersion = 1
 // whose Schema is set). Version 2 is a batch (batchVersion).
 const convertVersion = 3
 
+// clientVersion is the first byte of an encoded transaction Entry that
+// carries an RBAC role (Role set). Entries without a role keep version 1,
+// so that members of an older version read them, and entries written
+// before roles existed decode as "no role".
+const clientVersion = 4
+
 // Entry is one replicated client request: a Raft log entry on its own or
 // one part of a batch (encodeBatch). It is a transaction (Ops), or, when
 // Schema is set, an online conversion of the database to that schema.
@@ -24,7 +30,9 @@ const convertVersion = 3
 // Encoding of a transaction (version 1): byte version, TxnID (16 bytes),
 // Seed (16 bytes), TimeMS and ElapsedMS (uvarint each), DB (uvarint length
 // + bytes), Locks (uvarint count, then uvarint length + bytes each), then
-// the operations as a JSON array up to the end.
+// the operations as a JSON array up to the end. Version 4 is version 1
+// with, after the locks, Role (uvarint length + bytes), a byte 1 if
+// HasClientID (else 0) and ClientID (uvarint length + bytes).
 //
 // Encoding of a conversion (version 3): byte version, TxnID, Seed, TimeMS,
 // ElapsedMS and DB as above, then the new schema's JSON up to the end.
@@ -49,6 +57,13 @@ type Entry struct {
 	// ElapsedMS is the time since the proposer's first attempt, which
 	// decides whether a "wait" op has timed out.
 	ElapsedMS int64
+	// Role, ClientID and HasClientID are the proposing session's RBAC
+	// role and id (ovsdb.TransactOptions' fields of the same names):
+	// every member checks the writes against its RBAC tables with them.
+	// Role "" means none (ClientID is then not encoded).
+	Role        string
+	ClientID    string
+	HasClientID bool
 	// Schema, when not nil, makes the entry a conversion: the JSON text of
 	// the schema the database is converted to (Ops and Locks are unused).
 	// Every member converts its own state at this entry's place in the log
@@ -68,9 +83,12 @@ func (e *Entry) MarshalBinary() (b []byte, err error) {
 		}
 	}()
 	b = make([]byte, 0, 128+len(e.DB)+len(e.Schema))
-	if e.Schema != nil {
+	switch {
+	case e.Schema != nil:
 		b = append(b, convertVersion)
-	} else {
+	case e.Role != "":
+		b = append(b, clientVersion)
+	default:
 		b = append(b, entryVersion)
 	}
 	b = append(b, e.TxnID[:]...)
@@ -84,6 +102,15 @@ func (e *Entry) MarshalBinary() (b []byte, err error) {
 	b = binary.AppendUvarint(b, uint64(len(e.Locks)))
 	for _, l := range e.Locks {
 		b = appendString(b, l)
+	}
+	if e.Role != "" {
+		b = appendString(b, e.Role)
+		if e.HasClientID {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = appendString(b, e.ClientID)
 	}
 	if e.Ops == nil {
 		return append(b, "[]"...), nil
@@ -104,10 +131,11 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	if len(b) < 33 {
 		return nil, errBadEntry
 	}
-	if b[0] != entryVersion && b[0] != convertVersion {
+	if b[0] != entryVersion && b[0] != convertVersion && b[0] != clientVersion {
 		return nil, fmt.Errorf("raft entry: unknown version %d", b[0])
 	}
 	conv := b[0] == convertVersion
+	client := b[0] == clientVersion
 	e := &Entry{}
 	copy(e.TxnID[:], b[1:17])
 	copy(e.Seed[:], b[17:33])
@@ -150,6 +178,18 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	}
 	for i := uint64(0); i < nl; i++ {
 		e.Locks = append(e.Locks, str())
+	}
+	if client {
+		e.Role = str()
+		if len(b) == 0 || b[0] > 1 {
+			return nil, errBadEntry
+		}
+		e.HasClientID = b[0] == 1
+		b = b[1:]
+		e.ClientID = str()
+		if e.Role == "" {
+			return nil, errBadEntry
+		}
 	}
 	if b == nil {
 		return nil, errBadEntry

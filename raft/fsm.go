@@ -273,8 +273,11 @@ func (f *FSM) applyEntry(data []byte) *ApplyResult {
 			}
 			return false
 		},
-		NewUUID: e.uuidSource(),
-		TxnID:   e.TxnID,
+		NewUUID:     e.uuidSource(),
+		TxnID:       e.TxnID,
+		Role:        e.Role,
+		ClientID:    e.ClientID,
+		HasClientID: e.HasClientID,
 	}
 	res, blocked := db.TransactOnce(context.Background(), e.Ops, opts, e.ElapsedMS)
 	if blocked {

@@ -634,6 +634,11 @@ func (n *Node) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptio
 		return n.fsm.Database().Transact(ctx, ops, opts)
 	}
 	e := &Entry{TxnID: schema.NewUUID(), DB: n.fsm.Database().Name(), Ops: ops, TimeMS: time.Now().UnixMilli()}
+	// The entry carries the session's RBAC role and id: every member
+	// checks the writes against its own RBAC tables (ovsdb/rbac.go).
+	if opts.Role != "" {
+		e.Role, e.ClientID, e.HasClientID = opts.Role, opts.ClientID, opts.HasClientID
+	}
 	_, _ = rand.Read(e.Seed[:])
 	// The entry carries the asserted locks the session holds: every member
 	// checks the asserts against them.
