@@ -64,15 +64,7 @@ func TestE2ERBACCluster(t *testing.T) {
 	rs := &rbacServer{server: &server{name: "Go cluster"}, admin: admin}
 	rs.addConnections(t, map[string]string{"punix:rbac-ctl.sock": "ovn-controller", "punix:rbac-norole.sock": ""})
 
-	step := func(name string) rbacStep {
-		for _, s := range rbacSteps {
-			if s.name == name {
-				return s
-			}
-		}
-		t.Fatalf("no step %q", name)
-		return rbacStep{}
-	}
+	step := func(name string) rbacStep { return rbacStepNamed(t, name) }
 	for i, m := range c.members {
 		who := "follower"
 		if m == leader {

@@ -98,6 +98,18 @@ var rbacSteps = []rbacStep{
 		allowedA: true, refusal: "deletion from", table: "Chassis_Private", write: true},
 }
 
+// rbacStepNamed returns the step of rbacSteps with that name.
+func rbacStepNamed(t *testing.T, name string) rbacStep {
+	t.Helper()
+	for _, s := range rbacSteps {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no step %q", name)
+	return rbacStep{}
+}
+
 // rbacRefusal is C's error details for a refused step.
 func rbacRefusal(client, role string, s rbacStep) string {
 	prep := map[string]string{"insertion into": "row insertion into", "deletion from": "row deletion from"}[s.refusal]
