@@ -14,8 +14,9 @@ RUN_PACKAGES := openvswitch-common ovn-common
 # `make test` (`make deps`): every reference tool of the differential tests;
 # resource-agents for the OCF shell functions that OVN's Pacemaker agent
 # sources, iproute2 for the network namespaces of its test
-# (conformance/e2e_ocf_test.go).
-DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-ic-db python3-openvswitch resource-agents iproute2
+# (conformance/e2e_ocf_test.go), ovn-host for the ovn-controller that
+# registers a chassis through RBAC (conformance/e2e_rbac_tls_test.go).
+DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-host ovn-ic-db python3-openvswitch resource-agents iproute2
 TEST_TIMEOUT ?= 25m
 # The OVN schemas: the installed ones, else unpacked into $(RUNDIR)/schemas.
 OVN_SCHEMADIR := $(if $(and $(wildcard /usr/share/ovn/ovn-nb.ovsschema),$(wildcard /usr/share/ovn/ovn-sb.ovsschema)),/usr/share/ovn,$(RUNDIR)/schemas)
@@ -43,7 +44,7 @@ build:
 # Reference tools (the oracle for differential tests) and the OVN schemas.
 deps:
 	@if ! command -v ovsdb-server >/dev/null && [ ! -x /usr/sbin/ovsdb-server ] || \
-	    ! command -v ovn-nbctl >/dev/null || [ ! -f /usr/share/ovn/ovn-nb.ovsschema ] || [ ! -f /usr/share/ovn/ovn-ic-nb.ovsschema ] || \
+	    ! command -v ovn-nbctl >/dev/null || ! command -v ovn-controller >/dev/null || [ ! -f /usr/share/ovn/ovn-nb.ovsschema ] || [ ! -f /usr/share/ovn/ovn-ic-nb.ovsschema ] || \
 	    ! /usr/bin/python3 -c 'import ovs.db.idl' 2>/dev/null || \
 	    [ ! -f /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ] || ! command -v ip >/dev/null; then \
 		$(call apt_install,$(DEB_PACKAGES)); \
