@@ -235,6 +235,26 @@ func (s *runbookSite) nbctl(args ...string) string {
 	return s.exec(testutil.RequireTool(s.t, "ovn-nbctl"), full...)
 }
 
+// nbctlRetry is nbctl retried (bounded, 30 s) while it fails, as an
+// operator retries after a member was lost: ovn-nbctl picks one of its
+// remotes at random and gives up if that one refuses the connection.
+func (s *runbookSite) nbctlRetry(args ...string) string {
+	s.t.Helper()
+	full := append([]string{"--db=" + s.v("NB_REMOTES"), "--timeout=30"}, args...)
+	bin := testutil.RequireTool(s.t, "ovn-nbctl")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := s.tryExec(bin, full...)
+		if err == nil {
+			return out
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("ovn-nbctl %s: %v (retried for 30 s)\n%s\n%s", strings.Join(full, " "), err, out, s.diagnose())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // switches reads the Logical_Switch names from member n's own replica,
 // sorted.
 func (s *runbookSite) switches(n int) ([]string, error) {

@@ -429,9 +429,10 @@ func TestRunbookArbiter(t *testing.T) {
 
 	// A data member is lost: the other one and the arbiter carry on.
 	s.kill(1)
-	// (ovn-nbctl tries each remote once: it fails until member 2 leads.)
+	// ovn-nbctl fails until member 2 leads, and whenever it picks the dead
+	// member's remote: it is retried, as the runbook tells operators.
 	s.waitStatus(2, "Role: leader")
-	s.nbctl("ls-add", "sw1")
+	s.nbctlRetry("--may-exist", "ls-add", "sw1")
 	s.waitSwitches(2, []string{"sw0", "sw1"})
 	s.start(s.server, 1)
 	s.waitSwitches(1, []string{"sw0", "sw1"})
