@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 )
 
 // ActiveOptions configure an active remote (Server.Connect).
@@ -32,6 +34,9 @@ type ActiveOptions struct {
 	OnSession func(*Session)
 	// Logger receives the reconnection log lines; nil: the server's.
 	Logger *slog.Logger
+	// TLS configures an "ssl:" remote's connections (nil: every attempt
+	// fails, as C's without key and certificate).
+	TLS *tlsconf.Config
 }
 
 // Active is an active remote being served (Server.Connect).
@@ -42,6 +47,8 @@ type Active struct {
 	kerr   error // the remote does not parse: every attempt fails
 	onSess func(*Session)
 	dscp   int
+	tls    *tlsconf.Config
+	log    *slog.Logger
 
 	wake chan struct{} // options changed, or Close
 	stop chan struct{} // closed by Close
@@ -54,8 +61,11 @@ type Active struct {
 	closed  bool
 }
 
-// Connect starts serving the active remote "tcp:IP[:PORT]" or "unix:PATH"
-// and returns at once: a goroutine connects to it, serves the connection
+// Connect starts serving the active remote "tcp:IP[:PORT]", "unix:PATH"
+// or "ssl:IP[:PORT]" (TLS with ActiveOptions.TLS: each attempt first
+// checks that key, certificate and CA are there, else logs C's errors and
+// fails with "Protocol not available"; a failed handshake is logged and
+// fails the attempt with "Protocol error") and returns at once: a goroutine connects to it, serves the connection
 // in a session named after the remote (its Name is the remote, as C names
 // the stream) and, when the session ends, reconnects after C's backoff
 // (from 1 s, doubling up to MaxBackoff; back to 1 s after a connection
@@ -71,7 +81,7 @@ func (s *Server) Connect(remote string, opts ActiveOptions) (*Active, error) {
 		log = s.log
 	}
 	a := &Active{
-		srv: s, remote: remote, onSess: opts.OnSession, dscp: opts.DSCP,
+		srv: s, remote: remote, onSess: opts.OnSession, dscp: opts.DSCP, tls: opts.TLS, log: log,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	var err error
@@ -238,6 +248,9 @@ func (a *Active) attempt() (net.Conn, bool) {
 	a.mu.Unlock()
 	var conn net.Conn
 	err := a.kerr
+	if err == nil && a.kind.TLS {
+		err = sslNotReady(a.tls, a.log)
+	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		go func() {
@@ -255,6 +268,9 @@ func (a *Active) attempt() (net.Conn, bool) {
 			}
 		}
 		conn, err = d.DialContext(ctx, a.kind.Network, a.kind.Address)
+		if err == nil && a.kind.TLS {
+			conn, err = dialTLS(ctx, conn, a.tls, a.remote, a.log)
+		}
 		timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if timedOut && err != nil {

@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,7 +54,8 @@ func WithNotify(fn NotifyFunc) ClientOption { return func(c *clientCodec) { c.no
 // DefaultMaxMessageSize).
 func WithMaxMessageSize(n int) ClientOption { return func(c *clientCodec) { c.max = n } }
 
-// Dial connects to an active remote ("unix:PATH" or "tcp:IP:PORT").
+// Dial connects to an active remote ("unix:PATH", "tcp:IP:PORT", or
+// "ssl:IP:PORT" with WithTLS).
 func Dial(remote string, opts ...ClientOption) (*Client, error) {
 	r, err := ParseRemote(remote)
 	if err != nil {
@@ -62,9 +64,24 @@ func Dial(remote string, opts ...ClientOption) (*Client, error) {
 	if r.Passive {
 		return nil, fmt.Errorf("%s: cannot dial a passive remote", remote)
 	}
+	var probe clientCodec
+	for _, o := range opts {
+		o(&probe)
+	}
+	if r.TLS && probe.tlsConfig == nil {
+		return nil, fmt.Errorf("%s: %w", remote, errNoTLS)
+	}
 	conn, err := net.Dial(r.Network, r.Address)
 	if err != nil {
 		return nil, err
+	}
+	if r.TLS {
+		tc := tls.Client(conn, probe.tlsConfig)
+		if err := tc.Handshake(); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		conn = tc
 	}
 	return NewClient(conn, opts...), nil
 }
@@ -153,15 +170,16 @@ func (a clientActivity) Read(p []byte) (int, error) {
 }
 
 type clientCodec struct {
-	conn   net.Conn
-	r      *reader
-	dec    fastDecoder // used by ReadHeader only (rpc2's read loop)
-	max    int
-	notify NotifyFunc
-	cur    *message
-	seq    uint64
-	wmu    sync.Mutex
-	once   sync.Once
+	conn      net.Conn
+	tlsConfig *tls.Config // WithTLS
+	r         *reader
+	dec       fastDecoder // used by ReadHeader only (rpc2's read loop)
+	max       int
+	notify    NotifyFunc
+	cur       *message
+	seq       uint64
+	wmu       sync.Mutex
+	once      sync.Once
 	// lastRecv is the time of the last received bytes (unix ns).
 	lastRecv atomic.Int64
 	emu      sync.Mutex

@@ -5,6 +5,7 @@ package jsonrpc
 // listener stack: package server's AddRemote is built on it.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -25,15 +27,18 @@ import (
 const DefaultPort = 6640
 
 // Remote is a parsed connection method such as "punix:/run/db.sock",
-// "ptcp:6641:127.0.0.1", "unix:/run/db.sock" or "tcp:10.0.0.1:6641".
+// "ptcp:6641:127.0.0.1", "unix:/run/db.sock", "tcp:10.0.0.1:6641",
+// "pssl:6641" or "ssl:10.0.0.1:6641".
 type Remote struct {
-	Passive bool   // punix:, ptcp:
+	Passive bool   // punix:, ptcp:, pssl:
 	Network string // "unix" or "tcp"
 	Address string // socket path or host:port for net.Listen / net.Dial
+	TLS     bool   // ssl:, pssl:
 }
 
 // ParseRemote parses the remote syntaxes of ovsdb-server(1):
-// punix:PATH, ptcp:[PORT][:IP], unix:PATH and tcp:IP[:PORT]. IPv6
+// punix:PATH, ptcp:[PORT][:IP], unix:PATH and tcp:IP[:PORT], and their
+// TLS forms pssl:[PORT][:IP] and ssl:IP[:PORT]. IPv6
 // addresses may be written in brackets. A missing port is DefaultPort.
 // A port that is not a number from 0 to 65535 gives the error
 // "REMOTE: bad port number".
@@ -62,15 +67,15 @@ func ParseRemote(s string) (Remote, error) {
 			rest = filepath.Join(fsmode.RunDir(), rest)
 		}
 		return Remote{Passive: kind == "punix", Network: "unix", Address: rest}, nil
-	case "ptcp":
+	case "ptcp", "pssl":
 		portStr, host, _ := strings.Cut(rest, ":")
 		p, err := port(portStr)
 		if err != nil {
 			return Remote{}, err
 		}
 		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		return Remote{Passive: true, Network: "tcp", Address: net.JoinHostPort(host, p)}, nil
-	case "tcp":
+		return Remote{Passive: true, Network: "tcp", Address: net.JoinHostPort(host, p), TLS: kind == "pssl"}, nil
+	case "tcp", "ssl":
 		host, portStr := rest, ""
 		if strings.HasPrefix(rest, "[") {
 			end := strings.IndexByte(rest, ']')
@@ -89,7 +94,7 @@ func ParseRemote(s string) (Remote, error) {
 		if err != nil {
 			return Remote{}, err
 		}
-		return Remote{Network: "tcp", Address: net.JoinHostPort(host, p)}, nil
+		return Remote{Network: "tcp", Address: net.JoinHostPort(host, p), TLS: kind == "ssl"}, nil
 	}
 	return Remote{}, fmt.Errorf("%s: unknown remote type %q", s, kind)
 }
@@ -108,7 +113,8 @@ func (e *ListenError) Error() string {
 func (e *ListenError) Unwrap() error { return e.Err }
 
 // ErrUnsupportedRemote is Listen's error (wrapped: "REMOTE: unsupported
-// remote") for a remote that is not punix: or ptcp:.
+// remote") for a remote that is not punix: or ptcp: (nor pssl: for
+// ListenTLS).
 var ErrUnsupportedRemote = errors.New("unsupported remote")
 
 // Listen opens the passive remote "punix:PATH" or "ptcp:[PORT][:IP]" (PORT
@@ -120,9 +126,14 @@ var ErrUnsupportedRemote = errors.New("unsupported remote")
 // module socket_util. Errors: "REMOTE: bad port number" and the other
 // ParseRemote errors, a *ListenError ("REMOTE: listen failed: CAUSE", C's
 // text), and ErrUnsupportedRemote for any other remote (active,
-// ssl, db:...).
+// ssl, db:...; pssl: is ListenTLS's).
 func Listen(remote string, log *slog.Logger) (net.Listener, error) {
-	if kind, _, _ := strings.Cut(remote, ":"); kind != "punix" && kind != "ptcp" {
+	return listen(remote, nil, log)
+}
+
+func listen(remote string, tc *tlsconf.Config, log *slog.Logger) (net.Listener, error) {
+	kind, _, _ := strings.Cut(remote, ":")
+	if kind != "punix" && kind != "ptcp" && (kind != "pssl" || tc == nil) {
 		return nil, fmt.Errorf("%s: %w", remote, ErrUnsupportedRemote)
 	}
 	r, err := ParseRemote(remote)
@@ -146,8 +157,11 @@ func Listen(remote string, log *slog.Logger) (net.Listener, error) {
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Info(fmt.Sprintf("%s: listening on port %d", strings.TrimPrefix(remote, "ptcp:"), l.Addr().(*net.TCPAddr).Port),
+		log.Info(fmt.Sprintf("%s: listening on port %d", strings.TrimPrefix(strings.TrimPrefix(remote, "ptcp:"), "pssl:"), l.Addr().(*net.TCPAddr).Port),
 			"module", "socket_util")
+	}
+	if r.TLS {
+		return &tlsListener{TCPListener: ln.(*net.TCPListener), tc: tc}, nil
 	}
 	return ln, nil
 }
@@ -174,7 +188,9 @@ type ServeOptions struct {
 // returns ErrServerClosed, and ln is closed). Server.Close closes the
 // listeners being served. Accepted sessions are named as C names their
 // streams (Session.Name): "unix#N" on unix sockets (N counts the server's
-// accepted unix sessions from 0), "tcp:IP:PORT" on TCP. A failed accept
+// accepted unix sessions from 0), "tcp:IP:PORT" on TCP, "ssl:IP:PORT" on
+// TLS (ListenTLS: the session starts once the handshake has succeeded; a
+// failed handshake is logged and the connection closed). A failed accept
 // is logged as a warning, and accepting goes on after a pause, as C
 // keeps its listener.
 func (s *Server) Serve(ln net.Listener, opts ServeOptions) error {
@@ -219,6 +235,12 @@ func (s *Server) Serve(ln net.Listener, opts ServeOptions) error {
 			continue
 		}
 		pause = 0
+		if tc, ok := conn.(*tls.Conn); ok {
+			if !s.handshakeThenServe(tc, probe, opts.OnSession, log) {
+				return ErrServerClosed
+			}
+			continue
+		}
 		var sname string
 		if _, ok := conn.(*net.UnixConn); ok {
 			sname = fmt.Sprintf("unix#%d", s.unixSeq.Add(1)-1)
@@ -249,6 +271,9 @@ func setDSCP(fd int, network string, dscp int) {
 // of the connections it accepts (C's other_config:dscp of a remote, 48 by
 // default). Other listeners are left alone.
 func SetListenerDSCP(ln net.Listener, dscp int) {
+	if l, ok := ln.(*tlsListener); ok {
+		ln = l.TCPListener
+	}
 	tl, ok := ln.(*net.TCPListener)
 	if !ok {
 		return

@@ -104,12 +104,15 @@ type Server struct {
 	notifies  map[string]NotifyHandler
 	builtins  map[string]bool // methods and notifications of registerBuiltins
 	listeners map[net.Listener]struct{}
-	sessions  map[*Session]struct{}
-	actives   map[*Active]struct{}
-	onOpen    []func(*Session)
-	closed    bool
-	nextID    uint64
-	wg        sync.WaitGroup
+	// handshaking holds the accepted TLS connections whose handshake
+	// runs (tls.go); Close closes them.
+	handshaking map[net.Conn]struct{}
+	sessions    map[*Session]struct{}
+	actives     map[*Active]struct{}
+	onOpen      []func(*Session)
+	closed      bool
+	nextID      uint64
+	wg          sync.WaitGroup
 
 	// unixSeq numbers the sessions accepted on unix sockets ("unix#N").
 	unixSeq atomic.Uint64
@@ -321,6 +324,9 @@ func (s *Server) Close() error {
 	as := make([]*Active, 0, len(s.actives))
 	for a := range s.actives {
 		as = append(as, a)
+	}
+	for c := range s.handshaking {
+		_ = c.Close()
 	}
 	s.mu.Unlock()
 	for _, l := range ls {

@@ -486,7 +486,9 @@ func TestParseRemote(t *testing.T) {
 		{"ptcp:70000", Remote{}, true},
 		{"tcp:", Remote{}, true},
 		{"punix:", Remote{}, true},
-		{"ssl:1.2.3.4:6641", Remote{}, true},
+		{"ssl:1.2.3.4:6641", Remote{Network: "tcp", Address: "1.2.3.4:6641", TLS: true}, false},
+		{"pssl:6641:127.0.0.1", Remote{Passive: true, Network: "tcp", Address: "127.0.0.1:6641", TLS: true}, false},
+		{"ssl:", Remote{}, true},
 		{"nocolon", Remote{}, true},
 	}
 	for _, tc := range tests {

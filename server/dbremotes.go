@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/schema"
@@ -68,6 +69,10 @@ type dbRemoteState struct {
 
 	rlMu                         sync.Mutex // guards the rate limits only
 	listenRL, targetRL, statusRL rateLimit
+
+	// tls configures the ssl: and pssl: remotes (SetTLS); nil until set:
+	// an empty configuration, whose connections fail as C's.
+	tls atomic.Pointer[tlsconf.Config]
 }
 
 // remoteOptions are C's ovsdb_jsonrpc_options of one target.
@@ -91,7 +96,6 @@ type liveRemote struct {
 	dscp     int
 	ln       net.Listener    // passive
 	act      *jsonrpc.Active // active
-	unserved bool            // ssl:, pssl: (not yet served)
 	sessions map[*jsonrpc.Session]struct{}
 	closed   bool
 }

@@ -11,26 +11,20 @@ import (
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 )
 
-// openLive makes the live remote for target: a listener for punix: and
-// ptcp:, an active remote for unix: and tcp: (and anything unparsable,
-// which C also tries to connect to), a record only for ssl: and pssl:
-// (logged once, unless the target was configured by name: AddRemote
-// refused it then). A listener that cannot be opened is logged as C
-// ("REMOTE: listen failed: CAUSE", rate-limited) and tried again at the
-// next reconciliation.
+// openLive makes the live remote for target: a listener for punix:,
+// ptcp: and pssl:, an active remote for unix:, tcp: and ssl: (and
+// anything unparsable, which C also tries to connect to); pssl: and ssl:
+// with the TLS configuration of SetTLS. A listener that cannot be opened
+// is logged as C ("REMOTE: listen failed: CAUSE", rate-limited) and tried
+// again at the next reconciliation.
 func (s *Server) openLive(target string, o remoteOptions, literal bool) (*liveRemote, error) {
 	st := &s.dbRemotes
 	lr := &liveRemote{target: target, opts: o, readOnly: o.readOnly, role: o.role, dscp: o.dscp,
 		sessions: map[*jsonrpc.Session]struct{}{}}
 	kind, _, _ := strings.Cut(target, ":")
 	switch kind {
-	case "ssl", "pssl":
-		lr.unserved = true
-		if st.warnOnce(target) && !literal {
-			s.log().Warn(target + ": SSL remotes are not yet supported by this server, not serving it")
-		}
-	case "punix", "ptcp":
-		ln, err := jsonrpc.Listen(target, s.log())
+	case "punix", "ptcp", "pssl":
+		ln, err := jsonrpc.ListenTLS(target, s.tlsConfig(), s.log())
 		if err != nil {
 			// A socket error is logged at every attempt (rate-limited),
 			// as C; a target that does not parse, once.
@@ -48,7 +42,7 @@ func (s *Server) openLive(target string, o remoteOptions, literal bool) (*liveRe
 		lr.ln = ln
 	default:
 		a, err := s.rpc.Connect(target, jsonrpc.ActiveOptions{
-			MaxBackoff: o.maxBackoff, Probe: probeOption(o.probe), DSCP: o.dscp, Logger: s.opts.Logger,
+			MaxBackoff: o.maxBackoff, Probe: probeOption(o.probe), DSCP: o.dscp, Logger: s.opts.Logger, TLS: s.tlsConfig(),
 			OnSession: func(ss *jsonrpc.Session) { s.liveSession(lr, ss) },
 		})
 		if err != nil {

@@ -23,7 +23,7 @@ import (
 // sec_since_connect and sec_since_disconnect "0"; for an active remote,
 // the reconnection state, the times since the last connection and
 // disconnection and the locks of its session; for a target that is not
-// served (listen failed, ssl:), C's zeroed status.
+// served (listen failed), C's zeroed status.
 func (s *Server) remoteStatus(target string) (bool, map[string]string) {
 	st := &s.dbRemotes
 	st.mu.Lock()
@@ -31,7 +31,7 @@ func (s *Server) remoteStatus(target string) (bool, map[string]string) {
 	var n int
 	var ln net.Listener
 	var act *jsonrpc.Active
-	if lr != nil && !lr.unserved {
+	if lr != nil {
 		n, ln, act = len(lr.sessions), lr.ln, lr.act
 	}
 	st.mu.Unlock()

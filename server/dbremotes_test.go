@@ -463,25 +463,6 @@ func TestActiveDBRemoteStatus(t *testing.T) {
 	require.Contains(t, logs.String(), target+": connection closed by peer")
 }
 
-// TestDBRemoteUnservedSSL: ssl targets read from a row are recorded and
-// logged once as not served; a literal one is refused with
-// ErrUnsupportedRemote (and listed).
-func TestDBRemoteUnservedSSL(t *testing.T) {
-	s, logs := dbrServer(t)
-	dir := t.TempDir()
-	addDB(t, s, dir, localConfigSchema)
-	require.NoError(t, s.AddRemote("db:Local_Config,Config,connections"))
-	id := addConnection(t, s, map[string]any{"target": "pssl:0:127.0.0.1"})
-	waitFor(t, "recorded", func() bool { return len(s.RemoteTargets()) == 1 })
-	waitFor(t, "status", func() bool { return len(statusOf(t, s, id)) == 2 })
-	require.Equal(t, map[string]string{"sec_since_connect": "0", "sec_since_disconnect": "0"}, statusOf(t, s, id))
-	time.Sleep(200 * time.Millisecond)
-	require.Equal(t, 1, strings.Count(logs.String(), "pssl:0:127.0.0.1: SSL remotes are not yet supported by this server, not serving it"))
-	err := s.AddRemote("ssl:127.0.0.1:1")
-	require.ErrorIs(t, err, ErrUnsupportedRemote)
-	require.Contains(t, s.ListRemotes(), "ssl:127.0.0.1:1")
-}
-
 // TestRemoteListenRetried: a literal listener whose address is taken is
 // reported (C's text) and opened once the address is free.
 func TestRemoteListenRetried(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 )
 
@@ -31,8 +32,11 @@ import (
 //     db: remote naming a database, table or column that does not exist
 //     is refused, not recorded, with an *InvalidRemoteError carrying C's
 //     text.
-//   - "ssl:", "pssl:": recorded (ListRemotes shows them) but not served:
-//     the error wraps ErrUnsupportedRemote.
+//   - "pssl:[PORT][:IP]", "ssl:IP[:PORT]": as ptcp: and tcp:, over TLS
+//     with the configuration given to SetTLS (mutual authentication
+//     against its CA, as C); without one, or while it lacks a key,
+//     certificate or CA, the listener opens and each connection fails
+//     with C's logged errors, as in C.
 //
 // Adding a remote that is already configured does nothing. Several
 // configured remotes that name one target share one listener (or active
@@ -58,9 +62,6 @@ func (s *Server) AddRemote(name string) error {
 	s.mu.Unlock()
 	s.startRemotes()
 	errs := s.reconcileRemotes()
-	if kind, _, _ := strings.Cut(name, ":"); kind == "ssl" || kind == "pssl" {
-		return fmt.Errorf("%s: %w", name, ErrUnsupportedRemote)
-	}
 	if !strings.HasPrefix(name, "db:") {
 		return errs[name]
 	}
@@ -115,9 +116,27 @@ func (s *Server) parseDBRemote(name string) (*dbRemote, error) {
 	return &dbRemote{name: name, dbName: tok[0], db: db, table: t, column: c}, nil
 }
 
-// ErrUnsupportedRemote is returned by AddRemote for remotes this server
-// records but cannot serve (it is jsonrpc.ErrUnsupportedRemote).
+// ErrUnsupportedRemote is jsonrpc.ErrUnsupportedRemote (AddRemote no
+// longer returns it: every remote kind is served).
 var ErrUnsupportedRemote = jsonrpc.ErrUnsupportedRemote
+
+// SetTLS sets the TLS configuration of the ssl: and pssl: remotes: new
+// connections use it (each handshake takes its settings when it starts,
+// see internal/tlsconf), established ones are not affected. Until it is
+// called, an empty configuration is used, whose connections fail as C's
+// do without key, certificate and CA.
+func (s *Server) SetTLS(c *tlsconf.Config) { s.dbRemotes.tls.Store(c) }
+
+// tlsConfig returns the configuration of SetTLS, or an empty one.
+func (s *Server) tlsConfig() *tlsconf.Config {
+	st := &s.dbRemotes
+	if c := st.tls.Load(); c != nil {
+		return c
+	}
+	c, _ := tlsconf.New(tlsconf.Settings{}, s.opts.Logger)
+	st.tls.CompareAndSwap(nil, c)
+	return st.tls.Load()
+}
 
 // RemoveRemote removes a configured remote, as C: the targets it alone
 // provided stop ("REMOTE: remote deconfigured" is logged) and their
@@ -151,8 +170,8 @@ func (s *Server) RemoteAddr(name string) net.Addr {
 	return nil
 }
 
-// RemoteTargets returns the targets being served or tried (listeners,
-// active remotes, and the ssl: ones recorded but not served), sorted:
+// RemoteTargets returns the targets being served or tried (listeners and
+// active remotes), sorted:
 // the configured remotes with the db: ones replaced by what they read.
 func (s *Server) RemoteTargets() []string {
 	st := &s.dbRemotes

@@ -6,9 +6,8 @@
 // With no DATABASE, $OVS_DBDIR/conf.db (default /etc/openvswitch/conf.db)
 // is served (none with --no-dbs). Options follow C's getopt_long rules
 // ("--opt=VAL" or "--opt VAL" for required arguments, "--opt=VAL" only for
-// optional ones): --remote (repeatable; punix:, ptcp:, unix:, tcp: and
-// db:DB,TABLE,COLUMN are served as C; ssl: and pssl: are listed but not
-// served, which is logged), --unixctl,
+// optional ones): --remote (repeatable; punix:, ptcp:, pssl:, unix:,
+// tcp:, ssl: and db:DB,TABLE,COLUMN are served as C), --unixctl,
 // --pidfile[=FILE], --detach, --no-chdir, --monitor, --user,
 // --log-file[=FILE], -v[SPEC]/--verbose[=SPEC], -h/--help, -V/--version,
 // --run, --no-dbs, --sync-from, --sync-exclude-tables, --active. A
@@ -29,15 +28,19 @@
 //
 // SSL options (tls.go): -p/--private-key, -c/--certificate, -C/--ca-cert,
 // --bootstrap-ca-cert, --peer-ca-cert, --ssl-protocols and --ssl-ciphers
-// are parsed and kept in an sslOptions for the TLS support to come; as in
+// configure the pssl: and ssl: remotes (an internal/tlsconf Config given
+// to server.Server.SetTLS before the remotes are added); as in
 // C each but --peer-ca-cert may be a db:DB,TABLE,COLUMN reference to a
 // string column, read (first non-empty string of the column) at startup
 // and every 2.5 s while the server runs. A bad reference is fatal at
 // startup with C's text ("no database named X", "no table named T",
 // "table \"T\" has no column \"C\"", "... is not string or set of strings",
 // "invalid syntax"), and logged as a warning when it goes bad later, as C.
-// TLS is not served yet: when any SSL option is given, one warning says so
-// at startup.
+// A value that cannot be honoured (an unreadable or mismatched key or
+// certificate, an unreadable CA file, protocols or ciphers Go's TLS cannot
+// honour) is fatal at startup; when it comes from a db: reference that
+// changes later, it is logged and the previous settings stay. Key,
+// certificate and CA files are re-read when they change on disk.
 //
 // --disable-standalone-history (ours, not C's) keeps no transaction
 // history for standalone databases and _Server, so monitor_cond_since and

@@ -308,8 +308,8 @@ Logging options:
   --log-file[=FILE]        enable logging to specified FILE
                            (default: %s/%s.log)
 
-SSL options (kept for the TLS support to come; each may be a
-db:DB,TABLE,COLUMN reference; no SSL remote is served yet):
+SSL options (for pssl: and ssl: remotes; each may be a
+db:DB,TABLE,COLUMN reference):
   -p, --private-key=FILE  file with this server's private key
   -c, --certificate=FILE  file with this server's certificate
   -C, --ca-cert=FILE      file with the CA certificate peers must have
@@ -471,6 +471,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// fatal at startup (one line per bad remote, then an empty line; C
 	// lists several in its hash-set order, we in command-line order).
 	var remoteErrs strings.Builder
+	// The TLS configuration of the pssl:/ssl: remotes exists before them
+	// (empty until the SSL options are applied below).
+	ssl := newSSLWatch(&cfg.ssl, srv, log)
 	for _, r := range cfg.remotes {
 		if err := addRemote(srv, log, r); err != nil {
 			remoteErrs.WriteString(err.Error() + "\n")
@@ -480,7 +483,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// As C: the SSL options' db: references are checked after the
 	// remotes, and their errors are fatal at startup too.
-	ssl := &sslWatch{opts: &cfg.ssl, srv: srv, log: log}
 	if remoteErrs.Len() == 0 {
 		if _, errs := cfg.ssl.resolve(srv); errs != "" {
 			remoteErrs.WriteString(errs)
@@ -489,11 +491,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if remoteErrs.Len() > 0 {
 		return fatal(remoteErrs.String())
 	}
-	if cfg.ssl.given() {
-		// Never silent: the options are kept (tls.go), but nothing
-		// serves TLS yet.
-		log.Warn(fmt.Sprintf("TLS is not yet served by this server: SSL options kept but unused, no pssl: or ssl: remote is served (%s)",
-			cfg.ssl.flags()))
+	// A TLS option that cannot be honoured is fatal at startup.
+	if err := ssl.start(); err != nil {
+		return fatal(err.Error())
 	}
 	ssl.check()
 	go ssl.run(2500*time.Millisecond, stop)
@@ -599,9 +599,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // passiveRemote reports whether r is a listener this binary opens itself
-// (punix: or ptcp:), for the pstream_open coverage counter.
+// (punix:, ptcp: or pssl:), for the pstream_open coverage counter.
 func passiveRemote(r string) bool {
-	return strings.HasPrefix(r, "punix:") || strings.HasPrefix(r, "ptcp:")
+	return strings.HasPrefix(r, "punix:") || strings.HasPrefix(r, "ptcp:") || strings.HasPrefix(r, "pssl:")
 }
 
 func absUnder(p string) string {
@@ -624,9 +624,6 @@ func addRemote(srv *server.Server, log *slog.Logger, r string) error {
 	case err == nil:
 	case errors.As(err, &inv):
 		return err
-	case errors.Is(err, server.ErrUnsupportedRemote):
-		// Only ssl:/pssl: get here: recorded and listed, not served.
-		log.Warn(fmt.Sprintf("%s: SSL remotes are not yet supported by this server, not serving it", r))
 	default:
 		// The server has logged it in C's form (listen failed...).
 	}

@@ -8,23 +8,25 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/ovsdb"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/server"
 )
 
-// sslOptions are C's SSL options as given on the command line (what the
-// TLS support will serve pssl: and ssl: remotes with). Each of
-// PrivateKey, Certificate, CACert, Protocols and Ciphers is either a
-// value (a file name, a protocol or cipher list) or, as in C, a
-// "db:DB,TABLE,COLUMN" reference to a string column, whose value is read
-// from the database while the server runs (resolve).
-//
-// TLS is not served yet: when any of them is given the server logs that
-// once at startup, and keeps them (checked as C checks them: a db:
-// reference naming a missing database, table or column, or a column that
-// is not a string or set of strings, is fatal at startup, and logged when
-// it becomes wrong later).
+// sslOptions are C's SSL options as given on the command line, which
+// configure the pssl: and ssl: remotes (through an internal/tlsconf
+// Config, see sslWatch). Each of PrivateKey, Certificate, CACert,
+// Protocols and Ciphers is either a value (a file name, a protocol or
+// cipher list) or, as in C, a "db:DB,TABLE,COLUMN" reference to a string
+// column, whose value is read from the database while the server runs
+// (resolve). The references are checked as C checks them: one naming a
+// missing database, table or column, or a column that is not a string or
+// set of strings, is fatal at startup, and logged when it becomes wrong
+// later. A value that cannot be honoured at startup (unreadable key or
+// certificate, a key that does not match, protocols or ciphers Go cannot
+// honour) is fatal too; later, it is logged and the previous settings
+// stay.
 type sslOptions struct {
 	PrivateKey  string // -p, --private-key
 	Certificate string // -c, --certificate
@@ -39,38 +41,12 @@ type sslOptions struct {
 }
 
 // sslSettings are sslOptions with their db: references resolved: the
-// values TLS would use now ("" when unset or when the column holds no
+// values TLS uses now ("" when unset or when the column holds no
 // non-empty string).
 type sslSettings struct {
 	PrivateKey, Certificate, CACert, Protocols, Ciphers string
 	BootstrapCACert                                     bool
 	PeerCACert                                          string
-}
-
-// given reports whether any SSL option was given.
-func (o *sslOptions) given() bool {
-	return *o != sslOptions{}
-}
-
-// flags renders the given options as command-line flags, for the log.
-func (o *sslOptions) flags() string {
-	var f []string
-	add := func(name, v string) {
-		if v != "" {
-			f = append(f, "--"+name+"="+v)
-		}
-	}
-	add("private-key", o.PrivateKey)
-	add("certificate", o.Certificate)
-	if o.BootstrapCACert {
-		add("bootstrap-ca-cert", o.CACert)
-	} else {
-		add("ca-cert", o.CACert)
-	}
-	add("peer-ca-cert", o.PeerCACert)
-	add("ssl-protocols", o.Protocols)
-	add("ssl-ciphers", o.Ciphers)
-	return strings.Join(f, " ")
 }
 
 // resolve reads the db: references as C's reconfigure_ssl does (its
@@ -157,20 +133,52 @@ func queryDBString(srv *server.Server, v string) (string, string) {
 	return out, ""
 }
 
-// sslWatch keeps the resolved SSL settings up to date while the server
-// runs, logging (WARN) a new error text when it changes, as C's main loop
-// does with report_error_if_changed.
+// tlsSettings converts resolved settings for internal/tlsconf.
+func (s sslSettings) tlsSettings() tlsconf.Settings {
+	return tlsconf.Settings{PrivateKey: s.PrivateKey, Certificate: s.Certificate, CACert: s.CACert,
+		BootstrapCACert: s.BootstrapCACert, PeerCACert: s.PeerCACert, Protocols: s.Protocols, Ciphers: s.Ciphers}
+}
+
+// sslWatch keeps the resolved SSL settings, and the TLS configuration of
+// the remotes (tc) made from them, up to date while the server runs,
+// logging (WARN) a new error text when it changes, as C's main loop does
+// with report_error_if_changed; settings that cannot be applied are
+// logged (ERROR) once per change, and the previous ones stay.
 type sslWatch struct {
 	opts *sslOptions
 	srv  *server.Server
 	log  *slog.Logger
+	tc   *tlsconf.Config
 
-	mu      sync.Mutex
-	current sslSettings
-	lastErr string
+	mu        sync.Mutex
+	current   sslSettings
+	lastErr   string
+	applied   sslSettings // the settings tc has
+	lastApply string      // the last error applying settings
 }
 
-// check resolves the options once.
+// newSSLWatch makes the watch and its empty TLS configuration, and gives
+// the configuration to srv (its remotes use it from their first
+// connection).
+func newSSLWatch(opts *sslOptions, srv *server.Server, log *slog.Logger) *sslWatch {
+	tc, _ := tlsconf.New(tlsconf.Settings{}, log) // empty settings never fail
+	srv.SetTLS(tc)
+	return &sslWatch{opts: opts, srv: srv, log: log, tc: tc}
+}
+
+// start applies the resolved settings at startup: an error is fatal.
+func (w *sslWatch) start() error {
+	s, _ := w.opts.resolve(w.srv)
+	if err := w.tc.Update(s.tlsSettings()); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.current, w.applied = s, s
+	w.mu.Unlock()
+	return nil
+}
+
+// check resolves the options once and applies them if they changed.
 func (w *sslWatch) check() {
 	s, errs := w.opts.resolve(w.srv)
 	w.mu.Lock()
@@ -180,6 +188,17 @@ func (w *sslWatch) check() {
 		w.log.Warn(errs)
 	}
 	w.lastErr = errs
+	if s == w.applied {
+		return
+	}
+	if err := w.tc.Update(s.tlsSettings()); err != nil {
+		if err.Error() != w.lastApply {
+			w.log.Error(err.Error())
+		}
+		w.lastApply = err.Error()
+		return
+	}
+	w.applied, w.lastApply = s, ""
 }
 
 // settings returns the last resolved settings.
