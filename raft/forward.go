@@ -335,6 +335,7 @@ type Client struct {
 	notices map[string]net.Conn // commit notice streams by "ADDRESS#ID"
 	closed  bool
 	faults  atomic.Pointer[Faults]
+	tls     TLS // for ssl: addresses (NewClientTLS)
 }
 
 // SetFaults sets the failure tests that govern the requests the client
@@ -350,8 +351,15 @@ func (c *Client) getFaults() *Faults {
 	return ProcessFaults()
 }
 
-// NewClient returns a Client.
-func NewClient() *Client { return &Client{Timeout: 30 * time.Second, idle: map[string][]net.Conn{}} }
+// NewClient returns a Client (members at ssl: addresses need
+// NewClientTLS).
+func NewClient() *Client { return NewClientTLS(nil) }
+
+// NewClientTLS returns a Client that dials ssl: addresses with TLS
+// configuration t (nil: it cannot reach them).
+func NewClientTLS(t TLS) *Client {
+	return &Client{Timeout: 30 * time.Second, idle: map[string][]net.Conn{}, tls: t}
+}
 
 const maxIdlePerAddr = 64
 
@@ -409,7 +417,7 @@ func (c *Client) get(address string) (net.Conn, error) {
 		return conn, nil
 	}
 	c.mu.Unlock()
-	return dialProto(address, protoForward, 5*time.Second)
+	return dialProto(c.tls, address, protoForward, 5*time.Second)
 }
 
 func (c *Client) put(address string, conn net.Conn) {
@@ -496,7 +504,7 @@ func (c *Client) NotifyCommit(ctx context.Context, server hraft.Server, pos Posi
 	c.mu.Unlock()
 	if conn == nil {
 		var err error
-		if conn, err = dialNotices(ctx, string(server.Address), string(server.ID)); err != nil {
+		if conn, err = dialNotices(ctx, c.tls, string(server.Address), string(server.ID)); err != nil {
 			return err
 		}
 		c.mu.Lock()

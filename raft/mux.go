@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,9 +26,9 @@ const (
 	protoNotice  byte = 'N' // the leader's commit notices (notify.go)
 )
 
-// SplitAddress turns C's cluster address "tcp:IP:PORT" (or "IP:PORT")
-// into a Go dial address, and "unix:PATH" into PATH. "ssl:" is not
-// supported. ParseAddress also says which network.
+// SplitAddress turns C's cluster address "tcp:IP:PORT" or "ssl:IP:PORT"
+// (or "IP:PORT") into a Go dial address, and "unix:PATH" into PATH.
+// ParseAddress also says which network.
 func SplitAddress(addr string) (string, error) {
 	switch {
 	case strings.HasPrefix(addr, "unix:"):
@@ -36,16 +37,14 @@ func SplitAddress(addr string) (string, error) {
 			return "", fmt.Errorf("%s: bad address (path required)", addr)
 		}
 		return p, nil
-	case strings.HasPrefix(addr, "tcp:"):
-		rest := strings.TrimPrefix(addr, "tcp:")
+	case strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "ssl:"):
+		rest := addr[len("tcp:"):]
 		i := strings.LastIndex(rest, ":")
 		if i < 0 {
 			return "", fmt.Errorf("%s: bad address (port required)", addr)
 		}
 		host := strings.TrimSuffix(strings.TrimPrefix(rest[:i], "["), "]")
 		return net.JoinHostPort(host, rest[i+1:]), nil
-	case strings.HasPrefix(addr, "ssl:"):
-		return "", fmt.Errorf("%s: ssl cluster addresses are not supported", addr)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", fmt.Errorf("%s: bad address", addr)
@@ -54,7 +53,7 @@ func SplitAddress(addr string) (string, error) {
 }
 
 // ParseAddress turns a cluster address into the Go network ("tcp" or
-// "unix") and address to listen on or dial. "unix:PATH" is a unix socket
+// "unix") and address to listen on or dial ("ssl:" is TLS over "tcp"). "unix:PATH" is a unix socket
 // at PATH; a relative PATH is in the OVS run directory ($OVS_RUNDIR, by
 // default /var/run/openvswitch), as C resolves it (stream-unix.c: C's own
 // cluster tests use "unix:s1.raft" with OVS_RUNDIR set to the test's
@@ -83,8 +82,8 @@ func RunDir() string { return fsmode.RunDir() }
 // name (not resolved: C accepts a name that does not resolve). Errors are
 // "ADDR: expected "tcp" or "ssl" address" and "ADDR: syntax error in
 // address"; for the latter C's socket_util first logs why, at ERR, which
-// ValidateAddress does under module socket_util. "ssl:" addresses, which
-// C accepts, are refused: this server does not serve TLS between members.
+// ValidateAddress does under module socket_util. "ssl:HOST:PORT" is
+// checked as "tcp:" is: its member speaks TLS (tls.go).
 func ValidateAddress(addr string) error {
 	switch {
 	case strings.HasPrefix(addr, "unix:"):
@@ -95,9 +94,6 @@ func ValidateAddress(addr string) error {
 				slog.Default().Error(why, "module", "socket_util")
 			}
 			return &AddressError{Address: addr, Msg: "syntax error in address"}
-		}
-		if strings.HasPrefix(addr, "ssl:") {
-			return &AddressError{Address: addr, Msg: "ssl cluster addresses are not supported"}
 		}
 		return nil
 	}
@@ -154,9 +150,9 @@ func unbracket(s string) string {
 	return s
 }
 
-// Mux is the one listener (TCP or unix socket) of a member on its cluster
-// address. Every
-// accepted connection starts with one protocol byte: Raft connections
+// Mux is the one listener (TCP, TLS or unix socket) of a member on its
+// cluster address. Every accepted connection (on an ssl: address, once
+// its TLS handshake has succeeded) starts with one protocol byte: Raft connections
 // (whose preamble must name this member's server id, see SetServerID) go
 // to the StreamLayer (Mux.NewTransport), forwarding connections to the
 // Handler set with SetHandler, and commit notice streams (same preamble)
@@ -176,6 +172,9 @@ type Mux struct {
 	refusals logLimiter
 	refused  atomic.Int64 // Raft connections refused
 	faults   atomic.Pointer[Faults]
+	// tls: the configuration of ssl: connections, accepted and dialed
+	// by the StreamLayer (nil: none).
+	tls TLS
 	// cluster/set-backlog-threshold (SetBacklogThreshold).
 	backlogMsgs, backlogBytes uint64
 	backlogSet                bool
@@ -223,7 +222,8 @@ func (m *Mux) getFaults() *Faults {
 }
 
 // Listen opens the member's listener on its cluster address (C's
-// "tcp:IP:PORT", port 0 picks a free port, see Address; or "unix:PATH").
+// "tcp:IP:PORT", port 0 picks a free port, see Address; or "unix:PATH";
+// "ssl:IP:PORT" needs ListenTLS).
 // It accepts Raft connections meant for any server id until SetServerID;
 // a member's listener is ListenAs.
 func Listen(address string) (*Mux, error) { return ListenAs(address, "") }
@@ -239,10 +239,23 @@ func Listen(address string) (*Mux, error) { return ListenAs(address, "") }
 // A unix socket is created with C's socket mode; a stale socket file at
 // its path (left by a process that died) is replaced, as C does, and the
 // file is removed by Close.
-func ListenAs(address, serverID string) (*Mux, error) {
+func ListenAs(address, serverID string) (*Mux, error) { return ListenTLS(address, serverID, nil) }
+
+// ListenTLS is ListenAs with the TLS configuration t of ssl: addresses:
+// the listener's, when address is "ssl:IP:PORT" (every connection it
+// accepts is then TLS, the client's certificate verified against t's CA),
+// and the Raft dialer's (NewTransport) for peers at ssl: addresses. An
+// ssl: address without t, or with a t that is not Ready (key, certificate
+// or CA missing), is an error.
+func ListenTLS(address, serverID string, t TLS) (*Mux, error) {
 	network, hp, err := ParseAddress(address)
 	if err != nil {
 		return nil, err
+	}
+	if IsSSL(address) {
+		if err := checkTLS(address, t); err != nil {
+			return nil, err
+		}
 	}
 	var ln net.Listener
 	if network == "unix" {
@@ -254,15 +267,20 @@ func ListenAs(address, serverID string) (*Mux, error) {
 		return nil, fmt.Errorf("%s: listen failed (%w)", address, err)
 	}
 	m := &Mux{ln: ln, raftCh: make(chan net.Conn, 16), closed: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}, serverID: serverID}
+		conns: map[net.Conn]struct{}{}, serverID: serverID, tls: t}
 	switch {
 	case network == "unix":
 		// The address as given: it is what the configuration holds.
 		m.address = hraft.ServerAddress(address)
-	case strings.HasPrefix(address, "tcp:") && !strings.HasSuffix(address, ":0"):
+	case (strings.HasPrefix(address, "tcp:") || IsSSL(address)) && !strings.HasSuffix(address, ":0"):
 		m.address = hraft.ServerAddress(address)
+	case IsSSL(address):
+		m.address = hraft.ServerAddress("ssl:" + ln.Addr().String())
 	default:
 		m.address = hraft.ServerAddress("tcp:" + ln.Addr().String())
+	}
+	if IsSSL(address) {
+		m.ln = tls.NewListener(ln, serverTLS(t))
 	}
 	m.wg.Add(1)
 	go m.acceptLoop()
@@ -345,8 +363,8 @@ func listenUnix(path string) (net.Listener, error) {
 	return &unixListener{UnixListener: ul, path: path}, nil
 }
 
-// Address is the listener's address in C's form ("tcp:IP:PORT" or
-// "unix:PATH").
+// Address is the listener's address in C's form ("tcp:IP:PORT",
+// "ssl:IP:PORT" or "unix:PATH").
 func (m *Mux) Address() hraft.ServerAddress { return m.address }
 
 // SetHandler installs the handler of forwarding and join requests (nil:
@@ -397,6 +415,9 @@ func (m *Mux) acceptLoop() {
 // route reads the protocol byte (bounded wait) and hands the connection on.
 func (m *Mux) route(c net.Conn) {
 	defer m.wg.Done()
+	if !m.handshakeServer(c) {
+		return
+	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var b [1]byte
 	if _, err := c.Read(b[:]); err != nil {
@@ -522,20 +543,28 @@ func (s streamLayer) Close() error   { return nil } // the Mux owns the listener
 func (s streamLayer) Addr() net.Addr { return muxAddr(s.m.address) }
 
 func (s streamLayer) Dial(address hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialRaft(string(address), timeout)
+	return dialRaft(s.m.tls, string(address), timeout)
 }
 
-func dialProto(address string, proto byte, timeout time.Duration) (net.Conn, error) {
-	return dialWith(address, []byte{proto}, timeout)
+func dialProto(t TLS, address string, proto byte, timeout time.Duration) (net.Conn, error) {
+	return dialWith(t, address, []byte{proto}, timeout)
 }
 
-// dialWith connects to address ("tcp:IP:PORT" or "unix:PATH") and
-// writes head (protocol byte and preamble).
-func dialWith(address string, head []byte, timeout time.Duration) (net.Conn, error) {
+// dialWith connects to address ("tcp:IP:PORT", "unix:PATH", or
+// "ssl:IP:PORT": TLS with t, the handshake within timeout too) and writes
+// head (protocol byte and preamble).
+func dialWith(t TLS, address string, head []byte, timeout time.Duration) (net.Conn, error) {
 	network, hp, err := ParseAddress(address)
 	if err != nil {
 		return nil, err
 	}
+	ssl := IsSSL(address)
+	if ssl {
+		if err := checkTLS(address, t); err != nil {
+			return nil, err
+		}
+	}
+	deadline := time.Now().Add(timeout)
 	var c net.Conn
 	if network == "unix" {
 		name, done, nerr := unixName(hp)
@@ -550,6 +579,11 @@ func dialWith(address string, head []byte, timeout time.Duration) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
+	if ssl {
+		if c, err = handshakeClient(c, address, t, deadline); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := c.Write(head); err != nil {
 		c.Close()
 		return nil, err
@@ -562,7 +596,7 @@ func dialWith(address string, head []byte, timeout time.Duration) (net.Conn, err
 // the configuration.
 type muxAddr string
 
-func (a muxAddr) Network() string {
+func (a muxAddr) Network() string { // "tcp" also for ssl:
 	if strings.HasPrefix(string(a), "unix:") {
 		return "unix"
 	}

@@ -22,7 +22,8 @@ func TestSplitAddress(t *testing.T) {
 		{"tcp:[::1]:6643", "[::1]:6643", ""},
 		{"127.0.0.1:1", "127.0.0.1:1", ""},
 		{"tcp:127.0.0.1", "", "tcp:127.0.0.1: bad address (port required)"},
-		{"ssl:1.2.3.4:5", "", "ssl:1.2.3.4:5: ssl cluster addresses are not supported"},
+		{"ssl:1.2.3.4:5", "1.2.3.4:5", ""},
+		{"ssl:1.2.3.4", "", "ssl:1.2.3.4: bad address (port required)"},
 		{"nonsense", "", "nonsense: bad address"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
@@ -170,10 +171,10 @@ func TestRaftConnectionNamesTarget(t *testing.T) {
 	require.NoError(t, err)
 	defer mux.Close()
 	mux.SetServerID("b")
-	c, err := dialRaft(string(targetAddress("b", mux.Address())), 5*time.Second)
+	c, err := dialRaft(nil, string(targetAddress("b", mux.Address())), 5*time.Second)
 	require.NoError(t, err)
 	c.Close()
-	_, err = dialRaft(string(targetAddress("a", mux.Address())), 5*time.Second)
+	_, err = dialRaft(nil, string(targetAddress("a", mux.Address())), 5*time.Second)
 	var re *RefusedError
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, RefusedError{Address: string(mux.Address()), Target: "a", Actual: "b"}, *re)
@@ -185,7 +186,7 @@ func TestRaftConnectionNamesTarget(t *testing.T) {
 	for range 20 {
 		m2, err := ListenAs("tcp:127.0.0.1:0", "fresh")
 		require.NoError(t, err)
-		_, err = dialRaft(string(targetAddress("old", m2.Address())), 5*time.Second)
+		_, err = dialRaft(nil, string(targetAddress("old", m2.Address())), 5*time.Second)
 		require.ErrorAs(t, err, &re, "first connection to a new listener")
 		require.Equal(t, "fresh", re.Actual)
 		m2.Close()
@@ -436,7 +437,7 @@ func TestNetCommitNotices(t *testing.T) {
 	require.Equal(t, []string{"n1"}, keys(b.node.Database()))
 	require.NotZero(t, b.node.noticeApplies.Load(), "b did not apply through a notice")
 
-	_, err = dialNotices(ctx, string(b.mux.Address()), "someone-else")
+	_, err = dialNotices(ctx, nil, string(b.mux.Address()), "someone-else")
 	var re *RefusedError
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, "b", re.Actual)

@@ -241,13 +241,14 @@ const maxNoticeWait = 200 * time.Millisecond
 // request. One-way frames save a JSON round trip per notice.
 const noticeFrameLen = 16
 
-// dialNotices opens a commit notice stream to the member id at address.
-func dialNotices(ctx context.Context, address, id string) (net.Conn, error) {
+// dialNotices opens a commit notice stream to the member id at address
+// (TLS with t when it is ssl:).
+func dialNotices(ctx context.Context, t TLS, address, id string) (net.Conn, error) {
 	timeout := noticeTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	return dialTarget(protoNotice, address, id, timeout)
+	return dialTarget(t, protoNotice, address, id, timeout)
 }
 
 // serveNotices reads the frames of a commit notice stream accepted for

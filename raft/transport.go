@@ -132,7 +132,8 @@ type Transport struct {
 }
 
 // NewTransport returns the Transport of the Mux's Raft connections. Server
-// addresses are C's "tcp:IP:PORT".
+// addresses are C's "tcp:IP:PORT", "ssl:IP:PORT" (dialed with the Mux's
+// TLS configuration) or "unix:PATH".
 func (m *Mux) NewTransport(timeout time.Duration) *Transport {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -181,10 +182,11 @@ func (t *Transport) TimeoutNow(id hraft.ServerID, target hraft.ServerAddress, ar
 }
 
 // dialRaft opens a Raft connection to the member at target ("ADDRESS#ID"
-// from Transport) and has it accept the server id.
-func dialRaft(target string, timeout time.Duration) (c net.Conn, err error) {
+// from Transport) and has it accept the server id (TLS with t when the
+// address is ssl:).
+func dialRaft(t TLS, target string, timeout time.Duration) (c net.Conn, err error) {
 	addr, id := splitTarget(target)
-	c, err = dialTarget(protoRaft, addr, id, timeout)
+	c, err = dialTarget(t, protoRaft, addr, id, timeout)
 	var re *RefusedError
 	if errors.As(err, &re) && dialRefusals.allow(target) {
 		netLogger().Warn(err.Error())
@@ -194,13 +196,14 @@ func dialRaft(target string, timeout time.Duration) (c net.Conn, err error) {
 
 // dialTarget opens a connection of protocol proto (Raft or commit notices)
 // to the member at addr, with the preamble naming server id, and reads the
-// member's answer: a *RefusedError when it is another server.
-func dialTarget(proto byte, addr, id string, timeout time.Duration) (net.Conn, error) {
+// member's answer: a *RefusedError when it is another server. An ssl:
+// addr is dialed with TLS configuration t.
+func dialTarget(t TLS, proto byte, addr, id string, timeout time.Duration) (net.Conn, error) {
 	b, err := appendPreamble([]byte{proto}, id)
 	if err != nil {
 		return nil, err
 	}
-	c, err := dialWith(addr, b, timeout)
+	c, err := dialWith(t, addr, b, timeout)
 	if err != nil {
 		return nil, err
 	}

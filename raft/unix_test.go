@@ -35,7 +35,8 @@ func TestParseAddress(t *testing.T) {
 		{"unix:sub/s1.raft", "unix", "/run/test/sub/s1.raft", ""},
 		{"unix:/run/ovn/s1.raft", "unix", "/run/ovn/s1.raft", ""},
 		{"unix:", "", "", "unix:: bad address (path required)"},
-		{"ssl:1.2.3.4:5", "", "", "ssl:1.2.3.4:5: ssl cluster addresses are not supported"},
+		{"ssl:1.2.3.4:5", "tcp", "1.2.3.4:5", ""},
+		{"ssl:[::1]:6643", "tcp", "[::1]:6643", ""},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			n, a, err := ParseAddress(tc.in)
@@ -67,7 +68,9 @@ func TestValidateAddress(t *testing.T) {
 		{"tcp:1.2.3.4:abc", "tcp:1.2.3.4:abc: syntax error in address"},
 		{"tcp:[::1", "tcp:[::1: syntax error in address"},
 		{"tcp:[zz::1]:5", "tcp:[zz::1]:5: syntax error in address"},
-		{"ssl:1.2.3.4:5", "ssl:1.2.3.4:5: ssl cluster addresses are not supported"},
+		{"ssl:1.2.3.4:5", ""},
+		{"ssl:[::1]:6643", ""},
+		{"ssl:1.2.3.4", "ssl:1.2.3.4: syntax error in address"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			err := ValidateAddress(tc.in)
@@ -104,10 +107,10 @@ func TestUnixMux(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, hraft.ServerAddress(addr), mux.Address())
 		require.Equal(t, "unix", streamLayer{mux}.Addr().Network())
-		c, err := dialRaft(string(targetAddress("b", mux.Address())), 5*time.Second)
+		c, err := dialRaft(nil, string(targetAddress("b", mux.Address())), 5*time.Second)
 		require.NoError(t, err)
 		c.Close()
-		_, err = dialRaft(string(targetAddress("a", mux.Address())), 5*time.Second)
+		_, err = dialRaft(nil, string(targetAddress("a", mux.Address())), 5*time.Second)
 		var re *RefusedError
 		require.ErrorAs(t, err, &re)
 		require.NoError(t, mux.Close())
