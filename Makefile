@@ -15,8 +15,9 @@ RUN_PACKAGES := openvswitch-common ovn-common
 # resource-agents for the OCF shell functions that OVN's Pacemaker agent
 # sources, iproute2 for the network namespaces of its test
 # (conformance/e2e_ocf_test.go), ovn-host for the ovn-controller that
-# registers a chassis through RBAC (conformance/e2e_rbac_tls_test.go).
-DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-host ovn-ic-db python3-openvswitch resource-agents iproute2
+# registers a chassis through RBAC (conformance/e2e_rbac_tls_test.go),
+# python3-openssl for the Python IDL's ssl: streams (conformance/e2e_tls_test.go).
+DEB_PACKAGES := openvswitch-common openvswitch-switch ovn-central ovn-common ovn-host ovn-ic-db python3-openvswitch python3-openssl resource-agents iproute2
 TEST_TIMEOUT ?= 25m
 # The OVN schemas: the installed ones, else unpacked into $(RUNDIR)/schemas.
 OVN_SCHEMADIR := $(if $(and $(wildcard /usr/share/ovn/ovn-nb.ovsschema),$(wildcard /usr/share/ovn/ovn-sb.ovsschema)),/usr/share/ovn,$(RUNDIR)/schemas)
@@ -45,7 +46,7 @@ build:
 deps:
 	@if ! command -v ovsdb-server >/dev/null && [ ! -x /usr/sbin/ovsdb-server ] || \
 	    ! command -v ovn-nbctl >/dev/null || ! command -v ovn-controller >/dev/null || [ ! -f /usr/share/ovn/ovn-nb.ovsschema ] || [ ! -f /usr/share/ovn/ovn-ic-nb.ovsschema ] || \
-	    ! /usr/bin/python3 -c 'import ovs.db.idl' 2>/dev/null || \
+	    ! /usr/bin/python3 -c 'import ovs.db.idl, OpenSSL' 2>/dev/null || \
 	    [ ! -f /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ] || ! command -v ip >/dev/null; then \
 		$(call apt_install,$(DEB_PACKAGES)); \
 	fi

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"syscall"
@@ -92,12 +93,27 @@ func (s *Server) handshakeThenServe(conn *tls.Conn, probe time.Duration, onSessi
 		s.mu.Unlock()
 		if err != nil {
 			logSSL(log, fmt.Sprintf("%s: SSL_accept: %v", name, err))
-			_ = conn.Close()
+			closeRefused(conn)
 			return
 		}
 		_, _ = s.serveConn(conn, probe, name, onSession)
 	}()
 	return true
+}
+
+// closeRefused closes a connection whose handshake failed so that the
+// peer reads the TLS alert sent: the write side is shut first and what
+// the peer sent meanwhile (its first request, in TLS 1.3) is read and
+// dropped for up to a second, since closing with unread data would reset
+// the connection and the peer could lose the alert (C's clients then
+// report "Input/output error", as with C's server).
+func closeRefused(conn *tls.Conn) {
+	if tc, ok := conn.NetConn().(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		_ = tc.SetReadDeadline(time.Now().Add(time.Second))
+		_, _ = io.Copy(io.Discard, io.LimitReader(tc, 1<<20))
+	}
+	_ = conn.Close()
 }
 
 // dialTLS makes the TLS handshake of an active ssl: remote's new
