@@ -57,8 +57,9 @@ type JoinOptions struct {
 
 // Create makes path (which must not exist) the file of the only member
 // of a new cluster for an empty database of schema s. localAddress
-// ("tcp:IP:PORT", or "unix:PATH" with PATH relative to the working
-// directory of the process that serves the file) is where the member listens for the other members; it
+// ("tcp:IP:PORT"; "ssl:IP:PORT", served with TLS (Options.TLS); or
+// "unix:PATH" with PATH relative to the working directory of the process
+// that serves the file) is where the member listens for the other members; it
 // is stored in the file and in the cluster's configuration, so it must
 // be an address the other members can reach, with a fixed port. Ephemeral
 // columns are stored as persistent (clusters have none), as

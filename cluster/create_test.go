@@ -64,8 +64,8 @@ func TestCreateAndJoinFiles(t *testing.T) {
 
 	require.Error(t, Join(filepath.Join(dir, "c.db"), "C", "tcp:127.0.0.1:6643", nil))
 	require.Error(t, Join(filepath.Join(dir, "c.db"), "not a name", "tcp:127.0.0.1:6643", []string{"tcp:127.0.0.1:6641"}))
-	require.EqualError(t, Join(filepath.Join(dir, "c.db"), "C", "tcp:127.0.0.1:6643", []string{"ssl:1.2.3.4:5"}),
-		"ovsdb error: ssl:1.2.3.4:5: ssl cluster addresses are not supported")
+	require.EqualError(t, Join(filepath.Join(dir, "c.db"), "C", "tcp:127.0.0.1:6643", []string{"ssl:1.2.3.4"}),
+		"ovsdb error: ssl:1.2.3.4: syntax error in address")
 	require.EqualError(t, Join(filepath.Join(dir, "c.db"), "C", "unix:c.raft", []string{"unix:a.raft", "unix:c.raft"}),
 		"ovsdb error: remote addresses cannot be the same as the local address")
 	require.EqualError(t, Join(filepath.Join(dir, "c.db"), "C", "tcp:1.2.3.4", []string{"unix:a.raft"}),

@@ -88,6 +88,15 @@ type Options struct {
 	// debug.FreeOSMemory). The library itself changes nothing
 	// process-wide.
 	ReleaseMemory func()
+	// TLS is the TLS configuration of the member's cluster connections
+	// on "ssl:IP:PORT" addresses (raft.TLS; ovsdb-server passes the
+	// internal/tlsconf.Config of its --private-key, --certificate and
+	// --ca-cert, the one its ssl:/pssl: remotes use): the member's
+	// listener on an ssl: address, and its connections to members at
+	// ssl: addresses, are TLS with mutual authentication against its CA.
+	// A member whose own or remote addresses are ssl: fails to open when
+	// TLS is nil or not ready (key, certificate or CA missing).
+	TLS raft.TLS
 }
 
 // OpenWith is Open with options.
@@ -96,7 +105,11 @@ func OpenWith(path string, o Options) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Member{store: st, meta: st.Meta(), stop: make(chan struct{}), client: raft.NewClient(),
+	if err := checkTLS(st.Meta(), o.TLS); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c := &Member{store: st, meta: st.Meta(), stop: make(chan struct{}), client: raft.NewClientTLS(o.TLS),
 		failed: map[hraft.ServerID]bool{}, lastMsg: map[hraft.ServerID]time.Time{},
 		peers: map[hraft.ServerID]peerState{}}
 	fail := func(err error) (*Member, error) {
@@ -110,7 +123,7 @@ func OpenWith(path string, o Options) (*Member, error) {
 	// Raft RPCs meant for another server id (this address's member in the
 	// leader's configuration, when this file was made afresh) are refused,
 	// from the first connection on.
-	c.mux, err = raft.ListenAs(c.meta.LocalAddress, c.meta.ServerID.String())
+	c.mux, err = raft.ListenTLS(c.meta.LocalAddress, c.meta.ServerID.String(), o.TLS)
 	if err != nil {
 		return fail(err)
 	}
@@ -187,6 +200,17 @@ func openNode(st *raftstore.Store, trans hraft.Transport, client *raft.Client,
 		Convert: standalone.ConvertDatabaseWith, SchemaChanged: schemaChanged,
 		NoLeaderWriteTimeout: o.NoLeaderWriteTimeout, Arbiter: m.Arbiter, OnIdle: arbiterIdle(st, o),
 	})
+}
+
+// checkTLS fails when the member's address, or one of the addresses it
+// joins through, is ssl: and t cannot make TLS connections (raft.CheckTLS).
+func checkTLS(m raftstore.Meta, t raft.TLS) error {
+	for _, a := range append([]string{m.LocalAddress}, m.RemoteAddresses...) {
+		if err := raft.CheckTLS(a, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const joinHelloTimeout = 5 * time.Minute
