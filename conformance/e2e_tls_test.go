@@ -377,3 +377,70 @@ func TestE2ETLSOptionsRefused(t *testing.T) {
 		require.Contains(t, stderr.String(), tc.want, "%v", tc.args)
 	}
 }
+
+// TestE2ETLSDBRemote: as ovn-ctl runs the Northbound server, every SSL
+// option a db: reference to the SSL table and the remotes read from
+// NB_Global's connections; ovn-nbctl set-ssl and set-connection
+// pssl:0:127.0.0.1 (over the unix socket) make a TLS listener that
+// ovsdb-client reaches over ssl:, and the Connection row's status and
+// is_connected are C's (the port normalised), idle and with a monitor
+// connected; a client of another CA is still refused.
+func TestE2ETLSDBRemote(t *testing.T) {
+	type outcome struct {
+		Idle, Busy         map[string]string
+		IdleConn, BusyConn string
+		ListDBs            string
+		Refused            int
+		Remotes            []string
+	}
+	p := newTLSPKI(t)
+	got := map[string]outcome{}
+	for _, impl := range e2eImplementations(t) {
+		var o outcome
+		dir := t.TempDir()
+		nb := dbrCreate(t, dir, "nb.db", ovnNBSchema)
+		const ref = "db:OVN_Northbound,SSL,"
+		s := tlsStart(t, impl, dir, []string{"--remote=db:OVN_Northbound,NB_Global,connections",
+			"--private-key=" + ref + "private_key", "--certificate=" + ref + "certificate", "--ca-cert=" + ref + "ca_cert",
+			"--ssl-protocols=" + ref + "ssl_protocols", "--ssl-ciphers=" + ref + "ssl_ciphers"}, nb)
+		nbctl := newNbctl(t, s)
+		nbctl.run(t, "init")
+		nbctl.run(t, "set-ssl", p.srvKey, p.srvCert, p.caFile)
+		nbctl.run(t, "set-connection", "pssl:0:127.0.0.1")
+		get := func(col string) string { return strings.TrimSpace(nbctl.run(t, "get", "connection", ".", col)) }
+		var port string
+		dbrWait(t, impl.name+": bound_port", func() bool {
+			port = dbrStatus(get("status"))["bound_port"]
+			return port != ""
+		})
+		norm := func(m map[string]string) map[string]string {
+			if _, ok := m["bound_port"]; ok {
+				m["bound_port"] = "PORT"
+			}
+			return m
+		}
+		o.Idle, o.IdleConn = norm(dbrStatus(get("status"))), get("is_connected")
+		remote := "ssl:127.0.0.1:" + port
+		cli := sslArgs(p.cliKey, p.cliCert, p.caFile)
+		// The SSL settings are applied on the server's next loop: retry.
+		dbrWait(t, impl.name+": list-dbs over ssl", func() bool {
+			out, _, code := tlsTool(t, dir, "ovsdb-client", append(cli, "list-dbs", remote)...)
+			o.ListDBs = out
+			return code == 0
+		})
+		stop, _ := dbrBackground(t, append(cli, "monitor", remote, "OVN_Northbound", "NB_Global")...)
+		dbrWait(t, impl.name+": connected", func() bool { return get("is_connected") == "true" })
+		o.Busy, o.BusyConn = norm(dbrStatus(get("status"))), get("is_connected")
+		stop()
+		_, _, o.Refused = tlsTool(t, dir, "ovsdb-client", append(sslArgs(p.otherKey, p.otherCert, p.caFile), "list-dbs", remote)...)
+		o.Remotes = strings.Split(strings.TrimSpace(appctlOut(t, s, "ovsdb-server/list-remotes")), "\n")
+		for i, r := range o.Remotes {
+			o.Remotes[i] = strings.ReplaceAll(r, dir, "DIR")
+		}
+		got[impl.name] = o
+	}
+	require.Equal(t, got["C"], got["Go"], "C (expected) vs ours")
+	require.Equal(t, "OVN_Northbound\n_Server\n", got["Go"].ListDBs)
+	require.Equal(t, "true", got["Go"].BusyConn)
+	require.NotZero(t, got["Go"].Refused)
+}
