@@ -11,7 +11,8 @@
 // invocation are in benchmarks/loadgen (library) and benchmarks/cmd/*:
 // loadgen (transaction load), monbench (monitor fan-out and initial
 // replies), clusterbench (3-member clusters, failover), freshbench
-// (follower read freshness), stallbench (compaction stalls) and syncbench
-// (active-backup replication lag and initial sync); measured figures and
+// (follower read freshness), stallbench (compaction stalls), syncbench
+// (active-backup replication lag and initial sync) and tlsbench (TLS
+// handshake rate and transaction throughput on pssl:); measured figures and
 // the commands that reproduce them are in benchmarks/RESULTS.md.
 package benchmarks

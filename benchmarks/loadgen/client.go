@@ -37,11 +37,17 @@ func Dial(socket string, timeout time.Duration) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewClient(c), nil
+}
+
+// NewClient runs a client on an established connection (a TLS one, for
+// instance).
+func NewClient(c net.Conn) *Client {
 	return &Client{
 		conn: c,
 		w:    bufio.NewWriterSize(c, 64<<10),
 		dec:  json.NewDecoder(bufio.NewReaderSize(c, 64<<10)),
-	}, nil
+	}
 }
 
 // Close closes the connection.

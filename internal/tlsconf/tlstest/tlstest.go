@@ -3,7 +3,8 @@
 // signs for a given common name (CA.Issue), usable as server and client
 // certificates alike, as ovs-pki's are, and their PEM files (Write).
 // Keys are ECDSA P-256, signatures SHA-256, validity from an hour ago to
-// a day ahead.
+// a day ahead. MakeCA, CA.Make and the WriteFile(s) methods are the same
+// for programs (benchmarks), returning errors instead of failing a test.
 package tlstest
 
 import (
@@ -37,29 +38,37 @@ type Leaf struct {
 // Serial returns the certificate's serial number, in decimal.
 func (l *Leaf) Serial() string { return l.Cert.SerialNumber.String() }
 
-func serial(t testing.TB) *big.Int {
+func serial() (*big.Int, error) {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return n.Add(n, big.NewInt(1))
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return n.Add(n, big.NewInt(1)), nil
 }
 
 // NewCA returns a new self-signed CA whose subject is O=ovsdb-go tests,
 // CN=cn.
 func NewCA(t testing.TB, cn string) *CA {
 	t.Helper()
-	key := newKey(t)
+	ca, err := MakeCA(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// MakeCA is NewCA for programs (benchmarks): it returns the error.
+func MakeCA(cn string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          sn,
 		Subject:               pkix.Name{Organization: []string{"ovsdb-go tests"}, CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
@@ -69,13 +78,13 @@ func NewCA(t testing.TB, cn string) *CA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &CA{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), Key: key}
+	return &CA{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), Key: key}, nil
 }
 
 // Issue returns a new certificate for common name cn signed by ca, valid
@@ -83,9 +92,25 @@ func NewCA(t testing.TB, cn string) *CA {
 // OVSDB checks no host name).
 func (ca *CA) Issue(t testing.TB, cn string) *Leaf {
 	t.Helper()
-	key := newKey(t)
+	l, err := ca.Make(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Make is Issue for programs (benchmarks): it returns the error.
+func (ca *CA) Make(cn string) (*Leaf, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
+		SerialNumber: sn,
 		Subject:      pkix.Name{Organization: []string{"ovsdb-go tests"}, CommonName: cn},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
@@ -95,21 +120,21 @@ func (ca *CA) Issue(t testing.TB, cn string) *Leaf {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	return &Leaf{
 		Cert:    cert,
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-	}
+	}, nil
 }
 
 // Write writes the CA certificate to dir/NAME.pem and returns its path.
@@ -131,15 +156,35 @@ func (l *Leaf) Write(t testing.TB, dir, name string) (certFile, keyFile string) 
 	return certFile, keyFile
 }
 
+// WriteFiles is Leaf.Write for programs: it returns the error.
+func (l *Leaf) WriteFiles(dir, name string) (certFile, keyFile string, err error) {
+	certFile = filepath.Join(dir, name+"-cert.pem")
+	keyFile = filepath.Join(dir, name+"-privkey.pem")
+	if err := replaceFile(certFile, l.CertPEM); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, replaceFile(keyFile, l.KeyPEM)
+}
+
+// WriteFile is CA.Write for programs: it returns the error.
+func (ca *CA) WriteFile(dir, name string) (string, error) {
+	p := filepath.Join(dir, name+".pem")
+	return p, replaceFile(p, ca.CertPEM)
+}
+
 // writeFile replaces path atomically (a new file renamed over it), as a
 // certificate rotation should.
 func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
+	if err := replaceFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func replaceFile(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	return os.Rename(tmp, path)
 }
