@@ -17,18 +17,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// startMemberRemotes starts member m of c with server and extra remotes;
-// relative punix: targets resolve in rundir (OVS_RUNDIR), one per member.
-func startMemberRemotes(c *ovnCluster, server string, m *clusterMember, rundir string, remotes ...string) {
+// startMemberRemotes starts member m of c with server and extra options
+// (--remote=... and others) and database files after its own; relative
+// punix: targets resolve in rundir (OVS_RUNDIR), one per member.
+func startMemberRemotes(c *ovnCluster, server string, m *clusterMember, rundir string, opts []string, dbs ...string) {
 	t := c.t
 	t.Helper()
 	logf, err := os.OpenFile(m.log+".stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(t, err)
 	args := []string{"--remote=punix:" + m.sock, "--unixctl=" + m.ctl, "--no-chdir", "--log-file=" + m.log}
-	for _, r := range remotes {
-		args = append(args, "--remote="+r)
-	}
-	m.cmd = exec.Command(server, append(args, m.db)...)
+	args = append(args, opts...)
+	args = append(args, m.db)
+	m.cmd = exec.Command(server, append(args, dbs...)...)
 	m.cmd.Dir = c.dir
 	m.cmd.Env = append(os.Environ(), "OVS_RUNDIR="+rundir)
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
@@ -55,7 +55,7 @@ func TestE2ERBACCluster(t *testing.T) {
 		rundirs[i] = filepath.Join(c.dir, fmt.Sprintf("run%d", i))
 		require.NoError(t, os.MkdirAll(rundirs[i], 0o755))
 		c.kill(m)
-		startMemberRemotes(c, srv, m, rundirs[i], "db:OVN_Southbound,SB_Global,connections")
+		startMemberRemotes(c, srv, m, rundirs[i], []string{"--remote=db:OVN_Southbound,SB_Global,connections"})
 	}
 	leader := c.waitLeader(c.members)
 	admin := dialRPC(t, "unix", leader.sock)
@@ -98,6 +98,66 @@ func TestE2ERBACCluster(t *testing.T) {
 				map[string]any{"op": "select", "table": "Chassis", "where": []any{[]any{"name", "==", "chassis-b"}}, "columns": []any{"name", "nb_cfg"}},
 				map[string]any{"op": "select", "table": "Chassis_Private", "where": []any{[]any{"name", "==", "chassis-a"}}, "columns": []any{"name"}})
 			return canon(res) == `[{"rows":[{"name":"chassis-a","nb_cfg":0}]},{"rows":[{"name":"chassis-b","nb_cfg":3}]},{"rows":[{"name":"chassis-a"}]}]`
+		})
+	}
+}
+
+// rbacConfSchema is a member's own (standalone) database of remotes: the
+// cluster's Connection rows are shared by every member, but each member
+// of a test on one host needs its own pssl: port.
+const rbacConfSchema = `{"name": "Conf", "version": "1.0.0", "tables": {
+ "Root": {"columns": {"connections": {"type": {"key": {"type": "uuid", "refTable": "Connection"}, "min": 0, "max": "unlimited"}}}},
+ "Connection": {"columns": {"target": {"type": "string"}, "role": {"type": "string"}}}}}`
+
+// TestE2ERBACClusterTLS: on a 3-member cluster of ours, a client whose
+// certificate's CN is chassis-a, connected over TLS to a role'd pssl:
+// remote of any member (leader or follower), may update its own chassis
+// and is refused chassis B's with C's error: the Raft entry carries the
+// role and the id, and every member applies the same outcome.
+func TestE2ERBACClusterTLS(t *testing.T) {
+	srv, tool := clusterTools(t)
+	rbacOps := northdRBAC(t)
+	pki := newRBACPKI(t)
+	c := startOVNCluster(t, srv, tool, "sb", 3)
+	confSchema := filepath.Join(c.dir, "conf.ovsschema")
+	require.NoError(t, os.WriteFile(confSchema, []byte(rbacConfSchema), 0o644))
+	ports := make([]int, len(c.members))
+	for i, m := range c.members {
+		conf := dbrCreate(t, c.dir, fmt.Sprintf("conf%d.db", i), confSchema)
+		c.kill(m)
+		startMemberRemotes(c, srv, m, c.dir, append([]string{"--remote=db:Conf,Root,connections"}, pki.serverArgs()...), conf)
+	}
+	leader := c.waitLeader(c.members)
+	res := dialRPC(t, "unix", leader.sock).transact(t, "OVN_Southbound", append(append([]any{}, rbacOps...), opsJSON(t, rbacSeed)...)...)
+	require.NotContains(t, canon(res), `"error"`)
+	for i, m := range c.members {
+		ports[i] = dbrFreePort(t)
+		res := dialRPC(t, "unix", m.sock).transact(t, "Conf", opsJSON(t, fmt.Sprintf(`[
+		 {"op": "insert", "table": "Connection", "uuid-name": "c", "row": {"target": "pssl:%d:127.0.0.1", "role": "ovn-controller"}},
+		 {"op": "insert", "table": "Root", "row": {"connections": ["named-uuid", "c"]}}]`, ports[i]))...)
+		require.NotContains(t, canon(res), `"error"`)
+	}
+	for i, m := range c.members {
+		who := "follower"
+		if m == leader {
+			who = "leader"
+		}
+		pki.waitTLS(t, ports[i], "probe")
+		a := pki.dialTLS(t, ports[i], "chassis-a")
+		own := a.transact(t, "OVN_Southbound", opsJSON(t, `[{"op": "mutate", "table": "Chassis", "where": [["name", "==", "chassis-a"]], "mutations": [["nb_cfg", "+=", 1]]}]`)...)
+		require.Equal(t, `[{"count":1}]`, canon(own), "member %d (%s): own chassis", i, who)
+		s := rbacStepNamed(t, "update other chassis")
+		other := canon(a.transact(t, "OVN_Southbound", opsJSON(t, s.ops)...))
+		require.Contains(t, other, strings.ReplaceAll(rbacRefusal("chassis-a", "ovn-controller", s), `"`, `\"`),
+			"member %d (%s): other chassis", i, who)
+	}
+	for i, m := range c.members {
+		cl := dialRPC(t, "unix", m.sock)
+		dbrWait(t, fmt.Sprintf("member %d caught up", i), func() bool {
+			res := cl.transact(t, "OVN_Southbound",
+				map[string]any{"op": "select", "table": "Chassis", "where": []any{[]any{"name", "==", "chassis-a"}}, "columns": []any{"nb_cfg"}},
+				map[string]any{"op": "select", "table": "Chassis", "where": []any{[]any{"name", "==", "chassis-b"}}, "columns": []any{"nb_cfg"}})
+			return canon(res) == `[{"rows":[{"nb_cfg":3}]},{"rows":[{"nb_cfg":0}]}]`
 		})
 	}
 }
