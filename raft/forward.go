@@ -393,6 +393,7 @@ func (c *Client) call(ctx context.Context, address string, req *Request, sent fu
 	}
 	stopped := stop()
 	if err != nil || !stopped {
+		logRefusedByPeer(address, err)
 		conn.Close()
 		if err == nil {
 			err = ctx.Err()

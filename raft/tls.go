@@ -194,8 +194,7 @@ func logAcceptTLS(address string, c net.Conn, err error) {
 	}
 	var pe *PeerCertError
 	if errors.As(err, &pe) {
-		sslLogger().Warn(fmt.Sprintf("%s: refused cluster connection from ssl:%s: %v", address, remote, err),
-			"peer_subject", pe.Subject, "peer_issuer", pe.Issuer)
+		sslLogger().Warn(fmt.Sprintf("%s: refused cluster connection from ssl:%s: %v", address, remote, err))
 		return
 	}
 	sslLogger().Warn(fmt.Sprintf("%s: cluster connection from ssl:%s: SSL_accept: %v", address, remote, err))
@@ -208,11 +207,28 @@ func logDialTLS(address string, err error) {
 	}
 	var pe *PeerCertError
 	if errors.As(err, &pe) {
-		sslLogger().Warn(fmt.Sprintf("%s: refused cluster member: %v", address, err),
-			"peer_subject", pe.Subject, "peer_issuer", pe.Issuer)
+		sslLogger().Warn(fmt.Sprintf("%s: refused cluster member: %v", address, err))
 		return
 	}
 	sslLogger().Warn(fmt.Sprintf("%s: SSL_connect: %v", address, err))
+}
+
+// logRefusedByPeer logs the refusal of this member's certificate by the
+// member at address, when err is the TLS alert that says so. With TLS
+// 1.3 the listener verifies the client's certificate after the client
+// has finished its handshake: the dialer learns of the refusal on its
+// first read (the answer to a Raft preamble, the response to a cluster
+// RPC).
+func logRefusedByPeer(address string, err error) {
+	// crypto/tls reports a received alert as a *net.OpError whose Op is
+	// "remote error".
+	var op *net.OpError
+	if err == nil || !IsSSL(address) || !errors.As(err, &op) || op.Op != "remote error" {
+		return
+	}
+	if dialTLSLog.allow(address + "|" + err.Error()) {
+		sslLogger().Warn(fmt.Sprintf("%s: the cluster member refused this member's TLS connection: %v", address, err))
+	}
 }
 
 // handshakeClient makes the client handshake of c, a new connection to

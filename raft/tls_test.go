@@ -180,6 +180,13 @@ func TestTLSRefusesOtherCA(t *testing.T) {
 		_, err := x.cli.Hello(ctx, []string{string(a.mux.Address())})
 		cancel()
 		require.Error(t, err, "trusting %s", trust)
+		if trust == caFile {
+			// a refused x's certificate after x's TLS 1.3 handshake: x
+			// learns it from a's alert, and says so.
+			require.True(t, anyContains(logs(), "stream_ssl|", string(a.mux.Address())+
+				": the cluster member refused this member's TLS connection: remote error: tls: bad certificate"),
+				"%s", strings.Join(logs(), "\n"))
+		}
 		if trust == otherFile {
 			// x verifies a's certificate first and refuses it.
 			require.ErrorContains(t, err, string(a.mux.Address())+": TLS handshake: peer certificate "+

@@ -211,6 +211,7 @@ func dialTarget(t TLS, proto byte, addr, id string, timeout time.Duration) (net.
 	err = readAnswer(c, addr, id)
 	_ = c.SetReadDeadline(time.Time{})
 	if err != nil {
+		logRefusedByPeer(addr, err)
 		c.Close()
 		return nil, err
 	}

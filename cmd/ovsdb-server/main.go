@@ -450,6 +450,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// An idle arbiter member returns its free heap to the system (the
 	// program's choice; the library changes nothing process-wide).
 	cfg.cluster.ReleaseMemory = debug.FreeOSMemory
+	// One TLS configuration serves the pssl:/ssl: remotes and the Raft
+	// connections of members on ssl: addresses (clustertls.go).
+	tc, err := clusterTLS(&cfg.ssl, log)
+	if err != nil {
+		return fatal(err.Error())
+	}
+	cfg.cluster.TLS = tc
 	srv = server.New(server.Options{Open: repl.Opener(cfg.cluster.Opener(nil)), DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
 	defer repl.Close() // before the databases close
@@ -473,7 +480,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var remoteErrs strings.Builder
 	// The TLS configuration of the pssl:/ssl: remotes exists before them
 	// (empty until the SSL options are applied below).
-	ssl := newSSLWatch(&cfg.ssl, srv, log)
+	ssl := newSSLWatch(&cfg.ssl, srv, log, tc)
 	for _, r := range cfg.remotes {
 		if err := addRemote(srv, log, r); err != nil {
 			remoteErrs.WriteString(err.Error() + "\n")

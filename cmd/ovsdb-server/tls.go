@@ -157,11 +157,10 @@ type sslWatch struct {
 	lastApply string      // the last error applying settings
 }
 
-// newSSLWatch makes the watch and its empty TLS configuration, and gives
-// the configuration to srv (its remotes use it from their first
-// connection).
-func newSSLWatch(opts *sslOptions, srv *server.Server, log *slog.Logger) *sslWatch {
-	tc, _ := tlsconf.New(tlsconf.Settings{}, log) // empty settings never fail
+// newSSLWatch makes the watch of the TLS configuration tc (made by
+// clusterTLS, shared with the clustered members), and gives tc to srv
+// (its remotes use it from their first connection).
+func newSSLWatch(opts *sslOptions, srv *server.Server, log *slog.Logger, tc *tlsconf.Config) *sslWatch {
 	srv.SetTLS(tc)
 	return &sslWatch{opts: opts, srv: srv, log: log, tc: tc}
 }
