@@ -40,7 +40,10 @@
 // certificate, an unreadable CA file, protocols or ciphers Go's TLS cannot
 // honour) is fatal at startup; when it comes from a db: reference that
 // changes later, it is logged and the previous settings stay. Key,
-// certificate and CA files are re-read when they change on disk.
+// certificate and CA files are re-read when they change on disk. The same
+// Config (clustertls.go: made before the databases open, from the options
+// given as files) is cluster.Options.TLS: clustered members on "ssl:"
+// cluster addresses talk TLS to each other with it, as C's.
 //
 // --disable-standalone-history (ours, not C's) keeps no transaction
 // history for standalone databases and _Server, so monitor_cond_since and

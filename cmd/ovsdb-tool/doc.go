@@ -41,9 +41,10 @@
 // running member's log.
 //
 // Cluster addresses given to create-cluster and join-cluster are checked
-// as C checks them (raft.ValidateAddress): "tcp:HOST:PORT" or "unix:PATH",
-// a relative PATH being in the OVS run directory when the server listens.
-// "ssl:" is refused: members do not speak TLS. --election-timer takes C's
+// as C checks them (raft.ValidateAddress): "tcp:HOST:PORT", "ssl:HOST:PORT"
+// (the server then talks TLS to the other members with its --private-key,
+// --certificate and --ca-cert) or "unix:PATH", a relative PATH being in the
+// OVS run directory when the server listens. --election-timer takes C's
 // 100..600000 ms.
 //
 // cluster-recover (ours; C has no such command) is for a member whose
@@ -69,6 +70,6 @@
 // Known differences from C: JSON syntax error messages (from Go's decoder,
 // not C's parser); "query" with a write operation fails the transaction
 // with a different I/O error; getopt messages name the program by its base
-// name; "ssl:" cluster addresses are refused; show-log and check-cluster
+// name; show-log and check-cluster
 // of our clustered files describe our format.
 package main
