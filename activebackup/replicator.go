@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/chash"
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/jsonrpc"
 	"github.com/ovsdb-go/ovsdb-server/schema"
 	"github.com/ovsdb-go/ovsdb-server/server"
@@ -39,6 +40,10 @@ type Options struct {
 	// Logger defaults to slog.Default(); C's module names are set
 	// ("replication", "reconnect", "ovsdb_error").
 	Logger *slog.Logger
+	// TLS configures the connections to an "ssl:" active server (the
+	// server's SSL options); nil: they fail as C's without key and
+	// certificate.
+	TLS *tlsconf.Config
 }
 
 // replState is C's replication state, as sync-status reports it.
@@ -350,6 +355,7 @@ func (r *Replicator) startRun() {
 	rs := &runState{from: r.syncFrom, cancel: cancel, done: make(chan struct{}),
 		rd: jsonrpc.NewRedialer(r.syncFrom, r.opts.Logger)}
 	rs.rd.SetProbe(probeDuration(r.probeMS))
+	rs.rd.SetTLS(r.opts.TLS)
 	r.run = rs
 	go r.runLoop(ctx, rs)
 }

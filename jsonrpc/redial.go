@@ -17,14 +17,18 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 )
 
-// ErrRemoteUnsupported is the error of every connection attempt to an
-// "ssl:" remote, which this package does not serve yet.
+// ErrRemoteUnsupported was the error of connection attempts to "ssl:"
+// remotes before they were served; no longer returned.
 var ErrRemoteUnsupported = errors.New("SSL remotes are not yet supported by this server")
 
 // Redialer connects a client to one active remote ("unix:PATH",
-// "tcp:IP:PORT") with C's reconnection rules: Dial waits out the backoff
+// "tcp:IP:PORT", or "ssl:IP:PORT" with the configuration of SetTLS: C's
+// errors and "Protocol not available" without key, certificate and CA,
+// "Protocol error" when the handshake fails) with C's reconnection rules: Dial waits out the backoff
 // and makes one attempt; after each failed attempt or ended connection
 // (Disconnected) the wait grows from 1 s, doubling up to the maximum (8 s
 // unless SetMaxBackoff), and is back to 1 s after a connection that was
@@ -37,6 +41,7 @@ type Redialer struct {
 	kind   Remote
 	kerr   error // every attempt fails with it (the remote does not parse)
 	log    *slog.Logger
+	tls    *tlsconf.Config // ssl: (SetTLS)
 
 	mu     sync.Mutex
 	fsm    *reconnectFSM
@@ -48,8 +53,7 @@ type Redialer struct {
 // NewRedialer returns the redialer of remote, logging to log (nil:
 // slog.Default()). A remote that does not parse as an active remote is
 // tried all the same and every attempt fails, as C's does ("Address
-// family not supported by protocol"); an "ssl:" remote fails with
-// ErrRemoteUnsupported.
+// family not supported by protocol").
 func NewRedialer(remote string, log *slog.Logger) *Redialer {
 	if log == nil {
 		log = slog.Default()
@@ -57,8 +61,6 @@ func NewRedialer(remote string, log *slog.Logger) *Redialer {
 	r := &Redialer{remote: remote, log: log, wake: make(chan struct{}, 1)}
 	var err error
 	switch r.kind, err = ParseRemote(remote); {
-	case len(remote) > 4 && remote[:4] == "ssl:":
-		r.kerr = ErrRemoteUnsupported
 	case err != nil || r.kind.Passive:
 		r.kerr = syscall.EAFNOSUPPORT
 	}
@@ -69,6 +71,14 @@ func NewRedialer(remote string, log *slog.Logger) *Redialer {
 
 // Remote returns the remote's name.
 func (r *Redialer) Remote() string { return r.remote }
+
+// SetTLS sets the TLS configuration of an ssl: remote's connections
+// (each attempt takes its settings when it starts).
+func (r *Redialer) SetTLS(tc *tlsconf.Config) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tls = tc
+}
 
 // SetMaxBackoff sets the largest wait between attempts (0: C's 8 s).
 func (r *Redialer) SetMaxBackoff(d time.Duration) {
@@ -122,10 +132,19 @@ func (r *Redialer) Dial(ctx context.Context, opts ...ClientOption) (*Client, err
 	r.mu.Unlock()
 	var conn net.Conn
 	err := r.kerr
+	r.mu.Lock()
+	tc := r.tls
+	r.mu.Unlock()
+	if err == nil && r.kind.TLS {
+		err = sslNotReady(tc, r.log)
+	}
 	if err == nil {
 		dctx, cancel := context.WithTimeout(ctx, timeout)
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, r.kind.Network, r.kind.Address)
+		if err == nil && r.kind.TLS {
+			conn, err = dialTLS(dctx, conn, tc, r.remote, r.log)
+		}
 		timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if ctx.Err() != nil {

@@ -53,8 +53,7 @@
 // conformance/DIFFERENCES.md).
 //
 // Active-backup replication (sync.go, package activebackup):
-// --sync-from=SERVER (unix:, tcp:; ssl: is kept and shown but every
-// connection attempt fails until TLS is served, which is logged) makes the
+// --sync-from=SERVER (unix:, tcp:, ssl: with the SSL options) makes the
 // server a backup of SERVER unless --active is given;
 // --sync-exclude-tables=DB:TABLE,... leaves tables out. A backup's
 // sessions are read-only from the start (server.Server.SetReadOnly); it

@@ -443,19 +443,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// active-backup replication (a backup of the active server while
 	// --sync-from or connect-active-ovsdb-server makes it one).
 	var srv *server.Server
-	repl := activebackup.New(activebackup.Options{
-		ServerID:    func() string { return srv.ServerID() },
-		SetReadOnly: func(b bool) { srv.SetReadOnly(b) },
-	})
-	// An idle arbiter member returns its free heap to the system (the
-	// program's choice; the library changes nothing process-wide).
-	cfg.cluster.ReleaseMemory = debug.FreeOSMemory
-	// One TLS configuration serves the pssl:/ssl: remotes and the Raft
-	// connections of members on ssl: addresses (clustertls.go).
+	// One TLS configuration serves the pssl:/ssl: remotes, the Raft
+	// connections of members on ssl: addresses (clustertls.go) and the
+	// replication's connections to an ssl: active server.
 	tc, err := clusterTLS(&cfg.ssl, log)
 	if err != nil {
 		return fatal(err.Error())
 	}
+	repl := activebackup.New(activebackup.Options{
+		ServerID:    func() string { return srv.ServerID() },
+		SetReadOnly: func(b bool) { srv.SetReadOnly(b) },
+		TLS:         tc,
+	})
+	// An idle arbiter member returns its free heap to the system (the
+	// program's choice; the library changes nothing process-wide).
+	cfg.cluster.ReleaseMemory = debug.FreeOSMemory
 	cfg.cluster.TLS = tc
 	srv = server.New(server.Options{Open: repl.Opener(cfg.cluster.Opener(nil)), DisableStandaloneHistory: cfg.noStandaloneHistory})
 	defer srv.Close()
@@ -470,9 +472,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fatal(err.Error())
 		}
 		covs.add("lockfile_lock", 1)
-	}
-	if backup {
-		_ = repl.Connect()
 	}
 	// As C: a "db:" remote naming a missing database, table or column is
 	// fatal at startup (one line per bad remote, then an empty line; C
@@ -503,6 +502,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fatal(err.Error())
 	}
 	ssl.check()
+	if backup {
+		// Once the SSL options apply, for an ssl: active server.
+		_ = repl.Connect()
+	}
 	go ssl.run(2500*time.Millisecond, stop)
 
 	ctl := unixctl.New(versionText)

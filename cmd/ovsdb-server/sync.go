@@ -6,7 +6,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
@@ -25,17 +24,7 @@ func configureSync(repl *activebackup.Replicator, cfg *config, log *slog.Logger)
 		return false
 	}
 	repl.SetActiveServer(*cfg.syncFrom)
-	warnSSLSync(*cfg.syncFrom, log)
 	return !cfg.active
-}
-
-// warnSSLSync says, for an "ssl:" active server, that it cannot be
-// reached yet: the setting is kept (and shown), every connection attempt
-// fails until TLS is served.
-func warnSSLSync(from string, log *slog.Logger) {
-	if strings.HasPrefix(from, "ssl:") {
-		log.Warn(fmt.Sprintf("%s: SSL remotes are not yet supported by this server, replication cannot connect to it", from))
-	}
 }
 
 // registerSyncCommands adds C's active-backup commands, with C's usage
@@ -56,7 +45,6 @@ func registerSyncCommands(env *controlEnv) {
 		if err := repl.Connect(); errors.Is(err, activebackup.ErrNoActiveServer) {
 			return err.Error(), nil
 		}
-		warnSSLSync(repl.ActiveServer(), env.log)
 		env.saveConfig()
 		return "", nil
 	})
