@@ -488,3 +488,34 @@ func TestE2ETLSSyncFrom(t *testing.T) {
 	}
 	require.Equal(t, got["C"], got["Go"])
 }
+
+// TestE2ETLSNotConfigured: a pssl: remote without key, certificate and
+// CA opens (C's behaviour), and each connection fails with C's logged
+// errors; a client's outcome (ovsdb-client's exit status and error) is
+// C's.
+func TestE2ETLSNotConfigured(t *testing.T) {
+	p := newTLSPKI(t)
+	got := map[string]string{}
+	for _, impl := range e2eImplementations(t) {
+		dir := t.TempDir()
+		port := dbrFreePort(t)
+		s := tlsStart(t, impl, dir, []string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)}, dbrCreate(t, dir, "nb.db", ovnNBSchema))
+		remote := fmt.Sprintf("ssl:127.0.0.1:%d", port)
+		var out, errl string
+		var code int
+		// The listener may not be open yet: retry while refused.
+		dbrWait(t, impl.name+": listener open", func() bool {
+			out, errl, code = tlsTool(t, dir, "ovsdb-client", append(sslArgs(p.cliKey, p.cliCert, p.caFile), "list-dbs", remote)...)
+			return !strings.Contains(errl, "Connection refused")
+		})
+		require.NotEqual(t, 0, code, "%s: served without a key", impl.name)
+		dbrWait(t, impl.name+": C's errors logged", func() bool {
+			return dbrLogHas(t, s, "stream_ssl", "ERR", "Private key must be configured to use SSL") &&
+				dbrLogHas(t, s, "stream_ssl", "ERR", "Certificate must be configured to use SSL") &&
+				dbrLogHas(t, s, "stream_ssl", "ERR", "CA certificate must be configured to use SSL")
+		})
+		got[impl.name] = fmt.Sprintf("exit %d, %q, %s", code, out, strings.ReplaceAll(errl, remote, "REMOTE"))
+	}
+	t.Logf("C: %s", got["C"])
+	require.Equal(t, got["C"], got["Go"])
+}
