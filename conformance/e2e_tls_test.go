@@ -227,6 +227,10 @@ func TestE2ETLSClients(t *testing.T) {
 		// Another CA's certificate: refused by the server.
 		out, errl, code = tlsTool(t, dir, "ovsdb-client", append(sslArgs(p.otherKey, p.otherCert, p.caFile), "list-dbs", remote)...)
 		require.NotEqual(t, 0, code, "%s: a certificate of another CA was served: %s", impl.name, out)
+		// The cause varies from run to run with C's server too (the alert
+		// read, or the connection reset or closed while writing):
+		// "Input/output error", "Broken pipe", "Connection reset by peer".
+		errl, _, _ = strings.Cut(errl, " (")
 		add("other CA: exit %d, %q, %s", code, out, errl)
 		// A client that trusts another CA: it refuses the server.
 		out, errl, code = tlsTool(t, dir, "ovsdb-client", append(sslArgs(p.cliKey, p.cliCert, p.otherCAFile), "list-dbs", remote)...)
