@@ -178,7 +178,8 @@ func clientTLS(t TLS) *tls.Config {
 func sslLogger() *slog.Logger { return slog.Default().With("module", "stream_ssl") }
 
 // Failed handshakes are logged at most once per refusalLogInterval per
-// peer host (accepting side) or address (dialing side) and error.
+// listener and peer host (accepting side) or address (dialing side), and
+// error.
 var acceptTLSLog, dialTLSLog logLimiter
 
 // logAcceptTLS logs the failed handshake of a connection accepted on
@@ -189,7 +190,7 @@ func logAcceptTLS(address string, c net.Conn, err error) {
 	if h, _, e := net.SplitHostPort(remote); e == nil {
 		host = h
 	}
-	if !acceptTLSLog.allow(host + "|" + err.Error()) {
+	if !acceptTLSLog.allow(address + "|" + host + "|" + err.Error()) {
 		return
 	}
 	var pe *PeerCertError
