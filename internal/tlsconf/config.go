@@ -109,7 +109,7 @@ func (c *Config) Settings() Settings {
 // certificate or CA are not errors here: connections then fail as in C
 // (Ready). Established connections are not affected.
 func (c *Config) Update(s Settings) error {
-	minV, maxV, err := ParseProtocols(s.Protocols)
+	minV, maxV, ignored, err := ParseProtocols(s.Protocols)
 	if err != nil {
 		return err
 	}
@@ -164,6 +164,10 @@ func (c *Config) Update(s Settings) error {
 	defer c.mu.Unlock()
 	if !verify && c.verify {
 		c.log.Warn("Peer certificate validation disabled (this is a security risk)")
+	}
+	if len(ignored) > 0 && s.Protocols != c.set.Protocols {
+		c.log.Warn(fmt.Sprintf("--ssl-protocols=%s: %s not enabled: TLS 1.0 and 1.1 are refused, as by C on OpenSSL 3",
+			s.Protocols, strings.Join(ignored, ", ")))
 	}
 	c.set, c.minV, c.maxV, c.suites = s, minV, maxV, suites
 	c.cert, c.keyStamp, c.certStamp = cert, ks, cs

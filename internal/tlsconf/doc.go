@@ -25,7 +25,8 @@
 //     "bootstrap race window"). A listener in bootstrap mode refuses its
 //     clients (it has no CA to verify them with), as C's does.
 //   - Protocols ("TLSv1,TLSv1.1,TLSv1.2", C's names, case-insensitive)
-//     become MinVersion/MaxVersion, cipher strings ("HIGH:!aNULL:!MD5" and
+//     become MinVersion/MaxVersion (TLS 1.2 at least, as C gets from
+//     OpenSSL 3: TLSv1 and TLSv1.1 are logged as not enabled), cipher strings ("HIGH:!aNULL:!MD5" and
 //     OpenSSL names of suites Go implements) become CipherSuites. A value
 //     Go cannot honour is an error that names it (ParseProtocols,
 //     ParseCiphers): a TLS option is never silently ignored.

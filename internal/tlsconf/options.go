@@ -29,47 +29,46 @@ var protocolNames = []struct {
 // MaxVersion. The value is a list of protocol names separated by spaces,
 // commas or tabs, as C splits it. "" and C's default DefaultProtocols give
 // Go's defaults (0, 0: TLS 1.2 and 1.3), which is what C does on OpenSSL 3
-// with its default (C applies no protocol option for its default string,
-// and OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level).
-// Errors: an empty list, a name that is not a protocol, and a set that Go
-// cannot express as a range (e.g. "TLSv1,TLSv1.2": Go enables every
-// version from MinVersion to MaxVersion).
-func ParseProtocols(s string) (minV, maxV uint16, err error) {
+// with its default (C applies no protocol option for its default string).
+// TLS 1.0 and 1.1 are never enabled: OpenSSL 3, which C 3.1 runs on,
+// refuses them at its default security level whatever the list says
+// (C's own handshakes with them fail), so a list keeps only its TLSv1.2
+// and TLSv1.3 and ignored names the TLS 1.0/1.1 names it had, for the
+// caller to log. Errors: an empty list, a name that is not a protocol,
+// and a list with neither TLSv1.2 nor TLSv1.3 (no protocol left).
+func ParseProtocols(s string) (minV, maxV uint16, ignored []string, err error) {
 	if s == "" || s == DefaultProtocols {
-		return 0, 0, nil
+		return 0, 0, nil, nil
 	}
 	words := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })
 	if len(words) == 0 {
-		return 0, 0, fmt.Errorf("--ssl-protocols=%q: SSL protocol settings invalid", s)
+		return 0, 0, nil, fmt.Errorf("--ssl-protocols=%q: SSL protocol settings invalid", s)
 	}
-	var set [4]bool // one per protocolNames entry
 	for _, w := range words {
 		found := false
-		for i, p := range protocolNames {
-			if strings.EqualFold(w, p.name) {
-				set[i], found = true, true
+		for _, p := range protocolNames {
+			if !strings.EqualFold(w, p.name) {
+				continue
+			}
+			found = true
+			switch {
+			case p.version < tls.VersionTLS12:
+				ignored = append(ignored, p.name)
+			case minV == 0 || p.version < minV:
+				minV = p.version
+				maxV = max(maxV, p.version)
+			default:
+				maxV = max(maxV, p.version)
 			}
 		}
 		if !found {
-			return 0, 0, fmt.Errorf("--ssl-protocols=%q: %s: SSL protocol not recognized (known: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)", s, w)
+			return 0, 0, nil, fmt.Errorf("--ssl-protocols=%q: %s: SSL protocol not recognized (known: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)", s, w)
 		}
 	}
-	lo, hi := -1, -1
-	for i, on := range set {
-		if on {
-			if lo < 0 {
-				lo = i
-			}
-			hi = i
-		}
+	if minV == 0 {
+		return 0, 0, nil, fmt.Errorf("--ssl-protocols=%q: no protocol left: TLS 1.0 and 1.1 are refused (as by C on OpenSSL 3), give TLSv1.2 and/or TLSv1.3", s)
 	}
-	for i := lo; i <= hi; i++ {
-		if !set[i] {
-			return 0, 0, fmt.Errorf("--ssl-protocols=%q: Go's TLS cannot enable %s and %s without %s (the protocols must be consecutive versions)",
-				s, protocolNames[lo].name, protocolNames[hi].name, protocolNames[i].name)
-		}
-	}
-	return protocolNames[lo].version, protocolNames[hi].version, nil
+	return minV, maxV, ignored, nil
 }
 
 // opensslSuites maps the OpenSSL names of the TLS 1.0-1.2 cipher suites

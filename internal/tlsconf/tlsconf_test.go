@@ -19,27 +19,29 @@ func TestParseProtocols(t *testing.T) {
 	for _, tc := range []struct {
 		in       string
 		min, max uint16
+		ignored  string
 		err      string
 	}{
-		{"", 0, 0, ""},
-		{DefaultProtocols, 0, 0, ""},
-		{"TLSv1.2", tls.VersionTLS12, tls.VersionTLS12, ""},
-		{"tlsv1.2 TLSV1.3", tls.VersionTLS12, tls.VersionTLS13, ""},
-		{"TLSv1.1,TLSv1.2", tls.VersionTLS11, tls.VersionTLS12, ""},
-		{"TLSv1\tTLSv1.1", tls.VersionTLS10, tls.VersionTLS11, ""},
-		{"TLSv1,TLSv1.2", 0, 0, "without TLSv1.1"},
-		{"SSLv3", 0, 0, "SSLv3: SSL protocol not recognized"},
-		{" , ", 0, 0, "SSL protocol settings invalid"},
+		{"", 0, 0, "", ""},
+		{DefaultProtocols, 0, 0, "", ""},
+		{"TLSv1.2", tls.VersionTLS12, tls.VersionTLS12, "", ""},
+		{"tlsv1.2 TLSV1.3", tls.VersionTLS12, tls.VersionTLS13, "", ""},
+		{"TLSv1.3,TLSv1.2", tls.VersionTLS12, tls.VersionTLS13, "", ""},
+		{"TLSv1.1,TLSv1.2", tls.VersionTLS12, tls.VersionTLS12, "TLSv1.1", ""},
+		{"TLSv1,TLSv1.3", tls.VersionTLS13, tls.VersionTLS13, "TLSv1", ""},
+		{"TLSv1\tTLSv1.1", 0, 0, "", "no protocol left"},
+		{"SSLv3", 0, 0, "", "SSLv3: SSL protocol not recognized"},
+		{" , ", 0, 0, "", "SSL protocol settings invalid"},
 	} {
-		lo, hi, err := ParseProtocols(tc.in)
+		lo, hi, ignored, err := ParseProtocols(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "--ssl-protocols") {
 				t.Errorf("%q: error %v, want one containing %q", tc.in, err, tc.err)
 			}
 			continue
 		}
-		if err != nil || lo != tc.min || hi != tc.max {
-			t.Errorf("%q: got %x %x %v, want %x %x", tc.in, lo, hi, err, tc.min, tc.max)
+		if err != nil || lo != tc.min || hi != tc.max || strings.Join(ignored, ",") != tc.ignored {
+			t.Errorf("%q: got %x %x %v %v, want %x %x %q", tc.in, lo, hi, ignored, err, tc.min, tc.max, tc.ignored)
 		}
 	}
 }
