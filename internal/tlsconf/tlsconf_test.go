@@ -363,3 +363,26 @@ func TestProtocolsApplied(t *testing.T) {
 		t.Error("a TLS 1.3-only client met a TLS 1.2-only server")
 	}
 }
+
+// TestCARotation: a CA file replaced on disk is read again: clients of
+// the new CA are accepted, those of the old one refused.
+func TestCARotation(t *testing.T) {
+	p := newPKI(t)
+	srv := mustNew(t, Settings{PrivateKey: p.srvKey, Certificate: p.srvCert, CACert: p.caFile})
+	srv.checkEvery = 0
+	newCA := tlstest.NewCA(t, "new CA")
+	d := t.TempDir()
+	nc, nk := newCA.Issue(t, "new-client").Write(t, d, "new-client")
+	newCli := mustNew(t, Settings{PrivateKey: nk, Certificate: nc, CACert: p.caFile})
+	oldCli := mustNew(t, Settings{PrivateKey: p.cliKey, Certificate: p.cliCert, CACert: p.caFile})
+	if serr, _, _, _, _, _ := handshake(t, srv.ServerConfig(), newCli.ClientConfig()); serr == nil {
+		t.Fatal("a client of a CA not yet trusted was accepted")
+	}
+	newCA.Write(t, p.dir, "cacert") // replaces p.caFile
+	if serr, _, _, _, _, _ := handshake(t, srv.ServerConfig(), newCli.ClientConfig()); serr != nil {
+		t.Fatalf("a client of the new CA: %v", serr)
+	}
+	if serr, _, _, _, _, _ := handshake(t, srv.ServerConfig(), oldCli.ClientConfig()); serr == nil {
+		t.Error("a client of the old CA is still accepted")
+	}
+}
