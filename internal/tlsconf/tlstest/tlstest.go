@@ -46,6 +46,39 @@ func serial() (*big.Int, error) {
 	return n.Add(n, big.NewInt(1)), nil
 }
 
+// newCert makes a P-256 key and a certificate of it for O=ovsdb-go tests,
+// CN=cn, with a random serial, valid from an hour ago to a day ahead and
+// the rest as in tmpl (which it fills in): signed by issuer, or
+// self-signed when issuer is nil. It returns the key, the certificate's
+// DER and the certificate parsed.
+func newCert(cn string, tmpl *x509.Certificate, issuer *CA) (*ecdsa.PrivateKey, []byte, *x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tmpl.SerialNumber = sn
+	tmpl.Subject = pkix.Name{Organization: []string{"ovsdb-go tests"}, CommonName: cn}
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
+	parent, signer := tmpl, key
+	if issuer != nil {
+		parent, signer = issuer.Cert, issuer.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, der, cert, nil
+}
+
 // NewCA returns a new self-signed CA whose subject is O=ovsdb-go tests,
 // CN=cn.
 func NewCA(t testing.TB, cn string) *CA {
@@ -59,28 +92,11 @@ func NewCA(t testing.TB, cn string) *CA {
 
 // MakeCA is NewCA for programs (benchmarks): it returns the error.
 func MakeCA(cn string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
-		Subject:               pkix.Name{Organization: []string{"ovsdb-go tests"}, CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+	key, der, cert, err := newCert(cn, &x509.Certificate{
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -101,28 +117,11 @@ func (ca *CA) Issue(t testing.TB, cn string) *Leaf {
 
 // Make is Issue for programs (benchmarks): it returns the error.
 func (ca *CA) Make(cn string) (*Leaf, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{Organization: []string{"ovsdb-go tests"}, CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	key, der, cert, err := newCert(cn, &x509.Certificate{
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{"localhost"},
+	}, ca)
 	if err != nil {
 		return nil, err
 	}
