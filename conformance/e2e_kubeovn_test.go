@@ -49,13 +49,7 @@ var sidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 // on C and on ours: same exit statuses and same parsed outputs.
 func TestKubeOVNStartScript(t *testing.T) {
 	t.Parallel()
-	requireOVNCtl(t)
-	server, tool := clusterTools(t)
-	ref, _ := implementations(t)
-	impls := []e2eImpl{{name: "C", bin: ref}}
-	if server != ref {
-		impls = append(impls, e2eImpl{name: "Go", bin: server})
-	}
+	impls, tool := ovnCtlClusterImpls(t)
 	const localConfigSchema = "/usr/share/openvswitch/local-config.ovsschema"
 	if _, err := os.Stat(localConfigSchema); err != nil {
 		t.Fatalf("%s missing: run `make deps`", localConfigSchema)

@@ -41,6 +41,21 @@ func requireOVNCtl(t *testing.T) {
 	}
 }
 
+// ovnCtlClusterImpls fails (CI) or skips without ovn-ctl, and returns the
+// implementations ovn-ctl cluster tests run on: C, and ours when the
+// cluster server under test is not C's; tool is the matching ovsdb-tool.
+func ovnCtlClusterImpls(t *testing.T) (impls []e2eImpl, tool string) {
+	t.Helper()
+	requireOVNCtl(t)
+	server, tool := clusterTools(t)
+	ref, _ := implementations(t)
+	impls = []e2eImpl{{name: "C", bin: ref}}
+	if server != ref {
+		impls = append(impls, e2eImpl{name: "Go", bin: server})
+	}
+	return impls, tool
+}
+
 // realBinary is the absolute path of bin with its symbolic links
 // resolved: what a daemon started by a script shows as /proc/PID/exe.
 func realBinary(t *testing.T, bin string) string {
@@ -227,13 +242,7 @@ func (m *ovnCtlMember) clusterArgs(first *ovnCtlMember) []string {
 // ours.
 func TestE2EOVNCtlCluster(t *testing.T) {
 	t.Parallel()
-	requireOVNCtl(t)
-	server, tool := clusterTools(t)
-	ref, _ := implementations(t)
-	impls := []e2eImpl{{name: "C", bin: ref}}
-	if server != ref {
-		impls = append(impls, e2eImpl{name: "Go", bin: server})
-	}
+	impls, tool := ovnCtlClusterImpls(t)
 	outputs := map[string][]string{}
 	for _, impl := range impls {
 		bin := realBinary(t, impl.bin)

@@ -48,13 +48,7 @@ func scriptLines(out string) string {
 // members must be the same.
 func TestE2EOVNCtlTLSCluster(t *testing.T) {
 	t.Parallel()
-	requireOVNCtl(t)
-	server, tool := clusterTools(t)
-	ref, _ := implementations(t)
-	impls := []e2eImpl{{name: "C", bin: ref}}
-	if server != ref {
-		impls = append(impls, e2eImpl{name: "Go", bin: server})
-	}
+	impls, tool := ovnCtlClusterImpls(t)
 	outputs := map[string][]string{}
 	for _, impl := range impls {
 		bin := realBinary(t, impl.bin)
