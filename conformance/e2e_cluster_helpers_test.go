@@ -117,13 +117,23 @@ func startOVNCluster(t *testing.T, server, tool, kind string, n int) *ovnCluster
 }
 
 func (c *ovnCluster) start(server string, m *clusterMember) {
+	c.t.Helper()
+	c.startArgs(server, m, nil, "--remote=punix:"+m.sock, "--unixctl="+m.ctl,
+		"--no-chdir", "--log-file="+m.log, m.db)
+}
+
+// startArgs starts member m of c: server with args, in the cluster's
+// directory, with env (nil: this process's environment), its stdout and
+// stderr appended to the member's log name with .stderr; m.done is closed
+// when it exits.
+func (c *ovnCluster) startArgs(server string, m *clusterMember, env []string, args ...string) {
 	t := c.t
 	t.Helper()
 	logf, err := os.OpenFile(m.log+".stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(t, err)
-	m.cmd = exec.Command(server, "--remote=punix:"+m.sock, "--unixctl="+m.ctl,
-		"--no-chdir", "--log-file="+m.log, m.db)
+	m.cmd = exec.Command(server, args...)
 	m.cmd.Dir = c.dir
+	m.cmd.Env = env
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	require.NoError(t, m.cmd.Start(), "start member %s", m.db)
 	m.done = make(chan struct{})

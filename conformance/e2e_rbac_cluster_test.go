@@ -9,7 +9,6 @@ package conformance
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,24 +20,11 @@ import (
 // (--remote=... and others) and database files after its own; relative
 // punix: targets resolve in rundir (OVS_RUNDIR), one per member.
 func startMemberRemotes(c *ovnCluster, server string, m *clusterMember, rundir string, opts []string, dbs ...string) {
-	t := c.t
-	t.Helper()
-	logf, err := os.OpenFile(m.log+".stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	require.NoError(t, err)
+	c.t.Helper()
 	args := []string{"--remote=punix:" + m.sock, "--unixctl=" + m.ctl, "--no-chdir", "--log-file=" + m.log}
 	args = append(args, opts...)
 	args = append(args, m.db)
-	m.cmd = exec.Command(server, append(args, dbs...)...)
-	m.cmd.Dir = c.dir
-	m.cmd.Env = append(os.Environ(), "OVS_RUNDIR="+rundir)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	require.NoError(t, m.cmd.Start(), "start member %s", m.db)
-	m.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}, f *os.File) {
-		_ = cmd.Wait()
-		_ = f.Close()
-		close(done)
-	}(m.cmd, m.done, logf)
+	c.startArgs(server, m, append(os.Environ(), "OVS_RUNDIR="+rundir), append(args, dbs...)...)
 }
 
 // TestE2ERBACCluster: on a 3-member cluster of our server, the sessions
