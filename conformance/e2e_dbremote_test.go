@@ -111,6 +111,13 @@ func dbrBackground(t *testing.T, args ...string) (stop func(), out *testutil.Syn
 	out = &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
+	return startStoppable(t, cmd), out
+}
+
+// startStoppable starts cmd; the returned function kills it (by PID)
+// unless it has exited and waits for it, and runs when the test ends.
+func startStoppable(t *testing.T, cmd *exec.Cmd) (stop func()) {
+	t.Helper()
 	require.NoError(t, cmd.Start())
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -124,7 +131,7 @@ func dbrBackground(t *testing.T, args ...string) (stop func(), out *testutil.Syn
 		<-done
 	}
 	t.Cleanup(stop)
-	return stop, out
+	return stop
 }
 
 // dbrWait polls cond until it holds (bounded by e2eWait).

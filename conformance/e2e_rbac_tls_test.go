@@ -190,19 +190,7 @@ func TestE2ERBACOVNController(t *testing.T) {
 			"--private-key="+ctlKey, "--certificate="+ctlCert, "--ca-cert="+pki.caFile)
 		cmd.Env = ovnToolEnv(rundir)
 		cmd.Dir = rundir
-		require.NoError(t, cmd.Start())
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		stop := func() {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		t.Cleanup(stop)
+		stop := startStoppable(t, cmd)
 
 		// The chassis registration, written by ovn-controller itself.
 		var reg string
