@@ -26,6 +26,17 @@ func tlsFor(t *testing.T, ca *tlstest.CA, cn, caFile string) *tlsconf.Config {
 	return c
 }
 
+// tlsMembers is the TLS configuration of n members, member i with its
+// own certificate of ca for CN=member<i>, all trusting caFile.
+func tlsMembers(t *testing.T, ca *tlstest.CA, caFile string, n int) []*tlsconf.Config {
+	t.Helper()
+	var cfgs []*tlsconf.Config
+	for i := 0; i < n; i++ {
+		cfgs = append(cfgs, tlsFor(t, ca, fmt.Sprintf("member%d", i), caFile))
+	}
+	return cfgs
+}
+
 // openTLSCluster is openCluster on ssl: addresses, member i opened with
 // TLS configuration cfgs[i].
 func openTLSCluster(t *testing.T, cfgs []*tlsconf.Config) *inProc {
@@ -68,10 +79,7 @@ func openTLSCluster(t *testing.T, cfgs []*tlsconf.Config) *inProc {
 func TestClusterTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "cluster-ca")
 	caFile := ca.Write(t, t.TempDir(), "cacert")
-	var cfgs []*tlsconf.Config
-	for i := 0; i < 3; i++ {
-		cfgs = append(cfgs, tlsFor(t, ca, fmt.Sprintf("member%d", i), caFile))
-	}
+	cfgs := tlsMembers(t, ca, caFile, 3)
 	ic := openTLSCluster(t, cfgs)
 	f := ic.members[ic.follower()]
 	insertKey(t, f, "over-tls")
@@ -123,10 +131,7 @@ func TestClusterTLSRefusesOtherCA(t *testing.T) {
 	ca := tlstest.NewCA(t, "cluster-ca")
 	rogue := tlstest.NewCA(t, "rogue-ca")
 	caFile := ca.Write(t, t.TempDir(), "cacert")
-	var cfgs []*tlsconf.Config
-	for i := 0; i < 3; i++ {
-		cfgs = append(cfgs, tlsFor(t, ca, fmt.Sprintf("member%d", i), caFile))
-	}
+	cfgs := tlsMembers(t, ca, caFile, 3)
 	ic := openTLSCluster(t, cfgs)
 	i := ic.follower()
 	require.NoError(t, ic.members[i].Close())
