@@ -32,6 +32,18 @@ import (
 // the test ends.
 func dbrStart(t *testing.T, impl e2eImpl, dir string, remotes []string, dbs ...string) *server {
 	t.Helper()
+	var opts []string
+	for _, r := range remotes {
+		opts = append(opts, "--remote="+r)
+	}
+	return dbrStartOpts(t, impl, dir, opts, dbs...)
+}
+
+// dbrStartOpts serves the database files with impl and the given extra
+// options, with a unix socket, in dir, and waits until it listens; the
+// process is stopped (by PID) when the test ends.
+func dbrStartOpts(t *testing.T, impl e2eImpl, dir string, opts []string, dbs ...string) *server {
+	t.Helper()
 	s := &server{
 		name: impl.name, dir: dir,
 		sock: filepath.Join(dir, "db.sock"),
@@ -39,10 +51,7 @@ func dbrStart(t *testing.T, impl e2eImpl, dir string, remotes []string, dbs ...s
 		log:  filepath.Join(dir, "server.log"),
 		done: make(chan struct{}),
 	}
-	args := []string{"--remote=punix:" + s.sock, "--unixctl=" + s.ctl, "--no-chdir", "--log-file=" + s.log}
-	for _, r := range remotes {
-		args = append(args, "--remote="+r)
-	}
+	args := append([]string{"--remote=punix:" + s.sock, "--unixctl=" + s.ctl, "--no-chdir", "--log-file=" + s.log}, opts...)
 	s.cmd = exec.Command(impl.bin, append(args, dbs...)...)
 	s.cmd.Dir = dir
 	var stderr bytes.Buffer
@@ -86,10 +95,19 @@ func dbrCreate(t *testing.T, dir, name, schemaFile string) string {
 // stderr and the exit status.
 func dbrClient(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	bin := testutil.RequireTool(t, "ovsdb-client")
+	return dbrRun(t, nil, "", "ovsdb-client", append([]string{"--timeout=" + stringSeconds(e2eWait)}, args...)...)
+}
+
+// dbrRun runs tool with args, bounded by e2eWait, with the environment
+// env and in dir (nil and "": this process's); it returns stdout, stderr
+// and the exit status, and fails the test when tool cannot be run.
+func dbrRun(t *testing.T, env []string, dir, tool string, args ...string) (string, string, int) {
+	t.Helper()
+	bin := testutil.RequireTool(t, tool)
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--timeout=" + stringSeconds(e2eWait)}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env, cmd.Dir = env, dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -97,7 +115,7 @@ func dbrClient(t *testing.T, args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("ovsdb-client %v: %v", args, err)
+		t.Fatalf("%s %v: %v", tool, args, err)
 	}
 	return stdout.String(), stderr.String(), code
 }

@@ -25,7 +25,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
 	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf/tlstest"
 )
@@ -61,36 +60,6 @@ func sslArgs(key, cert, ca string) []string {
 	return []string{"--private-key=" + key, "--certificate=" + cert, "--ca-cert=" + ca}
 }
 
-// tlsStart serves the database files with impl and the given extra
-// options, with a unix socket, in dir; stopped by PID at the test's end.
-func tlsStart(t *testing.T, impl e2eImpl, dir string, extra []string, dbs ...string) *server {
-	t.Helper()
-	s := &server{name: impl.name, dir: dir, sock: filepath.Join(dir, "db.sock"), ctl: filepath.Join(dir, "ctl.sock"),
-		log: filepath.Join(dir, "server.log"), done: make(chan struct{})}
-	args := append([]string{"--remote=punix:" + s.sock, "--unixctl=" + s.ctl, "--no-chdir", "--log-file=" + s.log}, extra...)
-	s.cmd = exec.Command(impl.bin, append(args, dbs...)...)
-	s.cmd.Dir = dir
-	var stderr bytes.Buffer
-	s.cmd.Stderr = &stderr
-	require.NoError(t, s.cmd.Start(), "start %s server", impl.name)
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if c, err := net.Dial("unix", s.sock); err == nil {
-			_ = c.Close()
-			return s
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("%s server exited at startup: %s", impl.name, stderr.String())
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "%s server did not listen", impl.name)
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // tlsClientConf is the Go client configuration of a key, certificate and
 // CA (as C's clients: verify the chain, no host name).
 func tlsClientConf(t *testing.T, key, cert, ca string) *tls.Config {
@@ -121,23 +90,9 @@ func (p *tlsPKI) tlsWaitListening(t *testing.T, addr string) string {
 // stderr's last line and the exit status.
 func tlsTool(t *testing.T, rundir, tool string, args ...string) (string, string, int) {
 	t.Helper()
-	bin := testutil.RequireTool(t, tool)
-	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = ovnToolEnv(rundir)
-	cmd.Dir = rundir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s %v: %v", tool, args, err)
-	}
-	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	return stdout.String(), lines[len(lines)-1], code
+	stdout, stderr, code := dbrRun(t, ovnToolEnv(rundir), rundir, tool, args...)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	return stdout, lines[len(lines)-1], code
 }
 
 // tlsIDLScript connects the Python IDL over ssl:, prints the switches,
@@ -192,7 +147,7 @@ func TestE2ETLSClients(t *testing.T) {
 		remote := "ssl:" + addr
 		extra := append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port), "--peer-ca-cert=" + p.caFile},
 			sslArgs(p.srvKey, p.srvCert, p.caFile)...)
-		s := tlsStart(t, impl, dir, extra, nb, sb)
+		s := dbrStartOpts(t, impl, dir, extra, nb, sb)
 		p.tlsWaitListening(t, addr)
 		cli := sslArgs(p.cliKey, p.cliCert, p.caFile)
 		var r []string
@@ -294,7 +249,7 @@ func TestE2ETLSRotation(t *testing.T) {
 		key, cert := filepath.Join(dir, "srv-key.pem"), filepath.Join(dir, "srv-cert.pem")
 		require.NoError(t, os.WriteFile(key, p.srvLeaf.KeyPEM, 0o600))
 		require.NoError(t, os.WriteFile(cert, p.srvLeaf.CertPEM, 0o600))
-		s := tlsStart(t, impl, dir, append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)}, sslArgs(key, cert, p.caFile)...), nb)
+		s := dbrStartOpts(t, impl, dir, append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)}, sslArgs(key, cert, p.caFile)...), nb)
 		require.Equal(t, p.srvLeaf.Serial(), p.tlsWaitListening(t, addr), impl.name)
 
 		old, err := tls.DialWithDialer(&net.Dialer{Timeout: e2eWait}, "tcp", addr, tlsClientConf(t, p.cliKey, p.cliCert, p.caFile))
@@ -334,7 +289,7 @@ func TestE2ETLSActiveRemote(t *testing.T) {
 		_, mon := dbrBackground(t, append(sslArgs(p.cliKey, p.cliCert, p.caFile),
 			"monitor", "pssl:"+port+":127.0.0.1", "OVN_Northbound", "Logical_Switch", "name")...)
 		dbrWait(t, "client listening", func() bool { return strings.Contains(mon.String(), "waiting for connection") })
-		s := tlsStart(t, impl, dir, append([]string{"--remote=ssl:127.0.0.1:" + port}, sslArgs(p.srvKey, p.srvCert, p.caFile)...), nb)
+		s := dbrStartOpts(t, impl, dir, append([]string{"--remote=ssl:127.0.0.1:" + port}, sslArgs(p.srvKey, p.srvCert, p.caFile)...), nb)
 		nbctl := newNbctl(t, s)
 		nbctl.run(t, "init")
 		nbctl.run(t, "ls-add", "active-sw")
@@ -404,7 +359,7 @@ func TestE2ETLSDBRemote(t *testing.T) {
 		dir := t.TempDir()
 		nb := dbrCreate(t, dir, "nb.db", ovnNBSchema)
 		const ref = "db:OVN_Northbound,SSL,"
-		s := tlsStart(t, impl, dir, []string{"--remote=db:OVN_Northbound,NB_Global,connections",
+		s := dbrStartOpts(t, impl, dir, []string{"--remote=db:OVN_Northbound,NB_Global,connections",
 			"--private-key=" + ref + "private_key", "--certificate=" + ref + "certificate", "--ca-cert=" + ref + "ca_cert",
 			"--ssl-protocols=" + ref + "ssl_protocols", "--ssl-ciphers=" + ref + "ssl_ciphers"}, nb)
 		nbctl := newNbctl(t, s)
@@ -460,12 +415,12 @@ func TestE2ETLSSyncFrom(t *testing.T) {
 	for _, impl := range e2eImplementations(t) {
 		adir, bdir := t.TempDir(), t.TempDir()
 		port := dbrFreePort(t)
-		active := tlsStart(t, cImpl, adir, append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)},
+		active := dbrStartOpts(t, cImpl, adir, append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)},
 			sslArgs(p.srvKey, p.srvCert, p.caFile)...), dbrCreate(t, adir, "nb.db", ovnNBSchema))
 		anb := newNbctl(t, active)
 		anb.run(t, "init")
 		anb.run(t, "ls-add", "from-active")
-		backup := tlsStart(t, impl, bdir, append([]string{fmt.Sprintf("--sync-from=ssl:127.0.0.1:%d", port)},
+		backup := dbrStartOpts(t, impl, bdir, append([]string{fmt.Sprintf("--sync-from=ssl:127.0.0.1:%d", port)},
 			sslArgs(p.cliKey, p.cliCert, p.caFile)...), dbrCreate(t, bdir, "nb.db", ovnNBSchema))
 		var out string
 		dbrWait(t, impl.name+": backup has the active's rows", func() bool {
@@ -503,7 +458,7 @@ func TestE2ETLSNotConfigured(t *testing.T) {
 	for _, impl := range e2eImplementations(t) {
 		dir := t.TempDir()
 		port := dbrFreePort(t)
-		s := tlsStart(t, impl, dir, []string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)}, dbrCreate(t, dir, "nb.db", ovnNBSchema))
+		s := dbrStartOpts(t, impl, dir, []string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)}, dbrCreate(t, dir, "nb.db", ovnNBSchema))
 		remote := fmt.Sprintf("ssl:127.0.0.1:%d", port)
 		var out, errl string
 		var code int
