@@ -32,21 +32,31 @@ type inProc struct {
 	addrs   []string
 }
 
-// openCluster creates and opens an n-member cluster (create-cluster for
-// the first, join-cluster for the others) on free ports, and waits until
-// the leader lists every member as a voter.
-func openCluster(t *testing.T, n int) *inProc {
+// createCluster makes the files of an n-member cluster of schema C (one
+// table T, a string column k) in a new directory: addresses proto:
+// 127.0.0.1 with ports free at the time, member 0's file created; the
+// others are still to join.
+func createCluster(t *testing.T, proto string, n int) *inProc {
+	t.Helper()
 	s, err := schema.ParseSchemaBytes([]byte(`{"name":"C","version":"1.0.0","tables":{"T":{"columns":{"k":{"type":"string"}}}}}`))
 	require.NoError(t, err)
 	ic := &inProc{t: t, dir: t.TempDir()}
 	for i := 0; i < n; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		ic.addrs = append(ic.addrs, "tcp:"+l.Addr().String())
+		ic.addrs = append(ic.addrs, proto+":"+l.Addr().String())
 		require.NoError(t, l.Close())
 		ic.paths = append(ic.paths, filepath.Join(ic.dir, fmt.Sprintf("m%d.db", i)))
 	}
 	require.NoError(t, Create(ic.paths[0], s, ic.addrs[0]))
+	return ic
+}
+
+// openCluster creates and opens an n-member cluster (create-cluster for
+// the first, join-cluster for the others) on free ports, and waits until
+// the leader lists every member as a voter.
+func openCluster(t *testing.T, n int) *inProc {
+	ic := createCluster(t, "tcp", n)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			require.NoError(t, Join(ic.paths[i], "C", ic.addrs[i], ic.addrs[:1]))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf/tlstest"
-	"github.com/ovsdb-go/ovsdb-server/schema"
 )
 
 // tlsFor returns the TLS configuration of a member with a certificate
@@ -40,17 +39,7 @@ func tlsMembers(t *testing.T, ca *tlstest.CA, caFile string, n int) []*tlsconf.C
 // openTLSCluster is openCluster on ssl: addresses, member i opened with
 // TLS configuration cfgs[i].
 func openTLSCluster(t *testing.T, cfgs []*tlsconf.Config) *inProc {
-	s, err := schema.ParseSchemaBytes([]byte(`{"name":"C","version":"1.0.0","tables":{"T":{"columns":{"k":{"type":"string"}}}}}`))
-	require.NoError(t, err)
-	ic := &inProc{t: t, dir: t.TempDir()}
-	for i := range cfgs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ic.addrs = append(ic.addrs, "ssl:"+l.Addr().String())
-		require.NoError(t, l.Close())
-		ic.paths = append(ic.paths, filepath.Join(ic.dir, fmt.Sprintf("m%d.db", i)))
-	}
-	require.NoError(t, Create(ic.paths[0], s, ic.addrs[0]))
+	ic := createCluster(t, "ssl", len(cfgs))
 	t.Cleanup(func() {
 		for _, m := range ic.members {
 			if m != nil {
