@@ -15,6 +15,7 @@ import (
 // side file of another member or a torn one is ignored, and a store that
 // records nothing creates no side file.
 func TestAppliedHints(t *testing.T) {
+	legacyLog(t) // the bbolt copy rides on StoreLogs only there
 	s, path := newStore(t)
 	require.Empty(t, s.AppliedHints())
 	ls := s.LogStore()
@@ -60,6 +61,7 @@ func TestAppliedHints(t *testing.T) {
 // append's transaction (one commit) and, the stable bucket being inline,
 // costs no extra page.
 func TestStoreLogsAppliedIsFree(t *testing.T) {
+	legacyLog(t)
 	s, _ := newStore(t)
 	ls := s.LogStore()
 	ss := s.StableStore()

@@ -15,7 +15,15 @@ import (
 type logStore struct{ s *Store }
 
 // LogStore returns the Raft log of the file.
-func (s *Store) LogStore() raft.LogStore { return &logStore{s} }
+func (s *Store) LogStore() raft.LogStore {
+	switch {
+	case s.wal != nil:
+		return s.wal
+	case s.walRO != nil:
+		return s.walRO
+	}
+	return &logStore{s}
+}
 
 func indexKey(i uint64) []byte {
 	var k [8]byte

@@ -75,6 +75,29 @@ func OpenReadOnlyWithOptions(path string, opts ReadOnlyOptions) (*Store, error) 
 	if err := checkWhole(path); err != nil {
 		return nil, err
 	}
+	// A file with a WAL: its segments are read after the metadata that
+	// lists them; a running server that compacts or truncates meanwhile
+	// makes the two disagree, and a new copy is read.
+	deadline := time.Now().Add(opts.CopyTimeout)
+	for attempt := 1; ; attempt++ {
+		s, err := openReadOnlyOnce(path, opts)
+		if err != nil {
+			return nil, err
+		}
+		err = s.loadWALReadOnly()
+		if err == nil {
+			return s, nil
+		}
+		copied := s.copyPath != ""
+		s.Close()
+		if !copied || !errors.Is(err, errWALChanged) || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(time.Duration(min(attempt, 20)) * time.Millisecond)
+	}
+}
+
+func openReadOnlyOnce(path string, opts ReadOnlyOptions) (*Store, error) {
 	db, err := bolt.Open(path, 0, readOnlyOptions(opts.LockWait))
 	if err == nil {
 		return openedReadOnly(path, db, "")
@@ -362,6 +385,39 @@ func (s *Store) Snapshots() (infos []SnapshotInfo, torn int, err error) {
 // decode is passed with its index and the decoding error (l.Index set,
 // the rest zero). fn's error stops the walk and is returned.
 func (s *Store) ForEachLog(fn func(l *raft.Log, decodeErr error) error) error {
+	if s.wal == nil && s.walRO == nil {
+		return s.forEachBoltLog(fn)
+	}
+	ls := s.LogStore()
+	first, err := ls.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := ls.LastIndex()
+	if err != nil || first == 0 {
+		return err
+	}
+	for i := first; i <= last; i++ {
+		var l raft.Log
+		if derr := ls.GetLog(i, &l); derr != nil {
+			if errors.Is(derr, raft.ErrLogNotFound) {
+				continue
+			}
+			l = raft.Log{Index: i}
+			if err := fn(&l, derr); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(&l, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forEachBoltLog is ForEachLog on bucket "log".
+func (s *Store) forEachBoltLog(fn func(l *raft.Log, decodeErr error) error) error {
 	// One short read transaction per batch of entries, so a long walk
 	// never pins the file's memory map.
 	const batch = 1024

@@ -36,8 +36,14 @@ func TestOpenReadOnly(t *testing.T) {
 		require.Equal(t, s.Meta(), ro.Meta())
 		st, err := ro.Stable()
 		require.NoError(t, err)
+		wantApplied := Applied{Index: 4, Term: 2}
+		if s.wal != nil && copied {
+			// With a WAL the bbolt copy is written at Close (and with
+			// compactions), not with each append.
+			wantApplied = Applied{}
+		}
 		require.Equal(t, StableState{CurrentTerm: 3, LastVoteTerm: 3, LastVoteCand: "tcp:1.2.3.4:5",
-			Applied: Applied{Index: 4, Term: 2}}, st)
+			Applied: wantApplied}, st)
 		a, ok := ro.SideApplied()
 		require.True(t, ok)
 		require.Equal(t, Applied{Index: 4, Term: 2}, a)

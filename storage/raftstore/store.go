@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ovsdb-go/ovsdb-server/internal/fsmode"
@@ -198,6 +199,7 @@ type Store struct {
 	// hook that fails writes.
 	writeFailing atomic.Bool
 	failWrite    func() error
+	failAppend   func() error // fails WAL appends only (tests)
 
 	// A deferred deletion of the log's tail (logstore.go): 0 or the first
 	// index deleted; truncMu serialises its changes.
@@ -209,6 +211,14 @@ type Store struct {
 	applied       Applied
 	appliedFile   *os.File // the side file, opened at the first record
 	appliedFailed bool     // the side file could not be opened
+
+	// The WAL (wal.go), nil for a file whose log is in bucket "log";
+	// walID is the bound directory's id, walPending a migration's.
+	wal        *walLog
+	walID      string
+	walPending string
+	// A read-only store's WAL entries, read at open (walread.go).
+	walRO *roLog
 
 	// OpenReadOnly: writes fail; copyPath, if not empty, is the private
 	// copy db reads, removed by Close.
@@ -287,8 +297,12 @@ func Create(path string, m Meta) error {
 	if err != nil {
 		return ioError(err, "%s: create failed", path)
 	}
+	walID := ""
+	if useWAL() {
+		walID = newWALID()
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktMeta, bktLog, bktStable, bktSnap, bktSnapData} {
+		for _, b := range [][]byte{bktMeta, bktLog, bktStable, bktSnap, bktSnapData, bktWALState} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -297,6 +311,11 @@ func Create(path string, m Meta) error {
 		if err := mb.Put(keyFormat, []byte(formatTag)); err != nil {
 			return err
 		}
+		if walID != "" {
+			if err := mb.Put(keyWAL, []byte(walID)); err != nil {
+				return err
+			}
+		}
 		return mb.Put(keyHeader, hdr)
 	})
 	if cerr := db.Close(); err == nil {
@@ -304,6 +323,16 @@ func Create(path string, m Meta) error {
 	}
 	if err != nil {
 		return ioError(err, "%s: create failed", path)
+	}
+	if walID != "" {
+		// With no file at path, a directory at its WAL's name is another
+		// (deleted or moved) file's log: never read it as ours.
+		if err := setAside(WALDir(path), "log directory of a database file that is no longer there"); err != nil {
+			return err
+		}
+		if err := makeWALDir(WALDir(path), walID); err != nil {
+			return ioError(err, "%s: create failed", WALDir(path))
+		}
 	}
 	if err := os.Link(tmp, path); err != nil {
 		return ioError(err, "%s: create failed", path)
@@ -362,6 +391,19 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, ioError(err, "%s: cleanup of interrupted snapshot failed", path)
 	}
+	switch {
+	case s.walID != "":
+		err = s.openWAL(s.walID)
+	case useWAL():
+		err = s.migrate()
+	}
+	if err != nil {
+		if s.wal != nil {
+			s.wal.close()
+		}
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -400,6 +442,8 @@ func (s *Store) loadHeader() error {
 			}
 		}
 		hdr = bytes.Clone(mb.Get(keyHeader))
+		s.walID = string(mb.Get(keyWAL))
+		s.walPending = string(mb.Get(keyWALNew))
 		return nil
 	})
 	if err == nil {
@@ -459,7 +503,20 @@ func (s *Store) Close() error {
 	}
 	s.appliedFailed = true // no side file after Close
 	s.appliedMu.Unlock()
-	err := s.db.Close()
+	var err error
+	if s.wal != nil {
+		err = s.wal.close()
+		// The applied position rides on bbolt commits, which appends no
+		// longer make: store the last one.
+		if _, ok := s.lastApplied(); ok {
+			if uerr := s.update(s.putApplied); err == nil {
+				err = uerr
+			}
+		}
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
 	if s.copyPath != "" {
 		os.Remove(s.copyPath)
 	}
@@ -481,17 +538,27 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 		err = s.db.Update(fn)
 	}
 	if err != nil {
-		if !errors.Is(err, bolt.ErrDatabaseNotOpen) && !s.writeFailing.Swap(true) {
-			logger().Warn(fmt.Sprintf("%s: cannot write (%s); entries are not stored until writes succeed again",
-				s.path, cErrno(err)), "err", err)
-		}
-		return err
+		return s.writeFailed(err)
 	}
+	s.writeSucceeded()
+	s.writeTxns.Add(1)
+	return nil
+}
+
+// writeFailed logs the first of a streak of write failures and returns err.
+func (s *Store) writeFailed(err error) error {
+	if !errors.Is(err, bolt.ErrDatabaseNotOpen) && !errors.Is(err, wal.ErrClosed) && !s.writeFailing.Swap(true) {
+		logger().Warn(fmt.Sprintf("%s: cannot write (%s); entries are not stored until writes succeed again",
+			s.path, cErrno(err)), "err", err)
+	}
+	return err
+}
+
+// writeSucceeded logs the first success after failures.
+func (s *Store) writeSucceeded() {
 	if s.writeFailing.Swap(false) {
 		logger().Info(fmt.Sprintf("%s: writes succeed again", s.path))
 	}
-	s.writeTxns.Add(1)
-	return nil
 }
 
 // Format is the kind of a database file.

@@ -71,7 +71,15 @@ func TestCreateOpenMeta(t *testing.T) {
 	// No temporary file left next to it.
 	ents, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
-	require.Len(t, ents, 1)
+	wantNames := []string{"db"}
+	if useWAL() {
+		wantNames = append(wantNames, "db.wal")
+	}
+	var got2 []string
+	for _, e := range ents {
+		got2 = append(got2, e.Name())
+	}
+	require.Equal(t, wantNames, got2)
 }
 
 func TestCreateJoining(t *testing.T) {
