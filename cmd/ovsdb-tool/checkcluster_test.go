@@ -114,6 +114,7 @@ func TestCheckClusterOurs(t *testing.T) {
 		b, err := os.ReadFile(p("ok.db"))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(p(name), b, 0o640))
+		copyWAL(t, p("ok.db"), p(name))
 		st, err := raftstore.Open(p(name))
 		require.NoError(t, err)
 		defer st.Close()
@@ -184,6 +185,11 @@ func TestCheckClusterOurs(t *testing.T) {
 		}, "applied index 3 has term 3 but the log entry there has term 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "gap.db" {
+				// A log with a gap can only be written into bucket
+				// "log"; a WAL refuses it.
+				t.Setenv("OVSDB_GO_RAFT_WAL", "0")
+			}
 			ourMember(t, p(tc.name), cluster.CreateOptions{}, tc.entries, tc.term, tc.edit)
 			require.Equal(t, result{"", "ovsdb-tool: " + p(tc.name) + ": " + tc.want + "\n", 1}, checkRun(t, p(tc.name)))
 		})
@@ -191,6 +197,9 @@ func TestCheckClusterOurs(t *testing.T) {
 
 	// Damage that only a direct write can make: an entry that does not
 	// decode, a snapshot whose data no longer matches its checksum.
+	// (The first is damage to bucket "log", so that file keeps its log
+	// there; a WAL's damage is FuzzWALSegment's in storage/raftstore.)
+	t.Setenv("OVSDB_GO_RAFT_WAL", "0")
 	ourMember(t, p("undecodable.db"), cluster.CreateOptions{}, ok, 3, nil)
 	editBolt(t, p("undecodable.db"), func(tx *bolt.Tx) error {
 		var k [8]byte
@@ -269,4 +278,21 @@ func regexpQuote(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// copyWAL copies the WAL directory of the member file src (if it has one)
+// to dst's: a member's file and its directory are copied together.
+func copyWAL(t *testing.T, src, dst string) {
+	t.Helper()
+	ents, err := os.ReadDir(raftstore.WALDir(src))
+	if os.IsNotExist(err) {
+		return
+	}
+	require.NoError(t, err)
+	require.NoError(t, os.Mkdir(raftstore.WALDir(dst), 0o750))
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(raftstore.WALDir(src), e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(raftstore.WALDir(dst), e.Name()), b, 0o640))
+	}
 }

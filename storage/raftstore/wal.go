@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	walfs "github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/segment"
 	waltypes "github.com/hashicorp/raft-wal/types"
 	bolt "go.etcd.io/bbolt"
 
@@ -120,12 +122,32 @@ func setAside(dir, why string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if walEmpty(dir) {
+		// No entry was ever written to it (a member created and removed
+		// before it ran, or a create that failed): nothing to keep.
+		logger().Debug(fmt.Sprintf("%s: %s; removing it (it holds no log entry)", dir, why))
+		if err := os.RemoveAll(dir); err != nil {
+			return ioError(err, "%s: remove failed", dir)
+		}
+		return syncDir(filepath.Dir(dir))
+	}
 	aside := fmt.Sprintf("%s.stale-%d", dir, time.Now().UnixNano())
 	if err := os.Rename(dir, aside); err != nil {
 		return ioError(err, "%s: cannot set aside a stale log directory", dir)
 	}
 	logger().Warn(fmt.Sprintf("%s: %s; renamed it to %s (it is not read; remove it when not needed)", dir, why, aside))
 	return syncDir(filepath.Dir(dir))
+}
+
+// walEmpty reports whether the WAL directory dir holds no log entry in
+// any segment file (read without writing, as walread.go does).
+func walEmpty(dir string) bool {
+	n := 0
+	err := segment.NewFiler(dir, walfs.New()).DumpLogs(0, 0, func(waltypes.SegmentInfo, waltypes.LogEntry) (bool, error) {
+		n++
+		return false, nil
+	})
+	return err == nil && n == 0
 }
 
 // walMeta is raft-wal's MetaStore on the bbolt file: the segment list in
@@ -279,6 +301,11 @@ func (l *walLog) GetLog(index uint64, out *raft.Log) error {
 	err := l.w.GetLog(index, out)
 	if errors.Is(err, wal.ErrNotFound) {
 		return raft.ErrLogNotFound
+	}
+	if err == nil && out.Index != index {
+		// raft-wal checks a batch's CRC only when it recovers the tail
+		// at open; an entry damaged since reads as something else.
+		err = fmt.Errorf("%w at index %d: it says index %d", errCorruptLog, index, out.Index)
 	}
 	return err
 }

@@ -105,15 +105,18 @@ func readSegments(dir string, ps waltypes.PersistentState) ([]raft.Log, error) {
 		if si.Codec != wal.CodecBinaryV1 {
 			return nil, fmt.Errorf("%s: segment %d uses unknown codec %d", dir, si.ID, si.Codec)
 		}
-		var before uint64
-		if !si.SealTime.IsZero() {
-			before = si.MaxIndex + 1
-		}
+		// Entries past a sealed segment's MaxIndex (a truncated tail) are
+		// skipped here: DumpSegment's own upper bound stops before the
+		// commit frame of the batch, which would drop the batch.
+		sealed := !si.SealTime.IsZero()
 		after := uint64(0)
 		if si.MinIndex > 0 {
 			after = si.MinIndex - 1
 		}
-		err := f.DumpSegment(si.BaseIndex, si.ID, after, before, func(_ waltypes.SegmentInfo, e waltypes.LogEntry) (bool, error) {
+		err := f.DumpSegment(si.BaseIndex, si.ID, after, 0, func(_ waltypes.SegmentInfo, e waltypes.LogEntry) (bool, error) {
+			if sealed && e.Index > si.MaxIndex {
+				return false, nil
+			}
 			var l raft.Log
 			if err := codec.Decode(e.Data, &l); err != nil {
 				return false, fmt.Errorf("%w at index %d: %v", errCorruptLog, e.Index, err)
@@ -133,7 +136,7 @@ func readSegments(dir string, ps waltypes.PersistentState) ([]raft.Log, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		if !si.SealTime.IsZero() && si.MaxIndex >= si.MinIndex && (len(logs) == 0 || logs[len(logs)-1].Index != si.MaxIndex) {
+		if sealed && si.MaxIndex >= si.MinIndex && (len(logs) == 0 || logs[len(logs)-1].Index != si.MaxIndex) {
 			return nil, fmt.Errorf("%s: %w: segment %d ends before index %d", dir, errWALChanged, si.ID, si.MaxIndex)
 		}
 	}
