@@ -212,24 +212,31 @@ func TestE2ETLSClients(t *testing.T) {
 }
 
 // noCertAttempt connects without a client certificate, sends list_dbs
-// and returns what happened.
+// and returns "refused" unless it was served. Where the refusal shows
+// (the handshake, the write, the read; TLS 1.3 lets the client finish its
+// side first) and its text ("certificate required" alert, broken pipe,
+// reset) depend on timing, with C's server as with ours: they are logged,
+// not compared.
 func noCertAttempt(t *testing.T, addr string) string {
 	t.Helper()
 	// The server is not verified here: only its verdict matters.
 	cfg := &tls.Config{InsecureSkipVerify: true}
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: e2eWait}, "tcp", addr, cfg)
 	if err != nil {
-		return "handshake refused: " + err.Error()
+		t.Logf("no certificate: handshake refused: %v", err)
+		return "refused"
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(e2eWait))
 	if _, err := conn.Write([]byte(`{"method":"list_dbs","params":[],"id":0}`)); err != nil {
-		return "write refused: " + err.Error()
+		t.Logf("no certificate: write refused: %v", err)
+		return "refused"
 	}
 	buf := make([]byte, 512)
 	n, err := conn.Read(buf)
 	if err != nil {
-		return "refused: " + err.Error()
+		t.Logf("no certificate: read refused: %v", err)
+		return "refused"
 	}
 	t.Fatalf("a client without a certificate was served: %s", buf[:n])
 	return ""
