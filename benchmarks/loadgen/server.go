@@ -154,8 +154,12 @@ func (p *Process) Exited() bool {
 
 // CPUTime returns the user+system CPU time the process has used so far,
 // read from /proc (Linux only; an error elsewhere).
-func (p *Process) CPUTime() (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+func (p *Process) CPUTime() (time.Duration, error) { return PIDCPUTime(p.PID()) }
+
+// PIDCPUTime returns the user+system CPU time process pid has used so
+// far, read from /proc/PID/stat (Linux only; an error elsewhere).
+func PIDCPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -180,20 +184,24 @@ func (p *Process) CPUTime() (time.Duration, error) {
 }
 
 // RSSKiB returns the resident set size in KiB, read from /proc.
-func (p *Process) RSSKiB() (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
+func (p *Process) RSSKiB() (int64, error) { return PIDStatusKiB(p.PID(), "VmRSS") }
+
+// PIDStatusKiB returns the field of /proc/PID/status given by name
+// ("VmRSS", "VmHWM", ...) in KiB.
+func PIDStatusKiB(pid int, name string) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, name+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				return strconv.ParseInt(f[0], 10, 64)
 			}
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
 }
 
 // Stop terminates the process (SIGTERM, then SIGKILL after 5 s), waits for

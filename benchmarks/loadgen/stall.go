@@ -36,6 +36,10 @@ type StallOptions struct {
 	// TxnTimeout bounds one transaction (default 60 s): a stall longer
 	// than that fails the run.
 	TxnTimeout time.Duration
+	// Txn, when set, builds the writer's k-th transact params instead of
+	// the default insert of one Logical_Switch into the OVN northbound
+	// database; each must be a single-row insert.
+	Txn func(k int) (json.RawMessage, error)
 }
 
 func (o *StallOptions) defaults() {
@@ -149,10 +153,16 @@ func StallOn(ctx context.Context, socket, ctl string, o StallOptions) (windows [
 	go func() {
 		defer wg.Done()
 		for k := 0; wctx.Err() == nil; k++ {
-			params, err := json.Marshal([]any{nbDB, map[string]any{
-				"op": "insert", "table": "Logical_Switch",
-				"row": map[string]any{"name": stallPrefix + strconv.Itoa(k)},
-			}})
+			var params json.RawMessage
+			var err error
+			if o.Txn != nil {
+				params, err = o.Txn(k)
+			} else {
+				params, err = json.Marshal([]any{nbDB, map[string]any{
+					"op": "insert", "table": "Logical_Switch",
+					"row": map[string]any{"name": stallPrefix + strconv.Itoa(k)},
+				}})
+			}
 			if err != nil {
 				werr = err
 				return
