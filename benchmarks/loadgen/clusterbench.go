@@ -17,6 +17,12 @@ import (
 // ServerCPU is the CPU used by all members together during the
 // measurement; RSSKiB is the largest member's RSS.
 func ClusterLoad(ctx context.Context, c *Cluster, name, table, column string, n int, warmup, duration time.Duration) (Result, error) {
+	return ClusterLoadOn(ctx, c, c.Members, name, table, column, n, warmup, duration)
+}
+
+// ClusterLoadOn is ClusterLoad with the clients spread over the given
+// members only (the leader alone, or one follower: see Cluster.Pick).
+func ClusterLoadOn(ctx context.Context, c *Cluster, on []*Member, name, table, column string, n int, warmup, duration time.Duration) (Result, error) {
 	res := Result{Server: name, Workload: "insert1", RowsPerTxn: 1, Clients: n, Rounds: 1}
 	clients := make([]*Client, n)
 	defer func() {
@@ -28,7 +34,7 @@ func ClusterLoad(ctx context.Context, c *Cluster, name, table, column string, n 
 	}()
 	params := make([]json.RawMessage, n)
 	for i := range n {
-		m := c.Members[i%len(c.Members)]
+		m := on[i%len(on)]
 		cl, err := Dial(m.Socket, 5*time.Second)
 		if err != nil {
 			return res, fmt.Errorf("%s member %d: connect: %w", name, m.Index, err)
@@ -60,6 +66,30 @@ func ClusterLoad(ctx context.Context, c *Cluster, name, table, column string, n 
 		}
 	}
 	return res, nil
+}
+
+// Pick returns the members clients connect to: "spread" (or ""): all of
+// them; "leader": the leader; "follower": one follower.
+func (c *Cluster) Pick(ctx context.Context, via string, timeout time.Duration) ([]*Member, error) {
+	if via == "" || via == "spread" {
+		return c.Members, nil
+	}
+	leader, err := c.WaitHealthy(ctx, timeout)
+	if err != nil {
+		return nil, err
+	}
+	switch via {
+	case "leader":
+		return []*Member{leader}, nil
+	case "follower":
+		for _, m := range c.Members {
+			if m != leader && m.Alive() {
+				return []*Member{m}, nil
+			}
+		}
+		return nil, errors.New("no follower")
+	}
+	return nil, fmt.Errorf("via %q: want spread, leader or follower", via)
 }
 
 // cpuTime sums the CPU time of the live members.

@@ -45,6 +45,7 @@ func run() error {
 		cTool     = flag.String("c-tool", "", "C ovsdb-tool (default: from PATH)")
 		table     = flag.String("table", "Logical_Switch", "table to insert into")
 		column    = flag.String("column", "name", "string column set in inserted rows")
+		via       = flag.String("via", "spread", "members the clients connect to: spread (all), leader, follower (one)")
 	)
 	flag.Parse()
 	if err := f.Setup(); err != nil {
@@ -82,8 +83,14 @@ outer:
 				break outer
 			}
 			logger().Info("cluster up", "server", k.Name, "round", r, "pids", pids(c))
+			on, err := c.Pick(ctx, *via, time.Minute)
+			if err != nil {
+				c.Stop()
+				runErr = fmt.Errorf("%s: -via %s: %w", k.Name, *via, err)
+				break outer
+			}
 			for _, n := range clients {
-				res, err := loadgen.ClusterLoad(ctx, c, k.Name, *table, *column, n, *warmup, *duration)
+				res, err := loadgen.ClusterLoadOn(ctx, c, on, k.Name, *table, *column, n, *warmup, *duration)
 				if err != nil {
 					c.Stop()
 					runErr = err
@@ -144,8 +151,8 @@ func writeReport(w io.Writer, rep report, clients []int) {
 	for _, r := range rep.Load {
 		byKey[r.Server+"/"+strconv.Itoa(r.Clients)] = r
 	}
-	fmt.Fprintln(w, "\n| clients | server | txn/s | p50 ms | p99 ms | server CPU s | errors | runs txn/s |")
-	fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|---|")
+	fmt.Fprintln(w, "\n| clients | server | txn/s | p50 ms | p99 ms | server CPU s | CPU us/txn | errors | runs txn/s |")
+	fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|--:|---|")
 	for _, n := range clients {
 		for _, k := range []string{"c", "ours"} {
 			r, ok := byKey[k+"/"+strconv.Itoa(n)]
@@ -156,14 +163,14 @@ func writeReport(w io.Writer, rep report, clients []int) {
 			for _, x := range r.TxnPerSecRuns {
 				rs = append(rs, strconv.Itoa(int(x)))
 			}
-			fmt.Fprintf(w, "| %d | %s | %.0f | %.2f | %.2f | %.2f | %d | %s |\n", n, k, r.TxnPerSec,
-				r.P50Micros/1000, r.P99Micros/1000, r.ServerCPU, r.Errors, strings.Join(rs, " "))
+			fmt.Fprintf(w, "| %d | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %d | %s |\n", n, k, r.TxnPerSec,
+				r.P50Micros/1000, r.P99Micros/1000, r.ServerCPU, usPerTxn(r), r.Errors, strings.Join(rs, " "))
 		}
 		c, okc := byKey["c/"+strconv.Itoa(n)]
 		o, oko := byKey["ours/"+strconv.Itoa(n)]
 		if okc && oko {
-			fmt.Fprintf(w, "| %d | ours/C | %s | %s | %s | | | |\n", n, loadgen.Ratio(o.TxnPerSec, c.TxnPerSec),
-				loadgen.Ratio(o.P50Micros, c.P50Micros), loadgen.Ratio(o.P99Micros, c.P99Micros))
+			fmt.Fprintf(w, "| %d | ours/C | %s | %s | %s | | %s | | |\n", n, loadgen.Ratio(o.TxnPerSec, c.TxnPerSec),
+				loadgen.Ratio(o.P50Micros, c.P50Micros), loadgen.Ratio(o.P99Micros, c.P99Micros), loadgen.Ratio(usPerTxn(o), usPerTxn(c)))
 		}
 	}
 	fmt.Fprintln(w, "\n| server | failover ms per round | median ms | errors |")
@@ -196,4 +203,13 @@ func writeReport(w io.Writer, rep report, clients []int) {
 			}
 		}
 	}
+}
+
+// usPerTxn is the CPU of the three members together per committed
+// transaction, in microseconds.
+func usPerTxn(r loadgen.Result) float64 {
+	if r.Txns == 0 {
+		return 0
+	}
+	return r.ServerCPU * 1e6 / float64(r.Txns)
 }
