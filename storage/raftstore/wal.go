@@ -39,7 +39,7 @@ import (
 const walEnv = "OVSDB_GO_RAFT_WAL"
 
 // walDefault is whether new files get a WAL and old ones are migrated.
-var walDefault = false
+var walDefault = true
 
 func useWAL() bool {
 	switch os.Getenv(walEnv) {
