@@ -3,8 +3,6 @@
 
 package jsonrpc
 
-import "github.com/ovsdb-go/ovsdb-server/internal/cjson"
-
 // cancelRequest handles the "cancel" notification for a pending request.
 // Like C's execute_cancel, it answers a db-change-aware session (or any
 // session with Options.ReplyOnCancel) at once with the error "canceled" and
@@ -12,7 +10,7 @@ import "github.com/ovsdb-go/ovsdb-server/internal/cjson"
 // returned is not affected: its reply is on its way.
 func (ss *Session) cancelRequest(id any) {
 	ss.mu.Lock()
-	p := ss.pending[cjson.String(id)]
+	p := ss.pending[idKey(id)]
 	reply := ss.dbChangeAware || ss.srv.opts.ReplyOnCancel
 	if p != nil && !p.blocked {
 		// Not (yet) blocked: C would have run it to its block or end.

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -170,7 +169,7 @@ func (c *serverCodec) dispatch(m *message) error {
 		in.m = meth
 	}
 	if ok && meth.Cancelable {
-		key := cjson.String(m.id)
+		key := idKey(m.id)
 		ss.mu.Lock()
 		if _, dup := ss.pending[key]; dup {
 			in.early = ovsdberr.Syntax(normalize(m.params), "%s: duplicate request ID", m.method)

@@ -151,7 +151,7 @@ var errHandedOff = errors.New("jsonrpc: reading handed over")
 // its reply and releases the request's queue slot. takeAfter is false for
 // a request that finishes after its queue was handed over: the "after"
 // actions then belong to the request running now.
-func (ss *Session) finish(in *inbound, out *outbound, buf []byte, takeAfter bool) []byte {
+func (ss *Session) finish(in *inbound, out outbound, buf []byte, takeAfter bool) []byte {
 	var after func()
 	closeAfter := false
 	if takeAfter && in.early == nil {
@@ -185,9 +185,9 @@ func (ss *Session) finish(in *inbound, out *outbound, buf []byte, takeAfter bool
 	return buf
 }
 
-func (ss *Session) execute(in *inbound) *outbound {
+func (ss *Session) execute(in *inbound) outbound {
 	if in.early != nil {
-		return &outbound{id: in.id, err: in.early}
+		return outbound{id: in.id, err: in.early}
 	}
 	ctx := ss.ctx
 	if in.ctx != nil {
@@ -209,13 +209,13 @@ func (ss *Session) execute(in *inbound) *outbound {
 		p.cancel()
 		if canceled {
 			// The canceler answered (or not) in our place.
-			return &outbound{suppress: true}
+			return outbound{suppress: true}
 		}
 	}
 	if ss.ctx.Err() != nil {
-		return &outbound{suppress: true}
+		return outbound{suppress: true}
 	}
-	return &outbound{id: in.id, result: res, err: err}
+	return outbound{id: in.id, result: res, err: err}
 }
 
 func (ss *Session) safeCall(ctx context.Context, in *inbound) (res any, err error) {

@@ -411,6 +411,17 @@ func parseMessage(v any) (*message, error) {
 	return m, nil
 }
 
+// idKey is the key of a request id in Session.pending: its C
+// serialisation, or for a number (ids are normalized) its text as it is,
+// which needs no allocation. No number's text is the serialisation of
+// another kind of value.
+func idKey(id any) string {
+	if n, ok := id.(json.Number); ok {
+		return string(n)
+	}
+	return cjson.String(id)
+}
+
 func notStr(want bool) string {
 	if want {
 		return ""
@@ -428,7 +439,7 @@ func normalize(v any) any {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			var buf [24]byte
 			if string(strconv.AppendInt(buf[:0], i, 10)) == s {
-				return x // already canonical: keep the value, no allocation
+				return v // already canonical: keep the value, no allocation
 			}
 			return json.Number(strconv.FormatInt(i, 10))
 		}
