@@ -26,6 +26,9 @@ import (
 //	cpu.pb.gz         CPU profile of TRANSACT_PROFILE_N transactions (default 20000)
 //	allocs.pb.gz      allocation profile (every allocation sampled) of 2000 transactions
 //
+// TRANSACT_PROFILE_ROWS sets the inserts per transaction (default 1: insert1;
+// 100: insert100).
+//
 // and logs the allocations and bytes per transaction (client and server
 // together: focus the profile on the server's packages to separate them):
 //
@@ -39,6 +42,11 @@ func TestProfileTransactInProcess(t *testing.T) {
 	n := 20000
 	if v := os.Getenv("TRANSACT_PROFILE_N"); v != "" {
 		_, err := fmt.Sscan(v, &n)
+		require.NoError(t, err)
+	}
+	rows := 1
+	if v := os.Getenv("TRANSACT_PROFILE_ROWS"); v != "" {
+		_, err := fmt.Sscan(v, &rows)
 		require.NoError(t, err)
 	}
 	tool := testutil.RequireTool(t, "ovsdb-tool")
@@ -60,19 +68,19 @@ func TestProfileTransactInProcess(t *testing.T) {
 	txns := func(k int) {
 		for range k {
 			seq++
-			params, err := buildParams("OVN_Northbound", "Logical_Switch", "name", fmt.Sprintf("p%d", seq), 1)
+			params, err := buildParams("OVN_Northbound", "Logical_Switch", "name", fmt.Sprintf("p%d", seq), rows)
 			require.NoError(t, err)
 			res, err := c.Call("transact", params)
 			require.NoError(t, err)
-			require.NoError(t, checkInsertResult(res, 1))
+			require.NoError(t, checkInsertResult(res, rows))
 		}
 	}
-	txns(2000) // warm-up
+	txns(2000 / rows) // warm-up
 
 	f, err := os.Create(filepath.Join(out, "trace.out"))
 	require.NoError(t, err)
 	require.NoError(t, trace.Start(f))
-	txns(200)
+	txns(max(200/rows, 20))
 	trace.Stop()
 	require.NoError(t, f.Close())
 
@@ -91,7 +99,7 @@ func TestProfileTransactInProcess(t *testing.T) {
 	runtime.MemProfileRate = 1
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	const na = 2000
+	na := max(2000/rows, 50)
 	txns(na)
 	runtime.ReadMemStats(&m1)
 	runtime.MemProfileRate = old
@@ -100,5 +108,5 @@ func TestProfileTransactInProcess(t *testing.T) {
 	require.NoError(t, pprof.Lookup("allocs").WriteTo(f, 0))
 	require.NoError(t, f.Close())
 	t.Logf("per transaction, client and server: %.1f allocations, %.0f bytes",
-		float64(m1.Mallocs-m0.Mallocs)/na, float64(m1.TotalAlloc-m0.TotalAlloc)/na)
+		float64(m1.Mallocs-m0.Mallocs)/float64(na), float64(m1.TotalAlloc-m0.TotalAlloc)/float64(na))
 }
