@@ -107,6 +107,8 @@ type Session struct {
 	// (guarded by wmu).
 	collecting int
 	wbuf       []byte
+	// nbuf is Notify's buffer, reused (guarded by wmu).
+	nbuf []byte
 	// wclosed: the connection was closed right after a reply
 	// (CloseAfterReply); nothing more is written (guarded by wmu).
 	wclosed  bool
@@ -361,14 +363,25 @@ var ErrSessionClosed = errors.New("jsonrpc: session closed")
 // Notifications and replies are written in the order of the calls that
 // produce them, so a notification sent by a handler precedes its reply.
 // params may be a json.RawMessage serialised once for many sessions.
+//
+// The notification is built in a buffer the session keeps for the next
+// one (under the write lock: writeLocked copies what it queues and writes
+// the rest at once), so a monitor update shared by many sessions costs no
+// allocation per session.
 func (ss *Session) Notify(method string, params any) error {
-	b := appendNotify(nil, method, params)
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
 	if ss.shutdown {
 		return ErrSessionClosed
 	}
-	if err := ss.writeLocked(b); err != nil {
+	b := appendNotify(ss.nbuf[:0], method, params)
+	err := ss.writeLocked(b)
+	if cap(b) <= maxCollect {
+		ss.nbuf = b[:0]
+	} else {
+		ss.nbuf = nil // do not pin huge updates
+	}
+	if err != nil {
 		return ErrSessionClosed
 	}
 	return nil
