@@ -37,6 +37,7 @@
 // Flags: -switches, -ports (per switch), -bulk-ports, -compactions, -gap,
 // -tail, -sync-timeout, -northd-threads, -sb-schema, -schema (NB), -ours
 // PATH, -c PATH, -tool PATH, -northd PATH, -nbctl PATH, -appctl PATH,
-// -only c|ours, -json, -v. Results and method: benchmarks/RESULTS.md,
+// -only c|ours, -json, -v; -from FILE prints the tables of a saved -json
+// output. Results and method: benchmarks/RESULTS.md,
 // section "Large database with ovn-northd (issue 15, scope 4)".
 package main

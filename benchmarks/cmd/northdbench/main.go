@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,9 +44,21 @@ func run(args []string, stdout io.Writer) error {
 		northdPath  = fs.String("northd", "", "ovn-northd (default: from PATH)")
 		nbctlPath   = fs.String("nbctl", "", "ovn-nbctl (default: from PATH)")
 		appctlPath  = fs.String("appctl", "", "ovs-appctl (default: from PATH)")
+		from        = fs.String("from", "", "print the tables of a saved -json run from this file, run nothing")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *from != "" {
+		data, err := os.ReadFile(*from)
+		if err != nil {
+			return err
+		}
+		var rs []result
+		if err := json.Unmarshal(data, &rs); err != nil {
+			return fmt.Errorf("%s: %w", *from, err)
+		}
+		return writeTables(stdout, rs)
 	}
 	if *switches < 1 || *ports < 0 || *bulk < 0 {
 		return errors.New("-switches must be positive, -ports and -bulk-ports not negative")
@@ -159,15 +172,17 @@ func figures(rs []result) []figure {
 		for _, st := range rs[0].Stalls {
 			db := st.DB
 			fs = append(fs,
-				figure{db + " compaction, longest (ms)", func(r result) float64 { return slices.Max(append([]float64{0}, stallOf(r, db).CompactMillis...)) }},
+				figure{db + " compaction, no writer (ms)", func(r result) float64 { return stallOf(r, db).IdleCompactMillis }},
+				figure{db + " file right after it (MiB)", func(r result) float64 { return mib(stallOf(r, db).CompactedFileBytes / 1024) }},
+				figure{db + " compaction with writer, longest (ms)", func(r result) float64 { return slices.Max(append([]float64{0}, stallOf(r, db).CompactMillis...)) }},
 				figure{db + " writer max latency during compaction (ms)", func(r result) float64 { return stallOf(r, db).During.MaxMilli }},
 				figure{db + " writer p50 outside compaction (ms)", func(r result) float64 { return stallOf(r, db).Outside.P50Milli }},
 			)
 		}
 	}
 	fs = append(fs,
-		figure{"NB file at end (MiB)", func(r result) float64 { return mib(r.NBFileBytes / 1024) }},
-		figure{"SB file at end (MiB)", func(r result) float64 { return mib(r.SBFileBytes / 1024) }},
+		figure{"NB file at end (MiB, context: writer rows since the last compaction)", func(r result) float64 { return mib(r.NBFileBytes / 1024) }},
+		figure{"SB file at end (MiB, context)", func(r result) float64 { return mib(r.SBFileBytes / 1024) }},
 	)
 	return fs
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -39,7 +41,7 @@ func TestWriteTables(t *testing.T) {
 	require.True(t, strings.HasSuffix(line("CPU initial: NB+SB servers"), "0.50x"), out)
 	// 2 s over 1000 txns against 1 s over 2000: 2 ms against 0.5 ms.
 	require.True(t, strings.HasSuffix(line("CPU compact-nb: NB+SB servers per writer txn"), "0.25x"), out)
-	require.True(t, strings.HasSuffix(line("NB compaction, longest"), "0.50x"), out)
+	require.True(t, strings.HasSuffix(line("NB compaction with writer, longest"), "0.50x"), out)
 	require.True(t, strings.HasSuffix(line("NB writer max latency during compaction"), "0.10x"), out)
 	require.Contains(t, out, "150066")
 	require.Contains(t, out, "WARNING: the southbound row counts differ")
@@ -81,8 +83,17 @@ func TestNorthdBenchSmall(t *testing.T) {
 		require.Len(t, r.Stalls, 2, r.Server)
 		for _, st := range r.Stalls {
 			require.Len(t, st.CompactMillis, 1, "%s %s", r.Server, st.DB)
+			require.Positive(t, st.IdleCompactMillis, "%s %s", r.Server, st.DB)
+			require.Positive(t, st.CompactedFileBytes, "%s %s", r.Server, st.DB)
 			require.Positive(t, st.During.N+st.Outside.N, "%s %s writer txns", r.Server, st.DB)
 		}
 	}
 	require.Equal(t, rs[0].SBRows, rs[1].SBRows, "the same NB gives the same SB on C's server and ours")
+
+	saved := filepath.Join(dir, "run.json")
+	require.NoError(t, os.WriteFile(saved, b.Bytes(), 0o644))
+	var tb bytes.Buffer
+	require.NoError(t, run([]string{"-from", saved}, &tb))
+	require.Contains(t, tb.String(), "initial: northd start to --wait=sb (s)")
+	require.Contains(t, tb.String(), "ours/C")
 }

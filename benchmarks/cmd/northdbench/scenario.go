@@ -54,7 +54,12 @@ type memory struct {
 
 // stall is one database's compaction measurement.
 type stall struct {
-	DB            string                 `json:"db"`
+	DB string `json:"db"`
+	// A compaction with no writer and no northd work, and the size of
+	// the file right after it.
+	IdleCompactMillis  float64 `json:"idle_compact_ms"`
+	CompactedFileBytes int64   `json:"compacted_file_bytes"`
+	// Then -compactions compactions while the writer runs.
 	CompactMillis []float64              `json:"compact_ms"`
 	WindowMax     []float64              `json:"window_max_ms"`
 	During        loadgen.LatencySummary `json:"during"`
@@ -466,9 +471,9 @@ func (s *scenario) memory() (memory, error) {
 	return m, errors.Join(errs...)
 }
 
-// stalls pauses northd (its connections stay open), then measures
-// compaction stalls on NB with a writer of Logical_Switch rows and on SB
-// with a writer of Address_Set rows.
+// stalls pauses northd (its connections stay open), then on NB and on
+// SB times one compaction with no writer and measures compaction stalls
+// with a writer of Logical_Switch rows (NB) or Address_Set rows (SB).
 func (s *scenario) stalls(ctx context.Context) error {
 	if out, err := exec.CommandContext(ctx, s.o.Appctl, "-t", s.nd.ctl, "pause").CombinedOutput(); err != nil {
 		return fmt.Errorf("pause northd: %v: %s", err, strings.TrimSpace(string(out)))
@@ -485,6 +490,15 @@ func (s *scenario) stalls(ctx context.Context) error {
 			}})
 		}},
 	} {
+		// One compaction with no writer: its time and the file it leaves.
+		t0 := time.Now()
+		if out, err := exec.CommandContext(ctx, s.o.Appctl, "-t", filepath.Join(db.p.Dir, "ctl"), "ovsdb-server/compact").CombinedOutput(); err != nil {
+			return fmt.Errorf("compact %s: %v: %s", db.name, err, strings.TrimSpace(string(out)))
+		}
+		st := stall{DB: db.name, IdleCompactMillis: float64(time.Since(t0)) / float64(time.Millisecond)}
+		if fi, err := os.Stat(db.p.DBFile); err == nil {
+			st.CompactedFileBytes = fi.Size()
+		}
 		o := s.o.Stall
 		o.Txn = db.txn
 		var windows, txns []loadgen.Span
@@ -496,7 +510,6 @@ func (s *scenario) stalls(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		st := stall{DB: db.name}
 		for _, d := range compact {
 			st.CompactMillis = append(st.CompactMillis, float64(d)/float64(time.Millisecond))
 		}
