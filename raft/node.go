@@ -274,8 +274,16 @@ func Open(cfg Config) (*Node, error) {
 	// The restored snapshot may end with entries the FSM never sees
 	// (configuration, no-op: create-cluster's initial snapshot is index 1
 	// while its FSM index is 0); the log after a snapshot starts after its
-	// Raft index.
-	n.fsm.raiseApplied(r.AppliedIndex())
+	// Raft index. The snapshot's index, not r.AppliedIndex(): hashicorp/raft
+	// advances that as soon as it has queued committed entries for the
+	// FSM, before they are applied, and a leader's AppendEntries may have
+	// been processed since NewRaft started; raising the FSM's index to it
+	// made the FSM skip those entries as applied already (a restarted
+	// member then served a state without writes it had acknowledged:
+	// TestQuorumLossWriteFails, TestClusterRestartServesAppliedState).
+	if snap, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64); err == nil {
+		n.fsm.raiseApplied(snap)
+	}
 	if cfg.AppliedLog != nil {
 		n.replayApplied(cfg.AppliedLog)
 	}
