@@ -13,6 +13,11 @@
 // replies), clusterbench (3-member clusters, failover), freshbench
 // (follower read freshness), stallbench (compaction stalls), syncbench
 // (active-backup replication lag and initial sync) and tlsbench (TLS
-// handshake rate and transaction throughput on pssl:); measured figures and
-// the commands that reproduce them are in benchmarks/RESULTS.md.
+// handshake rate and transaction throughput on pssl:); loadgen and
+// clusterbench report the servers' CPU per committed transaction, and
+// clusterbench -via puts the clients on the leader or on a follower.
+// benchmarks/loadgen's TestProfileTransactInProcess (TRANSACT_PROFILE_DIR)
+// writes a runtime trace and CPU and allocation profiles of single-client
+// transactions against the embedded server. Measured figures and the
+// commands that reproduce them are in benchmarks/RESULTS.md.
 package benchmarks
