@@ -176,3 +176,16 @@ func TestClusterSmokeC(t *testing.T) {
 	_, err = c.WaitHealthy(ctx, 10*time.Second)
 	require.NoError(t, err)
 }
+
+// TestClusterPick: "spread" (or "") is every member, without asking the
+// cluster anything; an unknown placement is refused before any wait.
+func TestClusterPick(t *testing.T) {
+	c := &Cluster{Members: []*Member{{Index: 0}, {Index: 1}, {Index: 2}}}
+	for _, via := range []string{"", "spread"} {
+		on, err := c.Pick(context.Background(), via, time.Second)
+		require.NoError(t, err)
+		require.Equal(t, c.Members, on)
+	}
+	_, err := c.Pick(context.Background(), "candidate", time.Second)
+	require.ErrorContains(t, err, `via "candidate": want spread, leader or follower`)
+}

@@ -71,25 +71,26 @@ func ClusterLoadOn(ctx context.Context, c *Cluster, on []*Member, name, table, c
 // Pick returns the members clients connect to: "spread" (or ""): all of
 // them; "leader": the leader; "follower": one follower.
 func (c *Cluster) Pick(ctx context.Context, via string, timeout time.Duration) ([]*Member, error) {
-	if via == "" || via == "spread" {
+	switch via {
+	case "", "spread":
 		return c.Members, nil
+	case "leader", "follower":
+	default:
+		return nil, fmt.Errorf("via %q: want spread, leader or follower", via)
 	}
 	leader, err := c.WaitHealthy(ctx, timeout)
 	if err != nil {
 		return nil, err
 	}
-	switch via {
-	case "leader":
+	if via == "leader" {
 		return []*Member{leader}, nil
-	case "follower":
-		for _, m := range c.Members {
-			if m != leader && m.Alive() {
-				return []*Member{m}, nil
-			}
-		}
-		return nil, errors.New("no follower")
 	}
-	return nil, fmt.Errorf("via %q: want spread, leader or follower", via)
+	for _, m := range c.Members {
+		if m != leader && m.Alive() {
+			return []*Member{m}, nil
+		}
+	}
+	return nil, errors.New("no follower")
 }
 
 // cpuTime sums the CPU time of the live members.

@@ -110,8 +110,8 @@ func TestBuildParams(t *testing.T) {
 
 func TestWriteTablesRatios(t *testing.T) {
 	results := []Result{
-		{Server: "c", Workload: "insert1", Clients: 8, TxnPerSec: 1000, P50Micros: 200, P99Micros: 400},
-		{Server: "ours", Workload: "insert1", Clients: 8, TxnPerSec: 2500, P50Micros: 100, P99Micros: 800},
+		{Server: "c", Workload: "insert1", Clients: 8, TxnPerSec: 1000, P50Micros: 200, P99Micros: 400, Txns: 3000, ServerCPU: 0.12},
+		{Server: "ours", Workload: "insert1", Clients: 8, TxnPerSec: 2500, P50Micros: 100, P99Micros: 800, Txns: 7500, ServerCPU: 0.15},
 		{Server: "c", Workload: "insert1", Clients: 32, TxnPerSec: 1000, TxnPerSecRuns: []float64{900, 1000, 1100}},
 	}
 	var buf bytes.Buffer
@@ -122,6 +122,10 @@ func TestWriteTablesRatios(t *testing.T) {
 	require.Contains(t, out, "2.50x")
 	require.Contains(t, out, "0.50x")
 	require.Contains(t, out, "2.00x")
+	// CPU per transaction: 40 us for C, 20 us for ours, ratio 0.50x.
+	require.Contains(t, out, "ours us/txn")
+	require.Contains(t, out, "ours/c cpu/txn")
+	require.Regexp(t, `40\.0 +0 +2500 +0 +0\.100 +0\.800 +0\.15 +20\.0 +0 +2\.50x +0\.50x +2\.00x +0\.50x`, out)
 	require.Contains(t, out, "c insert1 clients=32: txn/s per round 900 1000 1100")
 }
 
