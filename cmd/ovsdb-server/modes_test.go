@@ -23,14 +23,16 @@ const modesSchema = `{"name":"P","version":"1.0.0","tables":{"T":{"columns":{"k"
 // creates. C's ovsdb-tool and server lock a clustered database with a
 // .NAME.~lock~ file; our raft store (one bbolt file per member) locks the
 // file itself and keeps its applied position in a .NAME.~applied~ side file
-// (with a database file's mode). C's ovsdb-tool compact in place also
+// (with a database file's mode) and its Raft log in the directory
+// NAME.wal (0770 minus the umask: a database file's mode plus search
+// permission, checked below). C's ovsdb-tool compact in place also
 // locks its temporary file and leaves that lock file behind. C compacts a
 // clustered database in a background thread, so its temporary c.db.tmp
 // may still be there when the test looks.
 var (
 	modeOnlyC = map[string]bool{".c.db.~lock~": true, ".j.db.~lock~": true,
 		".db3.db.tmp.~lock~": true, "c.db.tmp": true}
-	modeOnlyOurs = map[string]bool{".c.db.~applied~": true}
+	modeOnlyOurs = map[string]bool{".c.db.~applied~": true, "c.db.wal": true, "j.db.wal": true}
 )
 
 // TestModesDifferential runs the C programs and ours under several umasks
@@ -77,6 +79,9 @@ func TestModesDifferential(t *testing.T) {
 			mask, _ := strconv.ParseUint(um, 8, 32)
 			for _, k := range []string{"standalone/db.sock", "standalone/db2.sock", "standalone/s.ctl", "cluster/c.sock"} {
 				require.Equal(t, os.ModeSocket|(0o770&^os.FileMode(mask)), g.modes[k], k)
+			}
+			for _, k := range []string{"cluster/c.db.wal", "cluster/j.db.wal"} {
+				require.Equal(t, os.ModeDir|(0o770&^os.FileMode(mask)), g.modes[k], k)
 			}
 			require.Equal(t, 0o660&^os.FileMode(mask), g.modes["end/db.db"])
 			t.Logf("connections as nobody: C %v, ours %v", c.denied, g.denied)

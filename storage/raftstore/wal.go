@@ -93,7 +93,7 @@ func readWALID(dir string) (string, error) {
 
 // makeWALDir creates dir holding only the id file, durably.
 func makeWALDir(dir, id string) error {
-	if err := os.Mkdir(dir, 0o750); err != nil {
+	if err := os.Mkdir(dir, 0o770); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(filepath.Join(dir, walIDFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, fsmode.Database)
