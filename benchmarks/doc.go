@@ -12,8 +12,10 @@
 // loadgen (transaction load), monbench (monitor fan-out and initial
 // replies), clusterbench (3-member clusters, failover), freshbench
 // (follower read freshness), stallbench (compaction stalls), syncbench
-// (active-backup replication lag and initial sync) and tlsbench (TLS
-// handshake rate and transaction throughput on pssl:); loadgen and
+// (active-backup replication lag and initial sync), tlsbench (TLS
+// handshake rate and transaction throughput on pssl:), arbiterbench (RSS
+// of a Raft arbiter against data members) and northdbench (a 50,000-port
+// NB with ovn-northd: --wait=sb times, RSS, CPU, compaction stalls); loadgen and
 // clusterbench report the servers' CPU per committed transaction, and
 // clusterbench -via puts the clients on the leader or on a follower.
 // benchmarks/loadgen's TestProfileTransactInProcess (TRANSACT_PROFILE_DIR)

@@ -211,17 +211,8 @@ func (c *Cluster) Restart(m *Member) error {
 
 // stopMember sends SIGTERM, then SIGKILL after 5 s, and waits.
 func stopMember(m *Member) {
-	if !m.Alive() {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case <-m.done:
-	case <-t.C:
-		_ = m.cmd.Process.Kill()
-		<-m.done
+	if m.Alive() {
+		TermThenKill(m.cmd.Process, m.done)
 	}
 }
 

@@ -215,16 +215,22 @@ func (p *Process) Stop() {
 func (p *Process) StopKeep() { p.stop() }
 
 func (p *Process) stop() {
-	if p.Exited() {
-		return
+	if !p.Exited() {
+		TermThenKill(p.cmd.Process, p.done)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// TermThenKill sends SIGTERM to the process (ours, by PID), then SIGKILL
+// if it has not exited after 5 s; it returns once done is closed (the
+// goroutine waiting for the process closes it).
+func TermThenKill(proc *os.Process, done <-chan struct{}) {
+	_ = proc.Signal(syscall.SIGTERM)
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
 	select {
-	case <-p.done:
+	case <-done:
 	case <-t.C:
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		_ = proc.Kill()
+		<-done
 	}
 }

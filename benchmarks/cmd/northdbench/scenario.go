@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ovsdb-go/ovsdb-server/benchmarks/loadgen"
@@ -139,17 +138,8 @@ func (n *northd) exited() bool {
 
 // stop sends SIGTERM to this process, then SIGKILL after 5 s.
 func (n *northd) stop() {
-	if n.exited() {
-		return
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case <-n.done:
-	case <-t.C:
-		_ = n.cmd.Process.Kill()
-		<-n.done
+	if !n.exited() {
+		loadgen.TermThenKill(n.cmd.Process, n.done)
 	}
 }
 
