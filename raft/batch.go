@@ -129,7 +129,8 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 		b.run(r)
 	}
 	replies = make([][]any, len(ws))
-	guard := b.newNoLeaderGuard()
+	var guard noLeaderGuard
+	guard.init(b)
 	defer guard.stop()
 	for i, w := range ws {
 	wait:
@@ -139,6 +140,8 @@ func (b *batcher) submitAll(ctx context.Context, entries [][]byte) (replies [][]
 				break wait
 			case <-ctx.Done():
 				return nil, Position{}, ctx.Err()
+			case <-guard.changed:
+				guard.arm()
 			case <-guard.tick():
 				if err := guard.check(ws); err != nil {
 					return nil, Position{}, err
@@ -170,18 +173,38 @@ type noLeaderGuard struct {
 	bound   time.Duration
 	start   time.Time
 	noSince time.Time // zero: a leader was seen at the last check
-	t       *time.Ticker
+	// changed is closed at the next leader change (Node.leaderChanged)
+	// while the checks have not started; nil then.
+	changed <-chan struct{}
+	// t ticks the checks; started only once no leader is known, so a
+	// transaction committed under a leader costs no timer.
+	t *time.Ticker
 }
 
-func (b *batcher) newNoLeaderGuard() *noLeaderGuard {
-	g := &noLeaderGuard{b: b, bound: b.n.noLeaderTimeout(), start: time.Now()}
+func (g *noLeaderGuard) init(b *batcher) {
+	g.b, g.bound, g.start = b, b.n.noLeaderTimeout(), time.Now()
 	if g.bound >= 0 {
+		g.arm()
+	}
+}
+
+// arm starts the checks if no leader is known, else waits for the next
+// leader change. The channel is taken before the leader is looked at, so
+// a loss in between closes it.
+func (g *noLeaderGuard) arm() {
+	g.changed = g.b.n.leaderChanged()
+	if r := g.b.n.raftp.Load(); r == nil || leaderless(r) {
+		g.changed = nil
 		g.t = time.NewTicker(min(max(g.bound/8, time.Millisecond), 250*time.Millisecond))
 	}
-	return g
 }
 
-// tick is a channel that fires at each check (nil: never, no bound).
+func leaderless(r *hraft.Raft) bool {
+	addr, _ := r.LeaderWithID()
+	return addr == ""
+}
+
+// tick is a channel that fires at each check (nil: none running).
 func (g *noLeaderGuard) tick() <-chan time.Time {
 	if g.t == nil {
 		return nil
