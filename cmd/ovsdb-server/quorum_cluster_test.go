@@ -21,15 +21,7 @@ func TestQuorumLossWriteFails(t *testing.T) {
 	}
 	tc := newTestCluster(t, 3)
 	all := tc.members
-	tc.waitFor("3 members joined", 30*time.Second, func() bool {
-		for _, m := range all {
-			s, err := tc.appctl(m, "cluster/status", "C")
-			if err != nil || !strings.Contains(s, "Status: cluster member") || strings.Count(s, " at tcp:") != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	tc.waitMembers(all, 3)
 	require.True(t, insert(all[0], "before"))
 
 	// Restart the survivor with a short bound (by PID: ours).
