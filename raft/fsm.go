@@ -597,6 +597,18 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if sf.Version != snapshotVersion {
 		return fmt.Errorf("raft snapshot: unknown version %d", sf.Version)
 	}
+	if applied := f.AppliedIndex(); sf.Index > 0 && sf.Index < applied {
+		// A leader's snapshot older than what this member applied
+		// (entries applied by catchUp or the start-up replay, which
+		// hashicorp/raft does not count): every applied entry is
+		// committed, so the current state is the snapshot's plus the
+		// committed entries after it. Replacing it would make the member
+		// serve an older state than it served; hashicorp/raft offers the
+		// entries after the snapshot to Apply, which skips the applied
+		// ones.
+		logger().Info(fmt.Sprintf("snapshot at index %d is older than the applied index %d; state kept", sf.Index, applied))
+		return nil
+	}
 	cur := f.Database()
 	sch := cur.Schema()
 	if len(sf.Schema) > 0 {

@@ -314,16 +314,23 @@ func Open(cfg Config) (*Node, error) {
 // same entries to Apply, which skips them.
 func (n *Node) replayApplied(al AppliedLog) {
 	start := time.Now()
-	for _, a := range al.AppliedHints() {
+	from := n.fsm.AppliedIndex()
+	hints := al.AppliedHints()
+	if len(hints) == 0 {
+		logger().Info(fmt.Sprintf("no applied position recorded; serving the state at index %d until a leader is heard", from))
+		return
+	}
+	for _, a := range hints {
 		cnt, ok := n.fsm.replay(n.logs, Position{Index: a.Index, Term: a.Term})
 		if !ok {
 			logger().Info("recorded applied position not in the log, ignored", "index", a.Index, "term", a.Term)
 			continue
 		}
-		if cnt > 0 {
-			logger().Info(fmt.Sprintf("applied %d committed log entries up to index %d at start-up", cnt, n.fsm.AppliedIndex()),
-				"elapsed", time.Since(start).String())
-		}
+		// One line per start, also when nothing was applied: after a
+		// crash it tells what a restarted member served first.
+		logger().Info(fmt.Sprintf("applied %d committed log entries up to index %d at start-up "+
+			"(state restored at index %d, applied position recorded at index %d term %d)",
+			cnt, n.fsm.AppliedIndex(), from, a.Index, a.Term), "elapsed", time.Since(start).String())
 		return
 	}
 }
