@@ -33,7 +33,8 @@ type Options struct {
 	HistoryRows int
 	// MaxBacklogMsgs and MaxBacklogBytes bound the updates queued for one
 	// client that does not read; past either the client is disconnected
-	// (defaults 10000 messages, 64 MiB).
+	// (defaults 10000 messages, 64 MiB). The byte limit applies to two or
+	// more queued updates: a single update larger than it is delivered.
 	MaxBacklogMsgs  int
 	MaxBacklogBytes int
 	Logger          *slog.Logger
@@ -354,7 +355,13 @@ func (c *client) send(msg outMsg) {
 	}
 	c.queue = append(c.queue, msg)
 	c.bytes += msg.size
-	over := len(c.queue) > c.mg.opts.MaxBacklogMsgs || c.bytes > c.mg.opts.MaxBacklogBytes
+	// One update is never too big: an update larger than the byte limit
+	// (ovn-northd's own 150,000-row transaction on a large Southbound
+	// database is ~90 MB) is what the client asked for, and closing its
+	// session only makes it fetch everything again. A backlog is two or
+	// more queued updates (the one being written is not counted).
+	over := len(c.queue) > c.mg.opts.MaxBacklogMsgs ||
+		(len(c.queue) > 1 && c.bytes > c.mg.opts.MaxBacklogBytes)
 	n, b := len(c.queue), c.bytes
 	c.cond.Broadcast()
 	c.mu.Unlock()

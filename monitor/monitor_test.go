@@ -208,6 +208,56 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	require.Equal(t, 1, mg.Count())
 }
 
+// TestBigUpdateNotDisconnected: an update larger than the byte limit
+// is delivered to a client that is busy, not taken for a backlog (it
+// was: ovn-northd was disconnected from a large Southbound database
+// after each of its own big transactions and fetched everything again);
+// more updates queued behind it are.
+func TestBigUpdateNotDisconnected(t *testing.T) {
+	s, err := schema.ParseSchemaBytes([]byte(testSchema))
+	require.NoError(t, err)
+	db := ovsdb.NewDatabase(s, nil)
+	mg := NewManager(Options{MaxBacklogBytes: 10})
+	defer mg.Close()
+	busy := &fakeSession{block: make(chan struct{})}
+	fast := &fakeSession{}
+	for _, ss := range []*fakeSession{busy, fast} {
+		_, err := mg.Create(ss, db, V2, decode(t, `["T","m",{"R":[{}]}]`).([]any))
+		require.NoError(t, err)
+		ss.reply()
+	}
+	closed := func() bool {
+		busy.mu.Lock()
+		defer busy.mu.Unlock()
+		return busy.closed
+	}
+	// The first update is being written (blocked), the second waits
+	// alone in the queue: both over the limit, neither a backlog.
+	writing := func() bool {
+		mg.mu.Lock()
+		c := mg.clients[busy]
+		mg.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sending
+	}
+	for i := 0; i < 2; i++ {
+		transact(t, mg, fast, db, `[{"op":"insert","table":"R","row":{"n":1}}]`)
+		mg.Sync(fast, db)
+		for deadline := time.Now().Add(10 * time.Second); !writing(); {
+			require.True(t, time.Now().Before(deadline), "the first update never reached the busy client")
+			time.Sleep(time.Millisecond)
+		}
+	}
+	require.Len(t, fast.take(), 2)
+	require.False(t, closed(), "a client with one update queued was disconnected")
+	// A third makes two queued: a backlog over the byte limit.
+	transact(t, mg, fast, db, `[{"op":"insert","table":"R","row":{"n":1}}]`)
+	mg.Sync(fast, db)
+	require.True(t, closed(), "two queued updates over the byte limit")
+	close(busy.block)
+}
+
 func TestDatumDiff(t *testing.T) {
 	str := schema.BaseType{Type: schema.TypeString}
 	integer := schema.BaseType{Type: schema.TypeInteger}
