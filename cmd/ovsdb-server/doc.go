@@ -164,4 +164,15 @@
 // active-backup Replicator repl) and the process-wide settings
 // the library never changes (internal/gctune's adaptive GC target,
 // started in run).
+//
+// Memory against latency: the adaptive GC target allows about 32 MiB of
+// garbage beyond the live heap (GOGC between 75 and 400), so resident
+// memory stays close to the database's size. Setting GOGC (or GOMEMLIMIT)
+// in the server's environment replaces it. A larger GOGC means fewer
+// collections, each of which marks the whole database again: with a
+// database growing by 140,000 rows a second (loadgen insert100, one
+// client), GOGC=400 cut the single-client p99 from 3.9-5.2 ms (GOGC=100
+// or the adaptive target) to 1.7-2.0 ms and CPU per transaction by
+// 10-15%, at up to five times the live heap in memory
+// (benchmarks/RESULTS.md, "Tried and not kept, 2026-12-07 03:50-04:10").
 package main

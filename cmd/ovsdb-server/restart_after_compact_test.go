@@ -39,7 +39,7 @@ func TestClusterRestartAfterCompact(t *testing.T) {
 		// reader of its local state.
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for w := 0; w < 3; w++ {
+		loop := func(step func()) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -48,26 +48,20 @@ func TestClusterRestartAfterCompact(t *testing.T) {
 					case <-stop:
 						return
 					default:
+						step()
 					}
-					_ = insertErr(victim, fmt.Sprintf("k%d", seq.Add(1)))
 				}
 			}()
 		}
+		for w := 0; w < 3; w++ {
+			loop(func() { _ = insertErr(victim, fmt.Sprintf("k%d", seq.Add(1))) })
+		}
 		var served atomic.Int64
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if got, err := keys(victim); err == nil && int64(len(got)) > served.Load() {
-					served.Store(int64(len(got)))
-				}
+		loop(func() {
+			if got, err := keys(victim); err == nil && int64(len(got)) > served.Load() {
+				served.Store(int64(len(got)))
 			}
-		}()
+		})
 		time.Sleep(150 * time.Millisecond)
 		_, _ = tc.appctl(victim, "ovsdb-server/compact", "C")
 		time.Sleep(time.Duration(rng.Intn(30)) * time.Millisecond)
