@@ -123,7 +123,7 @@ func (d *DB) Convert(ns *schema.DatabaseSchema) (*DB, error) {
 				}
 			}
 		})
-		data := append(cjson.Marshal(snapshotJSON(ns, rows, convertComment, d.now())), '\n')
+		data := append(appendSnapshot(nil, ns, rows, convertComment, d.now()), '\n')
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.closed || d.closing {

@@ -244,7 +244,7 @@ func (d *DB) compact() error {
 		return err
 	}
 	// 2. Serialise without blocking writers (rows are immutable).
-	data := append(cjson.Marshal(snapshotJSON(d.schema, rows, compactComment, d.now())), '\n')
+	data := append(appendSnapshot(nil, d.schema, rows, compactComment, d.now()), '\n')
 	rows = nil
 	// 3. Hash, write and sync the schema and the snapshot into the
 	// temporary file, still without d.mu: commits keep going to the old

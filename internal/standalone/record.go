@@ -178,6 +178,64 @@ func appendChangeSet(b []byte, s *schema.DatabaseSchema, cs *ovsdb.ChangeSet, no
 	return b, true
 }
 
+// appendSnapshot appends the file record holding every row of rows (a
+// compaction's or a conversion's snapshot), byte for byte
+// cjson.Marshal(snapshotJSON(s, rows, comment, now)), without building
+// the JSON tree: tables by name, rows by UUID, each row as an insert.
+func appendSnapshot(b []byte, s *schema.DatabaseSchema, rows map[string][]*ovsdb.Row, comment string, now time.Time) []byte {
+	keys := make([]string, 0, len(rows)+3)
+	for tname, rs := range rows {
+		if s.Table(tname) != nil && len(rs) > 0 {
+			keys = append(keys, tname)
+		}
+	}
+	if comment != "" {
+		keys = append(keys, "_comment")
+	}
+	keys = append(keys, "_date", "_is_diff")
+	sort.Strings(keys)
+	n := 0
+	for _, rs := range rows {
+		n += len(rs)
+	}
+	b = slices.Grow(b, n*int(max(recordBytesPerRow.Load(), 64))+256)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = cjson.AppendString(b, k)
+		b = append(b, ':')
+		switch k {
+		case "_comment":
+			b = cjson.AppendString(b, comment)
+		case "_date":
+			b = cjson.Append(b, json.Number(strconv.FormatInt(now.UnixMilli(), 10)))
+		case "_is_diff":
+			b = append(b, "true"...)
+		default:
+			e := encFor(s.Table(k))
+			rs := slices.Clone(rows[k])
+			slices.SortFunc(rs, func(x, y *ovsdb.Row) int {
+				xi, yi := x.UUID(), y.UUID()
+				return bytes.Compare(xi[:], yi[:])
+			})
+			b = append(b, '{')
+			for j, r := range rs {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '"')
+				b = r.UUID().Append(b)
+				b = append(b, '"', ':')
+				b, _ = appendRow(b, e, &ovsdb.RowChange{New: r}) // an insert: always written
+			}
+			b = append(b, '}')
+		}
+	}
+	return append(b, '}')
+}
+
 // recordBytesPerRow is the size per row change of the last record written
 // (with some spare), to size the next record's buffer.
 var recordBytesPerRow atomic.Int64

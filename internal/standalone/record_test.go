@@ -134,3 +134,42 @@ func TestAppendChangeSetMatchesJSON(t *testing.T) {
 	require.Greater(t, nEmpty, 20)
 	require.Greater(t, nRecords, 200)
 }
+
+// TestAppendSnapshotMatchesJSON: appendSnapshot writes exactly what
+// cjson.Marshal(snapshotJSON(...)) writes, for random contents (empty
+// tables, unknown tables, an empty database, with and without a comment).
+func TestAppendSnapshotMatchesJSON(t *testing.T) {
+	s, err := schema.ParseSchemaBytes([]byte(recordSchemaJSON))
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(3, 4))
+	now := time.UnixMilli(1700000000456)
+	empty := 0
+	for i := 0; i < 600; i++ {
+		rows := map[string][]*ovsdb.Row{}
+		for _, tname := range []string{"A", "z", "a_b"} {
+			if r.IntN(4) == 0 {
+				continue
+			}
+			ts := s.Table(tname)
+			rs := []*ovsdb.Row{}
+			for j := r.IntN(6); j > 0; j-- {
+				rs = append(rs, randRow(r, ts, schema.NewUUID()))
+			}
+			rows[tname] = rs
+		}
+		if r.IntN(3) == 0 {
+			rows["nosuch"] = []*ovsdb.Row{{}} // not in the schema: skipped
+		}
+		if len(rows) == 0 || (len(rows) == 1 && rows["nosuch"] != nil) {
+			empty++
+		}
+		comment := ""
+		if r.IntN(2) == 0 {
+			comment = fmt.Sprintf("compacting database online %d \"q\"", i)
+		}
+		want := cjson.Marshal(snapshotJSON(s, rows, comment, now))
+		got := appendSnapshot([]byte("prefix"), s, rows, comment, now)
+		require.Equal(t, "prefix"+string(want), string(got), "case %d", i)
+	}
+	require.Greater(t, empty, 0, "no empty database among the cases")
+}

@@ -99,7 +99,8 @@ func annotate(txn map[string]any, comment string, now time.Time) map[string]any 
 }
 
 // snapshotJSON returns the whole content as one record (C's
-// ovsdb_to_txn_json).
+// ovsdb_to_txn_json) as a JSON tree: the reference appendSnapshot, which
+// writes it, is tested against.
 func snapshotJSON(s *schema.DatabaseSchema, rows map[string][]*ovsdb.Row, comment string, now time.Time) map[string]any {
 	txn := map[string]any{}
 	for tname, rs := range rows {
