@@ -374,6 +374,13 @@ func TestFailureTransferLeadership(t *testing.T) {
 		ni = c.leaderNow()
 		return ni >= 0 && ni != li
 	})
+	// The new leader's own first entry (its no-op) is stored and applied
+	// before the next test is set: storing it would trigger that test.
+	c.eventually("the new leader's first entry applied", func() bool {
+		st := c.node(ni).Raft().Stats()
+		return st["state"] == "Leader" && st["last_log_term"] == st["term"] &&
+			st["applied_index"] == st["last_log_index"]
+	})
 
 	f.Set(FailTransferLeadershipAfterSendAppendReq)
 	time.Sleep(5 * c.timer) // heartbeats and commit notices only

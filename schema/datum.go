@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ovsdb-go/ovsdb-server/internal/cjson"
 	"github.com/ovsdb-go/ovsdb-server/ovsdberr"
 )
 
@@ -175,6 +176,48 @@ func DatumToJSON(t *Type, d Datum) any {
 		elems[i] = AtomToJSON(k)
 	}
 	return []any{"set", elems}
+}
+
+// AppendDatumJSON appends the JSON text of DatumToJSON(t, d), as
+// cjson.Marshal writes it, without building the JSON tree (file records
+// and snapshots of large databases).
+func AppendDatumJSON(b []byte, t *Type, d Datum) []byte {
+	if t.Value != nil {
+		b = append(b, `["map",[`...)
+		for i := range d.Keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = AppendAtomJSON(b, d.Keys[i])
+			b = append(b, ',')
+			b = AppendAtomJSON(b, d.Values[i])
+			b = append(b, ']')
+		}
+		return append(b, "]]"...)
+	}
+	if len(d.Keys) == 1 {
+		return AppendAtomJSON(b, d.Keys[0])
+	}
+	b = append(b, `["set",[`...)
+	for i, k := range d.Keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendAtomJSON(b, k)
+	}
+	return append(b, "]]"...)
+}
+
+// AppendAtomJSON appends the JSON text of AtomToJSON(a), as cjson.Marshal
+// writes it.
+func AppendAtomJSON(b []byte, a Atom) []byte {
+	if u, ok := a.(UUID); ok {
+		b = append(b, `["uuid","`...)
+		b = u.Append(b)
+		return append(b, `"]`...)
+	}
+	return cjson.Append(b, AtomToJSON(a))
 }
 
 // ParseDatum parses the JSON of a datum of type t, checks atom constraints

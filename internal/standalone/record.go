@@ -72,7 +72,7 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 		n++
 		b = cjson.AppendString(b, c.Name)
 		b = append(b, ':')
-		b = appendDatum(b, &c.Type, v)
+		b = schema.AppendDatumJSON(b, &c.Type, v)
 	}
 	if rc.Old != nil && n == 0 {
 		return b[:start], false
@@ -239,43 +239,3 @@ func appendSnapshot(b []byte, s *schema.DatabaseSchema, rows map[string][]*ovsdb
 // recordBytesPerRow is the size per row change of the last record written
 // (with some spare), to size the next record's buffer.
 var recordBytesPerRow atomic.Int64
-
-// appendDatum appends cjson.Marshal(schema.DatumToJSON(t, d)) without
-// building the JSON tree.
-func appendDatum(b []byte, t *schema.Type, d schema.Datum) []byte {
-	if t.Value != nil {
-		b = append(b, `["map",[`...)
-		for i := range d.Keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			b = appendAtom(b, d.Keys[i])
-			b = append(b, ',')
-			b = appendAtom(b, d.Values[i])
-			b = append(b, ']')
-		}
-		return append(b, "]]"...)
-	}
-	if len(d.Keys) == 1 {
-		return appendAtom(b, d.Keys[0])
-	}
-	b = append(b, `["set",[`...)
-	for i, k := range d.Keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendAtom(b, k)
-	}
-	return append(b, "]]"...)
-}
-
-// appendAtom appends cjson.Marshal(schema.AtomToJSON(a)).
-func appendAtom(b []byte, a schema.Atom) []byte {
-	if u, ok := a.(schema.UUID); ok {
-		b = append(b, `["uuid","`...)
-		b = u.Append(b)
-		return append(b, `"]`...)
-	}
-	return cjson.Append(b, schema.AtomToJSON(a))
-}
