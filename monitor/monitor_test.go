@@ -176,19 +176,27 @@ func TestCondChangeAndSince(t *testing.T) {
 	require.JSONEq(t, `{"R":{"`+ua+`":{"modify":{"name":"a2"}}}}`, string(cjson.Marshal(arr[2])))
 }
 
-func TestSlowConsumerDisconnected(t *testing.T) {
+// slowAndFast returns a manager with two clients monitoring all of R in
+// a fresh database: one whose writes block until its block channel is
+// closed, one that takes everything at once.
+func slowAndFast(t *testing.T, opts Options) (mg *Manager, db *ovsdb.Database, slow, fast *fakeSession) {
 	s, err := schema.ParseSchemaBytes([]byte(testSchema))
 	require.NoError(t, err)
-	db := ovsdb.NewDatabase(s, nil)
-	mg := NewManager(Options{MaxBacklogMsgs: 3})
-	defer mg.Close()
-	slow := &fakeSession{block: make(chan struct{})}
-	fast := &fakeSession{}
+	db = ovsdb.NewDatabase(s, nil)
+	mg = NewManager(opts)
+	t.Cleanup(mg.Close)
+	slow = &fakeSession{block: make(chan struct{})}
+	fast = &fakeSession{}
 	for _, ss := range []*fakeSession{slow, fast} {
 		_, err := mg.Create(ss, db, V2, decode(t, `["T","m",{"R":[{}]}]`).([]any))
 		require.NoError(t, err)
 		ss.reply()
 	}
+	return mg, db, slow, fast
+}
+
+func TestSlowConsumerDisconnected(t *testing.T) {
+	mg, db, slow, fast := slowAndFast(t, Options{MaxBacklogMsgs: 3})
 	for i := 0; i < 6; i++ {
 		transact(t, mg, fast, db, `[{"op":"insert","table":"R","row":{"n":1}}]`)
 	}
@@ -214,18 +222,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 // after each of its own big transactions and fetched everything again);
 // more updates queued behind it are.
 func TestBigUpdateNotDisconnected(t *testing.T) {
-	s, err := schema.ParseSchemaBytes([]byte(testSchema))
-	require.NoError(t, err)
-	db := ovsdb.NewDatabase(s, nil)
-	mg := NewManager(Options{MaxBacklogBytes: 10})
-	defer mg.Close()
-	busy := &fakeSession{block: make(chan struct{})}
-	fast := &fakeSession{}
-	for _, ss := range []*fakeSession{busy, fast} {
-		_, err := mg.Create(ss, db, V2, decode(t, `["T","m",{"R":[{}]}]`).([]any))
-		require.NoError(t, err)
-		ss.reply()
-	}
+	mg, db, busy, fast := slowAndFast(t, Options{MaxBacklogBytes: 10})
 	closed := func() bool {
 		busy.mu.Lock()
 		defer busy.mu.Unlock()

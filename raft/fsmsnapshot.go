@@ -47,12 +47,8 @@ func (e *snapshotEnc) appendRow(b []byte, r *ovsdb.Row) []byte {
 		if c.Index > schema.ColVersion && d.Equal(e.defaults[c.Index]) {
 			continue
 		}
-		if n > 0 {
-			b = append(b, ',')
-		}
+		b = cjson.AppendMember(b, n, c.Name)
 		n++
-		b = cjson.AppendString(b, c.Name)
-		b = append(b, ':')
 		b = schema.AppendDatumJSON(b, &c.Type, d)
 	}
 	return append(b, '}')

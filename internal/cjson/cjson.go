@@ -16,6 +16,15 @@ func String(v any) string { return string(Append(nil, v)) }
 
 const hexDigits = "0123456789abcdef"
 
+// AppendMember appends the start of an object's member: a comma unless
+// it is the object's first (i == 0), then the quoted name and a colon.
+func AppendMember(b []byte, i int, name string) []byte {
+	if i > 0 {
+		b = append(b, ',')
+	}
+	return append(AppendString(b, name), ':')
+}
+
 // AppendString appends s as a JSON string literal.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')

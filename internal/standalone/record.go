@@ -66,12 +66,8 @@ func appendRow(b []byte, e *tableEnc, rc *ovsdb.RowChange) ([]byte, bool) {
 			}
 			v = schema.DatumDiff(&c.Type, od, nd)
 		}
-		if n > 0 {
-			b = append(b, ',')
-		}
+		b = cjson.AppendMember(b, n, c.Name)
 		n++
-		b = cjson.AppendString(b, c.Name)
-		b = append(b, ':')
 		b = schema.AppendDatumJSON(b, &c.Type, v)
 	}
 	if rc.Old != nil && n == 0 {
