@@ -167,16 +167,18 @@ func OpenWith(path string, o Options) (*Member, error) {
 		}
 		return c, nil
 	}
-	if c.meta.Joining() {
+	// Read before join starts: it rewrites c.meta (under c.mu).
+	joining, arbiter, name := c.meta.Joining(), c.meta.Arbiter, c.meta.Name
+	if arbiter {
+		clusterLog().Info(fmt.Sprintf("%s: this server is an arbiter: it stores the log and votes, holds no data and serves no clients", name))
+	}
+	if joining {
 		c.wg.Add(1)
 		go c.join()
 	}
 	c.wg.Add(2)
 	go c.checkMembership()
 	go c.probePeers()
-	if c.meta.Arbiter {
-		clusterLog().Info(fmt.Sprintf("%s: this server is an arbiter: it stores the log and votes, holds no data and serves no clients", c.meta.Name))
-	}
 	return c, nil
 }
 
