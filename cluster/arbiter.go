@@ -17,7 +17,7 @@ import (
 )
 
 // IsArbiter reports whether the member is an arbiter.
-func (c *Member) IsArbiter() bool { return c.meta.Arbiter }
+func (c *Member) IsArbiter() bool { return c.arbiter }
 
 // refusal is the error every client request naming an arbiter's database
 // gets: what the server is, and where the data is (the Raft addresses of

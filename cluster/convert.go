@@ -33,7 +33,7 @@ func (c *Member) Convert(ns *schema.DatabaseSchema) (server.Mode, error) {
 	if c.Left() {
 		return nil, ovsdberr.New("cluster error", "server shutdown")
 	}
-	if c.meta.Arbiter {
+	if c.arbiter {
 		return nil, c.refusal()
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -42,6 +42,10 @@ type Member struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
+	// arbiter is meta.Arbiter, which never changes: read without mu
+	// while join rewrites meta.
+	arbiter bool
+
 	mu       sync.Mutex
 	meta     raftstore.Meta
 	leaving  bool
@@ -109,7 +113,7 @@ func OpenWith(path string, o Options) (*Member, error) {
 		st.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c := &Member{store: st, meta: st.Meta(), stop: make(chan struct{}), client: raft.NewClientTLS(o.TLS),
+	c := &Member{store: st, meta: st.Meta(), arbiter: st.Meta().Arbiter, stop: make(chan struct{}), client: raft.NewClientTLS(o.TLS),
 		failed: map[hraft.ServerID]bool{}, lastMsg: map[hraft.ServerID]time.Time{},
 		peers: map[hraft.ServerID]peerState{}}
 	fail := func(err error) (*Member, error) {
@@ -168,8 +172,8 @@ func OpenWith(path string, o Options) (*Member, error) {
 		return c, nil
 	}
 	// Read before join starts: it rewrites c.meta (under c.mu).
-	joining, arbiter, name := c.meta.Joining(), c.meta.Arbiter, c.meta.Name
-	if arbiter {
+	joining, name := c.meta.Joining(), c.meta.Name
+	if c.arbiter {
 		clusterLog().Info(fmt.Sprintf("%s: this server is an arbiter: it stores the log and votes, holds no data and serves no clients", name))
 	}
 	if joining {
@@ -367,7 +371,7 @@ func (c *Member) Database() *ovsdb.Database { return c.node.Database() }
 // cluster member (RAFT_CMD_SHUTDOWN: "cluster error" / "server
 // shutdown"); reads still see its last applied state.
 func (c *Member) Transact(ctx context.Context, ops []any, opts ovsdb.TransactOptions) []any {
-	if c.meta.Arbiter {
+	if c.arbiter {
 		return []any{ovsdberr.ToJSON(c.refusal())}
 	}
 	if c.Left() && !opts.ReadOnly && !ovsdb.ClassifyOps(ops).ReadOnly {
