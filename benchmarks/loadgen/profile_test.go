@@ -31,25 +31,46 @@ import (
 //
 //	MONBENCH_PROFILE_DIR=/tmp/prof go test -run TestProfileOursInProcess -v ./benchmarks/loadgen/
 //	go tool pprof -top -sample_index=inuse_space /tmp/prof/heap-loaded.pb.gz
-func TestProfileOursInProcess(t *testing.T) {
-	out := os.Getenv("MONBENCH_PROFILE_DIR")
-	if out == "" {
-		t.Skip("set MONBENCH_PROFILE_DIR to write profiles")
-	}
+//
+// embeddedNB serves a fresh NB database (made by C's ovsdb-tool) from our
+// server embedded in the test process, until the test ends, and returns
+// its unix socket.
+func embeddedNB(t *testing.T) string {
 	tool := testutil.RequireTool(t, "ovsdb-tool")
 	const nbSchema = "/usr/share/ovn/ovn-nb.ovsschema"
-	_, err := RaiseFDLimit()
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(out, 0o755))
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "nb.db")
 	outb, err := exec.Command(tool, "create", dbPath, nbSchema).CombinedOutput()
 	require.NoError(t, err, string(outb))
 	srv := server.New(server.Options{})
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	require.NoError(t, srv.AddDatabase(dbPath))
 	sock := filepath.Join(dir, "db.sock")
 	require.NoError(t, srv.AddRemote("punix:"+sock))
+	return sock
+}
+
+// envInt is the integer in environment variable name, or def if unset.
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var n int
+	_, err := fmt.Sscan(v, &n)
+	require.NoError(t, err, name)
+	return n
+}
+
+func TestProfileOursInProcess(t *testing.T) {
+	out := os.Getenv("MONBENCH_PROFILE_DIR")
+	if out == "" {
+		t.Skip("set MONBENCH_PROFILE_DIR to write profiles")
+	}
+	_, err := RaiseFDLimit()
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(out, 0o755))
+	sock := embeddedNB(t)
 
 	// Fan-out first, on the empty database (as monbench measures it);
 	// the CPU profile covers only the measured transactions.
@@ -68,13 +89,7 @@ func TestProfileOursInProcess(t *testing.T) {
 		t.Logf("fanout p50 %v", medianDuration(lat))
 	}()
 
-	load := LoadOptions{Switches: 50, PortsPerSwitch: 1000}
-	if v := os.Getenv("MONBENCH_PROFILE_PORTS"); v != "" {
-		var n int
-		_, err := fmt.Sscan(v, &n)
-		require.NoError(t, err)
-		load.PortsPerSwitch = n
-	}
+	load := LoadOptions{Switches: 50, PortsPerSwitch: envInt(t, "MONBENCH_PROFILE_PORTS", 1000)}
 	require.NoError(t, LoadNB(sock, load))
 	writeHeap := func(name string) {
 		runtime.GC()

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -12,9 +11,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/ovsdb-go/ovsdb-server/internal/testutil"
-	"github.com/ovsdb-go/ovsdb-server/server"
 )
 
 // TestProfileTransactInProcess drives our standalone server, embedded in
@@ -39,28 +35,10 @@ func TestProfileTransactInProcess(t *testing.T) {
 	if out == "" {
 		t.Skip("set TRANSACT_PROFILE_DIR to write profiles")
 	}
-	n := 20000
-	if v := os.Getenv("TRANSACT_PROFILE_N"); v != "" {
-		_, err := fmt.Sscan(v, &n)
-		require.NoError(t, err)
-	}
-	rows := 1
-	if v := os.Getenv("TRANSACT_PROFILE_ROWS"); v != "" {
-		_, err := fmt.Sscan(v, &rows)
-		require.NoError(t, err)
-	}
-	tool := testutil.RequireTool(t, "ovsdb-tool")
-	const nbSchema = "/usr/share/ovn/ovn-nb.ovsschema"
+	n := envInt(t, "TRANSACT_PROFILE_N", 20000)
+	rows := envInt(t, "TRANSACT_PROFILE_ROWS", 1)
 	require.NoError(t, os.MkdirAll(out, 0o755))
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "nb.db")
-	outb, err := exec.Command(tool, "create", dbPath, nbSchema).CombinedOutput()
-	require.NoError(t, err, string(outb))
-	srv := server.New(server.Options{})
-	defer srv.Close()
-	require.NoError(t, srv.AddDatabase(dbPath))
-	sock := filepath.Join(dir, "db.sock")
-	require.NoError(t, srv.AddRemote("punix:"+sock))
+	sock := embeddedNB(t)
 	c, err := Dial(sock, 5*time.Second)
 	require.NoError(t, err)
 	defer c.Close()
