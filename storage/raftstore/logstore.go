@@ -214,7 +214,7 @@ func (ls *logStore) DeleteRange(min, max uint64) error {
 	if err != nil {
 		return err
 	}
-	if first > 0 && min > first && max >= last {
+	if isTailDeletion(first, last, min, max) {
 		ls.s.truncMu.Lock()
 		if from := ls.s.truncFrom.Load(); from == 0 || min < from {
 			ls.s.truncFrom.Store(min)
@@ -223,6 +223,14 @@ func (ls *logStore) DeleteRange(min, max uint64) error {
 		return nil
 	}
 	return ls.s.update(func(tx *bolt.Tx) error { return deleteFrom(tx.Bucket(bktLog), min, max) })
+}
+
+// isTailDeletion reports whether deleting min..max from a log holding
+// first..last removes its suffix (a follower dropping conflicting entries),
+// which both log stores defer to the next append, rather than a prefix (a
+// compaction) or the whole log.
+func isTailDeletion(first, last, min, max uint64) bool {
+	return first > 0 && min > first && max >= last
 }
 
 // deleteFrom deletes the entries min..max of bucket b.

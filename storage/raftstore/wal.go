@@ -389,7 +389,7 @@ func (l *walLog) DeleteRange(min, max uint64) error {
 	if err != nil {
 		return err
 	}
-	if first > 0 && min > first && max >= last {
+	if isTailDeletion(first, last, min, max) {
 		if l.truncFrom == 0 || min < l.truncFrom {
 			l.truncFrom = min
 		}
