@@ -161,6 +161,22 @@ func (f *Flags) Servers(dir string) ([]ServerSpec, error) {
 	return servers, nil
 }
 
+// TempServers makes a temporary directory for a run (named after prefix)
+// and returns it with the servers to measure (Servers, ours built into
+// it); the caller defers cleanup, which removes the directory.
+func (f *Flags) TempServers(prefix string) (dir string, servers []ServerSpec, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if servers, err = f.Servers(dir); err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	return dir, servers, cleanup, nil
+}
+
 // PrintServers prints one "  name: binary" line per server.
 func PrintServers(w io.Writer, servers []ServerSpec) {
 	for _, s := range servers {

@@ -61,15 +61,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "loadgen-run-")
+	tmp, servers, cleanup, err := f.TempServers("loadgen-run-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	servers, err := f.Servers(tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -74,15 +74,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "monbench-")
+	tmp, servers, cleanup, err := f.TempServers("monbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	servers, err := f.Servers(tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	so := loadgen.StartOptions{Tool: tool, SchemaPath: f.Schema, Unixctl: true, StartTimeout: 30 * time.Second}

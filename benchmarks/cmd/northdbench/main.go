@@ -86,16 +86,12 @@ func run(args []string, stdout io.Writer) error {
 		*t.dst = p
 	}
 	o.Stall.Appctl = o.Appctl
-	tmp, err := os.MkdirTemp("", "northdbench-")
+	tmp, servers, cleanup, err := f.TempServers("northdbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer cleanup()
 	o.TempDir = tmp
-	servers, err := f.Servers(tmp)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var results []result

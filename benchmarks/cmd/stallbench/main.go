@@ -56,15 +56,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "stallbench-")
+	tmp, servers, cleanup, err := f.TempServers("stallbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	servers, err := f.Servers(tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	// A cluster's files are created by the tool of the same kind.
 	clusterTool := map[string]string{"c": tool}
 	if slices.Contains(modes, "cluster") {

@@ -61,15 +61,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "syncbench-")
+	tmp, servers, cleanup, err := f.TempServers("syncbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	servers, err := f.Servers(tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	byName := map[string]loadgen.ServerSpec{}
 	for _, s := range servers {
 		byName[s.Name] = s

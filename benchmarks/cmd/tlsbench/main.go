@@ -83,15 +83,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "tlsbench-")
+	tmp, servers, cleanup, err := f.TempServers("tlsbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	servers, err := f.Servers(tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	p, err := makePKI(tmp)
 	if err != nil {
 		return err
