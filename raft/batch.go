@@ -222,7 +222,7 @@ func (g *noLeaderGuard) stop() {
 // for the whole bound.
 func (g *noLeaderGuard) check(ws []*waiter) error {
 	now := time.Now()
-	if addr, _ := g.b.n.raft.LeaderWithID(); addr != "" {
+	if !leaderless(g.b.n.raft) {
 		g.noSince = time.Time{}
 		return nil
 	}

@@ -22,6 +22,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/ovsdb-go/ovsdb-server/internal/tlsconf"
 )
 
 // TLS is the TLS configuration of a member's cluster connections on ssl:
@@ -146,13 +148,7 @@ func verifyPeer(raw [][]byte, roots *x509.CertPool) error {
 	if roots == nil {
 		roots = x509.NewCertPool()
 	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	if err != nil {
+	if err := tlsconf.VerifyChain(chain, roots, x509.ExtKeyUsageClientAuth); err != nil {
 		return peerCertError(chain, err)
 	}
 	return nil

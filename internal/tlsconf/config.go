@@ -375,13 +375,14 @@ func (c *Config) ClientConfig() *tls.Config {
 			case boot:
 				return c.bootstrapFrom(cs.PeerCertificates)
 			}
-			return verifyChain(cs.PeerCertificates, pool, x509.ExtKeyUsageServerAuth)
+			return VerifyChain(cs.PeerCertificates, pool, x509.ExtKeyUsageServerAuth)
 		},
 	}
 }
 
-// verifyChain verifies a peer's certificate chain against roots.
-func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, usage x509.ExtKeyUsage) error {
+// VerifyChain verifies a peer's certificate chain (leaf first) against
+// roots for usage, the intermediates taken from the chain.
+func VerifyChain(chain []*x509.Certificate, roots *x509.CertPool, usage x509.ExtKeyUsage) error {
 	if len(chain) == 0 {
 		return errors.New("peer did not return a certificate")
 	}
